@@ -1,0 +1,10 @@
+// Subcommands of the `mabert` command line. Each adds itself to the app; the work is in core/.
+#pragma once
+
+#include <CLI/CLI.hpp>
+
+namespace mabert::cli {
+
+void add_info_command(CLI::App& app);
+
+}  // namespace mabert::cli

@@ -1,0 +1,28 @@
+// `mabert`: the command-line face of MaBERT Studio. Subcommands live in app/cli/; the work in core/.
+#include "cli/commands.h"
+
+#include "model/config.h"
+
+#include <c10/util/Exception.h>
+
+#include <exception>
+#include <iostream>
+
+int main(int argc, char** argv) {
+  CLI::App app{"mabert: hybrid Transformer–Mamba encoders (MaBERT) — inspect, train, evaluate, benchmark"};
+  app.require_subcommand(1);
+  app.set_version_flag("--version", "mabert 0.1.0");
+  mabert::cli::add_info_command(app);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e);
+  } catch (const c10::Error& e) {
+    std::cerr << "mabert: error: " << e.what_without_backtrace() << '\n';
+    return 1;
+  } catch (const std::exception& e) {
+    std::cerr << "mabert: error: " << e.what() << '\n';
+    return 1;
+  }
+  return 0;
+}

@@ -1,0 +1,238 @@
+// ModelConfig: presets, schedule parsing, validation and strict JSON round-trips.
+#include "model/config.h"
+
+#include "util/files.h"
+
+#include <nlohmann/json.hpp>
+
+#include <functional>
+#include <map>
+#include <sstream>
+
+namespace mabert {
+namespace {
+
+using json = nlohmann::json;
+
+[[noreturn]] void field_error(const std::string& where, const std::string& field, const std::string& what) {
+  throw ConfigError(where + ": field '" + field + "': " + what);
+}
+
+// One entry per JSON field: how to read it (strictly typed) and how to write it.
+struct Field {
+  std::function<void(ModelConfig&, const json&, const std::string& where, const std::string& name)> read;
+  std::function<nlohmann::ordered_json(const ModelConfig&)> write;
+};
+
+template <typename T>
+Field int_field(T ModelConfig::*member) {
+  return {[member](ModelConfig& c, const json& v, const std::string& where, const std::string& name) {
+            if (!v.is_number_integer()) field_error(where, name, "expected an integer, got " + v.dump());
+            c.*member = v.get<T>();
+          },
+          [member](const ModelConfig& c) { return nlohmann::ordered_json(c.*member); }};
+}
+
+Field real_field(double ModelConfig::*member) {
+  return {[member](ModelConfig& c, const json& v, const std::string& where, const std::string& name) {
+            if (!v.is_number()) field_error(where, name, "expected a number, got " + v.dump());
+            c.*member = v.get<double>();
+          },
+          [member](const ModelConfig& c) { return nlohmann::ordered_json(c.*member); }};
+}
+
+Field bool_field(bool ModelConfig::*member) {
+  return {[member](ModelConfig& c, const json& v, const std::string& where, const std::string& name) {
+            if (!v.is_boolean()) field_error(where, name, "expected true or false, got " + v.dump());
+            c.*member = v.get<bool>();
+          },
+          [member](const ModelConfig& c) { return nlohmann::ordered_json(c.*member); }};
+}
+
+Field string_field(std::string ModelConfig::*member) {
+  return {[member](ModelConfig& c, const json& v, const std::string& where, const std::string& name) {
+            if (!v.is_string()) field_error(where, name, "expected a string, got " + v.dump());
+            c.*member = v.get<std::string>();
+          },
+          [member](const ModelConfig& c) { return nlohmann::ordered_json(c.*member); }};
+}
+
+// Field order here is the order written to disk.
+const std::vector<std::pair<std::string, Field>>& fields() {
+  static const std::vector<std::pair<std::string, Field>> table = {
+      {"schedule", string_field(&ModelConfig::schedule)},
+      {"vocab_size", int_field(&ModelConfig::vocab_size)},
+      {"d_model", int_field(&ModelConfig::d_model)},
+      {"n_heads", int_field(&ModelConfig::n_heads)},
+      {"d_ffn", int_field(&ModelConfig::d_ffn)},
+      {"max_len", int_field(&ModelConfig::max_len)},
+      {"position", string_field(&ModelConfig::position)},
+      {"type_vocab_size", int_field(&ModelConfig::type_vocab_size)},
+      {"layer_norm_eps", real_field(&ModelConfig::layer_norm_eps)},
+      {"dropout", real_field(&ModelConfig::dropout)},
+      {"max_layers", int_field(&ModelConfig::max_layers)},
+      {"d_state", int_field(&ModelConfig::d_state)},
+      {"expand", int_field(&ModelConfig::expand)},
+      {"d_conv", int_field(&ModelConfig::d_conv)},
+      {"dt_rank", int_field(&ModelConfig::dt_rank)},
+      {"dt_min", real_field(&ModelConfig::dt_min)},
+      {"dt_max", real_field(&ModelConfig::dt_max)},
+      {"dt_init_floor", real_field(&ModelConfig::dt_init_floor)},
+      {"psm_pre", bool_field(&ModelConfig::psm_pre)},
+      {"psm_post", bool_field(&ModelConfig::psm_post)},
+      {"psm_state", bool_field(&ModelConfig::psm_state)},
+      {"pooling", string_field(&ModelConfig::pooling)},
+      {"head", string_field(&ModelConfig::head)},
+      {"num_labels", int_field(&ModelConfig::num_labels)},
+  };
+  return table;
+}
+
+std::string join(const std::vector<std::string>& items) {
+  std::string out;
+  for (const auto& s : items) out += (out.empty() ? "" : ", ") + s;
+  return out;
+}
+
+void require_one_of(const std::string& field, const std::string& value, const std::vector<std::string>& allowed) {
+  for (const auto& a : allowed)
+    if (value == a) return;
+  field_error("config", field, "'" + value + "' is not one of: " + join(allowed));
+}
+
+void require_positive(const std::string& field, int64_t value) {
+  if (value <= 0) field_error("config", field, "must be positive, got " + std::to_string(value));
+}
+
+}  // namespace
+
+const char* layer_kind_name(LayerKind kind) {
+  switch (kind) {
+    case LayerKind::Transformer: return "Transformer";
+    case LayerKind::Mamba: return "Mamba";
+    case LayerKind::BiMamba: return "BiMamba";
+    case LayerKind::Parallel: return "Parallel";
+  }
+  return "?";
+}
+
+std::vector<LayerKind> parse_schedule(const std::string& schedule, int64_t max_layers) {
+  if (schedule.empty()) throw ConfigError("schedule is empty: give one letter per layer from T M B P, e.g. MMTMMT");
+  std::vector<LayerKind> kinds;
+  for (size_t i = 0; i < schedule.size(); ++i) {
+    const char ch = schedule[i];
+    switch (ch) {
+      case 'T': case 'M': case 'B': case 'P': kinds.push_back(static_cast<LayerKind>(ch)); break;
+      default: {
+        std::ostringstream msg;
+        msg << "schedule '" << schedule << "': ";
+        if (static_cast<unsigned char>(ch) < 0x20 || static_cast<unsigned char>(ch) >= 0x7f)
+          msg << "character 0x" << std::hex << static_cast<int>(static_cast<unsigned char>(ch)) << std::dec;
+        else
+          msg << "unknown layer letter '" << ch << "'";
+        msg << " at position " << (i + 1) << " (allowed: T M B P, upper case)";
+        throw ConfigError(msg.str());
+      }
+    }
+  }
+  if (static_cast<int64_t>(kinds.size()) > max_layers)
+    throw ConfigError("schedule '" + schedule + "' has " + std::to_string(kinds.size()) +
+                      " layers, more than the maximum of " + std::to_string(max_layers) + " (field 'max_layers')");
+  return kinds;
+}
+
+void ModelConfig::validate() const {
+  require_positive("max_layers", max_layers);
+  const auto kinds = parse_schedule(schedule, max_layers);
+  require_positive("vocab_size", vocab_size);
+  require_positive("d_model", d_model);
+  require_positive("n_heads", n_heads);
+  require_positive("d_ffn", d_ffn);
+  require_positive("max_len", max_len);
+  require_positive("d_state", d_state);
+  require_positive("expand", expand);
+  require_positive("d_conv", d_conv);
+  if (dt_rank < 0) field_error("config", "dt_rank", "must be 0 (automatic) or positive");
+  if (type_vocab_size < 0) field_error("config", "type_vocab_size", "must be 0 or positive");
+  bool attention = false;
+  for (auto k : kinds) attention |= (k == LayerKind::Transformer || k == LayerKind::Parallel);
+  if (attention && d_model % n_heads != 0)
+    field_error("config", "n_heads", "d_model (" + std::to_string(d_model) + ") must be divisible by n_heads (" +
+                                         std::to_string(n_heads) + ") for attention layers");
+  if (!(dropout >= 0.0 && dropout < 1.0)) field_error("config", "dropout", "must be in [0, 1)");
+  if (!(layer_norm_eps > 0.0)) field_error("config", "layer_norm_eps", "must be positive");
+  if (!(dt_min > 0.0 && dt_min <= dt_max)) field_error("config", "dt_min", "must satisfy 0 < dt_min <= dt_max");
+  if (!(dt_init_floor > 0.0)) field_error("config", "dt_init_floor", "must be positive");
+  require_one_of("position", position, {"learned", "none"});
+  require_one_of("pooling", pooling, {"map", "attn", "cls", "mean", "masked_mean"});
+  require_one_of("head", head, {"none", "classification", "regression"});
+  if (head == "classification" && num_labels < 2)
+    field_error("config", "num_labels", "a classification head needs at least 2 labels");
+}
+
+nlohmann::ordered_json ModelConfig::to_json() const {
+  nlohmann::ordered_json j = nlohmann::ordered_json::object();
+  for (const auto& [name, field] : fields()) j[name] = field.write(*this);
+  return j;
+}
+
+ModelConfig ModelConfig::from_json(const nlohmann::json& j, const std::string& where) {
+  if (!j.is_object()) throw ConfigError(where + ": expected a JSON object with the model's fields");
+  static const std::map<std::string, const Field*> by_name = [] {
+    std::map<std::string, const Field*> m;
+    for (const auto& [name, field] : fields()) m[name] = &field;
+    return m;
+  }();
+  ModelConfig c;
+  for (auto it = j.begin(); it != j.end(); ++it) {
+    const auto f = by_name.find(it.key());
+    if (f == by_name.end()) {
+      std::vector<std::string> known;
+      for (const auto& [name, field] : fields()) known.push_back(name);
+      throw ConfigError(where + ": unknown field '" + it.key() + "' (known fields: " + join(known) + ")");
+    }
+    f->second->read(c, it.value(), where, it.key());
+  }
+  try {
+    c.validate();
+  } catch (const ConfigError& e) {
+    std::string msg = e.what();
+    if (msg.rfind("config: ", 0) == 0) msg = msg.substr(8);
+    throw ConfigError(where + ": " + msg);
+  }
+  return c;
+}
+
+ModelConfig ModelConfig::load(const std::string& path) {
+  const std::string text = read_file(path);
+  json j;
+  try {
+    j = json::parse(text);
+  } catch (const json::parse_error& e) {
+    throw ConfigError(path + ": not valid JSON at " + line_column(text, e.byte > 0 ? e.byte - 1 : 0) + ": " +
+                      e.what());
+  }
+  return from_json(j, path);
+}
+
+void ModelConfig::save(const std::string& path) const { write_file_atomic(path, to_json().dump(2) + "\n"); }
+
+ModelConfig ModelConfig::preset(const std::string& name) {
+  ModelConfig c;
+  if (name == "tiny") {
+    c.d_model = 128, c.n_heads = 4, c.d_ffn = 512, c.schedule = "MMTMMT", c.vocab_size = 8000, c.max_len = 1024;
+  } else if (name == "small") {
+    c.d_model = 256, c.n_heads = 4, c.d_ffn = 1024, c.schedule = "MMTMMTMMTMMT", c.vocab_size = 16000;
+    c.max_len = 4096;
+  } else if (name == "base") {
+    c.d_model = 768, c.n_heads = 12, c.d_ffn = 3072, c.schedule = "MMTMMTMMTMMT", c.vocab_size = 30522;
+    c.max_len = 512;
+  } else {
+    throw ConfigError("unknown preset '" + name + "' (known presets: " + join(preset_names()) + ")");
+  }
+  return c;
+}
+
+std::vector<std::string> ModelConfig::preset_names() { return {"tiny", "small", "base"}; }
+
+}  // namespace mabert

@@ -1,0 +1,86 @@
+// ModelConfig: every hyper-parameter of a MaBERT encoder, its presets, schedule parsing, and
+// JSON load/save with validation. Qt-free and torch-free, so it is cheap to include anywhere.
+#pragma once
+
+#include <cstdint>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json_fwd.hpp>
+
+namespace mabert {
+
+// A configuration or schedule error. The message names the file, field or character at fault.
+class ConfigError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+enum class LayerKind : char {
+  Transformer = 'T',  // Pre-LN self-attention + FFN (Eq. 1)
+  Mamba = 'M',        // Pre-LN selective SSM + FFN, forward scan (Eqs. 2–10)
+  BiMamba = 'B',      // forward and reversed scan of the same input, summed before out_proj
+  Parallel = 'P',     // attention and SSM on the same normalised input, averaged, one FFN
+};
+
+const char* layer_kind_name(LayerKind kind);
+
+// Parses a schedule string such as "MMTMMT". Throws ConfigError naming the offending character
+// and its 1-based position; rejects empty strings and schedules longer than max_layers.
+std::vector<LayerKind> parse_schedule(const std::string& schedule, int64_t max_layers = 64);
+
+struct ModelConfig {
+  // Architecture
+  std::string schedule = "MMTMMTMMTMMT";
+  int64_t vocab_size = 30522;
+  int64_t d_model = 768;
+  int64_t n_heads = 12;
+  int64_t d_ffn = 3072;
+  int64_t max_len = 512;
+  std::string position = "learned";  // learned | none
+  int64_t type_vocab_size = 2;       // segment ids for sentence pairs; 0 disables them
+  double layer_norm_eps = 1e-5;
+  double dropout = 0.1;
+  int64_t max_layers = 64;
+
+  // SSM core (Mamba-1 "simple" block)
+  int64_t d_state = 16;
+  int64_t expand = 2;
+  int64_t d_conv = 4;
+  int64_t dt_rank = 0;  // 0 = ceil(d_model / 16)
+  double dt_min = 1e-3;
+  double dt_max = 1e-1;
+  double dt_init_floor = 1e-4;
+
+  // Padding-safe masking, three independent levels
+  bool psm_pre = true;
+  bool psm_post = true;
+  bool psm_state = true;
+
+  // Pooling and task head
+  std::string pooling = "map";  // map | attn | cls | mean | masked_mean
+  std::string head = "none";    // none | classification | regression
+  int64_t num_labels = 2;       // classes for the classification head
+
+  // Derived values
+  int64_t resolved_dt_rank() const { return dt_rank > 0 ? dt_rank : (d_model + 15) / 16; }
+  int64_t d_inner() const { return expand * d_model; }
+  std::vector<LayerKind> layers() const { return parse_schedule(schedule, max_layers); }
+
+  // Throws ConfigError naming the field at fault.
+  void validate() const;
+
+  nlohmann::ordered_json to_json() const;  // fields in a fixed, readable order
+  // Strict: unknown fields and wrong types are errors. `where` prefixes messages (a file name).
+  static ModelConfig from_json(const nlohmann::json& j, const std::string& where = "config");
+
+  static ModelConfig load(const std::string& path);
+  void save(const std::string& path) const;  // atomic: temp file + rename
+
+  // Presets: tiny (d=128, MMTMMT), small (d=256, 12 layers), base (d=768, 12 layers).
+  static ModelConfig preset(const std::string& name);
+  static std::vector<std::string> preset_names();
+};
+
+}  // namespace mabert

@@ -1,0 +1,143 @@
+// The encoder's building blocks: embeddings, attention, FFN, the SSM core, and the four layer
+// kinds of a schedule (T, M, B, P), all Pre-LN with padding-safe masking (SPEC §1).
+//
+// Dimension legend:  B batch, L length, D model width (d_model), E·D inner width (d_inner),
+//                    N state size (d_state), R Δ rank (dt_rank), H heads, K conv kernel.
+#pragma once
+
+#include "model/config.h"
+
+#include <torch/nn/module.h>
+#include <torch/nn/modules/container/any.h>
+#include <torch/nn/modules/conv.h>
+#include <torch/nn/modules/dropout.h>
+#include <torch/nn/modules/embedding.h>
+#include <torch/nn/modules/linear.h>
+#include <torch/nn/modules/normalization.h>
+#include <torch/nn/pimpl.h>
+
+namespace mabert {
+
+// What a layer needs besides its input: the padding mask in the forms it uses, and which PSM
+// levels are on. Built once per forward by the encoder.
+struct LayerContext {
+  torch::Tensor mask;       // {B, L} float, 1 = valid token; undefined = no padding
+  torch::Tensor mask3;      // {B, L, 1} float, for broadcasting over D
+  torch::Tensor attn_bias;  // {B, 1, 1, L} float, 0 on valid keys, −inf on pad keys
+  bool psm_pre = true, psm_post = true, psm_state = true;
+};
+
+// Per-layer analysis outputs, filled only when asked for.
+struct LayerTrace {
+  bool want_attention = false;
+  bool want_ssm = false;
+  torch::Tensor attention;    // {B, H, L, L} softmax probabilities
+  torch::Tensor ssm_states;   // {B, E·D, L, N} (forward scan; for B layers the reverse scan too, in ssm_states_rev)
+  torch::Tensor ssm_delta;    // {B, E·D, L} effective Δ_t
+  torch::Tensor ssm_states_rev, ssm_delta_rev;
+};
+
+struct EmbeddingsImpl : torch::nn::Module {
+  explicit EmbeddingsImpl(const ModelConfig& cfg);
+  // ids, segments: {B, L} int64; mask: {B, L} float or undefined  →  {B, L, D}
+  torch::Tensor forward(const torch::Tensor& ids, const torch::Tensor& segments, const torch::Tensor& mask);
+
+  int64_t max_len;
+  torch::nn::Embedding tok{nullptr}, pos{nullptr}, seg{nullptr};
+  torch::nn::LayerNorm norm{nullptr};
+  torch::nn::Dropout drop{nullptr};
+};
+TORCH_MODULE(Embeddings);
+
+struct SelfAttentionImpl : torch::nn::Module {
+  SelfAttentionImpl(int64_t d_model, int64_t n_heads, double dropout);
+  // x: {B, L, D}  →  {B, L, D}. With `probs`, the attention probabilities are computed
+  // explicitly and stored there; otherwise LibTorch's fused scaled-dot-product attention runs.
+  torch::Tensor forward(const torch::Tensor& x, const torch::Tensor& attn_bias, torch::Tensor* probs = nullptr);
+
+  int64_t n_heads;
+  double dropout_p;
+  torch::nn::Linear qkv{nullptr}, out{nullptr};
+};
+TORCH_MODULE(SelfAttention);
+
+struct FeedForwardImpl : torch::nn::Module {
+  FeedForwardImpl(int64_t d_model, int64_t d_ffn, double dropout);
+  torch::Tensor forward(const torch::Tensor& x);  // {B, L, D} → {B, L, D}
+
+  torch::nn::Linear fc1{nullptr}, fc2{nullptr};
+  torch::nn::Dropout drop{nullptr};
+};
+TORCH_MODULE(FeedForward);
+
+// The parameters of one scan direction: depth-wise conv, x_proj (δ, B, C), dt_proj, A_log, D.
+struct ScanBranchImpl : torch::nn::Module {
+  explicit ScanBranchImpl(const ModelConfig& cfg);
+  // x: {B, E·D, L} (after in_proj); z: {B, E·D, L} gate; mask: {B, L} or undefined
+  torch::Tensor forward(const torch::Tensor& x, const torch::Tensor& z, const torch::Tensor& mask, bool reverse,
+                        torch::Tensor* states, torch::Tensor* delta);
+
+  int64_t d_state, dt_rank, d_conv;
+  torch::nn::Conv1d conv{nullptr};
+  torch::nn::Linear x_proj{nullptr}, dt_proj{nullptr};
+  torch::Tensor A_log, D;
+};
+TORCH_MODULE(ScanBranch);
+
+// SSM core (Eqs. 4–9): in_proj → [x; z], per-direction conv + selective scan, gate, out_proj.
+struct SsmCoreImpl : torch::nn::Module {
+  SsmCoreImpl(const ModelConfig& cfg, bool bidirectional);
+  // u: {B, L, D}; state_mask: {B, L} (psm_state) or undefined  →  {B, L, D}
+  torch::Tensor forward(const torch::Tensor& u, const torch::Tensor& state_mask, LayerTrace* trace);
+
+  bool bidirectional;
+  torch::nn::Linear in_proj{nullptr}, out_proj{nullptr};
+  ScanBranch fwd{nullptr}, bwd{nullptr};
+};
+TORCH_MODULE(SsmCore);
+
+// A layer of a schedule. Each kind implements forward with the same contract.
+struct EncoderLayer : torch::nn::Module {
+  // h: {B, L, D}  →  {B, L, D}
+  virtual torch::Tensor forward(const torch::Tensor& h, const LayerContext& ctx, LayerTrace* trace) = 0;
+  virtual LayerKind kind() const = 0;
+};
+
+struct TransformerLayer : EncoderLayer {
+  explicit TransformerLayer(const ModelConfig& cfg);
+  torch::Tensor forward(const torch::Tensor& h, const LayerContext& ctx, LayerTrace* trace) override;
+  LayerKind kind() const override { return LayerKind::Transformer; }
+
+  torch::nn::LayerNorm norm1{nullptr}, norm2{nullptr};
+  SelfAttention attn{nullptr};
+  FeedForward ffn{nullptr};
+  torch::nn::Dropout drop{nullptr};
+};
+
+// `M` (forward scan) and `B` (bidirectional) layers.
+struct MambaLayer : EncoderLayer {
+  MambaLayer(const ModelConfig& cfg, bool bidirectional);
+  torch::Tensor forward(const torch::Tensor& h, const LayerContext& ctx, LayerTrace* trace) override;
+  LayerKind kind() const override { return ssm->bidirectional ? LayerKind::BiMamba : LayerKind::Mamba; }
+
+  torch::nn::LayerNorm norm1{nullptr}, norm2{nullptr};
+  SsmCore ssm{nullptr};
+  FeedForward ffn{nullptr};
+  torch::nn::Dropout drop{nullptr};
+};
+
+struct ParallelLayer : EncoderLayer {
+  explicit ParallelLayer(const ModelConfig& cfg);
+  torch::Tensor forward(const torch::Tensor& h, const LayerContext& ctx, LayerTrace* trace) override;
+  LayerKind kind() const override { return LayerKind::Parallel; }
+
+  torch::nn::LayerNorm norm1{nullptr}, norm2{nullptr};
+  SelfAttention attn{nullptr};
+  SsmCore ssm{nullptr};
+  FeedForward ffn{nullptr};
+  torch::nn::Dropout drop{nullptr};
+};
+
+std::shared_ptr<EncoderLayer> make_layer(LayerKind kind, const ModelConfig& cfg);
+
+}  // namespace mabert

@@ -1,0 +1,96 @@
+// The MaBERT encoder: embeddings → schedule of layers → final LayerNorm → pooling, plus the MLM
+// head (decoder tied to the token embeddings) and an optional classification/regression head.
+// One forward returns everything the analysis views need, so nothing is run twice.
+//
+// Dimension legend: B batch, L length, D model width, V vocabulary, H heads, N state size.
+#pragma once
+
+#include "model/config.h"
+#include "model/layers.h"
+
+#include <torch/nn/modules/container/modulelist.h>
+
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace mabert {
+
+struct ForwardOptions {
+  bool hidden_states = false;  // keep the output of the embeddings and of every layer
+  bool attentions = false;     // attention probabilities of every T/P layer
+  int ssm_trace_layer = -1;    // layer index whose SSM states h_t and Δ_t are returned; −1 = none
+};
+
+struct EncoderOutput {
+  torch::Tensor hidden;        // {B, L, D} after the final LayerNorm
+  torch::Tensor pooled;        // {B, D}
+  torch::Tensor pool_weights;  // {B, L} the weights the pooling used (MAP: α; exactly 0 on pads)
+  torch::Tensor logits;        // task head: {B, k} classification, {B} regression; undefined without a head
+  std::vector<torch::Tensor> hidden_states;  // L+1 entries when asked: embeddings, then each layer
+  std::vector<torch::Tensor> attentions;     // one per layer; {B, H, L, L} for T/P layers, undefined otherwise
+  LayerTrace ssm_trace;                      // states and Δ of ForwardOptions::ssm_trace_layer
+};
+
+// Mask-aware attention pooling (Eqs. 11–13) and the ablation's alternatives.
+struct PoolingImpl : torch::nn::Module {
+  PoolingImpl(const std::string& kind, int64_t d_model);
+  // h: {B, L, D}; mask: {B, L} float or undefined  →  pooled {B, D}, weights {B, L}
+  std::pair<torch::Tensor, torch::Tensor> forward(const torch::Tensor& h, const torch::Tensor& mask);
+
+  std::string kind;
+  torch::nn::Linear score{nullptr};  // map / attn only
+};
+TORCH_MODULE(Pooling);
+
+// BERT-style MLM transform; the decoder weight is the token embedding matrix.
+struct MlmHeadImpl : torch::nn::Module {
+  explicit MlmHeadImpl(const ModelConfig& cfg);
+  torch::Tensor forward(const torch::Tensor& h, const torch::Tensor& tok_weight);  // {.., D} → {.., V}
+
+  torch::nn::Linear dense{nullptr};
+  torch::nn::LayerNorm norm{nullptr};
+  torch::Tensor bias;
+};
+TORCH_MODULE(MlmHead);
+
+struct MaBertImpl : torch::nn::Module {
+  explicit MaBertImpl(const ModelConfig& cfg);
+
+  // ids: {B, L} int64; mask: {B, L} (1 = valid), any dtype, or undefined for no padding;
+  // segments: {B, L} int64 or undefined.
+  EncoderOutput forward(const torch::Tensor& ids, const torch::Tensor& mask, const torch::Tensor& segments = {},
+                        const ForwardOptions& opt = {});
+
+  // MLM logits for hidden states {.., D} → {.., V}.
+  torch::Tensor mlm_logits(const torch::Tensor& hidden);
+
+  // Switch padding-safe masking at run time (padding-drift analysis uses the same weights).
+  void set_psm(bool pre, bool post, bool state);
+
+  const ModelConfig& config() const { return cfg_; }
+  const std::vector<std::shared_ptr<EncoderLayer>>& layers() const { return layers_; }
+
+  Embeddings embeddings{nullptr};
+  torch::nn::ModuleList layer_list{nullptr};  // owns the layers (parameter names "layers.<i>.")
+  torch::nn::LayerNorm final_norm{nullptr};
+  Pooling pooling{nullptr};
+  MlmHead mlm{nullptr};
+  torch::nn::Linear task_head{nullptr};
+  torch::nn::Dropout head_drop{nullptr};
+
+ private:
+  ModelConfig cfg_;
+  std::vector<std::shared_ptr<EncoderLayer>> layers_;
+};
+TORCH_MODULE(MaBert);
+
+// Parameter count of a module (every registered parameter once; the tied decoder is not counted twice).
+int64_t count_parameters(const torch::nn::Module& m);
+
+// Saves config.json and model.safetensors into `dir` (created if needed), each atomically.
+void save_model(MaBert& model, const std::string& dir);
+// Loads a model saved by save_model. Errors name the file and the tensor at fault.
+MaBert load_model(const std::string& dir);
+
+}  // namespace mabert

@@ -1,0 +1,19 @@
+// File helpers shared by everything that writes results: atomic writes (temp file + fsync +
+// rename, so a crash leaves the old file or the new one, never half of one) and whole-file reads.
+#pragma once
+
+#include <string>
+#include <string_view>
+
+namespace mabert {
+
+// Writes `data` to `path` atomically. Throws std::runtime_error naming the file on failure.
+void write_file_atomic(const std::string& path, std::string_view data);
+
+// Reads a whole file. Throws std::runtime_error naming the file when it cannot be read.
+std::string read_file(const std::string& path);
+
+// Converts a byte offset in `text` to "line L, column C" (1-based) for error messages.
+std::string line_column(std::string_view text, size_t byte_offset);
+
+}  // namespace mabert

@@ -1,0 +1,53 @@
+// Selective scan (SPEC §1, SSM core): one op with a plain LibTorch reference and fast paths
+// behind a single dispatching entry point, so the model never knows which one ran.
+//
+// Shapes:  B batch, C channels (= E·d), L length, N state size.
+//   u, delta, z: {B, C, L}    A: {C, N}    Bm, Cm: {B, N, L}    D, delta_bias: {C}    mask: {B, L}
+//   h_t = exp(Δ_t A) ⊙ h_{t−1} + Δ_t B_t u_t ;   y_t = C_t · h_t + D u_t ;   y ← y ⊙ SiLU(z)
+// With a mask, a pad position is an identity step (Δ_t := 0): the state passes unchanged.
+#pragma once
+
+#include <ATen/core/Tensor.h>
+
+#include <string>
+
+namespace mabert::kernels {
+
+enum class ScanImpl { Auto, Ref, Cpu, Cuda };
+
+ScanImpl parse_scan_impl(const std::string& name);  // "auto" | "ref" | "cpu" | "cuda"
+const char* scan_impl_name(ScanImpl impl);
+
+struct ScanInputs {
+  at::Tensor u, delta, A, B, C;
+  at::Tensor D, z, delta_bias, mask;  // optional: leave undefined to omit
+};
+
+struct ScanOptions {
+  bool delta_softplus = true;  // Δ ← softplus(Δ + delta_bias)
+  bool reverse = false;        // scan from t = L−1 down to 0 (the backward half of `B` layers)
+  bool return_states = false;  // also return h_t for every t (analysis views)
+  ScanImpl impl = ScanImpl::Auto;
+};
+
+struct ScanOutputs {
+  at::Tensor y;       // {B, C, L}, dtype of u
+  at::Tensor states;  // {B, C, L, N} fp32, when return_states
+  at::Tensor delta;   // {B, C, L} fp32 effective Δ (bias, softplus and mask applied), when return_states
+};
+
+// The entry point the model calls: picks the fastest available path for the tensors' device
+// (or the forced one), falling back to the reference with the reason logged once.
+ScanOutputs selective_scan(const ScanInputs& in, const ScanOptions& opt);
+
+// The oracle: a loop of LibTorch ops, differentiable by autograd. Slow and memory-hungry.
+ScanOutputs selective_scan_ref(const ScanInputs& in, const ScanOptions& opt);
+
+// Process-wide default used when ScanOptions::impl is Auto (CLI --scan, GUI efficiency view).
+void set_default_scan_impl(ScanImpl impl);
+ScanImpl default_scan_impl();
+
+// Throws std::invalid_argument naming the tensor when shapes or devices do not agree.
+void check_scan_inputs(const ScanInputs& in);
+
+}  // namespace mabert::kernels

@@ -1,0 +1,85 @@
+#!/usr/bin/env bash
+# One command for a fresh Debian 12 machine: install every dependency, build, then optionally
+# run the tests or start the main job. Idempotent: a rerun with nothing changed only checks.
+#
+#   scripts/setup.sh           install + build
+#   scripts/setup.sh test      install + build + run all tests (CTest)
+#   scripts/setup.sh run       install + build + start the demo (the main job)
+#
+# Environment: BUILD_DIR (default build), MABERT_GUI (ON|OFF, default ON),
+#              MABERT_CUDA (AUTO|ON|OFF), Torch_DIR (use an existing LibTorch >= 2.4 instead of the wheel).
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+BUILD_DIR="${BUILD_DIR:-$ROOT/build}"
+MABERT_GUI="${MABERT_GUI:-ON}"
+MABERT_CUDA="${MABERT_CUDA:-AUTO}"
+TORCH_VERSION="2.11.0"
+VENV="$ROOT/.venv"
+ACTION="${1:-build}"
+
+log() { printf '\033[1m[setup]\033[0m %s\n' "$*"; }
+SUDO=""
+if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
+
+# --- 1. Debian packages (installed only when one is missing) -------------------------------
+PACKAGES=(
+  build-essential cmake ninja-build ccache pkg-config git
+  python3 python3-venv python3-pip
+  qt6-base-dev qt6-base-dev-tools libqt6sql6-sqlite libqt6svg6-dev libgl1-mesa-dev libxkbcommon-dev
+  libqcustomplot-dev
+  libsentencepiece-dev sentencepiece
+  nlohmann-json3-dev libcli11-dev libsqlite3-dev
+  xvfb xauth
+)
+missing=()
+for p in "${PACKAGES[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  log "installing Debian packages: ${missing[*]}"
+  $SUDO apt-get update -q
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q --no-install-recommends "${missing[@]}"
+else
+  log "Debian packages: all present"
+fi
+
+# --- 2. LibTorch from the PyPI wheel, in a project-local venv -----------------------------
+if [ -z "${Torch_DIR:-}" ]; then
+  if [ ! -x "$VENV/bin/python" ]; then
+    log "creating $VENV"
+    /usr/bin/python3 -m venv "$VENV"
+  fi
+  have="$("$VENV/bin/python" -c 'import torch; print(torch.__version__.split("+")[0])' 2>/dev/null || true)"
+  if [ "$have" != "$TORCH_VERSION" ]; then
+    log "installing torch==$TORCH_VERSION into $VENV (one-time, large download)"
+    "$VENV/bin/pip" install -q "torch==$TORCH_VERSION"
+  else
+    log "torch $have: present"
+  fi
+fi
+
+# --- 3. Configure and build -----------------------------------------------------------------
+cmake_args=(-G Ninja -DCMAKE_BUILD_TYPE=Release -DMABERT_GUI="$MABERT_GUI" -DMABERT_CUDA="$MABERT_CUDA")
+if [ -n "${Torch_DIR:-}" ]; then cmake_args+=(-DTorch_DIR="$Torch_DIR"); fi
+if [ ! -f "$BUILD_DIR/build.ninja" ]; then
+  log "configuring $BUILD_DIR"
+  cmake -S "$ROOT" -B "$BUILD_DIR" "${cmake_args[@]}"
+fi
+log "building (ninja: no work when nothing changed)"
+cmake --build "$BUILD_DIR" -j"$(nproc)"
+
+# --- 4. The requested action ----------------------------------------------------------------
+case "$ACTION" in
+  build) ;;
+  test)
+    log "running tests"
+    cd "$BUILD_DIR"
+    ctest --output-on-failure --timeout 1800 -j1
+    ;;
+  run)
+    log "starting the demo"
+    exec "$ROOT/scripts/demo.sh"
+    ;;
+  *) echo "usage: $0 [build|test|run]" >&2; exit 2 ;;
+esac

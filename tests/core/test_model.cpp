@@ -1,0 +1,265 @@
+// The MaBERT encoder: shapes for every layer kind and pooling, padding invariance under PSM
+// (and its converse), MAP weights, gradients, learning, and save/load round trips.
+#include "harness.h"
+#include "model_fixtures.h"
+
+#include "io/safetensors.h"
+#include "util/files.h"
+
+#include <nlohmann/json.hpp>
+
+#include <filesystem>
+#include <fstream>
+#include <unistd.h>
+
+using namespace mabert;
+using namespace mabert::test;
+namespace fs = std::filesystem;
+
+namespace {
+
+const std::vector<int64_t> kLengths = {9, 4, 13};  // a batch with mixed lengths
+
+std::string temp_dir(const std::string& name) {
+  const auto d = fs::temp_directory_path() / ("mabert_test_model_" + std::to_string(::getpid())) / name;
+  fs::create_directories(d);
+  return d.string();
+}
+
+// Largest change of any valid token's final hidden state (and of the pooled vectors) between
+// each sentence run alone, unpadded, and the same sentence inside a padded batch.
+struct Drift {
+  double hidden = 0, pooled_map = 0, pooled_cls = 0, pooled_masked_mean = 0;
+};
+
+Drift padding_drift(MaBert& model, const std::vector<torch::Tensor>& sents, int64_t extra, bool left) {
+  torch::NoGradGuard guard;
+  const int64_t D = model->config().d_model;
+  Pooling cls("cls", D), masked_mean("masked_mean", D);
+  const PaddedBatch b = pad_batch(sents, extra, left);
+  EncoderOutput padded = model->forward(b.ids, b.mask);
+  auto pc = cls(padded.hidden, b.mask).first;
+  auto pm = masked_mean(padded.hidden, b.mask).first;
+  Drift d;
+  for (size_t i = 0; i < sents.size(); ++i) {
+    EncoderOutput alone = model->forward(sents[i].unsqueeze(0), torch::Tensor());
+    const auto row = padded.hidden[i].index_select(0, b.valid[i]);
+    d.hidden = std::max(d.hidden, max_abs_diff(row, alone.hidden[0]));
+    d.pooled_map = std::max(d.pooled_map, max_abs_diff(padded.pooled[i], alone.pooled[0]));
+    d.pooled_cls = std::max(d.pooled_cls, max_abs_diff(pc[i], cls(alone.hidden, torch::Tensor()).first[0]));
+    d.pooled_masked_mean = std::max(d.pooled_masked_mean, max_abs_diff(pm[i], masked_mean(alone.hidden, torch::Tensor()).first[0]));
+  }
+  return d;
+}
+
+// Fresh initialisation makes pad leaks tiny (B, C projections are N(0, 0.02)), which would let
+// a leak hide under round-off. Perturbing every parameter gives the magnitudes of a trained model.
+void perturb(MaBert& model, double std, uint64_t seed) {
+  torch::NoGradGuard guard;
+  torch::manual_seed(seed);
+  for (auto& p : model->parameters()) p.add_(torch::randn_like(p) * std);
+}
+
+}  // namespace
+
+TEST_CASE(shapes_and_dtypes_for_every_layer_kind_and_pooling) {
+  for (const char* schedule : {"T", "M", "B", "P", "MBTP"}) {
+    for (const char* pool : {"map", "attn", "cls", "mean", "masked_mean"}) {
+      ModelConfig cfg = micro_config(schedule);
+      cfg.pooling = pool;
+      cfg.head = "classification";
+      cfg.num_labels = 3;
+      MaBert model(cfg);
+      model->eval();
+      const PaddedBatch b = pad_batch(random_sentences(kLengths, cfg.vocab_size, 1), 2, false);
+      const int64_t B = 3, L = b.ids.size(1), D = cfg.d_model, C = cfg.d_inner(), N = cfg.d_state;
+      ForwardOptions opt;
+      opt.hidden_states = opt.attentions = true;
+      opt.ssm_trace_layer = 0;
+      EncoderOutput out = model->forward(b.ids, b.mask, torch::Tensor(), opt);
+      EXPECT(out.hidden.sizes() == torch::IntArrayRef({B, L, D}));
+      EXPECT(out.hidden.scalar_type() == torch::kFloat);
+      EXPECT(out.pooled.sizes() == torch::IntArrayRef({B, D}));
+      EXPECT(out.pool_weights.sizes() == torch::IntArrayRef({B, L}));
+      EXPECT(out.logits.sizes() == torch::IntArrayRef({B, 3}));
+      EXPECT_EQ(out.hidden_states.size(), std::strlen(schedule) + 1);
+      REQUIRE(out.attentions.size() == std::strlen(schedule));
+      for (size_t i = 0; i < out.attentions.size(); ++i) {
+        const bool attn = schedule[i] == 'T' || schedule[i] == 'P';
+        EXPECT_EQ(out.attentions[i].defined(), attn);
+        if (attn) EXPECT(out.attentions[i].sizes() == torch::IntArrayRef({B, cfg.n_heads, L, L}));
+      }
+      const bool ssm = schedule[0] != 'T';
+      EXPECT_EQ(out.ssm_trace.ssm_states.defined(), ssm);
+      if (ssm) {
+        EXPECT(out.ssm_trace.ssm_states.sizes() == torch::IntArrayRef({B, C, L, N}));
+        EXPECT(out.ssm_trace.ssm_delta.sizes() == torch::IntArrayRef({B, C, L}));
+        EXPECT_EQ(out.ssm_trace.ssm_states_rev.defined(), schedule[0] == 'B');
+      }
+      EXPECT(torch::isfinite(out.hidden).all().item<bool>());
+      EXPECT(model->mlm_logits(out.hidden).sizes() == torch::IntArrayRef({B, L, cfg.vocab_size}));
+    }
+  }
+  // Regression head and a bf16 model.
+  ModelConfig cfg = micro_config("MBTP");
+  cfg.head = "regression";
+  MaBert model(cfg);
+  model->eval();
+  const PaddedBatch b = pad_batch(random_sentences(kLengths, cfg.vocab_size, 2), 0, true);
+  EXPECT(model->forward(b.ids, b.mask).logits.sizes() == torch::IntArrayRef({3}));
+  model->to(torch::kBFloat16);
+  EncoderOutput out = model->forward(b.ids, b.mask);
+  EXPECT(out.hidden.scalar_type() == torch::kBFloat16);
+  EXPECT(out.pooled.scalar_type() == torch::kBFloat16);
+  EXPECT(torch::isfinite(out.logits.to(torch::kFloat)).all().item<bool>());
+}
+
+TEST_CASE(padding_invariance_with_full_psm) {
+  for (const char* schedule : {"MMTMMT", "BTB", "PMP", "TBMP"}) {
+    MaBert model(micro_config(schedule));
+    model->eval();
+    perturb(model, 0.2, 13);
+    const auto sents = random_sentences(kLengths, model->config().vocab_size, 3);
+    for (bool left : {false, true}) {
+      Drift worst;
+      for (int64_t extra = 1; extra <= 64; ++extra) {
+        const Drift d = padding_drift(model, sents, extra, left);
+        worst.hidden = std::max(worst.hidden, d.hidden);
+        worst.pooled_map = std::max(worst.pooled_map, d.pooled_map);
+        worst.pooled_cls = std::max(worst.pooled_cls, d.pooled_cls);
+        worst.pooled_masked_mean = std::max(worst.pooled_masked_mean, d.pooled_masked_mean);
+      }
+      std::printf("    %-7s %-5s pads 1..64: max|Δ| hidden %.2e  map %.2e  cls %.2e  masked_mean %.2e\n", schedule,
+                  left ? "left" : "right", worst.hidden, worst.pooled_map, worst.pooled_cls, worst.pooled_masked_mean);
+      EXPECT_LE(worst.hidden, 1e-5);
+      EXPECT_LE(worst.pooled_map, 1e-5);
+      EXPECT_LE(worst.pooled_cls, 1e-5);
+      EXPECT_LE(worst.pooled_masked_mean, 1e-5);
+    }
+  }
+}
+
+TEST_CASE(without_psm_padding_changes_outputs) {
+  // The converse, so the invariance test can fail: each missing level lets pads leak.
+  struct Case {
+    const char* schedule;
+    bool pre, post, state, left;
+  };
+  for (const Case& c : {Case{"BTB", false, false, false, false}, Case{"BTB", true, true, false, false},
+                        Case{"MTM", true, true, false, true}, Case{"MTM", false, true, true, true}}) {
+    MaBert model(micro_config(c.schedule));
+    model->eval();
+    perturb(model, 0.2, 13);
+    model->set_psm(c.pre, c.post, c.state);
+    const auto sents = random_sentences(kLengths, model->config().vocab_size, 4);
+    const Drift d = padding_drift(model, sents, 16, c.left);
+    std::printf("    %s pre=%d post=%d state=%d %s padding: max|Δ| hidden %.2e\n", c.schedule, c.pre, c.post, c.state,
+                c.left ? "left" : "right", d.hidden);
+    EXPECT_GT(d.hidden, 1e-3);
+  }
+}
+
+TEST_CASE(map_weights_zero_on_pads_and_sum_to_one) {
+  for (bool left : {false, true}) {
+    MaBert model(micro_config("MTB"));
+    model->eval();
+    const PaddedBatch b = pad_batch(random_sentences(kLengths, 97, 5), 7, left);
+    torch::NoGradGuard guard;
+    const torch::Tensor w = model->forward(b.ids, b.mask).pool_weights;
+    const double on_pads = (w * (1 - b.mask)).abs().max().item<double>();
+    const double sum_err = ((w * b.mask).sum(1) - 1).abs().max().item<double>();
+    std::printf("    %s: max weight on pads %.1e, max |sum-1| %.1e\n", left ? "left" : "right", on_pads, sum_err);
+    EXPECT_EQ(on_pads, 0.0);
+    EXPECT_LE(sum_err, 1e-6);
+    EXPECT((w >= 0).all().item<bool>());
+  }
+}
+
+TEST_CASE(gradients_reach_every_parameter) {
+  ModelConfig cfg = micro_config("TMBP");
+  cfg.head = "classification";
+  cfg.dropout = 0.1;
+  MaBert model(cfg);
+  model->train();
+  const PaddedBatch b = pad_batch(random_sentences(kLengths, cfg.vocab_size, 6), 3, false);
+  const torch::Tensor segments = (torch::rand(b.ids.sizes()) > 0.5).to(torch::kLong);
+  EncoderOutput out = model->forward(b.ids, b.mask, segments);
+  const auto valid = b.mask.to(torch::kBool);
+  const torch::Tensor mlm = torch::cross_entropy_loss(model->mlm_logits(out.hidden.index({valid})), b.ids.index({valid}));
+  const torch::Tensor cls = torch::cross_entropy_loss(out.logits, torch::tensor({0, 1, 1}));
+  (mlm + cls).backward();
+  int64_t checked = 0;
+  for (const auto& p : model->named_parameters()) {
+    const auto& g = p.value().grad();
+    EXPECT_MSG(g.defined() && g.abs().sum().item<double>() > 0, "no gradient reaches " << p.key());
+    ++checked;
+  }
+  std::printf("    %lld parameter tensors, all with non-zero gradients\n", (long long)checked);
+}
+
+TEST_CASE(optimizer_steps_reduce_mlm_loss) {
+  ModelConfig cfg = micro_config("MTM");
+  MaBert model(cfg);
+  model->train();
+  const PaddedBatch b = pad_batch(random_sentences({12, 8, 15, 10}, cfg.vocab_size, 7), 0, false);
+  // Mask ~15 % of valid tokens with id 4 ([MASK]) and predict the originals.
+  torch::manual_seed(8);
+  const torch::Tensor pick = (torch::rand(b.ids.sizes()) < 0.15) & b.mask.to(torch::kBool);
+  const torch::Tensor inputs = b.ids.masked_fill(pick, 4);
+  torch::optim::AdamW opt(model->parameters(), torch::optim::AdamWOptions(3e-3));
+  double first = 0, last = 0;
+  for (int step = 0; step < 25; ++step) {
+    EncoderOutput out = model->forward(inputs, b.mask);
+    const torch::Tensor loss = torch::cross_entropy_loss(model->mlm_logits(out.hidden.index({pick})), b.ids.index({pick}));
+    opt.zero_grad();
+    loss.backward();
+    opt.step();
+    (step == 0 ? first : last) = loss.item<double>();
+  }
+  std::printf("    MLM loss %.3f -> %.3f after 25 AdamW steps\n", first, last);
+  EXPECT_LE(last, 0.5 * first);
+}
+
+TEST_CASE(save_load_round_trip_gives_identical_outputs) {
+  ModelConfig cfg = micro_config("MBTP");
+  cfg.head = "classification";
+  cfg.pooling = "map";
+  MaBert model(cfg);
+  model->eval();
+  const std::string dir = temp_dir("roundtrip");
+  save_model(model, dir);
+  MaBert loaded = load_model(dir);
+  loaded->eval();
+  EXPECT(loaded->config().to_json() == cfg.to_json());
+  const PaddedBatch b = pad_batch(random_sentences(kLengths, cfg.vocab_size, 9), 2, true);
+  torch::NoGradGuard guard;
+  EncoderOutput x = model->forward(b.ids, b.mask), y = loaded->forward(b.ids, b.mask);
+  EXPECT_EQ(max_abs_diff(x.hidden, y.hidden), 0.0);
+  EXPECT_EQ(max_abs_diff(x.logits, y.logits), 0.0);
+  EXPECT_EQ(max_abs_diff(x.pool_weights, y.pool_weights), 0.0);
+
+  // A checkpoint for another schedule, a truncated file, a missing tensor: clear errors.
+  const std::string other = temp_dir("other");
+  fs::copy_file(dir + "/model.safetensors", other + "/model.safetensors");
+  ModelConfig wrong = cfg;
+  wrong.schedule = "MBTT";
+  wrong.save(other + "/config.json");
+  EXPECT_THROWS_WITH(load_model(other), "model.safetensors", "layers.3");
+  const std::string bytes = read_file(dir + "/model.safetensors");
+  write_file_atomic(other + "/model.safetensors", bytes.substr(0, bytes.size() / 2));
+  cfg.save(other + "/config.json");
+  EXPECT_THROWS_WITH(load_model(other), "model.safetensors", "invalid safetensors");
+  NamedTensors partial;
+  for (const auto& p : model->named_parameters())
+    if (p.key() != "final_norm.weight") partial.emplace_back(p.key(), p.value());
+  save_safetensors(other + "/model.safetensors", partial);
+  EXPECT_THROWS_WITH(load_model(other), "'final_norm.weight' is missing");
+}
+
+TEST_CASE(input_longer_than_max_len_is_a_clear_error) {
+  MaBert model(micro_config("MT"));
+  const torch::Tensor ids = torch::ones({1, 161}, torch::kLong);
+  EXPECT_THROWS_WITH(model->forward(ids, torch::Tensor()), "161", "max_len 160");
+}
+
+TEST_MAIN()
