@@ -1,6 +1,7 @@
 // Dispatch for the selective scan: input checks, the forced/automatic choice of path, and
 // fall-back to the reference with the reason logged once per reason.
 #include "selective_scan.h"
+#include "scan_paths.h"
 
 #include <ATen/ATen.h>
 
@@ -79,13 +80,84 @@ void check_scan_inputs(const ScanInputs& in) {
   }
 }
 
-ScanOutputs selective_scan(const ScanInputs& in, const ScanOptions& opt) {
-  ScanImpl impl = opt.impl == ScanImpl::Auto ? default_scan_impl() : opt.impl;
-  // Until the fused kernels land every request is served by the reference.
-  if (impl == ScanImpl::Cpu || impl == ScanImpl::Cuda) {
-    log_once(std::string("the '") + scan_impl_name(impl) + "' path is not built yet; using the reference");
+namespace {
+
+// Why a fast path cannot take these inputs, or an empty string when it can.
+std::string unsupported_reason(ScanImpl impl, const ScanInputs& in) {
+  const bool cuda_tensor = in.u.is_cuda();
+  if (impl == ScanImpl::Cuda) {
+#if !MABERT_WITH_CUDA
+    return "the CUDA path is not built (no nvcc at configure time, or MABERT_CUDA=OFF)";
+#endif
+    if (!cuda_tensor) return "the CUDA path needs CUDA tensors, got " + in.u.device().str();
   }
-  return selective_scan_ref(in, opt);
+  if (impl == ScanImpl::Cpu && !in.u.is_cpu()) return "the CPU path needs CPU tensors, got " + in.u.device().str();
+  const auto dt = in.u.scalar_type();
+  const bool double_ok = impl == ScanImpl::Cpu;  // the CPU kernel also runs in fp64 (gradient checks)
+  if (dt != at::kFloat && dt != at::kBFloat16 && dt != at::kHalf && !(double_ok && dt == at::kDouble))
+    return std::string("dtype ") + c10::toString(dt) + " is not supported by the '" + scan_impl_name(impl) + "' kernel";
+  if (in.A.size(1) > kMaxFastState)
+    return "state size " + std::to_string(in.A.size(1)) + " exceeds the fused kernels' maximum of " +
+           std::to_string(kMaxFastState);
+  if (impl == ScanImpl::Cuda && in.A.size(1) > 32) return "the CUDA kernel takes state sizes up to 32";
+  return "";
+}
+
+ScanImpl resolve(const ScanInputs& in, const ScanOptions& opt) {
+  ScanImpl impl = opt.impl == ScanImpl::Auto ? default_scan_impl() : opt.impl;
+  if (impl == ScanImpl::Auto) impl = in.u.is_cuda() ? ScanImpl::Cuda : ScanImpl::Cpu;
+  if (impl == ScanImpl::Ref) return impl;
+  const std::string why = unsupported_reason(impl, in);
+  if (!why.empty()) {
+    log_once(std::string("falling back to the reference for the '") + scan_impl_name(impl) + "' path: " + why);
+    return ScanImpl::Ref;
+  }
+  return impl;
+}
+
+ScanOutputs run_path(ScanImpl impl, const ScanInputs& in, const ScanOptions& opt) {
+  switch (impl) {
+    case ScanImpl::Cpu: return selective_scan_cpu(in, opt);
+#if MABERT_WITH_CUDA
+    case ScanImpl::Cuda: return selective_scan_cuda(in, opt);
+#endif
+    default: return selective_scan_ref(in, opt);
+  }
+}
+
+// Restricts every per-channel input to the given channels (states of a channel depend on
+// that channel alone, so the sub-problem's states are exactly the full problem's).
+ScanInputs select_channels(const ScanInputs& in, const at::Tensor& idx) {
+  ScanInputs s = in;
+  s.u = in.u.index_select(1, idx);
+  s.delta = in.delta.index_select(1, idx);
+  s.A = in.A.index_select(0, idx);
+  if (in.D.defined()) s.D = in.D.index_select(0, idx);
+  if (in.z.defined()) s.z = in.z.index_select(1, idx);
+  if (in.delta_bias.defined()) s.delta_bias = in.delta_bias.index_select(0, idx);
+  return s;
+}
+
+}  // namespace
+
+ScanImpl resolve_scan_impl(const ScanInputs& in, const ScanOptions& opt) {
+  check_scan_inputs(in);
+  return resolve(in, opt);
+}
+
+ScanOutputs selective_scan(const ScanInputs& in, const ScanOptions& opt) {
+  check_scan_inputs(in);
+  const ScanImpl impl = resolve(in, opt);
+  if (!opt.return_states || !opt.state_channels.defined()) return run_path(impl, in, opt);
+  // Chosen channels: y from a plain run, states from a run over those channels only.
+  ScanOptions plain = opt;
+  plain.return_states = false;
+  ScanOutputs out = run_path(impl, in, plain);
+  at::Tensor idx = opt.state_channels.to(in.u.device(), at::kLong);
+  ScanOutputs sub = run_path(impl, select_channels(in, idx), opt);
+  out.states = sub.states;
+  out.delta = sub.delta;
+  return out;
 }
 
 }  // namespace mabert::kernels

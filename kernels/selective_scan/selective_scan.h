@@ -27,13 +27,14 @@ struct ScanOptions {
   bool delta_softplus = true;  // Δ ← softplus(Δ + delta_bias)
   bool reverse = false;        // scan from t = L−1 down to 0 (the backward half of `B` layers)
   bool return_states = false;  // also return h_t for every t (analysis views)
+  at::Tensor state_channels;   // with return_states: int64 indices of the channels whose states to return; undefined = all
   ScanImpl impl = ScanImpl::Auto;
 };
 
 struct ScanOutputs {
   at::Tensor y;       // {B, C, L}, dtype of u
-  at::Tensor states;  // {B, C, L, N} fp32, when return_states
-  at::Tensor delta;   // {B, C, L} fp32 effective Δ (bias, softplus and mask applied), when return_states
+  at::Tensor states;  // {B, C', L, N} fp32 when return_states (C' = chosen channels, or all)
+  at::Tensor delta;   // {B, C', L} fp32 effective Δ (bias, softplus and mask applied), when return_states
 };
 
 // The entry point the model calls: picks the fastest available path for the tensors' device
@@ -42,6 +43,9 @@ ScanOutputs selective_scan(const ScanInputs& in, const ScanOptions& opt);
 
 // The oracle: a loop of LibTorch ops, differentiable by autograd. Slow and memory-hungry.
 ScanOutputs selective_scan_ref(const ScanInputs& in, const ScanOptions& opt);
+
+// The path selective_scan() would run for these inputs and options (after any fall-back).
+ScanImpl resolve_scan_impl(const ScanInputs& in, const ScanOptions& opt);
 
 // Process-wide default used when ScanOptions::impl is Auto (CLI --scan, GUI efficiency view).
 void set_default_scan_impl(ScanImpl impl);

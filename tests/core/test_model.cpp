@@ -4,6 +4,7 @@
 #include "model_fixtures.h"
 
 #include "io/safetensors.h"
+#include "selective_scan/selective_scan.h"
 #include "util/files.h"
 
 #include <nlohmann/json.hpp>
@@ -115,6 +116,10 @@ TEST_CASE(shapes_and_dtypes_for_every_layer_kind_and_pooling) {
 }
 
 TEST_CASE(padding_invariance_with_full_psm) {
+  // Under the reference scan and the fused kernel the model would pick by itself.
+  for (kernels::ScanImpl impl : {kernels::ScanImpl::Ref, kernels::ScanImpl::Auto}) {
+  kernels::set_default_scan_impl(impl);
+  std::printf("    scan path: %s\n", kernels::scan_impl_name(impl));
   for (const char* schedule : {"MMTMMT", "BTB", "PMP", "TBMP"}) {
     MaBert model(micro_config(schedule));
     model->eval();
@@ -137,6 +142,8 @@ TEST_CASE(padding_invariance_with_full_psm) {
       EXPECT_LE(worst.pooled_masked_mean, 1e-5);
     }
   }
+  }
+  kernels::set_default_scan_impl(kernels::ScanImpl::Auto);
 }
 
 TEST_CASE(without_psm_padding_changes_outputs) {

@@ -1,0 +1,30 @@
+// Internal: the fast paths behind selective_scan(), and what each can do (ggml-style
+// supports_op), so dispatch can fall back to the reference with a reason.
+#pragma once
+
+#include "selective_scan.h"
+
+#include <ATen/ATen.h>
+
+#include <string>
+
+namespace mabert::kernels {
+
+constexpr int64_t kMaxFastState = 256;  // largest N the fused kernels take
+
+// autograd::Function::apply records every tensor argument and rejects undefined ones, so the
+// optional inputs (D, z, bias, mask) travel as empty placeholders and are restored inside.
+inline at::Tensor placeholder_if_absent(const at::Tensor& t, const at::Tensor& like) {
+  return t.defined() ? t : at::empty({0}, like.options());
+}
+inline at::Tensor absent_if_placeholder(const at::Tensor& t) { return t.numel() == 0 ? at::Tensor() : t; }
+
+ScanOutputs selective_scan_cpu(const ScanInputs& in, const ScanOptions& opt);
+float scan_roofline_cpu(int64_t count);
+const char* cpu_kernel_isa();
+
+#if MABERT_WITH_CUDA
+ScanOutputs selective_scan_cuda(const ScanInputs& in, const ScanOptions& opt);
+#endif
+
+}  // namespace mabert::kernels

@@ -1,0 +1,189 @@
+// The fused CPU selective scan against the reference: outputs and every gradient over a grid of
+// lengths, state sizes, gate, mask and direction; the backward against finite differences in
+// double precision; padding properties; chosen-channel states; fall-back.
+#include "harness.h"
+#include "scan_fixtures.h"
+
+using namespace mabert;
+using namespace mabert::test;
+using kernels::ScanImpl;
+
+namespace {
+
+// Compares the forced path with the reference on one case; returns the worst relative error.
+double check_against_ref(const ScanCase& c, ScanImpl impl, at::ScalarType dtype, double tol, at::Device dev) {
+  const kernels::ScanInputs in = make_scan_inputs(c, 100 + c.length, dtype, dev);
+  at::manual_seed(7);
+  const at::Tensor dy = at::randn({c.batch, c.channels, c.length}).to(dev);
+  // The reference runs in fp32 on the same (already rounded) inputs.
+  kernels::ScanInputs ref_in = in;
+  for (at::Tensor* t : {&ref_in.u, &ref_in.delta, &ref_in.B, &ref_in.C, &ref_in.z})
+    if (t->defined()) *t = t->to(at::kFloat);
+  const ScanResult want = run_with_grads(ref_in, ScanImpl::Ref, c.reverse, dy);
+  const ScanResult got = run_with_grads(in, impl, c.reverse, dy);
+  double worst = 0;
+  auto report = [&](const std::string& what, const at::Tensor& g, const at::Tensor& w) {
+    const Err e = compare(g, w);
+    worst = std::max(worst, e.max_rel);
+    EXPECT_MSG(e.max_rel <= tol, "L=" << c.length << " N=" << c.dstate << " z=" << c.z << " mask=" << c.mask
+                                      << " reverse=" << c.reverse << " " << what << ": max rel err " << e.max_rel
+                                      << " (max abs " << e.max_abs << ", mean abs " << e.mean_abs << ")");
+  };
+  report("y", got.y, want.y);
+  REQUIRE(got.grads.size() == want.grads.size());
+  for (size_t i = 0; i < got.grads.size(); ++i) report("d" + got.grads[i].first, got.grads[i].second, want.grads[i].second);
+  return worst;
+}
+
+}  // namespace
+
+TEST_CASE(cpu_matches_reference_fp32) {
+  double worst = 0;
+  int cases = 0;
+  for (int64_t L : {1, 7, 64, 1037})
+    for (int64_t N : {4, 16})
+      for (bool z : {false, true})
+        for (bool mask : {false, true})
+          for (bool reverse : {false, true}) {
+            ScanCase c;
+            c.length = L, c.dstate = N, c.z = z, c.mask = mask, c.reverse = reverse;
+            c.channels = L > 500 ? 4 : 6;
+            worst = std::max(worst, check_against_ref(c, ScanImpl::Cpu, at::kFloat, 1e-4, at::kCPU));
+            ++cases;
+          }
+  std::printf("    %d cases (L 1..1037, N 4/16, z, mask, reverse): worst max relative error over y and 8 gradients %.2e\n",
+              cases, worst);
+}
+
+TEST_CASE(cpu_accepts_bf16_inputs) {
+  double worst = 0;
+  for (bool reverse : {false, true}) {
+    ScanCase c;
+    c.length = 200, c.dstate = 16, c.mask = true, c.reverse = reverse;
+    worst = std::max(worst, check_against_ref(c, ScanImpl::Cpu, at::kBFloat16, 2e-2, at::kCPU));
+  }
+  std::printf("    bf16 inputs (fp32 state): worst max relative error %.2e\n", worst);
+}
+
+TEST_CASE(cpu_backward_matches_finite_differences_in_double) {
+  for (bool reverse : {false, true}) {
+    ScanCase c;
+    c.batch = 2, c.channels = 3, c.length = 9, c.dstate = 4, c.mask = true, c.reverse = reverse;
+    kernels::ScanInputs in = make_scan_inputs(c, 5, at::kDouble);
+    for (at::Tensor* t : {&in.A, &in.D, &in.delta_bias, &in.mask}) *t = t->to(at::kDouble);
+    at::manual_seed(9);
+    const at::Tensor dy = at::randn({c.batch, c.channels, c.length}, at::kDouble);
+    const ScanResult analytic = run_with_grads(in, ScanImpl::Cpu, reverse, dy);
+    REQUIRE(analytic.y.scalar_type() == at::kDouble);
+    kernels::ScanOptions opt;
+    opt.reverse = reverse;
+    opt.impl = ScanImpl::Cpu;
+    const double eps = 1e-6;
+    double worst = 0;
+    std::vector<at::Tensor*> leaves = {&in.u, &in.delta, &in.A, &in.B, &in.C, &in.D, &in.z, &in.delta_bias};
+    at::NoGradGuard guard;
+    for (size_t k = 0; k < leaves.size(); ++k) {
+      at::Tensor& x = *leaves[k];
+      at::Tensor flat = x.view({-1});
+      at::Tensor numeric = at::zeros_like(flat);
+      for (int64_t i = 0; i < flat.numel(); ++i) {
+        const double keep = flat[i].item<double>();
+        flat[i] = keep + eps;
+        const double plus = (kernels::selective_scan(in, opt).y * dy).sum().item<double>();
+        flat[i] = keep - eps;
+        const double minus = (kernels::selective_scan(in, opt).y * dy).sum().item<double>();
+        flat[i] = keep;
+        numeric[i] = (plus - minus) / (2 * eps);
+      }
+      const Err e = compare(analytic.grads[k].second.reshape({-1}), numeric);
+      worst = std::max(worst, e.max_rel);
+      EXPECT_MSG(e.max_rel <= 1e-6, "reverse=" << reverse << " d" << analytic.grads[k].first << ": max rel err " << e.max_rel);
+    }
+    std::printf("    reverse=%d: worst relative error of 8 analytic gradients vs central differences %.2e\n", reverse, worst);
+  }
+}
+
+TEST_CASE(masked_steps_leave_state_unchanged_cpu) {
+  ScanCase c;
+  c.length = 12, c.dstate = 16, c.mask = true;
+  const kernels::ScanInputs in = make_scan_inputs(c, 3);
+  kernels::ScanOptions opt;
+  opt.impl = ScanImpl::Cpu;
+  opt.return_states = true;
+  const kernels::ScanOutputs out = kernels::selective_scan(in, opt);
+  REQUIRE(out.states.sizes() == at::IntArrayRef({2, 6, 12, 16}));
+  // Row 0: right pads at t = 8..11 repeat h_7; row 1: left pads at t = 0..3 keep the zero state.
+  for (int64_t t = 8; t < 12; ++t) EXPECT_EQ((out.states[0].select(1, t) - out.states[0].select(1, 7)).abs().max().item<double>(), 0.0);
+  EXPECT_EQ(out.states[1].narrow(1, 0, 4).abs().max().item<double>(), 0.0);
+  EXPECT_EQ(out.delta[0].narrow(1, 8, 4).abs().max().item<double>(), 0.0);
+}
+
+TEST_CASE(padded_inputs_give_valid_tokens_unpadded_outputs) {
+  // A sentence of 10 steps, alone and with 5 pad steps of arbitrary content on either side.
+  ScanCase c;
+  c.batch = 1, c.length = 10, c.dstate = 16;
+  for (ScanImpl impl : {ScanImpl::Ref, ScanImpl::Cpu})
+    for (bool reverse : {false, true})
+      for (bool left : {false, true}) {
+        const kernels::ScanInputs alone = make_scan_inputs(c, 4);
+        ScanCase pc = c;
+        pc.length = 15;
+        kernels::ScanInputs padded = make_scan_inputs(pc, 44);  // pads get random, nonzero values
+        const int64_t start = left ? 5 : 0;
+        for (auto [dst, src] : {std::pair{&padded.u, &alone.u}, {&padded.delta, &alone.delta}, {&padded.B, &alone.B},
+                                {&padded.C, &alone.C}, {&padded.z, &alone.z}})
+          dst->narrow(-1, start, 10).copy_(*src);
+        padded.A = alone.A, padded.D = alone.D, padded.delta_bias = alone.delta_bias;
+        padded.mask = at::zeros({1, 15});
+        padded.mask.narrow(1, start, 10).fill_(1);
+        kernels::ScanOptions opt;
+        opt.impl = impl;
+        opt.reverse = reverse;
+        const at::Tensor y0 = kernels::selective_scan(alone, opt).y;
+        const at::Tensor y1 = kernels::selective_scan(padded, opt).y.narrow(-1, start, 10);
+        const double diff = (y0 - y1).abs().max().item<double>();
+        EXPECT_MSG(diff <= 1e-5, kernels::scan_impl_name(impl) << " reverse=" << reverse << " left=" << left << ": " << diff);
+      }
+}
+
+TEST_CASE(chosen_channel_states_match_all_states) {
+  ScanCase c;
+  c.length = 33, c.dstate = 8, c.mask = true, c.reverse = true;
+  const kernels::ScanInputs in = make_scan_inputs(c, 6);
+  for (ScanImpl impl : {ScanImpl::Ref, ScanImpl::Cpu}) {
+    kernels::ScanOptions all;
+    all.impl = impl;
+    all.reverse = true;
+    all.return_states = true;
+    const kernels::ScanOutputs full = kernels::selective_scan(in, all);
+    kernels::ScanOptions some = all;
+    some.state_channels = at::tensor({4, 1}, at::kLong);
+    const kernels::ScanOutputs chosen = kernels::selective_scan(in, some);
+    REQUIRE(chosen.states.sizes() == at::IntArrayRef({2, 2, 33, 8}));
+    EXPECT_LE((chosen.states - full.states.index_select(1, some.state_channels)).abs().max().item<double>(), 1e-6);
+    EXPECT_LE((chosen.y - full.y).abs().max().item<double>(), 1e-6);
+  }
+}
+
+TEST_CASE(dispatch_picks_and_falls_back) {
+  ScanCase c;
+  const kernels::ScanInputs in = make_scan_inputs(c, 8);
+  kernels::ScanOptions opt;
+  EXPECT(kernels::resolve_scan_impl(in, opt) == ScanImpl::Cpu);  // auto on CPU tensors
+  opt.impl = ScanImpl::Cuda;                                      // impossible for CPU tensors
+  EXPECT(kernels::resolve_scan_impl(in, opt) == ScanImpl::Ref);
+  const at::Tensor y = kernels::selective_scan(in, opt).y;
+  opt.impl = ScanImpl::Ref;
+  EXPECT_LE((y - kernels::selective_scan(in, opt).y).abs().max().item<double>(), 0.0);
+  kernels::ScanInputs big = in;
+  big.A = -at::ones({c.channels, 300});
+  big.B = at::randn({c.batch, 300, c.length});
+  big.C = at::randn({c.batch, 300, c.length});
+  opt.impl = ScanImpl::Cpu;
+  EXPECT(kernels::resolve_scan_impl(big, opt) == ScanImpl::Ref);  // N beyond the kernel's limit
+  kernels::ScanInputs ints = in;
+  ints.u = in.u.to(at::kLong);
+  EXPECT(kernels::resolve_scan_impl(ints, opt) == ScanImpl::Ref);
+}
+
+TEST_MAIN()
