@@ -6,5 +6,6 @@
 namespace mabert::cli {
 
 void add_info_command(CLI::App& app);
+void add_bench_command(CLI::App& app);
 
 }  // namespace mabert::cli

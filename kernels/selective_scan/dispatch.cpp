@@ -140,6 +140,12 @@ ScanInputs select_channels(const ScanInputs& in, const at::Tensor& idx) {
 
 }  // namespace
 
+bool cuda_path_built() { return MABERT_WITH_CUDA != 0; }
+
+#if !MABERT_WITH_CUDA
+double cuda_peak_bandwidth_gbs(int) { return 0.0; }
+#endif
+
 ScanImpl resolve_scan_impl(const ScanInputs& in, const ScanOptions& opt) {
   check_scan_inputs(in);
   return resolve(in, opt);

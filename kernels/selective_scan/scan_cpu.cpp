@@ -1,94 +1,101 @@
-// The fused CPU path as a torch::autograd::Function: tensor preparation (fp32, contiguous,
-// B and C time-major), the ISA choice, and the reductions the kernel leaves to its caller.
+// The fused CPU path: Δ's bias, softplus and mask, the time-major channel-padded layout and the
+// narrowing back are plain ATen ops (vectorised, and differentiated by autograd); the scan
+// itself is a torch::autograd::Function around the per-ISA kernels with a hand-written backward.
 #include "scan_cpu.h"
 #include "scan_paths.h"
 
 #include <ATen/Parallel.h>
 #include <torch/autograd.h>
 
+#include <cstdlib>
+#include <cstring>
+
 namespace mabert::kernels {
+namespace cpu {
+
+Isa best_isa() {
+  static const Isa isa = [] {
+    Isa best = Isa::Base;
+#if MABERT_HAVE_X86_KERNELS
+    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) best = Isa::Avx2;
+    if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512dq")) best = Isa::Avx512;
+#endif
+    if (const char* cap = std::getenv("MABERT_SCAN_ISA")) {
+      if (std::strcmp(cap, "base") == 0) best = Isa::Base;
+      if (std::strcmp(cap, "avx2") == 0 && best == Isa::Avx512) best = Isa::Avx2;
+    }
+    return best;
+  }();
+  return isa;
+}
+
+const char* isa_name(Isa isa) {
+  switch (isa) {
+    case Isa::Avx512: return "avx512";
+    case Isa::Avx2: return "avx2+fma";
+    default: return "baseline";
+  }
+}
+
+}  // namespace cpu
+
 namespace {
 
 using torch::autograd::AutogradContext;
 using torch::autograd::variable_list;
 
-bool use_avx2() {
-#if MABERT_HAVE_AVX2_KERNEL
-  static const bool yes = cpu::cpu_has_avx2();
-  return yes;
-#else
-  return false;
-#endif
-}
-
 void run_fwd(const cpu::ScanParams<float>& p) {
-#if MABERT_HAVE_AVX2_KERNEL
-  if (use_avx2()) return cpu::scan_fwd_avx2(p);
+#if MABERT_HAVE_X86_KERNELS
+  switch (cpu::best_isa()) {
+    case cpu::Isa::Avx512: return cpu::scan_fwd_avx512(p);
+    case cpu::Isa::Avx2: return cpu::scan_fwd_avx2(p);
+    default: break;
+  }
 #endif
   cpu::scan_fwd_base(p);
 }
 void run_fwd(const cpu::ScanParams<double>& p) { cpu::scan_fwd_base(p); }
 
 void run_bwd(const cpu::ScanParams<float>& p, const cpu::ScanGrads<float>& g) {
-#if MABERT_HAVE_AVX2_KERNEL
-  if (use_avx2()) return cpu::scan_bwd_avx2(p, g);
+#if MABERT_HAVE_X86_KERNELS
+  switch (cpu::best_isa()) {
+    case cpu::Isa::Avx512: return cpu::scan_bwd_avx512(p, g);
+    case cpu::Isa::Avx2: return cpu::scan_bwd_avx2(p, g);
+    default: break;
+  }
 #endif
   cpu::scan_bwd_base(p, g);
 }
 void run_bwd(const cpu::ScanParams<double>& p, const cpu::ScanGrads<double>& g) { cpu::scan_bwd_base(p, g); }
 
-// The kernel computes in fp32, or in fp64 when given double inputs (gradient checks).
-at::ScalarType compute_type(const at::Tensor& u) { return u.scalar_type() == at::kDouble ? at::kDouble : at::kFloat; }
-
 template <typename S>
-S* ptr(const at::Tensor& t) {
+const S* cptr(const at::Tensor& t) {
   return t.defined() ? t.data_ptr<S>() : nullptr;
 }
 
-// Prepared fp32 inputs; B and C become {batch, L, N} (free when they are transposed views of
-// x_proj's output, as in the model).
-struct Prepared {
-  at::Tensor u, delta, A, B, C, D, z, bias, mask;
-};
-
-Prepared prepare(const ScanInputs& in) {
-  const auto st = compute_type(in.u);
-  auto conv = [st](const at::Tensor& t) { return t.defined() ? t.to(st).contiguous() : t; };
-  Prepared p;
-  p.u = conv(in.u);
-  p.delta = conv(in.delta);
-  p.A = conv(in.A);
-  p.B = in.B.to(st).transpose(1, 2).contiguous();
-  p.C = in.C.to(st).transpose(1, 2).contiguous();
-  p.D = conv(in.D);
-  p.z = conv(in.z);
-  p.bias = conv(in.delta_bias);
-  p.mask = conv(in.mask);
-  return p;
-}
+// Indices into the prepared argument list.
+enum Arg { kU, kDelta, kA, kB, kC, kD, kZ, kBias, kMask, kArgs };
 
 template <typename S>
-cpu::ScanParams<S> params_of(const Prepared& t, const ScanOptions& opt) {
+cpu::ScanParams<S> params_of(const variable_list& in, bool reverse, bool softplus) {
   cpu::ScanParams<S> p;
-  p.batch = t.u.size(0);
-  p.channels = t.u.size(1);
-  p.length = t.u.size(2);
-  p.dstate = t.A.size(1);
-  p.reverse = opt.reverse;
-  p.softplus = opt.delta_softplus;
-  p.u = ptr<S>(t.u), p.delta = ptr<S>(t.delta), p.A = ptr<S>(t.A), p.B = ptr<S>(t.B), p.C = ptr<S>(t.C);
-  p.D = ptr<S>(t.D), p.z = ptr<S>(t.z), p.bias = ptr<S>(t.bias), p.mask = ptr<S>(t.mask);
+  p.batch = in[kU].size(0), p.length = in[kU].size(1), p.channels = in[kU].size(2), p.dstate = in[kA].size(0);
+  p.ld_u = in[kU].stride(1), p.ld_delta = in[kDelta].stride(1), p.ld_z = in[kZ].defined() ? in[kZ].stride(1) : 0;
+  p.reverse = reverse, p.softplus = softplus;
+  p.u = cptr<S>(in[kU]), p.delta = cptr<S>(in[kDelta]), p.A = cptr<S>(in[kA]), p.B = cptr<S>(in[kB]);
+  p.C = cptr<S>(in[kC]), p.D = cptr<S>(in[kD]), p.z = cptr<S>(in[kZ]), p.bias = cptr<S>(in[kBias]);
+  p.mask = cptr<S>(in[kMask]);
   return p;
 }
 
 template <typename S>
-at::Tensor forward_y(const Prepared& t, const ScanOptions& opt, at::Tensor* states, at::Tensor* delta) {
-  cpu::ScanParams<S> p = params_of<S>(t, opt);
-  at::Tensor y = at::empty_like(t.u);
+at::Tensor forward_impl(const variable_list& in, bool reverse, bool softplus, at::Tensor* states, at::Tensor* delta) {
+  cpu::ScanParams<S> p = params_of<S>(in, reverse, softplus);
+  at::Tensor y = at::empty({p.batch, p.length, p.channels}, in[kU].options());
   p.y = y.data_ptr<S>();
   if (states) {
-    *states = at::empty({p.batch, p.channels, p.length, p.dstate}, t.u.options());
-    *delta = at::empty_like(t.u);
+    *states = at::empty({p.batch, p.channels, p.length, p.dstate}, in[kU].options());
+    *delta = at::empty({p.batch, p.length, p.channels}, in[kU].options());
     p.states = states->data_ptr<S>();
     p.delta_out = delta->data_ptr<S>();
   }
@@ -97,94 +104,122 @@ at::Tensor forward_y(const Prepared& t, const ScanOptions& opt, at::Tensor* stat
 }
 
 template <typename S>
-variable_list backward_impl(const Prepared& t, const ScanOptions& opt, const at::Tensor& grad, at::ScalarType in_dtype) {
-  cpu::ScanParams<S> p = params_of<S>(t, opt);
-  const int64_t Bsz = p.batch, Ch = p.channels, L = p.length, N = p.dstate;
-  const at::Tensor dout = grad.to(t.u.scalar_type()).contiguous();
-  // Channel chunks: enough tasks to keep every thread busy, few enough that the per-part
-  // dB/dC buffers stay small.
-  const int64_t parts = std::min<int64_t>(Ch, std::max<int64_t>(1, (2 * at::get_num_threads() + Bsz - 1) / Bsz));
-  const auto opts = t.u.options();
-  at::Tensor du = at::empty_like(t.u), ddelta = at::empty_like(t.u);
-  at::Tensor dz = t.z.defined() ? at::empty_like(t.u) : at::Tensor();
-  at::Tensor dA = at::empty({Bsz, Ch, N}, opts), dD = at::empty({Bsz, Ch}, opts), dbias = at::empty({Bsz, Ch}, opts);
-  at::Tensor dB = at::zeros({parts, Bsz, L, N}, opts), dC = at::zeros({parts, Bsz, L, N}, opts);
+variable_list backward_impl(const variable_list& in, bool reverse, bool softplus, const at::Tensor& grad) {
+  cpu::ScanParams<S> p = params_of<S>(in, reverse, softplus);
+  const int64_t Bsz = p.batch, L = p.length, Cp = p.channels, N = p.dstate, T = at::get_num_threads();
+  const at::Tensor dy = grad.contiguous();
+  const auto o = in[kU].options();
+  at::Tensor du = at::empty({Bsz, L, Cp}, o), ddelta = at::empty({Bsz, L, Cp}, o);
+  at::Tensor dz = in[kZ].defined() ? at::empty({Bsz, L, Cp}, o) : at::Tensor();
+  at::Tensor dA = at::empty({Bsz, N, Cp}, o), dD = at::empty({Bsz, Cp}, o), dbias = at::empty({Bsz, Cp}, o);
+  at::Tensor dB = at::zeros({T, Bsz, L, N}, o), dC = at::zeros({T, Bsz, L, N}, o);
   cpu::ScanGrads<S> g;
-  g.dout = dout.data_ptr<S>();
-  g.du = du.data_ptr<S>(), g.ddelta = ddelta.data_ptr<S>(), g.dz = ptr<S>(dz);
+  g.dy = dy.data_ptr<S>();
+  g.du = du.data_ptr<S>(), g.ddelta = ddelta.data_ptr<S>(), g.dz = dz.defined() ? dz.data_ptr<S>() : nullptr;
   g.dA = dA.data_ptr<S>(), g.dD = dD.data_ptr<S>(), g.dbias = dbias.data_ptr<S>();
-  g.dB = dB.data_ptr<S>(), g.dC = dC.data_ptr<S>(), g.parts = parts;
+  g.dB = dB.data_ptr<S>(), g.dC = dC.data_ptr<S>();
   run_bwd(p, g);
-  return {du.to(in_dtype),
-          ddelta.to(in_dtype),
+  return {du,
+          ddelta,
           dA.sum(0),
-          dB.sum(0).transpose(1, 2),  // {batch, N, L}, as the input
-          dC.sum(0).transpose(1, 2),
-          t.D.defined() ? dD.sum(0) : at::Tensor(),
-          dz.defined() ? dz.to(in_dtype) : at::Tensor(),
-          t.bias.defined() ? dbias.sum(0) : at::Tensor(),
+          dB.sum(0),
+          dC.sum(0),
+          in[kD].defined() ? dD.sum(0) : at::Tensor(),
+          dz,
+          in[kBias].defined() ? dbias.sum(0) : at::Tensor(),
           at::Tensor(),
           at::Tensor(),
           at::Tensor()};
 }
 
-struct CpuScanFunction : torch::autograd::Function<CpuScanFunction> {
+// The scan on prepared tensors (see ScanParams for shapes and layout).
+struct CpuScanCore : torch::autograd::Function<CpuScanCore> {
   static variable_list forward(AutogradContext* ctx, const at::Tensor& u, const at::Tensor& delta, const at::Tensor& A,
                                const at::Tensor& B, const at::Tensor& C, const at::Tensor& D, const at::Tensor& z,
                                const at::Tensor& bias, const at::Tensor& mask, bool reverse, bool softplus) {
-    ScanOptions opt;
-    opt.reverse = reverse;
-    opt.delta_softplus = softplus;
-    const Prepared t = prepare({u, delta, A, B, C, absent_if_placeholder(D), absent_if_placeholder(z),
-                                absent_if_placeholder(bias), absent_if_placeholder(mask)});
-    at::Tensor y = t.u.scalar_type() == at::kDouble ? forward_y<double>(t, opt, nullptr, nullptr)
-                                                    : forward_y<float>(t, opt, nullptr, nullptr);
-    ctx->save_for_backward({t.u, t.delta, t.A, t.B, t.C, t.D, t.z, t.bias, t.mask});
+    const variable_list in = {u, delta, A, B, C, absent_if_placeholder(D), absent_if_placeholder(z),
+                              absent_if_placeholder(bias), absent_if_placeholder(mask)};
+    const at::Tensor y = u.scalar_type() == at::kDouble ? forward_impl<double>(in, reverse, softplus, nullptr, nullptr)
+                                                         : forward_impl<float>(in, reverse, softplus, nullptr, nullptr);
+    ctx->save_for_backward(in);
     ctx->saved_data["reverse"] = reverse;
     ctx->saved_data["softplus"] = softplus;
-    ctx->saved_data["dtype"] = static_cast<int64_t>(u.scalar_type());
-    return {y.to(u.scalar_type())};
+    return {y};
   }
 
   static variable_list backward(AutogradContext* ctx, variable_list grads) {
-    const auto s = ctx->get_saved_variables();
-    Prepared t{s[0], s[1], s[2], s[3], s[4], s[5], s[6], s[7], s[8]};
-    ScanOptions opt;
-    opt.reverse = ctx->saved_data["reverse"].toBool();
-    opt.delta_softplus = ctx->saved_data["softplus"].toBool();
-    const auto in_dtype = static_cast<at::ScalarType>(ctx->saved_data["dtype"].toInt());
-    return t.u.scalar_type() == at::kDouble ? backward_impl<double>(t, opt, grads[0], in_dtype)
-                                            : backward_impl<float>(t, opt, grads[0], in_dtype);
+    const variable_list in = ctx->get_saved_variables();
+    const bool reverse = ctx->saved_data["reverse"].toBool(), softplus = ctx->saved_data["softplus"].toBool();
+    return in[kU].scalar_type() == at::kDouble ? backward_impl<double>(in, reverse, softplus, grads[0])
+                                               : backward_impl<float>(in, reverse, softplus, grads[0]);
   }
 };
 
 }  // namespace
 
 ScanOutputs selective_scan_cpu(const ScanInputs& in, const ScanOptions& opt) {
+  const auto st = in.u.scalar_type() == at::kDouble ? at::kDouble : at::kFloat;
+  const int64_t C = in.u.size(1), L = in.u.size(2);
+  const int64_t W = st == at::kDouble ? cpu::channel_multiple<double>() : cpu::channel_multiple<float>();
+  const int64_t pad = (W - C % W) % W;
+  // {B, C, L} → time-major {B, L, Cp}. A transposed view of a {B, L, ·} tensor (as the model's
+  // Δ and z are) is used in place; anything else is copied, with channels zero-padded to the
+  // block width (a zero channel has Δ = 0 after masking... and u = 0, so it contributes nothing).
+  auto time_major = [&](const at::Tensor& x) {
+    at::Tensor t = x.to(st).transpose(1, 2);
+    const bool in_place = pad == 0 && t.stride(2) == 1 && t.stride(0) == L * t.stride(1);
+    if (in_place) return t;
+    t = t.contiguous();
+    return pad ? at::constant_pad_nd(t, {0, pad}) : t;
+  };
+  auto padded = [&](const at::Tensor& x) {  // per-channel vectors
+    if (!x.defined()) return x;
+    const at::Tensor t = x.to(st).contiguous();
+    return pad ? at::constant_pad_nd(t, {0, pad}) : t;
+  };
+  variable_list args(kArgs);
+  args[kU] = time_major(in.u);
+  args[kDelta] = time_major(in.delta);
+  args[kA] = padded(in.A.to(st).t().contiguous());  // {N, Cp}
+  args[kB] = in.B.to(st).transpose(1, 2).contiguous();  // {B, L, N}: free for the model's views
+  args[kC] = in.C.to(st).transpose(1, 2).contiguous();
+  args[kD] = padded(in.D);
+  args[kZ] = in.z.defined() ? time_major(in.z) : at::Tensor();
+  args[kBias] = padded(in.delta_bias);
+  args[kMask] = in.mask.defined() ? in.mask.to(st).contiguous() : at::Tensor();
+
   ScanOutputs out;
+  at::Tensor y_t;
   if (!opt.return_states) {
-    auto opt_in = [&](const at::Tensor& t) { return placeholder_if_absent(t, in.u); };
-    out.y = CpuScanFunction::apply(in.u, in.delta, in.A, in.B, in.C, opt_in(in.D), opt_in(in.z), opt_in(in.delta_bias), opt_in(in.mask), opt.reverse,
-                                   opt.delta_softplus)[0];
-    return out;
+    auto ph = [&](const at::Tensor& t) { return placeholder_if_absent(t, args[kU]); };
+    y_t = CpuScanCore::apply(args[kU], args[kDelta], args[kA], args[kB], args[kC], ph(args[kD]), ph(args[kZ]),
+                             ph(args[kBias]), ph(args[kMask]), opt.reverse, opt.delta_softplus)[0];
+  } else {
+    // Analysis views: states and Δ are returned, no gradient is needed.
+    at::NoGradGuard guard;
+    at::Tensor states, delta;
+    y_t = st == at::kDouble ? forward_impl<double>(args, opt.reverse, opt.delta_softplus, &states, &delta)
+                            : forward_impl<float>(args, opt.reverse, opt.delta_softplus, &states, &delta);
+    out.states = pad ? states.narrow(1, 0, C) : states;
+    out.delta = (pad ? delta.narrow(2, 0, C) : delta).transpose(1, 2).to(at::kFloat);
   }
-  // Analysis views: states are returned, no gradient is needed.
-  at::NoGradGuard guard;
-  const Prepared t = prepare(in);
-  const at::Tensor y = t.u.scalar_type() == at::kDouble ? forward_y<double>(t, opt, &out.states, &out.delta)
-                                                        : forward_y<float>(t, opt, &out.states, &out.delta);
-  out.y = y.to(in.u.scalar_type());
+  if (pad) y_t = y_t.narrow(2, 0, C);
+  out.y = y_t.transpose(1, 2).to(in.u.scalar_type());
   return out;
 }
 
 float scan_roofline_cpu(int64_t count) {
   const int threads = at::get_num_threads();
-#if MABERT_HAVE_AVX2_KERNEL
-  if (use_avx2()) return cpu::roofline_loop_avx2(count, threads);
+#if MABERT_HAVE_X86_KERNELS
+  switch (cpu::best_isa()) {
+    case cpu::Isa::Avx512: return cpu::roofline_loop_avx512(count, threads, 0.f);
+    case cpu::Isa::Avx2: return cpu::roofline_loop_avx2(count, threads, 0.f);
+    default: break;
+  }
 #endif
-  return cpu::roofline_loop_base(count, threads);
+  return cpu::roofline_loop_base(count, threads, 0.f);
 }
 
-const char* cpu_kernel_isa() { return use_avx2() ? "avx2+fma" : "baseline"; }
+const char* cpu_kernel_isa() { return cpu::isa_name(cpu::best_isa()); }
 
 }  // namespace mabert::kernels

@@ -1,4 +1,11 @@
-// The fused CPU scan compiled for AVX2 + FMA (chosen at run time when the CPU has them).
-#define SCAN_ISA_NAME(name) name##_avx2
-#define SCAN_WITH_DOUBLE 0
+// The fused CPU scan compiled for the avx2 ISA (see scan_cpu_kernel.h; flags in kernels/CMakeLists.txt).
+#define SCAN_ISA isa_avx2
 #include "scan_cpu_kernel.h"
+
+namespace mabert::kernels::cpu {
+
+void scan_fwd_avx2(const ScanParams<float>& p) { isa_avx2::fwd(p); }
+void scan_bwd_avx2(const ScanParams<float>& p, const ScanGrads<float>& g) { isa_avx2::bwd(p, g); }
+float roofline_loop_avx2(int64_t count, int threads, float) { return isa_avx2::roofline<float>(count, threads); }
+
+}  // namespace mabert::kernels::cpu

@@ -1,15 +1,14 @@
-// The fused CPU scan compiled for the baseline x86-64 (or any other) ISA: the fall-back.
-#include <cstdint>
-#define SCAN_ISA_NAME(name) name##_base
-#define SCAN_WITH_DOUBLE 1
+// The fused CPU scan compiled for the base ISA (see scan_cpu_kernel.h; flags in kernels/CMakeLists.txt).
+#define SCAN_ISA isa_base
 #include "scan_cpu_kernel.h"
 
 namespace mabert::kernels::cpu {
-bool cpu_has_avx2() {
-#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
-  return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
-#else
-  return false;
-#endif
-}
+
+void scan_fwd_base(const ScanParams<float>& p) { isa_base::fwd(p); }
+void scan_bwd_base(const ScanParams<float>& p, const ScanGrads<float>& g) { isa_base::bwd(p, g); }
+float roofline_loop_base(int64_t count, int threads, float) { return isa_base::roofline<float>(count, threads); }
+void scan_fwd_base(const ScanParams<double>& p) { isa_base::fwd(p); }
+void scan_bwd_base(const ScanParams<double>& p, const ScanGrads<double>& g) { isa_base::bwd(p, g); }
+double roofline_loop_base(int64_t count, int threads, double) { return isa_base::roofline<double>(count, threads); }
+
 }  // namespace mabert::kernels::cpu

@@ -1,15 +1,16 @@
-// The fused CPU selective scan, forward and backward. Included by scan_cpu_avx2.cpp and
-// scan_cpu_base.cpp inside different namespaces; each is compiled with its own ISA flags, and
-// the loops over the state dimension N are written so the compiler vectorises them.
+// The fused CPU selective scan, forward and backward, included by one .cpp per ISA and compiled
+// with that ISA's flags. Loops over the W lanes of a channel block are the vectorised ones.
 //
-// Per (batch b, channel c), with t running forward or backward:
-//   d_t = mask_t · softplus(δ_t + bias_c);   a_tn = exp(d_t A_cn)
-//   h_tn = a_tn h_{t−1,n} + d_t u_t B_tn;    y_t = Σ_n C_tn h_tn + D_c u_t;   out_t = y_t · SiLU(z_t)
-// The backward recomputes h (and a) for one (b, c) into a per-thread scratch of L·N floats, so
-// no state is ever stored in global memory, then sweeps t in reverse scan order.
+// Per batch row b, channel c, state n, with t running forward or backward:
+//   h_tn = exp(d_t A_n) h_{t−1,n} + d_t u_t B_tn ;  y_t = Σ_n C_tn h_tn + D u_t ;  out_t = y_t · SiLU(z_t)
+// The backward recomputes a block's states (and exp(d A)) into a per-thread scratch of 2·L·N·W
+// scalars — nothing is stored in global memory between forward and backward — then sweeps t in
+// reverse scan order. The scratch slot of step t is free once the sweep has passed it, so it
+// then holds that step's lane-wise dB/dC contributions, reduced over lanes afterwards.
 #include "scan_cpu.h"
 
 #include <ATen/Parallel.h>
+#include <c10/core/CPUAllocator.h>
 
 #include <algorithm>
 #include <cmath>
@@ -18,8 +19,8 @@
 
 namespace {
 
-// exp(x) for x in [−87, 88]: range reduction to 2^k · e^r, |r| ≤ ln2/2, and Cephes' degree-6
-// polynomial (relative error ~2e−7). Branch-free so it vectorises; clamps outside the range.
+// exp(x) for x in [−87, 88]: x = k·ln2 + r with |r| ≤ ln2/2, e^r by Cephes' degree-6 polynomial
+// (relative error ~2e−7), 2^k through the exponent bits. Branch-free, so it vectorises.
 inline float vexp(float x) {
   x = std::min(std::max(x, -87.0f), 88.0f);
   const float v = x * 1.44269504088896341f;
@@ -33,204 +34,315 @@ inline float vexp(float x) {
   p = p * r + 1.6666665459e-1f;
   p = p * r + 5.0000001201e-1f;
   p = p * r * r + r + 1.0f;
-  int bits = (k + 127) << 23;
+  const int bits = (k + 127) << 23;
   float scale;
   std::memcpy(&scale, &bits, sizeof(scale));
   return p * scale;
 }
-
 inline double vexp(double x) { return std::exp(x); }
 
-template <typename S>
-inline S softplus(S v) {
-  return v > S(20) ? v : std::log1p(std::exp(v));
+// log(x) for normal x > 0: x = m·2^e with m in [√½, √2), Cephes' polynomial for log(m).
+inline float vlog(float x) {
+  int bits;
+  std::memcpy(&bits, &x, sizeof(bits));
+  int e = ((bits >> 23) & 0xff) - 126;
+  bits = (bits & 0x807fffff) | 0x3f000000;  // mantissa in [0.5, 1)
+  float m;
+  std::memcpy(&m, &bits, sizeof(m));
+  const bool small = m < 0.707106781186547524f;
+  e -= small ? 1 : 0;
+  m = (small ? m + m : m) - 1.0f;
+  const float z = m * m;
+  float y = 7.0376836292e-2f;
+  y = y * m - 1.1514610310e-1f;
+  y = y * m + 1.1676998740e-1f;
+  y = y * m - 1.2420140846e-1f;
+  y = y * m + 1.4249322787e-1f;
+  y = y * m - 1.6668057665e-1f;
+  y = y * m + 2.0000714765e-1f;
+  y = y * m - 2.4999993993e-1f;
+  y = y * m + 3.3333331174e-1f;
+  y = y * m * z;
+  const float fe = static_cast<float>(e);
+  y += -2.12194440e-4f * fe - 0.5f * z;
+  return m + y + 0.693359375f * fe;
 }
+
+// softplus(v) = max(v, 0) + log1p(exp(−|v|)); log1p by Goldberg's correction of log(1 + x),
+// accurate for tiny x too. Branch-free.
+inline float softplus(float v) {
+  const float x = vexp(-std::fabs(v));
+  const float u = 1.0f + x;
+  const float l1p = u == 1.0f ? x : vlog(u) * (x / (u - 1.0f));
+  return std::max(v, 0.0f) + l1p;
+}
+inline double softplus(double v) { return v > 20.0 ? v : std::log1p(std::exp(v)); }
+
 template <typename S>
 inline S sigmoid(S v) {
-  return S(1) / (S(1) + std::exp(-v));
+  return S(1) / (S(1) + vexp(-v));
 }
 
-// Effective Δ for (b, c, t), and the raw pre-softplus value for the backward.
+constexpr int64_t kMaxState = 64;
+constexpr int64_t kPrefetchSteps = 8;  // rows are a full channel row apart: help the prefetcher
+
+// Prefetches the rows of u, Δ and z that scan step s + kPrefetchSteps will read.
 template <typename S>
-inline S effective_delta(const mabert::kernels::cpu::ScanParams<S>& p, int64_t b, int64_t c, int64_t t,
-                         S* raw = nullptr) {
-  if (p.mask && p.mask[b * p.length + t] == S(0)) return S(0);
-  S v = p.delta[(b * p.channels + c) * p.length + t] + (p.bias ? p.bias[c] : S(0));
-  if (raw) *raw = v;
-  return p.softplus ? softplus(v) : v;
+inline void prefetch_rows(const mabert::kernels::cpu::ScanParams<S>& p, int64_t b, int64_t s, int64_t c0) {
+  const int64_t ahead = s + kPrefetchSteps;
+  if (ahead >= p.length) return;
+  const int64_t t = p.reverse ? p.length - 1 - ahead : ahead;
+  const int64_t r = b * p.length + t;
+  __builtin_prefetch(p.u + r * p.ld_u + c0);
+  __builtin_prefetch(p.delta + r * p.ld_delta + c0);
+  if (p.z) __builtin_prefetch(p.z + r * p.ld_z + c0);
 }
-
-constexpr int64_t kMaxState = 256;
 
 }  // namespace
 
 namespace mabert::kernels::cpu {
+namespace SCAN_ISA {
+
+// Effective Δ for W lanes at (b, t): softplus(δ + bias) (or δ + bias), 0 on a pad step.
+// Also returns softplus′ = sigmoid(δ + bias) for the backward (0 on pads: no gradient there).
+template <typename S, int64_t W>
+inline void effective_delta(const ScanParams<S>& p, int64_t b, int64_t t, int64_t c0, S* d, S* dslope) {
+  const S* raw = p.delta + (b * p.length + t) * p.ld_delta + c0;
+  const S keep = (p.mask && p.mask[b * p.length + t] == S(0)) ? S(0) : S(1);
+  // Branches hoisted out of the lane loops so that each loop vectorises.
+  if (p.bias) {
+    const S* bias = p.bias + c0;
+#pragma omp simd
+    for (int64_t w = 0; w < W; ++w) d[w] = raw[w] + bias[w];
+  } else {
+    std::copy(raw, raw + W, d);
+  }
+  if (p.softplus) {
+    if (dslope) {
+#pragma omp simd
+      for (int64_t w = 0; w < W; ++w) dslope[w] = keep * sigmoid(d[w]);
+    }
+#pragma omp simd
+    for (int64_t w = 0; w < W; ++w) d[w] = keep * softplus(d[w]);
+  } else {
+    if (dslope) std::fill(dslope, dslope + W, keep);
+#pragma omp simd
+    for (int64_t w = 0; w < W; ++w) d[w] = keep * d[w];
+  }
+}
 
 template <typename S>
-void scan_fwd_impl(const ScanParams<S>& p) {
-  const int64_t L = p.length, N = p.dstate, C = p.channels;
-  at::parallel_for(0, p.batch * C, 1, [&](int64_t begin, int64_t end) {
-    alignas(64) S h[kMaxState], a[kMaxState];
-    for (int64_t bc = begin; bc < end; ++bc) {
-      const int64_t b = bc / C, c = bc % C;
-      const S* A = p.A + c * N;
-      const S* u = p.u + bc * L;
-      const S D = p.D ? p.D[c] : S(0);
-      std::fill(h, h + N, S(0));
+void fwd(const ScanParams<S>& p) {
+  constexpr int64_t W = channel_multiple<S>();
+  const int64_t L = p.length, N = p.dstate, Cp = p.channels, blocks = Cp / W;
+  at::parallel_for(0, p.batch * blocks, 1, [&](int64_t begin, int64_t end) {
+    alignas(64) S h[kMaxState][W];
+    alignas(64) S acc[W], d[W];
+    for (int64_t task = begin; task < end; ++task) {
+      const int64_t b = task / blocks, c0 = (task % blocks) * W;
+      for (int64_t n = 0; n < N; ++n) std::fill(h[n], h[n] + W, S(0));
       for (int64_t s = 0; s < L; ++s) {
         const int64_t t = p.reverse ? L - 1 - s : s;
-        const S d = effective_delta(p, b, c, t);
-        const S du = d * u[t];
+        prefetch_rows(p, b, s, c0);
+        effective_delta<S, W>(p, b, t, c0, d, nullptr);
+        const S* u = p.u + (b * L + t) * p.ld_u + c0;
         const S* Bt = p.B + (b * L + t) * N;
         const S* Ct = p.C + (b * L + t) * N;
-        S acc = S(0);
 #pragma omp simd
-        for (int64_t n = 0; n < N; ++n) a[n] = vexp(d * A[n]);
-#pragma omp simd reduction(+ : acc)
+        for (int64_t w = 0; w < W; ++w) acc[w] = p.D ? p.D[c0 + w] * u[w] : S(0);
         for (int64_t n = 0; n < N; ++n) {
-          h[n] = a[n] * h[n] + du * Bt[n];
-          acc += Ct[n] * h[n];
+          const S* An = p.A + n * Cp + c0;
+          const S bn = Bt[n], cn = Ct[n];
+#pragma omp simd
+          for (int64_t w = 0; w < W; ++w) {
+            h[n][w] = vexp(d[w] * An[w]) * h[n][w] + d[w] * u[w] * bn;
+            acc[w] += cn * h[n][w];
+          }
         }
-        S y = acc + D * u[t];
+        S* y = p.y + (b * L + t) * Cp + c0;
         if (p.z) {
-          const S z = p.z[bc * L + t];
-          y *= z / (S(1) + std::exp(-z));
+          const S* z = p.z + (b * L + t) * p.ld_z + c0;
+#pragma omp simd
+          for (int64_t w = 0; w < W; ++w) y[w] = acc[w] * z[w] * sigmoid(z[w]);
+        } else {
+          std::copy(acc, acc + W, y);
         }
-        p.y[bc * L + t] = y;
-        if (p.states) std::copy(h, h + N, p.states + (bc * L + t) * N);
-        if (p.delta_out) p.delta_out[bc * L + t] = d;
+        if (p.delta_out) std::copy(d, d + W, p.delta_out + (b * L + t) * Cp + c0);
+        if (p.states)
+          for (int64_t w = 0; w < W; ++w)
+            for (int64_t n = 0; n < N; ++n) p.states[(((b * Cp) + c0 + w) * L + t) * N + n] = h[n][w];
       }
     }
   });
 }
 
 template <typename S>
-void scan_bwd_impl(const ScanParams<S>& p, const ScanGrads<S>& g) {
-  const int64_t L = p.length, N = p.dstate, C = p.channels, P = g.parts;
-  const int64_t per_part = (C + P - 1) / P;
-  // One task per (part, batch): it owns dB/dC[part, b], so accumulation needs no atomics.
-  at::parallel_for(0, P * p.batch, 1, [&](int64_t begin, int64_t end) {
-    std::vector<S> hs((L + 1) * N), as(L * N), ds(L), raws(L), ys(L);
-    alignas(64) S dh[kMaxState], dA[kMaxState];
+void bwd(const ScanParams<S>& p, const ScanGrads<S>& g) {
+  constexpr int64_t W = block_width<S>();
+  const int64_t L = p.length, N = p.dstate, Cp = p.channels, blocks = Cp / W;
+  at::parallel_for(0, p.batch * blocks, 1, [&](int64_t begin, int64_t end) {
+    // Per-thread scratch through LibTorch's CPU allocator, so memory measurements see it:
+    // hs[s] = state after scan step s (later this step's dC lanes), as[s] = exp(d A) (later dB
+    // lanes), and per step the readout before the gate, d, and softplus′.
+    c10::DataPtr scratch = c10::GetCPUAllocator()->allocate(sizeof(S) * (2 * L * N * W + 3 * L * W));
+    S* const hs = static_cast<S*>(scratch.get());
+    S* const as = hs + L * N * W;
+    S* const ypre = as + L * N * W;
+    S* const ds = ypre + L * W;
+    S* const slopes = ds + L * W;
+    alignas(64) S h[kMaxState][W], dh[kMaxState][W], dA[kMaxState][W];
+    alignas(64) S acc[W], dD[W], dbias[W], dy[W], dd[W], dub[W];
+    S* dB = g.dB + (at::get_thread_num() * p.batch) * L * N;  // this thread's slice
+    S* dC = g.dC + (at::get_thread_num() * p.batch) * L * N;
     for (int64_t task = begin; task < end; ++task) {
-      const int64_t part = task / p.batch, b = task % p.batch;
-      S* dB = g.dB + (part * p.batch + b) * L * N;
-      S* dC = g.dC + (part * p.batch + b) * L * N;
-      const int64_t c_end = std::min(C, (part + 1) * per_part);
-      for (int64_t c = part * per_part; c < c_end; ++c) {
-        const int64_t bc = b * C + c;
-        const S* A = p.A + c * N;
-        const S* u = p.u + bc * L;
-        const S D = p.D ? p.D[c] : S(0);
-        // Recompute: hs[s+1] = h after scan step s (hs[0] = 0), as[s] = exp(d A), ys = y before the gate.
-        std::fill(hs.begin(), hs.begin() + N, S(0));
-        for (int64_t s = 0; s < L; ++s) {
-          const int64_t t = p.reverse ? L - 1 - s : s;
-          raws[s] = S(0);
-          const S d = effective_delta(p, b, c, t, &raws[s]);
-          ds[s] = d;
-          const S du = d * u[t];
-          const S* Bt = p.B + (b * L + t) * N;
-          const S* Ct = p.C + (b * L + t) * N;
-          const S* hp = hs.data() + s * N;
-          S* hn = hs.data() + (s + 1) * N;
-          S* an = as.data() + s * N;
-          S acc = S(0);
+      const int64_t b = task / blocks, c0 = (task % blocks) * W;
+      // Recompute the forward for this block.
+      for (int64_t n = 0; n < N; ++n) std::fill(h[n], h[n] + W, S(0));
+      for (int64_t s = 0; s < L; ++s) {
+        const int64_t t = p.reverse ? L - 1 - s : s;
+        S* d = ds + s * W;
+        prefetch_rows(p, b, s, c0);
+        effective_delta<S, W>(p, b, t, c0, d, slopes + s * W);
+        const S* u = p.u + (b * L + t) * p.ld_u + c0;
+        const S* Bt = p.B + (b * L + t) * N;
+        const S* Ct = p.C + (b * L + t) * N;
 #pragma omp simd
-          for (int64_t n = 0; n < N; ++n) an[n] = vexp(d * A[n]);
-#pragma omp simd reduction(+ : acc)
-          for (int64_t n = 0; n < N; ++n) {
-            hn[n] = an[n] * hp[n] + du * Bt[n];
-            acc += Ct[n] * hn[n];
+        for (int64_t w = 0; w < W; ++w) acc[w] = p.D ? p.D[c0 + w] * u[w] : S(0);
+        for (int64_t n = 0; n < N; ++n) {
+          const S* An = p.A + n * Cp + c0;
+          S* a_s = as + (s * N + n) * W;
+          S* h_s = hs + (s * N + n) * W;
+          const S bn = Bt[n], cn = Ct[n];
+#pragma omp simd
+          for (int64_t w = 0; w < W; ++w) {
+            a_s[w] = vexp(d[w] * An[w]);
+            h[n][w] = a_s[w] * h[n][w] + d[w] * u[w] * bn;
+            h_s[w] = h[n][w];
+            acc[w] += cn * h[n][w];
           }
-          ys[s] = acc + D * u[t];
         }
-        // Reverse sweep.
-        std::fill(dh, dh + N, S(0));
-        std::fill(dA, dA + N, S(0));
-        S dD = S(0), dbias = S(0);
-        for (int64_t s = L - 1; s >= 0; --s) {
-          const int64_t t = p.reverse ? L - 1 - s : s;
-          const S go = g.dout[bc * L + t];
-          S dy = go;
-          if (p.z) {
-            const S z = p.z[bc * L + t];
-            const S sg = S(1) / (S(1) + std::exp(-z));
-            dy = go * z * sg;
-            g.dz[bc * L + t] = go * ys[s] * sg * (S(1) + z * (S(1) - sg));
-          }
-          dD += dy * u[t];
-          const S d = ds[s];
-          const S* Bt = p.B + (b * L + t) * N;
-          const S* Ct = p.C + (b * L + t) * N;
-          const S* hp = hs.data() + s * N;
-          const S* hn = hs.data() + (s + 1) * N;
-          const S* an = as.data() + s * N;
-          S* dBt = dB + t * N;
-          S* dCt = dC + t * N;
-          S dd = S(0), dub = S(0);
-#pragma omp simd reduction(+ : dd, dub)
-          for (int64_t n = 0; n < N; ++n) {
-            dCt[n] += dy * hn[n];
-            const S dhn = dh[n] + dy * Ct[n];
-            const S ahp = an[n] * hp[n];
-            dd += dhn * (A[n] * ahp + u[t] * Bt[n]);
-            dA[n] += dhn * ahp * d;
-            dub += dhn * Bt[n];
-            dBt[n] += dhn * d * u[t];
-            dh[n] = an[n] * dhn;
-          }
-          g.du[bc * L + t] = dy * D + d * dub;
-          // A pad step has Δ fixed at 0: no gradient flows to δ or the bias there.
-          const bool pad = p.mask && p.mask[b * L + t] == S(0);
-          const S dv = pad ? S(0) : (p.softplus ? dd * sigmoid(raws[s]) : dd);
-          g.ddelta[bc * L + t] = dv;
-          dbias += dv;
-        }
-        std::copy(dA, dA + N, g.dA + bc * N);
-        if (g.dD) g.dD[bc] = dD;
-        if (g.dbias) g.dbias[bc] = dbias;
+        std::copy(acc, acc + W, ypre + s * W);
       }
+      // Reverse sweep.
+      for (int64_t n = 0; n < N; ++n) {
+        std::fill(dh[n], dh[n] + W, S(0));
+        std::fill(dA[n], dA[n] + W, S(0));
+      }
+      std::fill(dD, dD + W, S(0));
+      std::fill(dbias, dbias + W, S(0));
+      for (int64_t s = L - 1; s >= 0; --s) {
+        const int64_t t = p.reverse ? L - 1 - s : s;
+        const int64_t row = (b * L + t) * Cp + c0;
+        const S* u = p.u + (b * L + t) * p.ld_u + c0;
+        const S* d = ds + s * W;
+        const S* go = g.dy + row;
+        const S* Bt = p.B + (b * L + t) * N;
+        const S* Ct = p.C + (b * L + t) * N;
+        if (p.z) {
+          const S* z = p.z + (b * L + t) * p.ld_z + c0;
+          S* dz = g.dz + row;
+          const S* yp = ypre + s * W;
+#pragma omp simd
+          for (int64_t w = 0; w < W; ++w) {
+            const S sg = sigmoid(z[w]);
+            dy[w] = go[w] * z[w] * sg;
+            dz[w] = go[w] * yp[w] * sg * (S(1) + z[w] * (S(1) - sg));
+          }
+        } else {
+          std::copy(go, go + W, dy);
+        }
+#pragma omp simd
+        for (int64_t w = 0; w < W; ++w) {
+          dD[w] += dy[w] * u[w];
+          dd[w] = S(0);
+          dub[w] = S(0);
+        }
+        for (int64_t n = 0; n < N; ++n) {
+          const S* An = p.A + n * Cp + c0;
+          S* a_s = as + (s * N + n) * W;  // exp(d A) → then this step's dB lanes
+          S* h_s = hs + (s * N + n) * W;  // h_t     → then this step's dC lanes
+          const S* h_p = s > 0 ? hs + ((s - 1) * N + n) * W : nullptr;
+          const S bn = Bt[n], cn = Ct[n];
+#pragma omp simd
+          for (int64_t w = 0; w < W; ++w) {
+            const S hp = h_p ? h_p[w] : S(0);
+            const S a = a_s[w];
+            const S dhn = dh[n][w] + dy[w] * cn;
+            const S ahp = a * hp;
+            dd[w] += dhn * (An[w] * ahp + u[w] * bn);
+            dA[n][w] += dhn * ahp * d[w];
+            dub[w] += dhn * bn;
+            dh[n][w] = a * dhn;
+            h_s[w] = dy[w] * h_s[w];     // dC lane contribution
+            a_s[w] = dhn * d[w] * u[w];  // dB lane contribution
+          }
+        }
+        S* du = g.du + row;
+        S* ddelta = g.ddelta + row;
+        const S* slope = slopes + s * W;
+#pragma omp simd
+        for (int64_t w = 0; w < W; ++w) {
+          du[w] = dy[w] * (p.D ? p.D[c0 + w] : S(0)) + d[w] * dub[w];
+          ddelta[w] = dd[w] * slope[w];
+          dbias[w] += ddelta[w];
+        }
+      }
+      // Reduce the lane-wise dB/dC over this block's channels into the thread's slice.
+      for (int64_t s = 0; s < L; ++s) {
+        const int64_t t = p.reverse ? L - 1 - s : s;
+        for (int64_t n = 0; n < N; ++n) {
+          const S* cb = hs + (s * N + n) * W;
+          const S* bb = as + (s * N + n) * W;
+          S sc = S(0), sb = S(0);
+#pragma omp simd reduction(+ : sc, sb)
+          for (int64_t w = 0; w < W; ++w) {
+            sc += cb[w];
+            sb += bb[w];
+          }
+          dC[(b * L + t) * N + n] += sc;
+          dB[(b * L + t) * N + n] += sb;
+        }
+      }
+      for (int64_t n = 0; n < N; ++n) std::copy(dA[n], dA[n] + W, g.dA + (b * N + n) * Cp + c0);
+      std::copy(dD, dD + W, g.dD + b * Cp + c0);
+      std::copy(dbias, dbias + W, g.dbias + b * Cp + c0);
     }
   });
 }
 
-void SCAN_ISA_NAME(scan_fwd)(const ScanParams<float>& p) { scan_fwd_impl(p); }
-void SCAN_ISA_NAME(scan_bwd)(const ScanParams<float>& p, const ScanGrads<float>& g) { scan_bwd_impl(p, g); }
-#if SCAN_WITH_DOUBLE
-void SCAN_ISA_NAME(scan_fwd)(const ScanParams<double>& p) { scan_fwd_impl(p); }
-void SCAN_ISA_NAME(scan_bwd)(const ScanParams<double>& p, const ScanGrads<double>& g) { scan_bwd_impl(p, g); }
-#endif
-
-float SCAN_ISA_NAME(roofline_loop)(int64_t count, int threads) {
-  // Each thread works on its own 16-float state and 64 in-cache inputs: the same exp and FMA
-  // mix as the scan's inner loop, with no memory traffic.
-  constexpr int64_t kN = 16, kT = 64;
-  std::vector<float> sums(std::max(threads, 1), 0.0f);
-  const int64_t per_thread = count / (kN * std::max(threads, 1));
-  at::parallel_for(0, std::max(threads, 1), 1, [&](int64_t begin, int64_t end) {
+// The floor the forward is compared with: the same exp and multiply-adds per (t, n, lane),
+// on every thread, over data that stays in registers and L1.
+template <typename S>
+S roofline(int64_t count, int threads) {
+  constexpr int64_t W = block_width<S>(), N = 16;
+  const int T = std::max(threads, 1);
+  std::vector<S> sums(T, S(0));
+  const int64_t steps = count / (N * W * T);
+  at::parallel_for(0, T, 1, [&](int64_t begin, int64_t end) {
     for (int64_t th = begin; th < end; ++th) {
-      alignas(64) float h[kN] = {}, a[kN], A[kN], Bv[kT * kN];
-      for (int64_t n = 0; n < kN; ++n) A[n] = -1.0f - static_cast<float>(n);
-      for (int64_t i = 0; i < kT * kN; ++i) Bv[i] = 0.001f * static_cast<float>(i % 97);
-      float acc = 0.0f;
-      for (int64_t s = 0; s < per_thread; ++s) {
-        const float d = 0.01f + 1e-7f * static_cast<float>(s & 1023);
-        const float* Bt = Bv + (s % kT) * kN;
+      alignas(64) S h[N][W] = {}, A[N][W], acc[W] = {}, d[W], u[W];
+      for (int64_t n = 0; n < N; ++n)
+        for (int64_t w = 0; w < W; ++w) A[n][w] = -S(1) - S(n) - S(w) * S(0.01);
+      for (int64_t w = 0; w < W; ++w) d[w] = S(0.01) + S(w) * S(1e-4), u[w] = S(0.5);
+      for (int64_t s = 0; s < steps; ++s) {
+        const S bn = S(0.001) * S(s & 63), cn = S(0.002) * S(s & 31);
+        for (int64_t n = 0; n < N; ++n) {
 #pragma omp simd
-        for (int64_t n = 0; n < kN; ++n) a[n] = vexp(d * A[n]);
-#pragma omp simd reduction(+ : acc)
-        for (int64_t n = 0; n < kN; ++n) {
-          h[n] = a[n] * h[n] + d * Bt[n];
-          acc += Bt[n] * h[n];
+          for (int64_t w = 0; w < W; ++w) {
+            h[n][w] = vexp(d[w] * A[n][w]) * h[n][w] + d[w] * u[w] * bn;
+            acc[w] += cn * h[n][w];
+          }
         }
       }
-      sums[th] = acc;
+      S total = S(0);
+      for (int64_t w = 0; w < W; ++w) total += acc[w];
+      sums[th] = total;
     }
   });
-  float total = 0.0f;
-  for (float s : sums) total += s;
+  S total = S(0);
+  for (S s : sums) total += s;
   return total;
 }
 
+}  // namespace SCAN_ISA
 }  // namespace mabert::kernels::cpu

@@ -4,6 +4,7 @@
 #include "scan_paths.h"
 
 #include <ATen/cuda/CUDAContext.h>
+#include <cuda_runtime.h>
 #include <c10/cuda/CUDAGuard.h>
 #include <torch/autograd.h>
 
@@ -116,6 +117,13 @@ struct CudaScanFunction : torch::autograd::Function<CudaScanFunction> {
 };
 
 }  // namespace
+
+double cuda_peak_bandwidth_gbs(int device) {
+  int clock_khz = 0, bus_bits = 0;
+  if (cudaDeviceGetAttribute(&clock_khz, cudaDevAttrMemoryClockRate, device) != cudaSuccess) return 0.0;
+  if (cudaDeviceGetAttribute(&bus_bits, cudaDevAttrGlobalMemoryBusWidth, device) != cudaSuccess) return 0.0;
+  return 2.0 * clock_khz * 1e3 * (bus_bits / 8.0) / 1e9;  // double data rate
+}
 
 ScanOutputs selective_scan_cuda(const ScanInputs& in, const ScanOptions& opt) {
   ScanOutputs out;

@@ -10,7 +10,7 @@
 
 namespace mabert::kernels {
 
-constexpr int64_t kMaxFastState = 256;  // largest N the fused kernels take
+constexpr int64_t kMaxFastState = 64;  // largest N the fused CPU kernel takes (its per-thread state block)
 
 // autograd::Function::apply records every tensor argument and rejects undefined ones, so the
 // optional inputs (D, z, bias, mask) travel as empty placeholders and are restored inside.
@@ -20,8 +20,6 @@ inline at::Tensor placeholder_if_absent(const at::Tensor& t, const at::Tensor& l
 inline at::Tensor absent_if_placeholder(const at::Tensor& t) { return t.numel() == 0 ? at::Tensor() : t; }
 
 ScanOutputs selective_scan_cpu(const ScanInputs& in, const ScanOptions& opt);
-float scan_roofline_cpu(int64_t count);
-const char* cpu_kernel_isa();
 
 #if MABERT_WITH_CUDA
 ScanOutputs selective_scan_cuda(const ScanInputs& in, const ScanOptions& opt);

@@ -27,12 +27,15 @@ ScanOutputs selective_scan_ref(const ScanInputs& in, const ScanOptions& opt) {
   const at::Tensor Ct = in.C.to(at::kFloat).transpose(1, 2).unsqueeze(1);       // {B, 1, L, N}
   const at::Tensor dBu = (delta * u).unsqueeze(-1) * Bt;                         // {B, C, L, N}
 
+  // unbind, not select inside the loop: select's backward scatters into a full-size zero
+  // tensor per step (quadratic in L), unbind's is one stack.
+  const std::vector<at::Tensor> dA_t = dA.unbind(2), dBu_t = dBu.unbind(2), C_t = Ct.unbind(2);
   at::Tensor h = at::zeros({u.size(0), C, N}, u.options());
   std::vector<at::Tensor> ys(L), hs(opt.return_states ? L : 0);
   for (int64_t s = 0; s < L; ++s) {
     const int64_t t = opt.reverse ? L - 1 - s : s;
-    h = dA.select(2, t) * h + dBu.select(2, t);
-    ys[t] = (h * Ct.select(2, t)).sum(-1);  // {B, C}
+    h = dA_t[t] * h + dBu_t[t];
+    ys[t] = (h * C_t[t]).sum(-1);  // {B, C}
     if (opt.return_states) hs[t] = h;
   }
   at::Tensor y = at::stack(ys, 2);  // {B, C, L}

@@ -51,6 +51,13 @@ ScanImpl resolve_scan_impl(const ScanInputs& in, const ScanOptions& opt);
 void set_default_scan_impl(ScanImpl impl);
 ScanImpl default_scan_impl();
 
+// Benchmark support. The roofline loop runs `count` exp + 2 multiply-adds over in-cache data on
+// every intra-op thread, with the CPU kernel's exp; returns a checksum.
+float scan_roofline_cpu(int64_t count);
+const char* cpu_kernel_isa();                 // "avx2+fma" or "baseline"
+bool cuda_path_built();
+double cuda_peak_bandwidth_gbs(int device);   // from the device's memory clock and bus width; 0 without CUDA
+
 // Throws std::invalid_argument naming the tensor when shapes or devices do not agree.
 void check_scan_inputs(const ScanInputs& in);
 

@@ -55,6 +55,26 @@ TEST_CASE(cpu_matches_reference_fp32) {
               cases, worst);
 }
 
+TEST_CASE(cpu_reads_model_layouts_in_place) {
+  // Δ and z as the model passes them: transposed views of {B, L, ·} projections (z strided).
+  ScanCase c;
+  c.channels = 32, c.length = 50, c.dstate = 16, c.mask = true;
+  for (bool reverse : {false, true}) {
+    c.reverse = reverse;
+    kernels::ScanInputs in = make_scan_inputs(c, 12);
+    in.delta = in.delta.transpose(1, 2).contiguous().transpose(1, 2);
+    at::Tensor xz = at::randn({c.batch, c.length, 2 * c.channels});
+    in.z = xz.narrow(2, c.channels, c.channels).transpose(1, 2);
+    at::manual_seed(3);
+    const at::Tensor dy = at::randn({c.batch, c.channels, c.length});
+    const ScanResult want = run_with_grads(in, ScanImpl::Ref, reverse, dy);
+    const ScanResult got = run_with_grads(in, ScanImpl::Cpu, reverse, dy);
+    EXPECT_LE(compare(got.y, want.y).max_rel, 1e-4);
+    for (size_t i = 0; i < got.grads.size(); ++i)
+      EXPECT_MSG(compare(got.grads[i].second, want.grads[i].second).max_rel <= 1e-4, "d" << got.grads[i].first);
+  }
+}
+
 TEST_CASE(cpu_accepts_bf16_inputs) {
   double worst = 0;
   for (bool reverse : {false, true}) {

@@ -1,0 +1,17 @@
+// Measured (not estimated) peak memory of tensors: on the CPU through a counting wrapper around
+// LibTorch's CPU allocator (installed by the first reset; tensors allocated before it are not
+// counted), on CUDA from the caching allocator's statistics.
+#pragma once
+
+#include <cstdint>
+
+namespace mabert {
+
+// Starts a peak-memory window on `device_index` (−1 = CPU). Returns the baseline in bytes.
+int64_t peak_memory_reset(int device_index);
+// Bytes above the baseline at the window's peak.
+int64_t peak_memory_since(int device_index, int64_t baseline);
+// Current resident set size of this process, in bytes.
+int64_t resident_bytes();
+
+}  // namespace mabert
