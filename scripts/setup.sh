@@ -26,7 +26,7 @@ if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
 PACKAGES=(
   build-essential cmake ninja-build ccache pkg-config git
   python3 python3-venv python3-pip
-  qt6-base-dev qt6-base-dev-tools libqt6sql6-sqlite libqt6svg6-dev libgl1-mesa-dev libxkbcommon-dev
+  qt6-base-dev qt6-base-dev-tools libqt6sql6-sqlite qt6-svg-dev libgl1-mesa-dev libxkbcommon-dev
   libqcustomplot-dev
   libsentencepiece-dev sentencepiece
   nlohmann-json3-dev libcli11-dev libsqlite3-dev
