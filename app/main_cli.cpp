@@ -13,7 +13,9 @@ int main(int argc, char** argv) {
   app.require_subcommand(1);
   app.set_version_flag("--version", "mabert 0.1.0");
   mabert::cli::add_info_command(app);
+  mabert::cli::add_train_commands(app);
   mabert::cli::add_bench_command(app);
+  mabert::cli::add_runs_command(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -7,5 +7,7 @@ namespace mabert::cli {
 
 void add_info_command(CLI::App& app);
 void add_bench_command(CLI::App& app);
+void add_train_commands(CLI::App& app);
+void add_runs_command(CLI::App& app);
 
 }  // namespace mabert::cli

@@ -1,0 +1,53 @@
+// `mabert runs list|show`: the run registry from the command line.
+#include "cli/commands.h"
+
+#include "runs/registry.h"
+
+#include <cstdio>
+#include <filesystem>
+#include <iostream>
+#include <memory>
+
+namespace mabert::cli {
+
+void add_runs_command(CLI::App& app) {
+  struct Args {
+    std::string registry, kind, id;
+    bool json = false;
+  };
+  auto a = std::make_shared<Args>();
+  CLI::App* runs = app.add_subcommand("runs", "List and show recorded runs (the registry the GUI shares)");
+  runs->require_subcommand(1);
+  runs->add_option("--registry", a->registry, "Registry database (default $MABERT_REGISTRY or ~/.local/share/mabert/runs.db)");
+  auto open = [a] { return std::make_unique<runs::Registry>(a->registry.empty() ? runs::Registry::default_path() : a->registry); };
+  CLI::App* list = runs->add_subcommand("list", "All runs, newest first");
+  list->add_option("--kind", a->kind, "Only runs of this kind (pretrain, finetune, ...)");
+  list->add_flag("--json", a->json, "Machine-readable output");
+  list->callback([a, open] {
+    const auto reg = open();
+    const auto all = reg->list(a->kind);
+    if (a->json) {
+      nlohmann::ordered_json j = nlohmann::ordered_json::array();
+      for (const auto& r : all) j.push_back({{"id", r.id}, {"kind", r.kind}, {"task", r.task}, {"status", r.status}, {"created", r.created}, {"metrics", r.metrics}});
+      std::cout << j.dump(2) << '\n';
+      return;
+    }
+    std::printf("%-20s %-9s %-7s %-14s %s\n", "created", "kind", "task", "status", "run");
+    for (const auto& r : all)
+      std::printf("%-20s %-9s %-7s %-14s %s\n", r.created.c_str(), r.kind.c_str(), r.task.c_str(), r.status.c_str(), r.id.c_str());
+  });
+  CLI::App* show = runs->add_subcommand("show", "One run: configuration and metrics");
+  show->add_option("id", a->id, "Run id (its folder)")->required();
+  show->add_flag("--json", a->json, "Machine-readable output");
+  show->callback([a, open] {
+    const auto reg = open();
+    auto r = reg->get(a->id);
+    if (!r) r = reg->get(std::filesystem::absolute(a->id).lexically_normal().string());
+    if (!r) throw std::runtime_error("no run '" + a->id + "' in " + reg->path());
+    nlohmann::ordered_json j = {{"id", r->id}, {"kind", r->kind}, {"task", r->task}, {"status", r->status},
+                                {"created", r->created}, {"updated", r->updated}, {"config", r->config}, {"metrics", r->metrics}};
+    std::cout << j.dump(2) << '\n';
+  });
+}
+
+}  // namespace mabert::cli

@@ -1,0 +1,371 @@
+// Training-related subcommands: tokenizer train, tokenize, pretrain, finetune, eval, predict.
+// Each records its run in the registry and writes its results atomically.
+#include "cli/commands.h"
+#include "cli/progress.h"
+
+#include "data/glue.h"
+#include "runs/registry.h"
+#include "tokenize/tokenizer.h"
+#include "train/trainer.h"
+#include "util/files.h"
+
+#include <ATen/Parallel.h>
+#include <nlohmann/json.hpp>
+
+#include <csignal>
+#include <cstdio>
+#include <ctime>
+#include <filesystem>
+#include <iostream>
+#include <memory>
+
+#ifndef MABERT_RESOURCES_DIR
+#define MABERT_RESOURCES_DIR "resources"
+#endif
+
+namespace mabert::cli {
+namespace fs = std::filesystem;
+
+namespace {
+
+std::atomic<bool> g_stop{false};
+void on_signal(int) { g_stop = true; }
+
+// Ctrl-C asks the loop to stop after the current step and write a checkpoint.
+void install_stop_handler() {
+  std::signal(SIGINT, on_signal);
+  std::signal(SIGTERM, on_signal);
+}
+
+std::string default_run_dir(const std::string& kind) {
+  const std::time_t t = std::time(nullptr);
+  std::tm tm{};
+  localtime_r(&t, &tm);
+  char buf[64];
+  std::strftime(buf, sizeof buf, "%Y%m%d-%H%M%S", &tm);
+  return "runs/" + kind + "-" + buf;
+}
+
+std::string resources_dir() {
+  if (const char* e = std::getenv("MABERT_RESOURCES")) return e;
+  return MABERT_RESOURCES_DIR;
+}
+
+struct Common {
+  train::TrainOptions t;
+  std::string out, registry, preset = "tiny", schedule, config;
+  int threads = 0;
+  bool json = false, quiet = false;
+};
+
+void add_train_options(CLI::App* c, Common& o) {
+  c->add_option("--steps", o.t.steps, "Optimizer steps")->capture_default_str();
+  c->add_option("--batch", o.t.batch_size, "Batch size")->capture_default_str();
+  c->add_option("--accum", o.t.grad_accum, "Gradient accumulation steps")->capture_default_str();
+  c->add_option("--lr", o.t.lr, "Peak learning rate")->capture_default_str();
+  c->add_option("--warmup", o.t.warmup, "Warm-up: a fraction of the steps (<1) or a number of steps")->capture_default_str();
+  c->add_option("--weight-decay", o.t.weight_decay, "AdamW weight decay")->capture_default_str();
+  c->add_option("--clip", o.t.clip, "Gradient-norm clip (0 = off)")->capture_default_str();
+  c->add_option("--max-len", o.t.max_len, "Maximum sequence length in tokens")->capture_default_str();
+  c->add_option("--eval-every", o.t.eval_every, "Evaluate every N steps (0 = at the end)")->capture_default_str();
+  c->add_option("--save-every", o.t.save_every, "Checkpoint every N steps (0 = at the end)")->capture_default_str();
+  c->add_option("--log-every", o.t.log_every, "Log every N steps")->capture_default_str();
+  c->add_option("--patience", o.t.patience, "Stop after N evaluations without improvement (0 = never)")->capture_default_str();
+  c->add_option("--seed", o.t.seed, "Random seed")->capture_default_str();
+  c->add_option("--device", o.t.device, "cpu or cuda")->capture_default_str();
+  c->add_flag("--bf16", o.t.bf16, "bf16 autocast on CUDA");
+  c->add_flag("--resume", o.t.resume, "Continue the run in --out from its latest checkpoint");
+  c->add_option("--out", o.out, "Run folder (default runs/<kind>-<time>)");
+  c->add_option("--registry", o.registry, "Run registry database (default $MABERT_REGISTRY or ~/.local/share/mabert/runs.db)");
+  c->add_option("--threads", o.threads, "Intra-op threads (0 = LibTorch's default)");
+  c->add_flag("--quiet", o.quiet, "No progress output");
+  c->add_flag("--json", o.json, "Print the result as JSON");
+}
+
+void add_model_options(CLI::App* c, Common& o) {
+  c->add_option("--preset", o.preset, "Model size preset: tiny, small, base")->capture_default_str();
+  c->add_option("--schedule", o.schedule, "Layer schedule over T M B P (overrides the preset's)");
+  c->add_option("--config", o.config, "Model config JSON (instead of a preset)");
+}
+
+ModelConfig model_config(const Common& o) {
+  ModelConfig cfg = o.config.empty() ? ModelConfig::preset(o.preset) : ModelConfig::load(o.config);
+  if (!o.schedule.empty()) cfg.schedule = o.schedule;
+  cfg.validate();
+  return cfg;
+}
+
+// Runs a job with the terminal progress, the stop handler and the registry record around it.
+train::TrainResult run_job(Common& o, const std::string& kind, const std::string& task, const nlohmann::json& config,
+                           const std::function<train::TrainResult(const train::Hooks&)>& job) {
+  if (o.threads > 0) at::set_num_threads(o.threads);
+  runs::Registry reg(o.registry.empty() ? runs::Registry::default_path() : o.registry);
+  const std::string id = fs::absolute(o.out).lexically_normal().string();
+  reg.upsert({id, kind, task, "running", "", "", config, nullptr});
+  install_stop_handler();
+  Progress progress(o.quiet || o.json);
+  train::Hooks hooks;
+  hooks.on_step = [&](const train::StepStats& s) { progress.step(s); };
+  hooks.on_eval = [&](const train::EvalStats& e) {
+    std::string m;
+    for (const auto& [k, v] : e.metrics) m += " " + k + "=" + std::to_string(v);
+    progress.line("eval at step " + std::to_string(e.step) + ":" + m);
+  };
+  hooks.on_message = [&](const std::string& m) { progress.line(m); };
+  hooks.stop = &g_stop;
+  train::TrainResult r;
+  try {
+    r = job(hooks);
+  } catch (...) {
+    reg.upsert({id, kind, task, "failed", "", "", config, nullptr});
+    throw;
+  }
+  nlohmann::json metrics = {{"final", r.final_metrics}, {"best", r.best_metrics}, {"steps", r.steps}, {"last_loss", r.last_loss}};
+  reg.upsert({id, kind, task, r.status, "", "", config, metrics});
+  if (o.json) {
+    std::cout << nlohmann::ordered_json({{"run", id}, {"status", r.status}, {"steps", r.steps}, {"last_loss", r.last_loss},
+                                         {"final_metrics", r.final_metrics}, {"best_metrics", r.best_metrics},
+                                         {"message", r.message}})
+                     .dump(2)
+              << '\n';
+  } else {
+    progress.line("run " + id + ": " + r.status + " after " + std::to_string(r.steps) + " steps" +
+                  (r.message.empty() ? "" : " (" + r.message + ")"));
+    for (const auto& [k, v] : r.final_metrics) std::printf("%s\t%.4f\n", k.c_str(), v);
+  }
+  if (r.status == "diverged") throw std::runtime_error(r.message);
+  return r;
+}
+
+}  // namespace
+
+void add_train_commands(CLI::App& app) {
+  // --- tokenizer train ------------------------------------------------------------------------
+  {
+    auto opt = std::make_shared<TokenizerTrainOptions>();
+    CLI::App* tok = app.add_subcommand("tokenizer", "Tokenizer tools");
+    tok->require_subcommand(1);
+    CLI::App* c = tok->add_subcommand("train", "Train a SentencePiece tokenizer with [PAD] [UNK] [CLS] [SEP] [MASK]");
+    c->add_option("--input", opt->inputs, "Corpus files or folders")->required();
+    c->add_option("--out", opt->model_prefix, "Output prefix: writes PREFIX.model and PREFIX.vocab")->required();
+    c->add_option("--vocab", opt->vocab_size, "Vocabulary size")->capture_default_str();
+    c->add_option("--type", opt->model_type, "unigram or bpe")->capture_default_str();
+    c->add_option("--max-sentences", opt->max_sentences, "Sentences sampled for training")->capture_default_str();
+    c->callback([opt] {
+      const auto path = Tokenizer::train(*opt);
+      const auto t = Tokenizer::load(path);
+      std::printf("%s: %lld pieces\n", path.c_str(), static_cast<long long>(t.vocab_size()));
+    });
+  }
+  // --- tokenize -------------------------------------------------------------------------------
+  {
+    struct Args {
+      std::string model, text, file, pair;
+      int64_t max_len = 512;
+      bool json = false;
+    };
+    auto a = std::make_shared<Args>();
+    CLI::App* c = app.add_subcommand("tokenize", "Encode text: ids and pieces, with [CLS]/[SEP]");
+    c->add_option("--model", a->model, "Tokenizer .model file")->required();
+    auto* text = c->add_option("--text", a->text, "A sentence");
+    auto* file = c->add_option("--file", a->file, "A file: one sentence per line");
+    text->excludes(file);
+    c->add_option("--pair", a->pair, "Second sentence of a pair (with --text)");
+    c->add_option("--max-len", a->max_len, "Truncate to this many tokens")->capture_default_str();
+    c->add_flag("--json", a->json, "Machine-readable output");
+    c->callback([a] {
+      if (a->text.empty() && a->file.empty()) throw CLI::ValidationError("tokenize", "give --text or --file");
+      const Tokenizer tok = Tokenizer::load(a->model);
+      std::vector<std::string> lines;
+      if (!a->text.empty()) lines.push_back(a->text);
+      else {
+        const std::string all = read_file(a->file);
+        size_t p = 0;
+        while (p < all.size()) {
+          size_t nl = all.find('\n', p);
+          if (nl == std::string::npos) nl = all.size();
+          lines.push_back(all.substr(p, nl - p));
+          p = nl + 1;
+        }
+      }
+      nlohmann::ordered_json out = nlohmann::ordered_json::array();
+      for (const auto& l : lines) {
+        const Encoding e = tok.encode(l, a->pair.empty() ? nullptr : &a->pair, a->max_len);
+        const auto pieces = tok.pieces(e.ids);
+        if (a->json) {
+          out.push_back({{"text", l}, {"ids", e.ids}, {"pieces", pieces}, {"segments", e.segments}, {"truncated", e.truncated}});
+        } else {
+          for (size_t i = 0; i < e.ids.size(); ++i) std::printf("%s%lld", i ? " " : "", (long long)e.ids[i]);
+          std::printf("\n");
+          for (size_t i = 0; i < pieces.size(); ++i) std::printf("%s%s", i ? " " : "", pieces[i].c_str());
+          std::printf("\n");
+        }
+      }
+      if (a->json) std::cout << (out.size() == 1 ? out[0] : out).dump(2) << '\n';
+    });
+  }
+  // --- pretrain -------------------------------------------------------------------------------
+  {
+    struct Args : Common {
+      std::vector<std::string> corpus;
+      std::string tokenizer;
+      int vocab = 8000;
+      int64_t max_sentences = 0;
+      bool packed = false, demo = false;
+    };
+    auto a = std::make_shared<Args>();
+    a->t.steps = 1000;
+    a->t.batch_size = 32;
+    a->t.lr = 5e-4;
+    CLI::App* c = app.add_subcommand("pretrain", "MLM pretraining on a text corpus");
+    c->add_option("--corpus", a->corpus, "Corpus files or folders");
+    c->add_option("--tokenizer", a->tokenizer, "Tokenizer .model (default: train one on the corpus into the run folder)");
+    c->add_option("--vocab", a->vocab, "Vocabulary size when training the tokenizer")->capture_default_str();
+    c->add_option("--max-sentences", a->max_sentences, "Use at most N sentences (0 = all)");
+    c->add_flag("--packed", a->packed, "Pack text into blocks of --max-len (default: natural sentences)");
+    c->add_flag("--demo", a->demo, "The shipped demo corpus, a tiny MMTMMT model, about two minutes on 2 cores");
+    add_model_options(c, *a);
+    add_train_options(c, *a);
+    c->callback([a] {
+      if (a->demo) {
+        if (a->corpus.empty()) a->corpus = {resources_dir() + "/demo/corpus.txt"};
+        if (a->vocab == 8000) a->vocab = 2000;
+        if (a->t.steps == 1000) a->t.steps = 300;
+        if (a->t.max_len == 128) a->t.max_len = 64;
+        a->t.log_every = std::min<int64_t>(a->t.log_every, 10);
+      }
+      if (a->corpus.empty()) throw CLI::ValidationError("pretrain", "give --corpus (or --demo)");
+      if (a->out.empty()) a->out = default_run_dir(a->demo ? "demo" : "pretrain");
+      fs::create_directories(a->out);
+      train::PretrainJob job;
+      job.model = model_config(*a);
+      job.corpus = a->corpus;
+      job.run_dir = a->out;
+      job.train = a->t;
+      job.max_sentences = a->max_sentences;
+      job.packed = a->packed;
+      job.tokenizer = a->tokenizer;
+      if (job.tokenizer.empty()) {
+        const std::string existing = a->out + "/tokenizer.model";
+        if (a->t.resume && fs::exists(existing)) {
+          job.tokenizer = existing;
+        } else {
+          TokenizerTrainOptions to;
+          to.inputs = a->corpus;
+          to.model_prefix = a->out + "/tokenizer";
+          to.vocab_size = a->vocab;
+          std::fprintf(stderr, "training a %d-piece tokenizer on the corpus\n", a->vocab);
+          job.tokenizer = Tokenizer::train(to);
+        }
+      }
+      nlohmann::json cfg = {{"model", job.model.to_json()}, {"train", a->t.to_json()}, {"corpus", a->corpus}};
+      run_job(*a, "pretrain", "", cfg, [&](const train::Hooks& h) { return train::pretrain(job, h); });
+    });
+  }
+  // --- finetune -------------------------------------------------------------------------------
+  {
+    struct Args : Common {
+      std::string task, data, init, tokenizer;
+      int64_t max_train = 0;
+    };
+    auto a = std::make_shared<Args>();
+    a->t.steps = 500;
+    a->t.batch_size = 32;
+    a->t.lr = 1e-4;
+    CLI::App* c = app.add_subcommand("finetune", "Fine-tune on a GLUE task (official TSV layout)");
+    c->add_option("--task", a->task, "CoLA, SST-2, MRPC, QQP, STS-B, MNLI, QNLI, RTE, WNLI")->required();
+    c->add_option("--data", a->data, "The task's folder, e.g. ../shared/data/glue/CoLA")->required();
+    c->add_option("--from", a->init, "A pretraining run folder to start from (default: random initialisation)");
+    c->add_option("--tokenizer", a->tokenizer, "Tokenizer .model (needed without --from)");
+    c->add_option("--max-train", a->max_train, "Use at most N training examples (0 = all)");
+    add_model_options(c, *a);
+    add_train_options(c, *a);
+    c->callback([a] {
+      if (a->out.empty()) a->out = default_run_dir("finetune-" + data::glue_task(a->task).name);
+      train::FinetuneJob job;
+      job.model = model_config(*a);
+      job.task = a->task;
+      job.data_dir = a->data;
+      job.init = a->init;
+      job.tokenizer = a->tokenizer;
+      job.run_dir = a->out;
+      job.train = a->t;
+      job.max_train_examples = a->max_train;
+      nlohmann::json cfg = {{"task", a->task}, {"from", a->init}, {"train", a->t.to_json()}};
+      run_job(*a, "finetune", data::glue_task(a->task).name, cfg, [&](const train::Hooks& h) { return train::finetune(job, h); });
+    });
+  }
+  // --- eval -----------------------------------------------------------------------------------
+  {
+    struct Args {
+      std::string run, data, split = "dev", predictions;
+      int64_t max_len = 128, batch = 64;
+      bool json = false, last = false;
+    };
+    auto a = std::make_shared<Args>();
+    CLI::App* c = app.add_subcommand("eval", "Evaluate a fine-tuned run on a GLUE split");
+    c->add_option("--run", a->run, "Fine-tuning run folder")->required();
+    c->add_option("--data", a->data, "The task's folder (default: the one the run was trained on)");
+    c->add_option("--split", a->split, "train, dev, test, dev_matched, ...")->capture_default_str();
+    c->add_option("--predictions", a->predictions, "Write one prediction per example, in the task's order (TSV)");
+    c->add_option("--max-len", a->max_len, "Maximum sequence length")->capture_default_str();
+    c->add_option("--batch", a->batch, "Batch size")->capture_default_str();
+    c->add_flag("--last", a->last, "Use the latest checkpoint instead of the best one");
+    c->add_flag("--json", a->json, "Machine-readable output");
+    c->callback([a] {
+      train::LoadedRun r = train::load_run(a->run, !a->last);
+      const std::string task = r.info.value("task", "");
+      if (task.empty()) throw std::runtime_error(a->run + "/run.json: not a fine-tuning run (no task)");
+      const std::string dir = a->data.empty() ? r.info.value("data", "") : a->data;
+      const data::GlueSplit split = data::load_glue(task, dir, a->split);
+      std::vector<train::Prediction> preds;
+      const auto m = train::evaluate(r.model, r.tokenizer, split, a->max_len, a->batch, a->predictions.empty() ? nullptr : &preds);
+      if (!a->predictions.empty()) {
+        std::string out = "index\tprediction\n";
+        for (size_t i = 0; i < preds.size(); ++i) {
+          const double p = preds[i].label;
+          std::string v = split.task.regression ? std::to_string(p) : split.task.labels[static_cast<size_t>(p)];
+          out += std::to_string(i) + "\t" + v + "\n";
+        }
+        write_file_atomic(a->predictions, out);
+      }
+      if (a->json) {
+        std::cout << nlohmann::ordered_json({{"task", task}, {"split", a->split}, {"examples", split.examples.size()}, {"metrics", m}}).dump(2) << '\n';
+      } else {
+        std::printf("%s %s (%zu examples)\n", task.c_str(), a->split.c_str(), split.examples.size());
+        for (const auto& [k, v] : m) std::printf("%s\t%.4f\n", k.c_str(), v);
+      }
+    });
+  }
+  // --- predict --------------------------------------------------------------------------------
+  {
+    struct Args {
+      std::string run, text, pair;
+      int64_t max_len = 128;
+      bool json = false;
+    };
+    auto a = std::make_shared<Args>();
+    CLI::App* c = app.add_subcommand("predict", "Label, probabilities and MAP weight per token for a sentence or pair");
+    c->add_option("--run", a->run, "Fine-tuning run folder")->required();
+    c->add_option("--text", a->text, "Sentence")->required();
+    c->add_option("--pair", a->pair, "Second sentence for pair tasks");
+    c->add_option("--max-len", a->max_len, "Maximum sequence length")->capture_default_str();
+    c->add_flag("--json", a->json, "Machine-readable output");
+    c->callback([a] {
+      train::LoadedRun r = train::load_run(a->run);
+      const auto p = train::predict(r.model, r.tokenizer, a->text, a->pair.empty() ? nullptr : &a->pair, a->max_len);
+      const std::string task = r.info.value("task", "");
+      std::string label = std::to_string(p.label);
+      if (!task.empty() && !data::glue_task(task).regression) label = data::glue_task(task).labels.at(static_cast<size_t>(p.label));
+      if (a->json) {
+        std::cout << nlohmann::ordered_json({{"label", label}, {"probabilities", p.probabilities}, {"pieces", p.pieces}, {"map_weights", p.map_weights}}).dump(2) << '\n';
+        return;
+      }
+      std::printf("label: %s\n", label.c_str());
+      for (size_t i = 0; i < p.probabilities.size(); ++i) std::printf("p[%zu] = %.4f\n", i, p.probabilities[i]);
+      for (size_t i = 0; i < p.pieces.size(); ++i) std::printf("%-16s %.4f\n", p.pieces[i].c_str(), p.map_weights[i]);
+    });
+  }
+}
+
+}  // namespace mabert::cli

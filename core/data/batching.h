@@ -1,0 +1,43 @@
+// Batches: dynamic padding to the longest sequence, optional length bucketing, a seeded order
+// that is a pure function of (seed, epoch) so a resumed run sees the same batches, and MLM
+// masking (15 % of valid non-special tokens; 80 % [MASK], 10 % random, 10 % kept).
+#pragma once
+
+#include "tokenize/tokenizer.h"
+
+#include <torch/types.h>
+
+#include <cstdint>
+#include <random>
+#include <vector>
+
+namespace mabert::data {
+
+struct Batch {
+  torch::Tensor ids, mask, segments;  // {B, L} int64, float, int64
+  torch::Tensor labels;               // MLM: {B, L} int64 with −100 where not predicted; task: {B}
+  int64_t tokens = 0;                 // valid tokens
+};
+
+// Pads to the longest encoding in the batch ([PAD] = 0, mask 0).
+Batch collate(const std::vector<const Encoding*>& items);
+
+struct MlmMasking {
+  double select = 0.15, to_mask = 0.8, to_random = 0.1;
+  int64_t vocab_size = 0;
+};
+
+// Replaces ids in place and sets labels. Never selects [PAD] or the special tokens; selects at
+// least one token per batch so the loss is defined.
+void apply_mlm_masking(Batch& batch, const MlmMasking& m, std::mt19937_64& rng);
+
+// Batches of example indices for one epoch. shuffle: a permutation drawn from (seed, epoch);
+// bucket: within windows of 50 batches, examples are sorted by length so batches hold similar
+// lengths (less padding), then the batches are shuffled.
+std::vector<std::vector<int64_t>> epoch_batches(const std::vector<int64_t>& lengths, int64_t batch_size, uint64_t seed,
+                                                int64_t epoch, bool shuffle, bool bucket);
+
+// A seed for step-specific randomness (masking) derived from the run seed.
+uint64_t step_seed(uint64_t seed, int64_t step);
+
+}  // namespace mabert::data

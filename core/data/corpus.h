@@ -1,0 +1,37 @@
+// Text corpora for MLM pretraining and tokenizer training: files or folders of UTF-8 text with
+// blank-line-separated documents. Hard-wrapped lines are joined into paragraphs, paragraphs
+// split into sentences of their natural length. A file that is not valid UTF-8 is read as
+// ISO-8859-1 (many public-domain texts are) and the fact is reported, never silently skipped.
+#pragma once
+
+#include <string>
+#include <vector>
+
+namespace mabert::data {
+
+struct CorpusDocument {
+  std::string source;                  // file it came from
+  std::vector<std::string> sentences;  // in order
+};
+
+struct CorpusReport {
+  int64_t files = 0, documents = 0, sentences = 0, bytes = 0;
+  std::vector<std::string> notes;  // e.g. "x.txt: not valid UTF-8 (first at line 12); read as ISO-8859-1"
+};
+
+// Lists the text files of `paths` (files, or folders searched recursively for *.txt, *.tokens,
+// *.raw), sorted. Throws naming the path when one does not exist or nothing is found.
+std::vector<std::string> list_corpus_files(const std::vector<std::string>& paths);
+
+// Reads every document. `report` (optional) receives counts and notes.
+std::vector<CorpusDocument> read_corpus(const std::vector<std::string>& paths, CorpusReport* report = nullptr);
+
+// Splits one paragraph into sentences at . ! ? followed by a space (not after a single capital
+// letter or a common abbreviation), keeping the punctuation.
+std::vector<std::string> split_sentences(const std::string& paragraph);
+
+// Returns true when `s` is valid UTF-8; otherwise sets *bad_offset to the first bad byte.
+bool valid_utf8(const std::string& s, size_t* bad_offset = nullptr);
+std::string latin1_to_utf8(const std::string& s);
+
+}  // namespace mabert::data

@@ -1,0 +1,158 @@
+// Checkpoint folders, written atomically and loaded with errors that name the file.
+#include "train/checkpoint.h"
+
+#include "io/safetensors.h"
+#include "util/files.h"
+
+#include <ATen/CPUGeneratorImpl.h>
+#include <nlohmann/json.hpp>
+#include <torch/torch.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <filesystem>
+#include <unistd.h>
+
+namespace mabert::train {
+namespace fs = std::filesystem;
+
+namespace {
+
+std::string ckpt_name(int64_t step) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "ckpt-%08lld", static_cast<long long>(step));
+  return buf;
+}
+
+bool complete(const fs::path& dir) {
+  for (const char* f : {"model.safetensors", "optimizer.safetensors", "state.json", "rng.safetensors"})
+    if (!fs::exists(dir / f)) return false;
+  return true;
+}
+
+}  // namespace
+
+bool no_weight_decay(const std::string& name) {
+  auto ends = [&](const std::string& s) { return name.size() >= s.size() && name.compare(name.size() - s.size(), s.size(), s) == 0; };
+  return ends(".bias") || ends("A_log") || ends(".D") || name.find("norm") != std::string::npos;
+}
+
+std::string save_checkpoint(const std::string& run_dir, MaBert& model, torch::optim::AdamW& opt,
+                            const TrainerState& state, int keep) {
+  const fs::path root = fs::path(run_dir) / "checkpoints";
+  fs::create_directories(root);
+  const fs::path final_dir = root / ckpt_name(state.step);
+  const fs::path tmp = root / (ckpt_name(state.step) + ".tmp-" + std::to_string(::getpid()));
+  fs::remove_all(tmp);
+  fs::create_directories(tmp);
+
+  NamedTensors weights, moments;
+  for (const auto& p : model->named_parameters()) {
+    weights.emplace_back(p.key(), p.value());
+    auto it = opt.state().find(p.value().unsafeGetTensorImpl());
+    if (it == opt.state().end()) continue;
+    const auto& s = static_cast<const torch::optim::AdamWParamState&>(*it->second);
+    moments.emplace_back("exp_avg/" + p.key(), s.exp_avg());
+    moments.emplace_back("exp_avg_sq/" + p.key(), s.exp_avg_sq());
+    moments.emplace_back("step/" + p.key(), torch::tensor(s.step(), torch::kLong));
+  }
+  save_safetensors((tmp / "model.safetensors").string(), weights, {{"format", "pt"}, {"producer", "mabert-studio"}});
+  save_safetensors((tmp / "optimizer.safetensors").string(), moments);
+  auto gen = at::detail::getDefaultCPUGenerator();
+  torch::Tensor rng;
+  {
+    std::lock_guard<std::mutex> lock(gen.mutex());
+    rng = gen.get_state();
+  }
+  save_safetensors((tmp / "rng.safetensors").string(), {{"cpu", rng}});
+  nlohmann::ordered_json j = {{"step", state.step},
+                              {"best_metric", state.best_metric},
+                              {"best_step", state.best_step},
+                              {"evals_without_improvement", state.evals_without_improvement}};
+  write_file_atomic((tmp / "state.json").string(), j.dump(2) + "\n");
+
+  fs::remove_all(final_dir);
+  fs::rename(tmp, final_dir);
+  write_file_atomic((root / "latest").string(), ckpt_name(state.step) + "\n");
+
+  // Keep the newest `keep` complete checkpoints; drop leftovers of interrupted writes.
+  std::vector<fs::path> all;
+  for (const auto& e : fs::directory_iterator(root)) {
+    const std::string n = e.path().filename().string();
+    if (!e.is_directory() || n.rfind("ckpt-", 0) != 0) continue;
+    if (n.find(".tmp-") != std::string::npos) {
+      if (e.path() != tmp) fs::remove_all(e.path());
+      continue;
+    }
+    all.push_back(e.path());
+  }
+  std::sort(all.begin(), all.end());
+  for (size_t i = 0; i + keep < all.size(); ++i) fs::remove_all(all[i]);
+  return final_dir.string();
+}
+
+std::optional<std::string> latest_checkpoint(const std::string& run_dir) {
+  const fs::path root = fs::path(run_dir) / "checkpoints";
+  if (!fs::exists(root)) return std::nullopt;
+  try {
+    std::string name = read_file((root / "latest").string());
+    while (!name.empty() && (name.back() == '\n' || name.back() == '\r')) name.pop_back();
+    if (!name.empty() && complete(root / name)) return (root / name).string();
+  } catch (const std::exception&) {
+    // `latest` missing or unreadable: fall back to scanning.
+  }
+  std::vector<fs::path> all;
+  for (const auto& e : fs::directory_iterator(root)) {
+    const std::string n = e.path().filename().string();
+    if (e.is_directory() && n.rfind("ckpt-", 0) == 0 && n.find(".tmp-") == std::string::npos && complete(e.path()))
+      all.push_back(e.path());
+  }
+  if (all.empty()) return std::nullopt;
+  return std::max_element(all.begin(), all.end())->string();
+}
+
+void load_checkpoint(const std::string& dir, MaBert& model, torch::optim::AdamW* opt, TrainerState* state) {
+  torch::NoGradGuard guard;
+  const std::string wpath = dir + "/model.safetensors";
+  auto params = model->named_parameters();
+  const SafetensorsFile w = load_safetensors(wpath);
+  for (const auto& [name, t] : w.tensors) {
+    torch::Tensor* p = params.find(name);
+    if (!p) throw std::runtime_error(wpath + ": tensor '" + name + "' is not a parameter of this model");
+    if (p->sizes() != t.sizes())
+      throw std::runtime_error(wpath + ": tensor '" + name + "' has shape " + c10::str(t.sizes()) + ", the model expects " +
+                               c10::str(p->sizes()) + " (vocabulary or configuration mismatch?)");
+    p->copy_(t);
+  }
+  if (w.tensors.size() != params.size())
+    throw std::runtime_error(wpath + ": holds " + std::to_string(w.tensors.size()) + " tensors, the model has " +
+                             std::to_string(params.size()));
+  if (opt) {
+    const std::string opath = dir + "/optimizer.safetensors";
+    const SafetensorsFile o = load_safetensors(opath);
+    std::map<std::string, torch::Tensor> by_name(o.tensors.begin(), o.tensors.end());
+    for (const auto& p : params) {
+      auto a = by_name.find("exp_avg/" + p.key());
+      if (a == by_name.end()) continue;
+      auto s = std::make_unique<torch::optim::AdamWParamState>();
+      s->exp_avg(a->second.to(p.value().device()).clone());
+      s->exp_avg_sq(by_name.at("exp_avg_sq/" + p.key()).to(p.value().device()).clone());
+      s->step(by_name.at("step/" + p.key()).item<int64_t>());
+      opt->state()[p.value().unsafeGetTensorImpl()] = std::move(s);
+    }
+  }
+  if (state) {
+    const std::string spath = dir + "/state.json";
+    const auto j = nlohmann::json::parse(read_file(spath));
+    state->step = j.at("step").get<int64_t>();
+    state->best_metric = j.at("best_metric").get<double>();
+    state->best_step = j.at("best_step").get<int64_t>();
+    state->evals_without_improvement = j.at("evals_without_improvement").get<int64_t>();
+    const SafetensorsFile r = load_safetensors(dir + "/rng.safetensors");
+    auto gen = at::detail::getDefaultCPUGenerator();
+    std::lock_guard<std::mutex> lock(gen.mutex());
+    gen.set_state(r.tensors.at(0).second);
+  }
+}
+
+}  // namespace mabert::train

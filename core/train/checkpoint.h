@@ -1,0 +1,37 @@
+// Checkpoints: a folder per step holding the weights (model.safetensors, the names of
+// save_model), the AdamW state (optimizer.safetensors) and the trainer state with the RNG
+// (state.json, rng.safetensors). A checkpoint is written into a temporary folder and renamed
+// into place, then `latest` is replaced atomically, so a kill at any moment leaves the previous
+// checkpoint loadable.
+#pragma once
+
+#include "model/mabert.h"
+
+#include <torch/optim/adamw.h>
+
+#include <optional>
+#include <string>
+
+namespace mabert::train {
+
+struct TrainerState {
+  int64_t step = 0;
+  double best_metric = 0;
+  int64_t best_step = -1;
+  int64_t evals_without_improvement = 0;
+};
+
+// Writes <run_dir>/checkpoints/ckpt-<step>; keeps the newest `keep` checkpoints.
+std::string save_checkpoint(const std::string& run_dir, MaBert& model, torch::optim::AdamW& opt,
+                            const TrainerState& state, int keep = 2);
+
+// The newest complete checkpoint folder of a run, if any.
+std::optional<std::string> latest_checkpoint(const std::string& run_dir);
+
+// Loads weights (and, when given, optimizer state, trainer state and RNG state).
+void load_checkpoint(const std::string& ckpt_dir, MaBert& model, torch::optim::AdamW* opt, TrainerState* state);
+
+// Parameters that get no weight decay: norms, biases, A_log and D (SPEC §1).
+bool no_weight_decay(const std::string& name);
+
+}  // namespace mabert::train
