@@ -43,7 +43,7 @@ std::string save_checkpoint(const std::string& run_dir, MaBert& model, torch::op
   fs::create_directories(root);
   const fs::path final_dir = root / ckpt_name(state.step);
   const fs::path tmp = root / (ckpt_name(state.step) + ".tmp-" + std::to_string(::getpid()));
-  fs::remove_all(tmp);
+  remove_tree(tmp.string());
   fs::create_directories(tmp);
 
   NamedTensors weights, moments;
@@ -71,7 +71,7 @@ std::string save_checkpoint(const std::string& run_dir, MaBert& model, torch::op
                               {"evals_without_improvement", state.evals_without_improvement}};
   write_file_atomic((tmp / "state.json").string(), j.dump(2) + "\n");
 
-  fs::remove_all(final_dir);
+  remove_tree(final_dir.string());
   fs::rename(tmp, final_dir);
   write_file_atomic((root / "latest").string(), ckpt_name(state.step) + "\n");
 
@@ -81,13 +81,13 @@ std::string save_checkpoint(const std::string& run_dir, MaBert& model, torch::op
     const std::string n = e.path().filename().string();
     if (!e.is_directory() || n.rfind("ckpt-", 0) != 0) continue;
     if (n.find(".tmp-") != std::string::npos) {
-      if (e.path() != tmp) fs::remove_all(e.path());
+      if (e.path() != tmp) remove_tree(e.path().string());
       continue;
     }
     all.push_back(e.path());
   }
   std::sort(all.begin(), all.end());
-  for (size_t i = 0; i + keep < all.size(); ++i) fs::remove_all(all[i]);
+  for (size_t i = 0; i + keep < all.size(); ++i) remove_tree(all[i].string());
   return final_dir.string();
 }
 

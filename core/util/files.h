@@ -13,6 +13,11 @@ void write_file_atomic(const std::string& path, std::string_view data);
 // Reads a whole file. Throws std::runtime_error naming the file when it cannot be read.
 std::string read_file(const std::string& path);
 
+// Removes a file or a folder tree if present (POSIX nftw). Used instead of
+// std::filesystem::remove_all: the LibTorch wheel's libtorch.so exports its own copy of
+// std::filesystem, which the dynamic linker binds first, and its remove_all crashes.
+void remove_tree(const std::string& path);
+
 // Converts a byte offset in `text` to "line L, column C" (1-based) for error messages.
 std::string line_column(std::string_view text, size_t byte_offset);
 

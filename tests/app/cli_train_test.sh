@@ -1,0 +1,76 @@
+#!/usr/bin/env bash
+# End to end through the CLI, as a user runs it: tokenizer → short pretraining → fine-tuning on
+# a CoLA subset → eval with predictions → predict → runs list; then a run killed with SIGKILL
+# at random moments (checkpoints being written every step) must always resume.
+set -u
+MABERT="$1"; SHARED="$2"; DEMO="$3"
+W="$(mktemp -d)"; trap 'rm -rf "$W"' EXIT
+export MABERT_REGISTRY="$W/runs.db"
+fail=0
+ok()   { echo "ok   $*"; }
+bad()  { echo "FAIL $*"; fail=1; }
+run()  { "$@" >"$W/out" 2>"$W/err" || { echo "command failed: $*"; tail -20 "$W/err"; return 1; }; }
+json() { python3 -c "import json,sys; d=json.load(open('$W/out')); $1"; }
+
+run "$MABERT" tokenizer train --input "$DEMO" --out "$W/tok" --vocab 800 && ok "tokenizer train" || bad "tokenizer train"
+run "$MABERT" tokenize --model "$W/tok.model" --text "It was a truth." --pair "He said so." --json \
+  && json "assert d['ids'][0]==2 and d['ids'].count(3)==2 and d['segments'][-1]==1" && ok "tokenize pair" || bad "tokenize pair"
+spm_encode --model="$W/tok.model" --output_format=id <<<"It was a truth." >"$W/spm" 2>/dev/null
+run "$MABERT" tokenize --model "$W/tok.model" --text "It was a truth." --json \
+  && [ "$(python3 -c "import json; print(' '.join(map(str, json.load(open('$W/out'))['ids'][1:-1])))")" = "$(cat "$W/spm")" ] \
+  && ok "same ids as spm_encode" || bad "ids differ from spm_encode"
+
+run "$MABERT" pretrain --corpus "$DEMO" --tokenizer "$W/tok.model" --preset tiny --schedule MTM --steps 30 --batch 8 \
+  --max-len 48 --max-sentences 400 --out "$W/pre" --json && json "assert d['status']=='finished' and d['steps']==30" \
+  && ok "pretrain" || bad "pretrain"
+
+if [ -d "$SHARED/glue/CoLA" ]; then
+  run "$MABERT" finetune --task CoLA --data "$SHARED/glue/CoLA" --from "$W/pre" --steps 30 --batch 16 --max-train 400 \
+    --max-len 48 --out "$W/ft" --json && json "assert d['status']=='finished' and 'mcc' in d['final_metrics']" \
+    && ok "finetune CoLA" || bad "finetune CoLA"
+  run "$MABERT" eval --run "$W/ft" --split dev --predictions "$W/preds.tsv" --json \
+    && json "assert d['examples']==1043 and -1<=d['metrics']['mcc']<=1" && [ "$(wc -l <"$W/preds.tsv")" = 1044 ] \
+    && ok "eval + predictions" || bad "eval + predictions"
+  run "$MABERT" predict --run "$W/ft" --text "The cat sat on the mat." --json \
+    && json "assert d['label'] in ('0','1') and abs(sum(d['probabilities'])-1)<1e-5 and abs(sum(d['map_weights'])-1)<1e-4" \
+    && ok "predict" || bad "predict"
+  "$MABERT" finetune --task CoLA --data /nonexistent/CoLA --from "$W/pre" --steps 1 --out "$W/x" 2>"$W/err" \
+    && bad "missing data accepted" || { grep -q "/nonexistent/CoLA/train.tsv" "$W/err" && ok "missing data named" || bad "missing data message: $(cat "$W/err")"; }
+else
+  echo "skip GLUE parts: $SHARED/glue not found"
+fi
+run "$MABERT" runs list --json && json "assert len(d)>=2 and all(r['status'] in ('finished','failed') for r in d)" \
+  && ok "runs list" || bad "runs list"
+
+# Kill test: SIGKILL at random moments while a checkpoint is written every step.
+"$MABERT" pretrain --corpus "$DEMO" --tokenizer "$W/tok.model" --preset tiny --schedule MM --steps 2000 --batch 4 \
+  --max-len 32 --max-sentences 200 --save-every 1 --out "$W/kill" --quiet 2>/dev/null &
+pid=$!; sleep 4; kill -9 $pid 2>/dev/null; wait $pid 2>/dev/null
+kills=0
+for i in 1 2 3 4 5 6; do
+  "$MABERT" pretrain --corpus "$DEMO" --tokenizer "$W/tok.model" --preset tiny --schedule MM --steps 2000 --batch 4 \
+    --max-len 32 --max-sentences 200 --save-every 1 --out "$W/kill" --resume --quiet 2>"$W/kill.err" &
+  pid=$!; sleep "$(python3 -c "import random; print(round(random.uniform(1.5, 4.0), 2))")"; kill -9 $pid 2>/dev/null; wait $pid 2>/dev/null
+  if grep -q "error" "$W/kill.err"; then bad "resume after kill $i: $(cat "$W/kill.err")"; else kills=$((kills+1)); fi
+done
+python3 - "$W/kill" <<'PY' && ok "after $kills kills: latest checkpoint complete, metrics log parses" || bad "state after kills"
+import json, os, sys
+run = sys.argv[1]
+latest = open(os.path.join(run, "checkpoints", "latest")).read().strip()
+d = os.path.join(run, "checkpoints", latest)
+assert all(os.path.exists(os.path.join(d, f)) for f in ("model.safetensors", "optimizer.safetensors", "state.json", "rng.safetensors")), d
+lines = open(os.path.join(run, "metrics.jsonl")).read().split("\n")
+torn = 0
+for i, l in enumerate(lines):
+    if not l: continue
+    try: json.loads(l)
+    except ValueError:
+        assert i >= len(lines) - 2, "a torn line before the end"; torn += 1
+step = json.load(open(os.path.join(d, "state.json")))["step"]
+print(f"    latest checkpoint at step {step}; torn last lines tolerated: {torn}")
+assert step > 0
+PY
+run "$MABERT" pretrain --corpus "$DEMO" --tokenizer "$W/tok.model" --preset tiny --schedule MM --steps 2000 --batch 4 \
+  --max-len 32 --max-sentences 200 --out "$W/kill" --resume --json \
+  && json "assert d['status']=='finished' and d['steps']==2000" && ok "resumed to the end after the kills" || bad "final resume"
+exit $fail
