@@ -7,6 +7,7 @@
 #include "train/metrics.h"
 #include "util/files.h"
 
+#include <ATen/autocast_mode.h>
 #include <torch/torch.h>
 
 #include <chrono>
@@ -71,6 +72,24 @@ torch::optim::AdamW make_optimizer(MaBert& model, const TrainOptions& o) {
   groups.emplace_back(no_decay, std::make_unique<torch::optim::AdamWOptions>(opts_nd));
   return torch::optim::AdamW(groups, opts);
 }
+
+// bf16 autocast on CUDA for the forward and loss (the backward follows the forward's dtypes).
+class Autocast {
+ public:
+  Autocast(bool on, const torch::Device& d) : on_(on && d.is_cuda()) {
+    if (!on_) return;
+    at::autocast::set_autocast_dtype(at::kCUDA, at::kBFloat16);
+    at::autocast::set_autocast_enabled(at::kCUDA, true);
+  }
+  ~Autocast() {
+    if (!on_) return;
+    at::autocast::set_autocast_enabled(at::kCUDA, false);
+    at::autocast::clear_cache();
+  }
+
+ private:
+  bool on_;
+};
 
 // What a job hands the loop.
 struct Loop {
@@ -140,7 +159,11 @@ TrainResult run_loop(Loop& L, const Hooks& hooks) {
     for (int64_t k = 0; k < o.grad_accum; ++k) {
       data::Batch b = L.batch_at(step * o.grad_accum + k);
       tokens_since += b.tokens;
-      torch::Tensor loss = L.loss_of(b) / static_cast<double>(o.grad_accum);
+      torch::Tensor loss;
+      {
+        Autocast autocast(o.bf16, L.device);
+        loss = L.loss_of(b) / static_cast<double>(o.grad_accum);
+      }
       loss.backward();
       step_loss += loss.item<double>();
     }
@@ -208,6 +231,7 @@ torch::Device device_of(const TrainOptions& o) {
     return torch::Device(torch::kCUDA, 0);
   }
   if (o.device != "cpu") throw std::invalid_argument("device must be cpu or cuda, got '" + o.device + "'");
+  if (o.bf16) throw std::invalid_argument("--bf16 is autocast on CUDA; on the CPU training runs in fp32");
   return torch::Device(torch::kCPU);
 }
 

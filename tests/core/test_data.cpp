@@ -162,6 +162,27 @@ TEST_CASE(malformed_glue_rows_name_file_and_line) {
   EXPECT_THROWS_WITH(data::load_glue("BoolQ", dir, "dev"), "unknown GLUE task 'BoolQ'");
 }
 
+TEST_CASE(glue_layouts_without_shared_files) {
+  // MNLI and QQP are too large for ../shared; their official layouts, written out here.
+  const std::string dir = temp_dir() + "/layouts";
+  fs::create_directories(dir);
+  std::ofstream(dir + "/dev_matched.tsv")
+      << "index\tpromptID\tpairID\tgenre\tsentence1_binary_parse\tsentence2_binary_parse\tsentence1_parse\t"
+         "sentence2_parse\tsentence1\tsentence2\tlabel1\tlabel2\tlabel3\tlabel4\tlabel5\tgold_label\n"
+      << "0\t1\t1n\tgov\t(x)\t(y)\t(X)\t(Y)\tThe cat sat.\tA cat sat.\tneutral\tneutral\tneutral\tneutral\tneutral\tneutral\n"
+      << "1\t2\t2e\tgov\t(x)\t(y)\t(X)\t(Y)\tIt \"rained\".\tIt was wet.\tentailment\tentailment\tneutral\tentailment\tentailment\tentailment";
+  const auto mnli = data::load_glue("MNLI", dir, "dev_matched");
+  REQUIRE(mnli.examples.size() == 2);
+  EXPECT_EQ(mnli.examples[0].label, 2.0);  // contradiction, entailment, neutral
+  EXPECT_EQ(mnli.examples[1].a, std::string("It \"rained\"."));
+  std::ofstream(dir + "/dev.tsv") << "id\tqid1\tqid2\tquestion1\tquestion2\tis_duplicate\n7\t1\t2\tWhy?\tHow?\t0\n8\t3\t4\tA?\tA?\t1\n";
+  const auto qqp = data::load_glue("QQP", dir, "dev");
+  REQUIRE(qqp.examples.size() == 2);
+  EXPECT_EQ(qqp.examples[1].label, 1.0);
+  EXPECT_EQ(qqp.examples[0].b, std::string("How?"));
+  EXPECT(qqp.task.metric == "f1");
+}
+
 TEST_CASE(mlm_masking_statistics) {
   // 2000 sequences of 64 tokens with pads and specials: rates within a few tenths of a percent.
   std::mt19937_64 rng(7);
