@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <numeric>
+#include <stdexcept>
 
 namespace mabert::data {
 
@@ -85,6 +86,22 @@ std::vector<std::vector<int64_t>> epoch_batches(const std::vector<int64_t>& leng
     batches.emplace_back(order.begin() + s, order.begin() + std::min(n, s + batch_size));
   if (bucket && shuffle) std::shuffle(batches.begin(), batches.end(), rng);
   return batches;
+}
+
+BatchOrder::BatchOrder(std::vector<int64_t> lengths, int64_t batch_size, uint64_t seed, bool bucket)
+    : lengths_(std::move(lengths)), batch_size_(batch_size), seed_(seed), bucket_(bucket) {
+  if (batch_size_ <= 0) throw std::invalid_argument("batch size must be positive");
+  per_epoch_ = (static_cast<int64_t>(lengths_.size()) + batch_size_ - 1) / batch_size_;
+  if (per_epoch_ == 0) throw std::invalid_argument("no examples to batch");
+}
+
+const std::vector<int64_t>& BatchOrder::at(int64_t micro_step) {
+  const int64_t epoch = micro_step / per_epoch_;
+  if (epoch != epoch_) {
+    order_ = epoch_batches(lengths_, batch_size_, seed_, epoch, true, bucket_);
+    epoch_ = epoch;
+  }
+  return order_[static_cast<size_t>(micro_step % per_epoch_)];
 }
 
 }  // namespace mabert::data

@@ -37,6 +37,22 @@ void apply_mlm_masking(Batch& batch, const MlmMasking& m, std::mt19937_64& rng);
 std::vector<std::vector<int64_t>> epoch_batches(const std::vector<int64_t>& lengths, int64_t batch_size, uint64_t seed,
                                                 int64_t epoch, bool shuffle, bool bucket);
 
+// The example indices of any micro-step of a run: epoch = step / batches per epoch, each
+// epoch's order from epoch_batches. Keeps only the current epoch's order.
+class BatchOrder {
+ public:
+  BatchOrder(std::vector<int64_t> lengths, int64_t batch_size, uint64_t seed, bool bucket);
+  const std::vector<int64_t>& at(int64_t micro_step);
+  int64_t per_epoch() const { return per_epoch_; }
+
+ private:
+  std::vector<int64_t> lengths_;
+  int64_t batch_size_, per_epoch_, epoch_ = -1;
+  uint64_t seed_;
+  bool bucket_;
+  std::vector<std::vector<int64_t>> order_;
+};
+
 // A seed for step-specific randomness (masking) derived from the run seed.
 uint64_t step_seed(uint64_t seed, int64_t step);
 

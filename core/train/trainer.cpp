@@ -97,7 +97,6 @@ struct Loop {
   torch::Device device{torch::kCPU};
   TrainOptions opt;
   std::string run_dir;
-  int64_t batches_per_epoch = 1;
   std::function<data::Batch(int64_t micro_step)> batch_at;
   std::function<torch::Tensor(const data::Batch&)> loss_of;  // on device
   std::function<std::map<std::string, double>()> evaluate;   // may be empty
@@ -296,19 +295,12 @@ TrainResult pretrain(const PretrainJob& job, const Hooks& hooks) {
   if (hooks.on_message)
     hooks.on_message(std::to_string(examples.size()) + " examples, " + std::to_string(count_parameters(*L.model)) + " parameters");
 
-  const int64_t per_epoch = (static_cast<int64_t>(examples.size()) + job.train.batch_size - 1) / job.train.batch_size;
-  L.batches_per_epoch = per_epoch;
-  std::map<int64_t, std::vector<std::vector<int64_t>>> epochs;  // cache of the current epoch's order
+  data::BatchOrder order(lengths, job.train.batch_size, job.train.seed, job.train.bucket);
   data::MlmMasking masking;
   masking.vocab_size = cfg.vocab_size;
-  L.batch_at = [&, per_epoch](int64_t micro) {
-    const int64_t epoch = micro / per_epoch;
-    if (!epochs.count(epoch)) {
-      epochs.clear();
-      epochs[epoch] = data::epoch_batches(lengths, job.train.batch_size, job.train.seed, epoch, true, job.train.bucket);
-    }
+  L.batch_at = [&](int64_t micro) {
     std::vector<const Encoding*> items;
-    for (int64_t i : epochs[epoch][static_cast<size_t>(micro % per_epoch)]) items.push_back(&examples[static_cast<size_t>(i)]);
+    for (int64_t i : order.at(micro)) items.push_back(&examples[static_cast<size_t>(i)]);
     data::Batch b = data::collate(items);
     std::mt19937_64 rng(data::step_seed(job.train.seed, micro));
     data::apply_mlm_masking(b, masking, rng);
@@ -492,17 +484,11 @@ TrainResult finetune(const FinetuneJob& job, const Hooks& hooks) {
   const auto enc = encode_split(tok, train, job.train.max_len);
   std::vector<int64_t> lengths;
   for (const auto& e : enc) lengths.push_back(static_cast<int64_t>(e.ids.size()));
-  const int64_t per_epoch = (static_cast<int64_t>(enc.size()) + job.train.batch_size - 1) / job.train.batch_size;
-  std::map<int64_t, std::vector<std::vector<int64_t>>> epochs;
-  L.batch_at = [&, per_epoch](int64_t micro) {
-    const int64_t epoch = micro / per_epoch;
-    if (!epochs.count(epoch)) {
-      epochs.clear();
-      epochs[epoch] = data::epoch_batches(lengths, job.train.batch_size, job.train.seed, epoch, true, job.train.bucket);
-    }
+  data::BatchOrder order(lengths, job.train.batch_size, job.train.seed, job.train.bucket);
+  L.batch_at = [&](int64_t micro) {
     std::vector<const Encoding*> items;
     std::vector<double> labels;
-    for (int64_t i : epochs[epoch][static_cast<size_t>(micro % per_epoch)]) {
+    for (int64_t i : order.at(micro)) {
       items.push_back(&enc[static_cast<size_t>(i)]);
       labels.push_back(train.examples[static_cast<size_t>(i)].label);
     }

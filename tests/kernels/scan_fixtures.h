@@ -90,4 +90,37 @@ inline Err compare(const at::Tensor& got, const at::Tensor& want) {
   return e;
 }
 
+// Runs the reference (in fp32, on the same already-rounded inputs) and `impl` with the same
+// upstream gradient. Returns the worst relative error over y and every input gradient, and a
+// line for each quantity above `tol`.
+struct PathComparison {
+  double worst = 0;
+  std::vector<std::string> failures;
+};
+
+inline PathComparison compare_with_reference(const kernels::ScanInputs& in, kernels::ScanImpl impl, bool reverse,
+                                             const at::Tensor& dy, double tol) {
+  kernels::ScanInputs ref_in = in;
+  for (at::Tensor* t : {&ref_in.u, &ref_in.delta, &ref_in.B, &ref_in.C, &ref_in.z})
+    if (t->defined()) *t = t->to(at::kFloat);
+  const ScanResult want = run_with_grads(ref_in, kernels::ScanImpl::Ref, reverse, dy);
+  const ScanResult got = run_with_grads(in, impl, reverse, dy);
+  PathComparison c;
+  auto check = [&](const std::string& what, const at::Tensor& g, const at::Tensor& w) {
+    const Err e = compare(g, w);
+    c.worst = std::max(c.worst, e.max_rel);
+    if (e.max_rel > tol) {
+      char line[200];
+      std::snprintf(line, sizeof line, "%s: max rel err %.3g (max abs %.3g, mean abs %.3g)", what.c_str(), e.max_rel,
+                    e.max_abs, e.mean_abs);
+      c.failures.push_back(line);
+    }
+  };
+  check("y", got.y, want.y);
+  for (size_t i = 0; i < got.grads.size() && i < want.grads.size(); ++i)
+    check("d" + got.grads[i].first, got.grads[i].second, want.grads[i].second);
+  if (got.grads.size() != want.grads.size()) c.failures.push_back("different sets of gradients");
+  return c;
+}
+
 }  // namespace mabert::test

@@ -23,20 +23,10 @@ TEST_CASE(cuda_matches_reference) {
               const kernels::ScanInputs in = make_scan_inputs(c, 200 + L, dtype, at::kCUDA);
               at::manual_seed(7);
               const at::Tensor dy = at::randn({c.batch, c.channels, c.length}).to(at::kCUDA);
-              kernels::ScanInputs ref_in = in;
-              for (at::Tensor* t : {&ref_in.u, &ref_in.delta, &ref_in.B, &ref_in.C, &ref_in.z})
-                if (t->defined()) *t = t->to(at::kFloat);
-              const ScanResult want = run_with_grads(ref_in, ScanImpl::Ref, reverse, dy);
-              const ScanResult got = run_with_grads(in, ScanImpl::Cuda, reverse, dy);
-              const Err ey = compare(got.y, want.y);
-              worst = std::max(worst, ey.max_rel);
-              EXPECT_MSG(ey.max_rel <= tol, "L=" << L << " N=" << N << " y: " << ey.max_rel);
-              for (size_t i = 0; i < got.grads.size(); ++i) {
-                const Err e = compare(got.grads[i].second, want.grads[i].second);
-                worst = std::max(worst, e.max_rel);
-                EXPECT_MSG(e.max_rel <= tol, "L=" << L << " N=" << N << " z=" << z << " mask=" << mask << " reverse="
-                                                  << reverse << " d" << got.grads[i].first << ": " << e.max_rel);
-              }
+              const PathComparison r = compare_with_reference(in, ScanImpl::Cuda, reverse, dy, tol);
+              worst = std::max(worst, r.worst);
+              for (const auto& f : r.failures)
+                EXPECT_MSG(false, "L=" << L << " N=" << N << " z=" << z << " mask=" << mask << " reverse=" << reverse << " " << f);
             }
     std::printf("    %s: worst max relative error over y and every gradient %.2e\n", c10::toString(dtype), worst);
   }

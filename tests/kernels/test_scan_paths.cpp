@@ -15,24 +15,10 @@ double check_against_ref(const ScanCase& c, ScanImpl impl, at::ScalarType dtype,
   const kernels::ScanInputs in = make_scan_inputs(c, 100 + c.length, dtype, dev);
   at::manual_seed(7);
   const at::Tensor dy = at::randn({c.batch, c.channels, c.length}).to(dev);
-  // The reference runs in fp32 on the same (already rounded) inputs.
-  kernels::ScanInputs ref_in = in;
-  for (at::Tensor* t : {&ref_in.u, &ref_in.delta, &ref_in.B, &ref_in.C, &ref_in.z})
-    if (t->defined()) *t = t->to(at::kFloat);
-  const ScanResult want = run_with_grads(ref_in, ScanImpl::Ref, c.reverse, dy);
-  const ScanResult got = run_with_grads(in, impl, c.reverse, dy);
-  double worst = 0;
-  auto report = [&](const std::string& what, const at::Tensor& g, const at::Tensor& w) {
-    const Err e = compare(g, w);
-    worst = std::max(worst, e.max_rel);
-    EXPECT_MSG(e.max_rel <= tol, "L=" << c.length << " N=" << c.dstate << " z=" << c.z << " mask=" << c.mask
-                                      << " reverse=" << c.reverse << " " << what << ": max rel err " << e.max_rel
-                                      << " (max abs " << e.max_abs << ", mean abs " << e.mean_abs << ")");
-  };
-  report("y", got.y, want.y);
-  REQUIRE(got.grads.size() == want.grads.size());
-  for (size_t i = 0; i < got.grads.size(); ++i) report("d" + got.grads[i].first, got.grads[i].second, want.grads[i].second);
-  return worst;
+  const PathComparison r = compare_with_reference(in, impl, c.reverse, dy, tol);
+  for (const auto& f : r.failures)
+    EXPECT_MSG(false, "L=" << c.length << " N=" << c.dstate << " z=" << c.z << " mask=" << c.mask << " reverse=" << c.reverse << " " << f);
+  return r.worst;
 }
 
 }  // namespace
@@ -67,11 +53,8 @@ TEST_CASE(cpu_reads_model_layouts_in_place) {
     in.z = xz.narrow(2, c.channels, c.channels).transpose(1, 2);
     at::manual_seed(3);
     const at::Tensor dy = at::randn({c.batch, c.channels, c.length});
-    const ScanResult want = run_with_grads(in, ScanImpl::Ref, reverse, dy);
-    const ScanResult got = run_with_grads(in, ScanImpl::Cpu, reverse, dy);
-    EXPECT_LE(compare(got.y, want.y).max_rel, 1e-4);
-    for (size_t i = 0; i < got.grads.size(); ++i)
-      EXPECT_MSG(compare(got.grads[i].second, want.grads[i].second).max_rel <= 1e-4, "d" << got.grads[i].first);
+    const PathComparison r = compare_with_reference(in, ScanImpl::Cpu, reverse, dy, 1e-4);
+    for (const auto& f : r.failures) EXPECT_MSG(false, "reverse=" << reverse << " " << f);
   }
 }
 
