@@ -94,14 +94,15 @@ std::string join(const std::vector<std::string>& items) {
   return out;
 }
 
-void require_one_of(const std::string& field, const std::string& value, const std::vector<std::string>& allowed) {
+void require_one_of(const std::string& where, const std::string& field, const std::string& value,
+                    const std::vector<std::string>& allowed) {
   for (const auto& a : allowed)
     if (value == a) return;
-  field_error("config", field, "'" + value + "' is not one of: " + join(allowed));
+  field_error(where, field, "'" + value + "' is not one of: " + join(allowed));
 }
 
-void require_positive(const std::string& field, int64_t value) {
-  if (value <= 0) field_error("config", field, "must be positive, got " + std::to_string(value));
+void require_positive(const std::string& where, const std::string& field, int64_t value) {
+  if (value <= 0) field_error(where, field, "must be positive, got " + std::to_string(value));
 }
 
 }  // namespace
@@ -141,33 +142,38 @@ std::vector<LayerKind> parse_schedule(const std::string& schedule, int64_t max_l
   return kinds;
 }
 
-void ModelConfig::validate() const {
-  require_positive("max_layers", max_layers);
-  const auto kinds = parse_schedule(schedule, max_layers);
-  require_positive("vocab_size", vocab_size);
-  require_positive("d_model", d_model);
-  require_positive("n_heads", n_heads);
-  require_positive("d_ffn", d_ffn);
-  require_positive("max_len", max_len);
-  require_positive("d_state", d_state);
-  require_positive("expand", expand);
-  require_positive("d_conv", d_conv);
-  if (dt_rank < 0) field_error("config", "dt_rank", "must be 0 (automatic) or positive");
-  if (type_vocab_size < 0) field_error("config", "type_vocab_size", "must be 0 or positive");
+void ModelConfig::validate(const std::string& where) const {
+  require_positive(where, "max_layers", max_layers);
+  std::vector<LayerKind> kinds;
+  try {
+    kinds = parse_schedule(schedule, max_layers);
+  } catch (const ConfigError& e) {
+    field_error(where, "schedule", e.what());
+  }
+  require_positive(where, "vocab_size", vocab_size);
+  require_positive(where, "d_model", d_model);
+  require_positive(where, "n_heads", n_heads);
+  require_positive(where, "d_ffn", d_ffn);
+  require_positive(where, "max_len", max_len);
+  require_positive(where, "d_state", d_state);
+  require_positive(where, "expand", expand);
+  require_positive(where, "d_conv", d_conv);
+  if (dt_rank < 0) field_error(where, "dt_rank", "must be 0 (automatic) or positive");
+  if (type_vocab_size < 0) field_error(where, "type_vocab_size", "must be 0 or positive");
   bool attention = false;
   for (auto k : kinds) attention |= (k == LayerKind::Transformer || k == LayerKind::Parallel);
   if (attention && d_model % n_heads != 0)
-    field_error("config", "n_heads", "d_model (" + std::to_string(d_model) + ") must be divisible by n_heads (" +
+    field_error(where, "n_heads", "d_model (" + std::to_string(d_model) + ") must be divisible by n_heads (" +
                                          std::to_string(n_heads) + ") for attention layers");
-  if (!(dropout >= 0.0 && dropout < 1.0)) field_error("config", "dropout", "must be in [0, 1)");
-  if (!(layer_norm_eps > 0.0)) field_error("config", "layer_norm_eps", "must be positive");
-  if (!(dt_min > 0.0 && dt_min <= dt_max)) field_error("config", "dt_min", "must satisfy 0 < dt_min <= dt_max");
-  if (!(dt_init_floor > 0.0)) field_error("config", "dt_init_floor", "must be positive");
-  require_one_of("position", position, {"learned", "none"});
-  require_one_of("pooling", pooling, {"map", "attn", "cls", "mean", "masked_mean"});
-  require_one_of("head", head, {"none", "classification", "regression"});
+  if (!(dropout >= 0.0 && dropout < 1.0)) field_error(where, "dropout", "must be in [0, 1)");
+  if (!(layer_norm_eps > 0.0)) field_error(where, "layer_norm_eps", "must be positive");
+  if (!(dt_min > 0.0 && dt_min <= dt_max)) field_error(where, "dt_min", "must satisfy 0 < dt_min <= dt_max");
+  if (!(dt_init_floor > 0.0)) field_error(where, "dt_init_floor", "must be positive");
+  require_one_of(where, "position", position, {"learned", "none"});
+  require_one_of(where, "pooling", pooling, {"map", "attn", "cls", "mean", "masked_mean"});
+  require_one_of(where, "head", head, {"none", "classification", "regression"});
   if (head == "classification" && num_labels < 2)
-    field_error("config", "num_labels", "a classification head needs at least 2 labels");
+    field_error(where, "num_labels", "a classification head needs at least 2 labels");
 }
 
 nlohmann::ordered_json ModelConfig::to_json() const {
@@ -193,13 +199,7 @@ ModelConfig ModelConfig::from_json(const nlohmann::json& j, const std::string& w
     }
     f->second->read(c, it.value(), where, it.key());
   }
-  try {
-    c.validate();
-  } catch (const ConfigError& e) {
-    std::string msg = e.what();
-    if (msg.rfind("config: ", 0) == 0) msg = msg.substr(8);
-    throw ConfigError(where + ": " + msg);
-  }
+  c.validate(where);
   return c;
 }
 

@@ -68,8 +68,8 @@ struct ModelConfig {
   int64_t d_inner() const { return expand * d_model; }
   std::vector<LayerKind> layers() const { return parse_schedule(schedule, max_layers); }
 
-  // Throws ConfigError naming the field at fault.
-  void validate() const;
+  // Throws ConfigError naming `where` (a file name) and the field at fault.
+  void validate(const std::string& where = "config") const;
 
   nlohmann::ordered_json to_json() const;  // fields in a fixed, readable order
   // Strict: unknown fields and wrong types are errors. `where` prefixes messages (a file name).

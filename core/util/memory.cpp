@@ -11,9 +11,7 @@
 #endif
 
 #include <atomic>
-#include <fstream>
 #include <mutex>
-#include <string>
 
 namespace mabert {
 namespace {
@@ -57,18 +55,7 @@ void install_counting_allocator() {
   });
 }
 
-int64_t status_kb(const char* key) {
-  std::ifstream f("/proc/self/status");
-  std::string line;
-  const std::string k = std::string(key) + ":";
-  while (std::getline(f, line))
-    if (line.rfind(k, 0) == 0) return std::stoll(line.substr(k.size()));
-  return 0;
-}
-
 }  // namespace
-
-int64_t resident_bytes() { return status_kb("VmRSS") * 1024; }
 
 int64_t peak_memory_reset(int device_index) {
 #if MABERT_WITH_CUDA

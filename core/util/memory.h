@@ -11,7 +11,5 @@ namespace mabert {
 int64_t peak_memory_reset(int device_index);
 // Bytes above the baseline at the window's peak.
 int64_t peak_memory_since(int device_index, int64_t baseline);
-// Current resident set size of this process, in bytes.
-int64_t resident_bytes();
 
 }  // namespace mabert

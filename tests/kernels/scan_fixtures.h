@@ -49,6 +49,21 @@ inline kernels::ScanInputs make_scan_inputs(const ScanCase& c, uint64_t seed, at
   return in;
 }
 
+// The grid every fast path is compared on: lengths 1, 7, 64, 1037 × state sizes 4, 16 × with
+// and without the gate z × with and without a mask × both directions.
+template <typename F>
+void for_each_scan_case(F&& fn) {
+  for (int64_t L : {1, 7, 64, 1037})
+    for (int64_t N : {4, 16})
+      for (bool z : {false, true})
+        for (bool mask : {false, true})
+          for (bool reverse : {false, true}) {
+            ScanCase c;
+            c.length = L, c.dstate = N, c.z = z, c.mask = mask, c.reverse = reverse;
+            fn(c);
+          }
+}
+
 struct ScanResult {
   at::Tensor y;
   std::vector<std::pair<std::string, at::Tensor>> grads;  // name → gradient
