@@ -11,6 +11,7 @@
 #include <torch/torch.h>
 
 #include <chrono>
+#include <thread>
 #include <cmath>
 #include <fcntl.h>
 #include <filesystem>
@@ -201,13 +202,22 @@ TrainResult run_loop(Loop& L, const Hooks& hooks) {
       status = "early_stopped";
       break;
     }
+    if (hooks.on_probe && hooks.probe_every > 0 && (state.step % hooks.probe_every == 0 || last)) {
+      torch::NoGradGuard no_grad;
+      L.model->eval();
+      hooks.on_probe(L.model, state.step);
+      L.model->train();
+    }
+    while (hooks.pause && hooks.pause->load() && !(hooks.stop && hooks.stop->load()))
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
     if (hooks.stop && hooks.stop->load()) {
       status = "stopped";
       break;
     }
   }
   if (status != "diverged") {
-    if (status != "early_stopped" || res.final_metrics.empty()) do_eval(state.step);
+    const bool evaluate = status == "finished" || (status == "early_stopped" && res.final_metrics.empty());
+    if (evaluate) do_eval(state.step);
     save_checkpoint(L.run_dir, L.model, optimizer, state);
   }
   res.status = status;

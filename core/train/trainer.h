@@ -56,7 +56,12 @@ struct Hooks {
   std::function<void(const StepStats&)> on_step;
   std::function<void(const EvalStats&)> on_eval;
   std::function<void(const std::string&)> on_message;
-  const std::atomic<bool>* stop = nullptr;
+  // Called on the training thread every `probe_every` steps (and at the end) with the live model
+  // in eval mode and no gradients, for analyses such as padding drift during training.
+  std::function<void(MaBert&, int64_t step)> on_probe;
+  int64_t probe_every = 0;
+  const std::atomic<bool>* stop = nullptr;   // checked after every step; a stop skips the final evaluation
+  const std::atomic<bool>* pause = nullptr;  // while set, the loop waits between steps (stop still answers)
 };
 
 struct TrainResult {

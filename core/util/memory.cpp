@@ -11,6 +11,10 @@
 #endif
 
 #include <atomic>
+#include <cstdio>
+#include <cstring>
+#include <fstream>
+#include <string>
 #include <mutex>
 
 namespace mabert {
@@ -79,6 +83,31 @@ int64_t peak_memory_since(int device_index, int64_t baseline) {
   }
 #endif
   return g_peak.load() - baseline;
+}
+
+namespace {
+// A "Vm...:  1234 kB" field of /proc/self/status in bytes, −1 when absent.
+int64_t proc_status_bytes(const char* field) {
+  std::ifstream in("/proc/self/status");
+  std::string line;
+  const size_t n = std::strlen(field);
+  while (std::getline(in, line))
+    if (line.compare(0, n, field) == 0 && line.size() > n && line[n] == ':') return std::stoll(line.substr(n + 1)) * 1024;
+  return -1;
+}
+}  // namespace
+
+int64_t rss_peak_reset() {
+  if (std::FILE* f = std::fopen("/proc/self/clear_refs", "w")) {
+    std::fputs("5", f);
+    std::fclose(f);
+  }
+  return proc_status_bytes("VmRSS");
+}
+
+int64_t rss_peak_since(int64_t baseline) {
+  const int64_t hwm = proc_status_bytes("VmHWM");
+  return hwm < 0 || baseline < 0 ? -1 : hwm - baseline;
 }
 
 }  // namespace mabert

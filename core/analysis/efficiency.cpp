@@ -1,0 +1,207 @@
+#include "analysis/efficiency.h"
+
+#include "model/mabert.h"
+#include "tokenize/tokenizer.h"
+#include "selective_scan/selective_scan.h"
+#include "util/memory.h"
+
+#include <ATen/autocast_mode.h>
+#include <torch/torch.h>
+
+#include <algorithm>
+#include <chrono>
+#include <sstream>
+
+#if MABERT_WITH_CUDA
+#include <c10/cuda/CUDACachingAllocator.h>
+#include <c10/cuda/CUDAFunctions.h>
+#endif
+
+namespace mabert::analysis {
+namespace {
+
+void synchronize(const torch::Device& d) {
+#if MABERT_WITH_CUDA
+  if (d.is_cuda()) c10::cuda::device_synchronize();
+#else
+  (void)d;
+#endif
+}
+
+bool is_oom(const std::exception& e) {
+  const std::string m = e.what();
+  return m.find("out of memory") != std::string::npos || m.find("OutOfMemory") != std::string::npos;
+}
+
+// Restores the scan path chosen before the profile.
+struct ScanPathGuard {
+  kernels::ScanImpl saved = kernels::default_scan_impl();
+  ~ScanPathGuard() { kernels::set_default_scan_impl(saved); }
+};
+
+}  // namespace
+
+std::vector<ProfilePoint> profile(const ModelConfig& base, const std::vector<std::string>& schedules,
+                                  const ProfileOptions& opt, const std::function<void(const ProfilePoint&)>& on_point,
+                                  const std::atomic<bool>* stop) {
+  if (opt.lengths.empty()) throw std::invalid_argument("profile: no lengths given");
+  if (opt.repeats < 1) throw std::invalid_argument("profile: repeats must be >= 1");
+  if (opt.mode != "inference" && opt.mode != "train")
+    throw std::invalid_argument("profile: mode must be inference or train, got '" + opt.mode + "'");
+  torch::Device dev(torch::kCPU);
+  if (opt.device == "cuda") {
+    if (!torch::cuda::is_available()) throw std::runtime_error("profile: --device cuda but no CUDA device is available");
+    dev = torch::Device(torch::kCUDA, 0);
+  } else if (opt.device != "cpu") {
+    throw std::invalid_argument("profile: device must be cpu or cuda, got '" + opt.device + "'");
+  }
+  ScanPathGuard scan_guard;
+  kernels::set_default_scan_impl(kernels::parse_scan_impl(opt.scan));
+  const bool bf16 = opt.bf16 && dev.is_cuda();
+  const int mem_dev = dev.is_cuda() ? 0 : -1;
+  const int64_t max_length = *std::max_element(opt.lengths.begin(), opt.lengths.end());
+
+  std::vector<ProfilePoint> points;
+  for (const std::string& schedule : schedules) {
+    ModelConfig cfg = base;
+    cfg.schedule = schedule;
+    cfg.max_len = std::max(cfg.max_len, max_length);
+    cfg.dropout = 0.0;  // timing, not regularisation
+    cfg.validate("profile");
+    torch::manual_seed(opt.seed);
+    MaBert model(cfg);
+    model->to(dev);
+    if (bf16 && opt.mode == "inference") model->to(torch::kBFloat16);
+    const int64_t params = count_parameters(*model);
+    std::unique_ptr<torch::optim::AdamW> optim;
+    if (opt.mode == "train") {
+      model->train();
+      optim = std::make_unique<torch::optim::AdamW>(model->parameters(), torch::optim::AdamWOptions(1e-4));
+    } else {
+      model->eval();
+    }
+    for (int64_t L : opt.lengths) {
+      if (stop && stop->load()) return points;
+      ProfilePoint p;
+      p.schedule = schedule, p.length = L, p.params = params;
+      torch::Tensor ids = torch::randint(Tokenizer::kNumSpecial, cfg.vocab_size, {opt.batch, L}, torch::kLong).to(dev);
+      torch::Tensor mask = torch::ones({opt.batch, L}, torch::kFloat).to(dev);
+      // MLM-style loss on 15 % of the positions.
+      const int64_t n_masked = std::max<int64_t>(1, L * 15 / 100);
+      torch::Tensor pos = torch::randperm(L, torch::kLong).narrow(0, 0, n_masked).to(dev);
+      auto run_once = [&] {
+        if (opt.mode == "inference") {
+          torch::NoGradGuard g;
+          (void)model->forward(ids, mask);
+        } else {
+          optim->zero_grad();
+          torch::Tensor loss;
+          {
+            if (bf16) {
+              at::autocast::set_autocast_dtype(at::kCUDA, at::kBFloat16);
+              at::autocast::set_autocast_enabled(at::kCUDA, true);
+            }
+            EncoderOutput r = model->forward(ids, mask);
+            torch::Tensor h = r.hidden.index_select(1, pos);  // {B, n, D}
+            torch::Tensor logits = model->mlm_logits(h).to(torch::kFloat);
+            loss = torch::nn::functional::cross_entropy(logits.reshape({-1, cfg.vocab_size}), ids.index_select(1, pos).reshape(-1));
+            if (bf16) {
+              at::autocast::set_autocast_enabled(at::kCUDA, false);
+              at::autocast::clear_cache();
+            }
+          }
+          loss.backward();
+          optim->step();
+        }
+        synchronize(dev);
+      };
+      try {
+        for (int i = 0; i < opt.warmup; ++i) run_once();
+        const int64_t base_bytes = peak_memory_reset(mem_dev);
+        const int64_t base_rss = dev.is_cuda() ? -1 : rss_peak_reset();
+        std::vector<double> ms;
+        for (int i = 0; i < opt.repeats; ++i) {
+          const auto t0 = std::chrono::steady_clock::now();
+          run_once();
+          ms.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
+        }
+        p.peak_bytes = peak_memory_since(mem_dev, base_bytes);
+        if (!dev.is_cuda()) p.rss_bytes = rss_peak_since(base_rss);
+        std::sort(ms.begin(), ms.end());
+        p.min_ms = ms.front(), p.max_ms = ms.back();
+        const size_t n = ms.size();
+        p.median_ms = n % 2 ? ms[n / 2] : 0.5 * (ms[n / 2 - 1] + ms[n / 2]);
+      } catch (const std::exception& e) {
+        if (!is_oom(e)) throw;
+        p.error = "out of memory";
+#if MABERT_WITH_CUDA
+        if (dev.is_cuda()) c10::cuda::CUDACachingAllocator::emptyCache();
+#endif
+      }
+      points.push_back(p);
+      if (on_point) on_point(p);
+    }
+  }
+  return points;
+}
+
+std::string profile_csv(const std::vector<ProfilePoint>& points, const std::string& baseline_schedule) {
+  std::ostringstream out;
+  out << "schedule,length,median_ms,min_ms,max_ms,peak_mb,rss_mb,params,time_vs_" << baseline_schedule
+      << ",memory_vs_" << baseline_schedule << ",error\n";
+  out.precision(6);
+  for (const ProfilePoint& p : points) {
+    const ProfilePoint* b = nullptr;
+    for (const ProfilePoint& q : points)
+      if (q.schedule == baseline_schedule && q.length == p.length && q.error.empty()) b = &q;
+    out << p.schedule << ',' << p.length << ',' << p.median_ms << ',' << p.min_ms << ',' << p.max_ms << ','
+        << (p.peak_bytes >= 0 ? p.peak_bytes / 1048576.0 : -1) << ',' << (p.rss_bytes >= 0 ? p.rss_bytes / 1048576.0 : -1)
+        << ',' << p.params << ',';
+    if (b && p.error.empty() && b->median_ms > 0) out << p.median_ms / b->median_ms;
+    out << ',';
+    if (b && p.error.empty() && b->peak_bytes > 0) out << static_cast<double>(p.peak_bytes) / b->peak_bytes;
+    out << ',' << p.error << '\n';
+  }
+  return out.str();
+}
+
+int64_t estimate_parameters(const ModelConfig& cfg) {
+  const int64_t D = cfg.d_model, F = cfg.d_ffn, E = cfg.d_inner(), N = cfg.d_state, R = cfg.resolved_dt_rank(),
+                K = cfg.d_conv;
+  const int64_t ln = 2 * D, ffn = D * F + F + F * D + D;
+  const int64_t attn = 4 * (D * D + D);
+  const int64_t branch = E * K + E + E * (R + 2 * N) + R * E + E + E * N + E;  // conv, x_proj, dt_proj, A, D
+  const int64_t ssm_shared = D * 2 * E + E * D;                                // in_proj (x, z), out_proj
+  int64_t total = cfg.vocab_size * D + (cfg.position == "learned" ? cfg.max_len * D : 0) + cfg.type_vocab_size * D + ln;
+  for (LayerKind k : cfg.layers()) {
+    switch (k) {
+      case LayerKind::Transformer: total += 2 * ln + attn + ffn; break;
+      case LayerKind::Mamba: total += 2 * ln + ssm_shared + branch + ffn; break;
+      case LayerKind::BiMamba: total += 2 * ln + ssm_shared + 2 * branch + ffn; break;
+      case LayerKind::Parallel: total += 2 * ln + attn + ssm_shared + branch + ffn; break;
+    }
+  }
+  total += ln;                               // final norm
+  total += D * D + D + ln + cfg.vocab_size;  // MLM transform and bias (decoder tied)
+  if (cfg.pooling == "map" || cfg.pooling == "attn") total += D + 1;
+  return total;
+}
+
+int64_t estimate_memory_bytes(const ModelConfig& cfg, int64_t L, bool training) {
+  const int64_t D = cfg.d_model, F = cfg.d_ffn, E = cfg.d_inner(), H = cfg.n_heads, N = cfg.d_state;
+  const int64_t params = estimate_parameters(cfg);
+  int64_t act_peak = 0, act_sum = 0;
+  for (LayerKind k : cfg.layers()) {
+    int64_t a = 4 * L * D + L * F;  // residual, norm, FFN hidden
+    if (k == LayerKind::Transformer || k == LayerKind::Parallel) a += 4 * L * D + 2 * H * L * L;  // q k v o, scores + probs
+    if (k != LayerKind::Transformer) a += 6 * L * E + (training ? 0 : 2 * E * N);                  // x, z, conv, Δ, B, C
+    if (k == LayerKind::BiMamba) a += 4 * L * E;
+    act_peak = std::max(act_peak, a);
+    act_sum += a;
+  }
+  const int64_t emb = 2 * L * D, logits = training ? L * cfg.vocab_size * 15 / 100 * 2 : 0;
+  const int64_t floats = training ? params * 4 + act_sum + emb + logits : params + act_peak + emb;
+  return floats * 4;
+}
+
+}  // namespace mabert::analysis

@@ -1,0 +1,55 @@
+// Efficiency profiles (paper §4.5, Tables B5–B7, Fig. 5): for each schedule of one width and
+// each sequence length, inference latency and training-step time, each the median of repeated
+// runs after warm-up with the device synchronised, and measured peak memory (CUDA: the caching
+// allocator's statistics; CPU: the tensor allocator's peak and the resident-set peak).
+#pragma once
+
+#include "model/config.h"
+
+#include <atomic>
+#include <functional>
+#include <string>
+#include <vector>
+
+namespace mabert::analysis {
+
+struct ProfileOptions {
+  std::vector<int64_t> lengths = {128, 256, 512, 1024};
+  int64_t batch = 1;        // sequences per timed call
+  int repeats = 5;          // timed repeats (the median is reported)
+  int warmup = 1;
+  std::string mode = "inference";  // inference | train (forward + MLM loss + backward + AdamW step)
+  std::string device = "cpu";      // cpu | cuda
+  bool bf16 = false;               // CUDA only: weights and activations in bf16 (inference) / autocast (train)
+  std::string scan = "auto";       // the selective-scan path: auto | ref | cpu | cuda
+  uint64_t seed = 0;
+};
+
+struct ProfilePoint {
+  std::string schedule;
+  int64_t length = 0;
+  double median_ms = 0, min_ms = 0, max_ms = 0;
+  int64_t peak_bytes = -1;  // tensor allocator peak above the baseline (CPU counter or CUDA allocator)
+  int64_t rss_bytes = -1;   // CPU: resident-set peak above the baseline; −1 on CUDA / unsupported
+  int64_t params = 0;
+  std::string error;        // e.g. out of memory; the timings are then 0
+};
+
+// The same width and sizes as `base`, with each schedule in turn. `on_point` sees each result as
+// it is measured; `stop` ends the profile early (the points so far are returned).
+std::vector<ProfilePoint> profile(const ModelConfig& base, const std::vector<std::string>& schedules,
+                                  const ProfileOptions& opt,
+                                  const std::function<void(const ProfilePoint&)>& on_point = {},
+                                  const std::atomic<bool>* stop = nullptr);
+
+// The points as CSV (header + one row each), with each point's ratio against the point of
+// `baseline_schedule` at the same length (empty when that schedule was not profiled).
+std::string profile_csv(const std::vector<ProfilePoint>& points, const std::string& baseline_schedule);
+
+// A rough analytic estimate (bytes) of the memory one forward (training: forward + backward +
+// AdamW states) needs at batch 1 and length L — for the composer, before anything runs.
+int64_t estimate_memory_bytes(const ModelConfig& cfg, int64_t length, bool training);
+// Parameter count of a configuration without building the model.
+int64_t estimate_parameters(const ModelConfig& cfg);
+
+}  // namespace mabert::analysis

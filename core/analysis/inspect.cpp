@@ -1,0 +1,99 @@
+#include "analysis/inspect.h"
+
+#include <torch/torch.h>
+
+namespace mabert::analysis {
+
+std::vector<int> attention_layers(const ModelConfig& cfg) {
+  std::vector<int> out;
+  const auto kinds = cfg.layers();
+  for (size_t i = 0; i < kinds.size(); ++i)
+    if (kinds[i] == LayerKind::Transformer || kinds[i] == LayerKind::Parallel) out.push_back(static_cast<int>(i));
+  return out;
+}
+
+std::vector<int> ssm_layers(const ModelConfig& cfg) {
+  std::vector<int> out;
+  const auto kinds = cfg.layers();
+  for (size_t i = 0; i < kinds.size(); ++i)
+    if (kinds[i] != LayerKind::Transformer) out.push_back(static_cast<int>(i));
+  return out;
+}
+
+namespace {
+
+void check_layer(const std::vector<int>& allowed, int layer, const char* what, const ModelConfig& cfg) {
+  if (layer < 0) return;
+  for (int i : allowed)
+    if (i == layer) return;
+  throw std::invalid_argument(std::string("layer ") + std::to_string(layer + 1) + " of schedule " + cfg.schedule +
+                              " has no " + what);
+}
+
+}  // namespace
+
+Inspection inspect(MaBert& model, const Tokenizer& tok, const std::string& a, const std::string* b,
+                   const InspectOptions& opt) {
+  const ModelConfig& cfg = model->config();
+  check_layer(attention_layers(cfg), opt.attention_layer, "attention (pick a T or P layer)", cfg);
+  check_layer(ssm_layers(cfg), opt.ssm_layer, "SSM (pick an M, B or P layer)", cfg);
+  if (opt.pads < 0) throw std::invalid_argument("pads must be >= 0");
+
+  const int64_t room = std::min(opt.max_len, cfg.max_len);
+  Encoding enc = tok.encode(a, b, std::max<int64_t>(2, room - opt.pads));
+  const int64_t n = static_cast<int64_t>(enc.ids.size()), L = n + opt.pads;
+  if (L > cfg.max_len)
+    throw std::invalid_argument("sentence plus pads is " + std::to_string(L) + " tokens; the model's maximum is " +
+                                std::to_string(cfg.max_len));
+  Inspection out;
+  out.ids.assign(static_cast<size_t>(L), Tokenizer::kPad);
+  out.valid.assign(static_cast<size_t>(L), 0);
+  std::vector<int64_t> segs(static_cast<size_t>(L), 0);
+  const int64_t off = opt.left_pad ? opt.pads : 0;
+  for (int64_t i = 0; i < n; ++i) {
+    out.ids[off + i] = enc.ids[i];
+    segs[off + i] = enc.segments[i];
+    out.valid[off + i] = 1;
+  }
+  out.tokens = tok.pieces(out.ids);
+  for (int64_t i = 0; i < L; ++i)
+    if (!out.valid[i]) out.tokens[i] = "[PAD]";
+
+  torch::NoGradGuard guard;
+  const bool was_training = model->is_training();
+  model->eval();
+  const torch::Device dev = model->parameters().front().device();
+  auto ids = torch::tensor(out.ids, torch::kLong).view({1, L}).to(dev);
+  auto seg = torch::tensor(segs, torch::kLong).view({1, L}).to(dev);
+  auto mask = torch::tensor(std::vector<float>(out.valid.begin(), out.valid.end())).view({1, L}).to(dev);
+  ForwardOptions fo;
+  fo.attentions = opt.attention_layer >= 0;
+  fo.ssm_trace_layer = opt.ssm_layer;
+  EncoderOutput r = model->forward(ids, mask, seg, fo);
+  if (was_training) model->train();
+
+  auto w = r.pool_weights[0].to(torch::kCPU, torch::kDouble).contiguous();
+  out.pool_weights.assign(w.data_ptr<double>(), w.data_ptr<double>() + L);
+  if (opt.attention_layer >= 0) out.attention = r.attentions[opt.attention_layer][0].to(torch::kCPU, torch::kFloat);
+  if (opt.ssm_layer >= 0 && r.ssm_trace.ssm_states.defined()) {
+    // {1, C, L, N} → {L, C, N}
+    out.states = r.ssm_trace.ssm_states[0].permute({1, 0, 2}).to(torch::kCPU, torch::kFloat).contiguous();
+    out.state_norms = out.states.norm(2, {2});
+    out.delta = r.ssm_trace.ssm_delta[0].transpose(0, 1).to(torch::kCPU, torch::kFloat).contiguous();
+    // Principal axes of the valid positions' states; every position projected on them.
+    torch::Tensor flat = out.states.reshape({L, -1}).to(torch::kDouble);
+    torch::Tensor vmask = torch::tensor(std::vector<int64_t>(out.valid.begin(), out.valid.end())).to(torch::kBool);
+    torch::Tensor valid_rows = flat.index({vmask});
+    torch::Tensor mean = valid_rows.mean(0, true);
+    auto [U, S, Vh] = torch::linalg_svd(valid_rows - mean, /*full_matrices=*/false);
+    const int64_t k = std::min<int64_t>(2, Vh.size(0));
+    torch::Tensor proj = torch::zeros({L, 2}, torch::kDouble);
+    proj.narrow(1, 0, k).copy_(torch::matmul(flat - mean, Vh.narrow(0, 0, k).t()));
+    out.path2d = proj.to(torch::kFloat);
+    const double total = (S * S).sum().item<double>();
+    for (int64_t i = 0; i < k; ++i) out.path_variance.push_back(total > 0 ? (S[i] * S[i]).item<double>() / total : 0.0);
+  }
+  return out;
+}
+
+}  // namespace mabert::analysis

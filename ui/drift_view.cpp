@@ -1,0 +1,127 @@
+#include "drift_view.h"
+
+#include "plot_util.h"
+
+#include <QCheckBox>
+#include <QComboBox>
+#include <QHBoxLayout>
+#include <QLabel>
+#include <QPushButton>
+#include <QSplitter>
+#include <QTableWidget>
+#include <QVBoxLayout>
+#include <qcustomplot.h>
+
+namespace mabert::ui {
+
+namespace {
+constexpr double kLogFloor = 1e-9;  // exact zeros are drawn here on the log scale
+}
+
+DriftView::DriftView(QWidget* parent) : QWidget(parent) {
+  auto* v = new QVBoxLayout(this);
+  auto* help = new QLabel(
+      "Add k pad tokens to each probe sentence and measure how far its representation moves (1 − cos). "
+      "Without masking, pads leak into the valid tokens through the SSM scan; with pre+post+state masking "
+      "the curves are flat at 0.");
+  help->setWordWrap(true);
+  v->addWidget(help);
+  auto* bar = new QHBoxLayout;
+  side_ = new QComboBox;
+  side_->addItems({"right padding", "left padding"});
+  measure_ = new QComboBox;
+  measure_->addItems({"final [CLS]", "valid-token mean"});
+  log_ = new QCheckBox("log scale");
+  log_->setChecked(true);
+  compute_ = new QPushButton("Compute on loaded model");
+  compute_->setObjectName("drift_compute");
+  stop_ = new QPushButton("Stop");
+  stop_->setEnabled(false);
+  source_ = new QLabel("—");
+  for (QWidget* w : std::initializer_list<QWidget*>{side_, measure_, log_, compute_, stop_}) bar->addWidget(w);
+  bar->addStretch(1);
+  bar->addWidget(source_);
+  v->addLayout(bar);
+  auto* split = new QSplitter(Qt::Vertical);
+  plot_ = make_plot(this, "Padding drift", "pads added k", "cosine distance 1 − cos");
+  plot_->legend->setVisible(true);
+  plot_->axisRect()->insetLayout()->setInsetAlignment(0, Qt::AlignTop | Qt::AlignLeft);
+  split->addWidget(plot_);
+  table_ = new QTableWidget;
+  table_->setObjectName("drift_table");
+  add_table_export(table_);
+  split->addWidget(table_);
+  split->setStretchFactor(0, 3);
+  v->addWidget(split, 1);
+  connect(compute_, &QPushButton::clicked, this, [this] { emit computeRequested(options()); });
+  connect(stop_, &QPushButton::clicked, this, &DriftView::stopRequested);
+  connect(measure_, &QComboBox::currentIndexChanged, this, [this] { redraw(); });
+  connect(log_, &QCheckBox::toggled, this, [this] { redraw(); });
+}
+
+analysis::DriftOptions DriftView::options() const {
+  analysis::DriftOptions o;
+  o.left = side_->currentIndex() == 1;
+  return o;
+}
+
+void DriftView::setBusy(bool busy) {
+  compute_->setEnabled(!busy);
+  stop_->setEnabled(busy);
+  if (busy) source_->setText("computing…");
+}
+
+void DriftView::setCurves(const std::vector<analysis::DriftCurve>& curves, const QString& source) {
+  curves_ = curves;
+  source_->setText(source);
+  setBusy(false);
+  redraw();
+}
+
+void DriftView::redraw() {
+  const bool cls = measure_->currentIndex() == 0;
+  plot_->clearGraphs();
+  double ymax = kLogFloor;
+  for (size_t i = 0; i < curves_.size(); ++i) {
+    const auto& c = curves_[i];
+    auto* g = plot_->addGraph();
+    g->setName(QString::fromStdString(c.config));
+    g->setPen(QPen(series_color(static_cast<int>(i)), 2));
+    g->setScatterStyle(QCPScatterStyle(QCPScatterStyle::ssCircle, 6));
+    const auto& y = cls ? c.cls : c.mean;
+    for (size_t k = 0; k < c.pads.size(); ++k) {
+      const double v = log_->isChecked() ? std::max(y[k], kLogFloor) : y[k];
+      g->addData(static_cast<double>(c.pads[k]), v);
+      ymax = std::max(ymax, y[k]);
+    }
+  }
+  if (log_->isChecked()) {
+    plot_->yAxis->setScaleType(QCPAxis::stLogarithmic);
+    plot_->yAxis->setTicker(QSharedPointer<QCPAxisTickerLog>(new QCPAxisTickerLog));
+    plot_->yAxis->setRange(kLogFloor / 2, std::max(ymax * 3, 1e-6));
+    plot_->yAxis->setLabel("cosine distance 1 − cos (log; 0 drawn at 1e-9)");
+  } else {
+    plot_->yAxis->setScaleType(QCPAxis::stLinear);
+    plot_->yAxis->setTicker(QSharedPointer<QCPAxisTicker>(new QCPAxisTicker));
+    plot_->yAxis->setRange(0, std::max(ymax * 1.1, 1e-6));
+    plot_->yAxis->setLabel("cosine distance 1 − cos");
+  }
+  if (!curves_.empty()) plot_->xAxis->setRange(-0.5, static_cast<double>(curves_.front().pads.back()) + 0.5);
+  plot_->replot(QCustomPlot::rpQueuedReplot);
+
+  QStringList header{"pads"};
+  for (const auto& c : curves_) header << QString::fromStdString(c.config) + (cls ? " CLS" : " mean");
+  QVector<QStringList> rows;
+  if (!curves_.empty())
+    for (size_t k = 0; k < curves_.front().pads.size(); ++k) {
+      QStringList r{QString::number(curves_.front().pads[k])};
+      for (const auto& c : curves_) {
+        const auto& y = cls ? c.cls : c.mean;
+        r << (k < y.size() ? QString::number(y[k], 'g', 4) : QString());
+      }
+      rows.push_back(r);
+    }
+  fill_table(table_, header, rows);
+}
+
+}  // namespace mabert::ui

@@ -1,0 +1,98 @@
+// The studio's window: the schedule composer in a dock, and tabs for data & runs and for the
+// analysis views; menus for projects, plot export and the presentation font. It owns the two
+// worker threads and wires the widgets to them with queued connections only.
+#pragma once
+
+#include "worker.h"
+
+#include <nlohmann/json.hpp>
+
+#include <QElapsedTimer>
+#include <QMainWindow>
+
+class QLabel;
+class QTabWidget;
+
+namespace mabert::ui {
+
+class AnalysisPanel;
+class Composer;
+class TrainPanel;
+
+// Measures how long the GUI event loop is kept from running: a 5 ms timer records the longest
+// gap between its ticks beyond the interval.
+class StallMonitor : public QObject {
+ public:
+  explicit StallMonitor(QObject* parent = nullptr);
+  void reset();
+  double maxStallMs() const { return max_ms_; }
+  double meanTickMs() const { return ticks_ ? total_ms_ / ticks_ : 0; }
+  int64_t ticks() const { return ticks_; }
+
+ private:
+  QElapsedTimer clock_;
+  double last_ = 0, max_ms_ = 0, total_ms_ = 0;
+  int64_t ticks_ = 0;
+};
+
+struct StudioOptions {
+  QString project;     // open this project file
+  bool fresh = false;  // ignore the autosaved session; start on the demo
+  bool autosave = true;
+};
+
+class MainWindow : public QMainWindow {
+  Q_OBJECT
+ public:
+  explicit MainWindow(const StudioOptions& opt = {}, QWidget* parent = nullptr);
+  ~MainWindow() override;
+
+  Composer* composer() const { return composer_; }
+  TrainPanel* trainPanel() const { return train_; }
+  AnalysisPanel* analysis() const { return analysis_; }
+  QTabWidget* tabs() const { return tabs_; }
+  TrainWorker* trainWorker() const { return train_worker_; }
+  AnalysisWorker* analysisWorker() const { return analysis_worker_; }
+  StallMonitor* stallMonitor() const { return stall_; }
+  QString loadedRun() const { return loaded_run_; }
+
+  nlohmann::json projectState() const;
+  // Applies a project (tolerant of missing sections). Returns false with a message box on error.
+  bool applyProject(const nlohmann::json& j, const QString& source);
+  bool saveProject(const QString& path);
+  bool openProject(const QString& path);
+  // The ready demo: shipped corpus, the tiny MMTMMT design, 300 steps at length 64.
+  void loadDemo();
+  void setPresentationMode(bool on);
+  // Writes every plot of the window as PNG (and optionally PDF/SVG) into `dir`; returns the files.
+  QStringList exportAllPlots(const QString& dir, const QStringList& formats = {"png"});
+
+ signals:
+  void modelLoaded(const mabert::ui::ModelSource& source);
+
+ protected:
+  void closeEvent(QCloseEvent* e) override;
+
+ private:
+  void buildMenus();
+  void wire();
+  void initUntrainedModel();
+  void setProbesFromCorpus();
+
+  StudioOptions opt_;
+  Composer* composer_;
+  TrainPanel* train_;
+  AnalysisPanel* analysis_;
+  QTabWidget* tabs_;
+  TrainWorker* train_worker_;
+  AnalysisWorker* analysis_worker_;
+  QThread *train_thread_, *analysis_thread_;
+  StallMonitor* stall_;
+  QLabel *status_model_, *status_stall_;
+  QString project_path_, loaded_run_;
+  bool model_is_untrained_ = true;
+  QTimer* reinit_;
+  int base_font_size_ = 0;
+};
+
+}  // namespace mabert::ui

@@ -1,0 +1,459 @@
+#include "train_panel.h"
+
+#include "data/glue.h"
+#include "plot_util.h"
+#include "project.h"
+#include "runs/registry.h"
+
+#include <QComboBox>
+#include <QDateTime>
+#include <QDir>
+#include <QDoubleSpinBox>
+#include <QFile>
+#include <QFileDialog>
+#include <QFormLayout>
+#include <QGroupBox>
+#include <QHBoxLayout>
+#include <QHeaderView>
+#include <QLabel>
+#include <QLineEdit>
+#include <QPlainTextEdit>
+#include <QProgressBar>
+#include <QPushButton>
+#include <QSpinBox>
+#include <QSplitter>
+#include <QTabWidget>
+#include <QTreeWidget>
+#include <QVBoxLayout>
+#include <qcustomplot.h>
+
+namespace mabert::ui {
+
+namespace {
+
+QLineEdit* path_row(QFormLayout* form, const QString& label, const QString& tip, bool folder, QWidget* parent) {
+  auto* edit = new QLineEdit;
+  edit->setToolTip(tip);
+  auto* browse = new QPushButton("…");
+  browse->setMaximumWidth(32);
+  auto* row = new QHBoxLayout;
+  row->addWidget(edit, 1);
+  row->addWidget(browse);
+  form->addRow(label, row);
+  QObject::connect(browse, &QPushButton::clicked, parent, [edit, folder, parent] {
+    const QString p = folder ? QFileDialog::getExistingDirectory(parent, "Choose a folder", edit->text())
+                             : QFileDialog::getOpenFileName(parent, "Choose a file", edit->text());
+    if (!p.isEmpty()) edit->setText(p);
+  });
+  return edit;
+}
+
+QString fmt_eta(double s) {
+  if (s <= 0 || !std::isfinite(s)) return "—";
+  const int t = static_cast<int>(s + 0.5);
+  return QString("%1:%2").arg(t / 60).arg(t % 60, 2, 10, QChar('0'));
+}
+
+}  // namespace
+
+TrainPanel::TrainPanel(QWidget* parent) : QWidget(parent) {
+  auto* split = new QSplitter(Qt::Horizontal, this);
+  auto* outer = new QVBoxLayout(this);
+  outer->setContentsMargins(0, 0, 0, 0);
+  outer->addWidget(split);
+
+  // --- left: inputs, buttons, progress, log ---------------------------------------------------
+  auto* left = new QWidget;
+  auto* lv = new QVBoxLayout(left);
+  auto* data_box = new QGroupBox("Data");
+  auto* df = new QFormLayout(data_box);
+  corpus_ = path_row(df, "Corpus", "Text files or a folder for MLM pretraining (blank lines separate documents).", false, this);
+  tokenizer_ = path_row(df, "Tokenizer", "A SentencePiece .model file. Leave empty to train one on the corpus into the run folder.", false, this);
+  vocab_ = new QSpinBox;
+  vocab_->setRange(100, 200000);
+  vocab_->setValue(2000);
+  vocab_->setToolTip("Vocabulary size of a tokenizer trained on the corpus.");
+  df->addRow("Vocabulary", vocab_);
+  task_ = new QComboBox;
+  for (const auto& t : data::glue_task_names()) task_->addItem(QString::fromStdString(t));
+  task_->setToolTip("GLUE task for fine-tuning and evaluation (official TSV layout).");
+  df->addRow("GLUE task", task_);
+  data_ = path_row(df, "Task folder", "The task's folder with train.tsv / dev.tsv, e.g. ../shared/data/glue/SST-2.", true, this);
+  init_ = path_row(df, "Start from run", "A pretraining run folder to fine-tune from (empty: random initialisation).", true, this);
+  eval_run_ = path_row(df, "Evaluate run", "A fine-tuning run folder to evaluate.", true, this);
+  split_ = new QComboBox;
+  split_->addItems({"dev", "train", "test"});
+  df->addRow("Split", split_);
+  runs_root_edit_ = path_row(df, "Runs folder", "Where new run folders are created.", true, this);
+  lv->addWidget(data_box);
+
+  auto* opt_box = new QGroupBox("Training");
+  auto* of = new QFormLayout(opt_box);
+  steps_ = new QSpinBox;
+  steps_->setRange(1, 10000000);
+  steps_->setValue(300);
+  of->addRow("Steps", steps_);
+  batch_ = new QSpinBox;
+  batch_->setRange(1, 4096);
+  batch_->setValue(32);
+  of->addRow("Batch", batch_);
+  max_len_ = new QSpinBox;
+  max_len_->setRange(8, 65536);
+  max_len_->setValue(64);
+  max_len_->setToolTip("Longest sequence in tokens; longer sentences are truncated.");
+  of->addRow("Max length", max_len_);
+  lr_ = new QDoubleSpinBox;
+  lr_->setDecimals(6);
+  lr_->setRange(1e-6, 1.0);
+  lr_->setSingleStep(1e-4);
+  lr_->setValue(5e-4);
+  lr_->setToolTip("Peak learning rate (linear warm-up over 6 % of the steps, then linear decay).");
+  of->addRow("Learning rate", lr_);
+  eval_every_ = new QSpinBox;
+  eval_every_->setRange(0, 1000000);
+  eval_every_->setValue(100);
+  eval_every_->setToolTip("Evaluate every N steps (0: only at the end).");
+  of->addRow("Evaluate every", eval_every_);
+  device_ = new QComboBox;
+  device_->addItem("cpu");
+  if (torch::cuda::is_available()) device_->addItem("cuda");
+  of->addRow("Device", device_);
+  lv->addWidget(opt_box);
+
+  auto* buttons = new QHBoxLayout;
+  pretrain_ = new QPushButton("Pretrain");
+  pretrain_->setObjectName("pretrain");
+  pretrain_->setToolTip("Masked-language-model pretraining: 15 % of tokens are hidden and the model learns to predict them.");
+  finetune_ = new QPushButton("Fine-tune");
+  finetune_->setObjectName("finetune");
+  finetune_->setToolTip("Train a classification/regression head (and the encoder) on the chosen GLUE task.");
+  evaluate_ = new QPushButton("Evaluate");
+  evaluate_->setObjectName("evaluate");
+  pause_ = new QPushButton("Pause");
+  pause_->setObjectName("pause");
+  pause_->setCheckable(true);
+  stop_ = new QPushButton("Stop");
+  stop_->setObjectName("stop");
+  stop_->setToolTip("Stops after the current step and writes a checkpoint.");
+  for (auto* b : {pretrain_, finetune_, evaluate_, pause_, stop_}) buttons->addWidget(b);
+  lv->addLayout(buttons);
+  progress_ = new QProgressBar;
+  lv->addWidget(progress_);
+  status_ = new QLabel("idle");
+  status_->setObjectName("status");
+  lv->addWidget(status_);
+  log_ = new QPlainTextEdit;
+  log_->setReadOnly(true);
+  log_->setMaximumBlockCount(2000);
+  lv->addWidget(log_, 1);
+  split->addWidget(left);
+
+  // --- right: live curves and history --------------------------------------------------------
+  auto* tabs = new QTabWidget;
+  auto* live = new QWidget;
+  auto* rv = new QVBoxLayout(live);
+  loss_plot_ = make_plot(live, "Training loss and learning rate", "step", "MLM / task loss");
+  loss_plot_->addGraph();
+  loss_plot_->graph(0)->setName("loss");
+  loss_plot_->graph(0)->setPen(QPen(series_color(0), 2));
+  loss_plot_->addGraph(loss_plot_->xAxis, loss_plot_->yAxis2);
+  loss_plot_->graph(1)->setName("learning rate");
+  loss_plot_->graph(1)->setPen(QPen(series_color(1), 1, Qt::DashLine));
+  loss_plot_->yAxis2->setVisible(true);
+  loss_plot_->yAxis2->setLabel("learning rate");
+  loss_plot_->legend->setVisible(true);
+  rv->addWidget(loss_plot_, 3);
+  eval_plot_ = make_plot(live, "Evaluation metrics", "step", "value");
+  eval_plot_->legend->setVisible(true);
+  rv->addWidget(eval_plot_, 2);
+  tabs->addTab(live, "Live");
+
+  auto* hist = new QWidget;
+  auto* hv = new QVBoxLayout(hist);
+  history_ = new QTreeWidget;
+  history_->setObjectName("history");
+  history_->setHeaderLabels({"run", "kind", "task", "status", "updated", "result"});
+  history_->setRootIsDecorated(false);
+  history_->setToolTip("Every run of the studio and the CLI (the shared run registry). Tick runs to compare them.");
+  hv->addWidget(history_, 2);
+  auto* hb = new QHBoxLayout;
+  auto* refresh = new QPushButton("Refresh");
+  auto* compare = new QPushButton("Compare ticked");
+  auto* load = new QPushButton("Load for analysis");
+  auto* reopen = new QPushButton("Reopen design");
+  for (auto* b : {refresh, compare, load, reopen}) hb->addWidget(b);
+  hv->addLayout(hb);
+  compare_plot_ = make_plot(hist, "Loss curves of the ticked runs", "step", "loss");
+  compare_plot_->legend->setVisible(true);
+  hv->addWidget(compare_plot_, 2);
+  tabs->addTab(hist, "History");
+  split->addWidget(tabs);
+  split->setStretchFactor(1, 1);
+
+  connect(pretrain_, &QPushButton::clicked, this, [this] { start("pretrain"); });
+  connect(finetune_, &QPushButton::clicked, this, [this] { start("finetune"); });
+  connect(evaluate_, &QPushButton::clicked, this, [this] { start("evaluate"); });
+  connect(pause_, &QPushButton::toggled, this, [this](bool p) {
+    pause_->setText(p ? "Resume" : "Pause");
+    emit pauseRequested(p);
+  });
+  connect(stop_, &QPushButton::clicked, this, [this] {
+    status_->setText("stopping after the current step…");
+    emit stopRequested();
+  });
+  connect(refresh, &QPushButton::clicked, this, &TrainPanel::refreshHistory);
+  connect(compare, &QPushButton::clicked, this, &TrainPanel::compareChecked);
+  connect(load, &QPushButton::clicked, this, [this] {
+    if (!selectedRun().isEmpty()) emit loadRunRequested(selectedRun());
+  });
+  connect(reopen, &QPushButton::clicked, this, [this] {
+    if (!selectedRun().isEmpty()) emit reopenRunRequested(selectedRun());
+  });
+  connect(history_, &QTreeWidget::itemDoubleClicked, this, [this](QTreeWidgetItem* it) {
+    emit loadRunRequested(it->data(0, Qt::UserRole).toString());
+  });
+  setRunning(false);
+}
+
+QPushButton* TrainPanel::button(const QString& name) const { return findChild<QPushButton*>(name); }
+
+QLineEdit* TrainPanel::field(const QString& name) const {
+  if (name == "corpus") return corpus_;
+  if (name == "tokenizer") return tokenizer_;
+  if (name == "data") return data_;
+  if (name == "init") return init_;
+  if (name == "eval_run") return eval_run_;
+  if (name == "runs_root") return runs_root_edit_;
+  return nullptr;
+}
+
+void TrainPanel::setDesign(const ModelConfig& cfg, bool valid) {
+  design_ = cfg;
+  design_valid_ = valid;
+  setRunning(running_);
+}
+
+void TrainPanel::setRunning(bool r) {
+  running_ = r;
+  pretrain_->setEnabled(!r && design_valid_);
+  finetune_->setEnabled(!r && design_valid_);
+  evaluate_->setEnabled(!r);
+  pause_->setEnabled(r);
+  stop_->setEnabled(r);
+  if (!r) {
+    pause_->blockSignals(true);
+    pause_->setChecked(false);
+    pause_->setText("Pause");
+    pause_->blockSignals(false);
+  }
+}
+
+TrainRequest TrainPanel::request(const QString& kind) const {
+  TrainRequest rq;
+  rq.kind = kind;
+  rq.model = design_;
+  rq.train.steps = steps_->value();
+  rq.train.batch_size = batch_->value();
+  rq.train.max_len = max_len_->value();
+  rq.train.lr = lr_->value();
+  rq.train.eval_every = eval_every_->value();
+  rq.train.log_every = 1;
+  rq.train.device = device_->currentText().toStdString();
+  if (!corpus_->text().isEmpty()) rq.corpus = {corpus_->text().toStdString()};
+  rq.tokenizer = tokenizer_->text().toStdString();
+  rq.vocab = vocab_->value();
+  rq.task = task_->currentText().toStdString();
+  rq.data_dir = data_->text().toStdString();
+  rq.init = (kind == "evaluate" ? eval_run_ : init_)->text().toStdString();
+  rq.split = split_->currentText().toStdString();
+  rq.registry = registry_.toStdString();
+  for (const auto& s : probes_) rq.probe_sentences.push_back(s.toStdString());
+  const QString root = runs_root_edit_->text().isEmpty() ? runs_root_ : runs_root_edit_->text();
+  const QString stamp = QDateTime::currentDateTime().toString("yyyyMMdd-HHmmss-zzz");
+  const QString name = kind == "pretrain" ? "pretrain" : (kind == "finetune" ? "finetune-" + task_->currentText() : "eval");
+  rq.run_dir = kind == "evaluate" ? rq.init + "/eval-" + stamp.toStdString() : (root + "/" + name + "-" + stamp).toStdString();
+  return rq;
+}
+
+void TrainPanel::start(const QString& kind) {
+  if (running_) return;
+  QString problem;
+  if (kind == "pretrain" && corpus_->text().isEmpty()) problem = "Choose a corpus to pretrain on.";
+  if (kind == "finetune" && data_->text().isEmpty()) problem = "Choose the GLUE task's folder.";
+  if (kind == "finetune" && init_->text().isEmpty() && tokenizer_->text().isEmpty())
+    problem = "Fine-tuning needs a pretraining run to start from, or a tokenizer for random initialisation.";
+  if (kind == "evaluate" && eval_run_->text().isEmpty()) problem = "Choose a fine-tuning run to evaluate.";
+  if (!problem.isEmpty()) {
+    status_->setText(problem);
+    log_->appendPlainText(problem);
+    return;
+  }
+  current_kind_ = kind;
+  for (int i = 0; i < 2; ++i) loss_plot_->graph(i)->data()->clear();
+  eval_plot_->clearGraphs();
+  eval_graph_.clear();
+  loss_plot_->replot();
+  eval_plot_->replot();
+  progress_->setValue(0);
+  const TrainRequest rq = request(kind);
+  progress_->setMaximum(kind == "evaluate" ? 0 : static_cast<int>(rq.train.steps));
+  setRunning(true);
+  status_->setText(kind + " starting…");
+  emit startRequested(rq);
+}
+
+void TrainPanel::onStarted(const QString& run_dir) { log_->appendPlainText("run folder: " + run_dir); }
+
+void TrainPanel::onStep(const train::StepStats& s) {
+  progress_->setMaximum(static_cast<int>(s.total_steps));
+  progress_->setValue(static_cast<int>(s.step));
+  status_->setText(QString("%1 step %2/%3 · loss %4 · %5 tok/s · ETA %6")
+                       .arg(current_kind_)
+                       .arg(s.step)
+                       .arg(s.total_steps)
+                       .arg(s.loss, 0, 'f', 4)
+                       .arg(s.tokens_per_s, 0, 'f', 0)
+                       .arg(fmt_eta(s.eta_s)));
+  loss_plot_->graph(0)->addData(static_cast<double>(s.step), s.loss);
+  loss_plot_->graph(1)->addData(static_cast<double>(s.step), s.lr);
+  loss_plot_->rescaleAxes();
+  loss_plot_->replot(QCustomPlot::rpQueuedReplot);
+}
+
+void TrainPanel::onEvaluated(const train::EvalStats& e) {
+  QString line = QString("eval at step %1:").arg(e.step);
+  for (const auto& [k, v] : e.metrics) {
+    const QString key = QString::fromStdString(k);
+    line += QString(" %1=%2").arg(key).arg(v, 0, 'f', 4);
+    if (!eval_graph_.contains(key)) {
+      eval_graph_[key] = eval_plot_->graphCount();
+      auto* g = eval_plot_->addGraph();
+      g->setName(key);
+      g->setPen(QPen(series_color(eval_plot_->graphCount() - 1), 2));
+      g->setScatterStyle(QCPScatterStyle(QCPScatterStyle::ssCircle, 5));
+    }
+    eval_plot_->graph(eval_graph_[key])->addData(static_cast<double>(e.step), v);
+  }
+  log_->appendPlainText(line);
+  eval_plot_->rescaleAxes();
+  eval_plot_->replot(QCustomPlot::rpQueuedReplot);
+}
+
+void TrainPanel::onMessage(const QString& m) { log_->appendPlainText(m); }
+
+void TrainPanel::onFinished(const TrainOutcome& o) {
+  setRunning(false);
+  progress_->setMaximum(std::max(1, progress_->maximum()));
+  if (o.status == "finished") progress_->setValue(progress_->maximum());
+  QString line = current_kind_ + " " + o.status;
+  for (const auto& [k, v] : o.metrics) line += QString(" · %1 %2").arg(QString::fromStdString(k)).arg(v, 0, 'f', 4);
+  if (!o.message.isEmpty()) line += " — " + o.message;
+  status_->setText(line);
+  log_->appendPlainText(line);
+  if (o.status != "failed") {
+    if (current_kind_ == "pretrain") init_->setText(o.run_dir);
+    if (current_kind_ == "finetune") eval_run_->setText(o.run_dir);
+  }
+  refreshHistory();
+  emit runFinished(o);
+}
+
+void TrainPanel::refreshHistory() {
+  history_->clear();
+  try {
+    runs::Registry reg(registry_.isEmpty() ? runs::Registry::default_path() : registry_.toStdString());
+    for (const auto& r : reg.list()) {
+      QString result;
+      if (r.metrics.is_object() && r.metrics.contains("final") && r.metrics["final"].is_object())
+        for (auto it = r.metrics["final"].begin(); it != r.metrics["final"].end(); ++it)
+          if (it.value().is_number()) result += QString("%1=%2 ").arg(QString::fromStdString(it.key())).arg(it.value().get<double>(), 0, 'f', 3);
+      auto* it = new QTreeWidgetItem(history_, {QDir(QString::fromStdString(r.id)).dirName(), QString::fromStdString(r.kind),
+                                                QString::fromStdString(r.task), QString::fromStdString(r.status),
+                                                QString::fromStdString(r.updated), result});
+      it->setData(0, Qt::UserRole, QString::fromStdString(r.id));
+      it->setToolTip(0, QString::fromStdString(r.id));
+      it->setCheckState(0, Qt::Unchecked);
+    }
+  } catch (const std::exception& e) {
+    log_->appendPlainText(QString("run registry: ") + e.what());
+  }
+  for (int c = 0; c < history_->columnCount(); ++c) history_->resizeColumnToContents(c);
+}
+
+QString TrainPanel::selectedRun() const {
+  auto* it = history_->currentItem();
+  return it ? it->data(0, Qt::UserRole).toString() : QString();
+}
+
+QVector<QPair<double, double>> TrainPanel::readLossCurve(const QString& run_dir, QString* note) {
+  QVector<QPair<double, double>> out;
+  QFile f(run_dir + "/metrics.jsonl");
+  if (!f.open(QIODevice::ReadOnly)) {
+    if (note) *note = run_dir + "/metrics.jsonl: cannot be read";
+    return out;
+  }
+  int line_no = 0;
+  while (!f.atEnd()) {
+    const QByteArray line = f.readLine();
+    ++line_no;
+    const auto j = nlohmann::json::parse(line.constBegin(), line.constEnd(), nullptr, false);
+    if (j.is_discarded()) {  // a torn last line after a crash: reported, not fatal
+      if (note) *note = QString("%1/metrics.jsonl line %2: not valid JSON, skipped").arg(run_dir).arg(line_no);
+      continue;
+    }
+    if (j.value("event", "") == "step" && j.contains("loss") && j["loss"].is_number())
+      out.push_back({j.value("step", 0.0), j["loss"].get<double>()});
+  }
+  return out;
+}
+
+void TrainPanel::compareChecked() {
+  compare_plot_->clearGraphs();
+  int n = 0;
+  for (int i = 0; i < history_->topLevelItemCount(); ++i) {
+    auto* it = history_->topLevelItem(i);
+    if (it->checkState(0) != Qt::Checked) continue;
+    QString note;
+    const auto curve = readLossCurve(it->data(0, Qt::UserRole).toString(), &note);
+    if (!note.isEmpty()) log_->appendPlainText(note);
+    auto* g = compare_plot_->addGraph();
+    g->setName(it->text(0) + (it->text(2).isEmpty() ? "" : " (" + it->text(2) + ")"));
+    g->setPen(QPen(series_color(n++), 2));
+    for (const auto& [x, y] : curve) g->addData(x, y);
+  }
+  compare_plot_->rescaleAxes();
+  compare_plot_->replot();
+}
+
+nlohmann::json TrainPanel::state() const {
+  return {{"corpus", corpus_->text().toStdString()},     {"tokenizer", tokenizer_->text().toStdString()},
+          {"vocab", vocab_->value()},                    {"task", task_->currentText().toStdString()},
+          {"data", data_->text().toStdString()},         {"init", init_->text().toStdString()},
+          {"eval_run", eval_run_->text().toStdString()}, {"split", split_->currentText().toStdString()},
+          {"runs_root", runs_root_edit_->text().toStdString()},
+          {"steps", steps_->value()},                    {"batch", batch_->value()},
+          {"max_len", max_len_->value()},                {"lr", lr_->value()},
+          {"eval_every", eval_every_->value()},          {"device", device_->currentText().toStdString()}};
+}
+
+void TrainPanel::restore(const nlohmann::json& j) {
+  auto str = [&](const char* k, QLineEdit* e) {
+    if (j.contains(k) && j[k].is_string()) e->setText(QString::fromStdString(j[k].get<std::string>()));
+  };
+  auto num = [&](const char* k, QSpinBox* s) {
+    if (j.contains(k) && j[k].is_number_integer()) s->setValue(j[k].get<int>());
+  };
+  auto combo = [&](const char* k, QComboBox* c) {
+    if (j.contains(k) && j[k].is_string()) {
+      const int i = c->findText(QString::fromStdString(j[k].get<std::string>()));
+      if (i >= 0) c->setCurrentIndex(i);
+    }
+  };
+  str("corpus", corpus_), str("tokenizer", tokenizer_), str("data", data_), str("init", init_), str("eval_run", eval_run_);
+  str("runs_root", runs_root_edit_);
+  num("vocab", vocab_), num("steps", steps_), num("batch", batch_), num("max_len", max_len_), num("eval_every", eval_every_);
+  combo("task", task_), combo("split", split_), combo("device", device_);
+  if (j.contains("lr") && j["lr"].is_number()) lr_->setValue(j["lr"].get<double>());
+}
+
+}  // namespace mabert::ui

@@ -1,0 +1,95 @@
+// Data and runs: the corpus / tokenizer / GLUE task pickers, training options, the start, pause
+// and stop buttons, live curves of loss, learning rate and evaluation metrics, and the run
+// history from the shared registry (reopen, compare on one plot, load for analysis).
+#pragma once
+
+#include "worker.h"
+
+#include <nlohmann/json.hpp>
+
+#include <QWidget>
+
+class QComboBox;
+class QCustomPlot;
+class QDoubleSpinBox;
+class QLabel;
+class QLineEdit;
+class QPlainTextEdit;
+class QProgressBar;
+class QPushButton;
+class QSpinBox;
+class QTreeWidget;
+
+namespace mabert::ui {
+
+class TrainPanel : public QWidget {
+  Q_OBJECT
+ public:
+  explicit TrainPanel(QWidget* parent = nullptr);
+
+  void setDesign(const ModelConfig& cfg, bool valid);
+  void setRegistryPath(const QString& path) { registry_ = path; }
+  QString registryPath() const { return registry_; }
+  void setRunsRoot(const QString& dir) { runs_root_ = dir; }
+  // Sentences used as the fixed probe set for live padding drift.
+  void setProbeSentences(const QStringList& s) { probes_ = s; }
+  QStringList probeSentences() const { return probes_; }
+  QString runsRoot() const { return runs_root_; }
+
+  // A request for `kind` (pretrain | finetune | evaluate) from the current fields.
+  TrainRequest request(const QString& kind) const;
+  bool running() const { return running_; }
+
+  nlohmann::json state() const;
+  void restore(const nlohmann::json& j);  // tolerant: missing fields keep their values
+
+  QCustomPlot* lossPlot() const { return loss_plot_; }
+  QCustomPlot* evalPlot() const { return eval_plot_; }
+  QCustomPlot* comparePlot() const { return compare_plot_; }
+  QTreeWidget* history() const { return history_; }
+  QPushButton* button(const QString& name) const;  // pretrain finetune evaluate pause stop
+  QLineEdit* field(const QString& name) const;     // corpus tokenizer data init eval_run runs_root
+
+  // Loss curves (step, loss) read from run folders' metrics.jsonl; a torn last line is skipped.
+  static QVector<QPair<double, double>> readLossCurve(const QString& run_dir, QString* note = nullptr);
+
+ public slots:
+  void onStarted(const QString& run_dir);
+  void onStep(const mabert::train::StepStats& s);
+  void onEvaluated(const mabert::train::EvalStats& e);
+  void onMessage(const QString& m);
+  void onFinished(const mabert::ui::TrainOutcome& o);
+  void refreshHistory();
+  void compareChecked();
+
+ signals:
+  void startRequested(const mabert::ui::TrainRequest& request);
+  void pauseRequested(bool paused);
+  void stopRequested();
+  void loadRunRequested(const QString& run_dir);
+  void reopenRunRequested(const QString& run_dir);
+  void runFinished(const mabert::ui::TrainOutcome& o);
+
+ private:
+  void setRunning(bool r);
+  void start(const QString& kind);
+  QString selectedRun() const;
+
+  ModelConfig design_;
+  bool design_valid_ = true, running_ = false;
+  QString registry_, runs_root_, current_kind_;
+  QStringList probes_;
+  QLineEdit *corpus_, *tokenizer_, *data_, *init_, *eval_run_, *runs_root_edit_;
+  QComboBox *task_, *device_, *split_;
+  QSpinBox *vocab_, *steps_, *batch_, *max_len_, *eval_every_;
+  QDoubleSpinBox* lr_;
+  QPushButton *pretrain_, *finetune_, *evaluate_, *pause_, *stop_;
+  QProgressBar* progress_;
+  QLabel* status_;
+  QPlainTextEdit* log_;
+  QCustomPlot *loss_plot_, *eval_plot_, *compare_plot_;
+  QTreeWidget* history_;
+  QMap<QString, int> eval_graph_;  // metric → graph index
+};
+
+}  // namespace mabert::ui

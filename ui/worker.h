@@ -1,0 +1,120 @@
+// The two background workers of the studio. Each lives in its own QThread; the GUI talks to
+// them only through queued signals and a few atomics, so the window never waits on LibTorch.
+//   TrainWorker    — pretraining, fine-tuning and evaluation through the core trainer, with
+//                    live step/eval signals and padding drift on fixed probes during training.
+//   AnalysisWorker — owns the model being inspected (a loaded run, or a freshly initialised
+//                    one from the composer) and runs inspections, drift and efficiency profiles.
+#pragma once
+
+#include "analysis/drift.h"
+#include "analysis/efficiency.h"
+#include "analysis/inspect.h"
+#include "train/trainer.h"
+
+#include <QObject>
+#include <QString>
+#include <QThread>
+
+#include <atomic>
+#include <memory>
+
+namespace mabert::ui {
+
+struct TrainRequest {
+  QString kind = "pretrain";  // pretrain | finetune | evaluate
+  ModelConfig model;
+  train::TrainOptions train;
+  std::vector<std::string> corpus;  // pretraining
+  std::string tokenizer;            // empty: train one on the corpus into the run folder
+  int vocab = 2000;
+  std::string task, data_dir, init, split = "dev";  // fine-tuning / evaluation (init: run folder)
+  std::string run_dir, registry;
+  std::vector<std::string> probe_sentences;  // padding drift during training; empty = none
+  int64_t probe_every = 25;
+};
+
+struct TrainOutcome {
+  QString run_dir, status, message;
+  std::map<std::string, double> metrics;
+};
+
+class TrainWorker : public QObject {
+  Q_OBJECT
+ public:
+  // Safe to call from any thread.
+  void requestStop() { stop_ = true; }
+  void setPaused(bool p) { pause_ = p; }
+  bool paused() const { return pause_; }
+
+ public slots:
+  void run(const mabert::ui::TrainRequest& request);
+
+ signals:
+  void started(const QString& run_dir);
+  void step(const mabert::train::StepStats& s);
+  void evaluated(const mabert::train::EvalStats& e);
+  void message(const QString& text);
+  void drift(qint64 step, const std::vector<mabert::analysis::DriftCurve>& curves);
+  void finished(const mabert::ui::TrainOutcome& outcome);
+
+ private:
+  std::atomic<bool> stop_{false}, pause_{false};
+};
+
+struct ModelSource {
+  QString description;  // "run …" or "untrained …"
+  ModelConfig config;
+  QString run_dir;      // empty for an untrained model
+};
+
+class AnalysisWorker : public QObject {
+  Q_OBJECT
+ public:
+  void requestStop() { stop_ = true; }
+
+ public slots:
+  // A run folder (its best checkpoint if present) with its tokenizer.
+  void loadRun(const QString& run_dir);
+  // A freshly initialised model of the composer's design, with the given tokenizer (or one
+  // trained on `corpus` into `work_dir` when tokenizer is empty). Seeded, so reproducible.
+  void initModel(const mabert::ModelConfig& cfg, const QString& tokenizer, const QString& corpus, const QString& work_dir);
+  void inspect(const QString& a, const QString& b, const mabert::analysis::InspectOptions& opt, quint64 serial);
+  void drift(const QStringList& sentences, const mabert::analysis::DriftOptions& opt);
+  void profile(const mabert::ModelConfig& cfg, const QStringList& schedules, const mabert::analysis::ProfileOptions& opt);
+
+ signals:
+  void modelReady(const mabert::ui::ModelSource& source);
+  void inspected(const mabert::analysis::Inspection& result, quint64 serial);
+  void driftReady(const std::vector<mabert::analysis::DriftCurve>& curves);
+  void profilePoint(const mabert::analysis::ProfilePoint& p);
+  void profileDone(const QString& csv);
+  void failed(const QString& what, const QString& message);
+
+ private:
+  MaBert model_{nullptr};
+  std::unique_ptr<Tokenizer> tok_;
+  int64_t max_len_ = 512;
+  std::atomic<bool> stop_{false};
+};
+
+// Registers the types above for queued connections (call once, before connecting).
+void register_worker_types();
+
+// Starts `worker` in a new thread owned by `parent`; the thread is stopped and joined when the
+// parent is destroyed. Returns the thread.
+QThread* start_in_thread(QObject* worker, QObject* parent, const QString& name);
+
+}  // namespace mabert::ui
+
+Q_DECLARE_METATYPE(mabert::ui::TrainRequest)
+Q_DECLARE_METATYPE(mabert::ui::TrainOutcome)
+Q_DECLARE_METATYPE(mabert::ui::ModelSource)
+Q_DECLARE_METATYPE(mabert::ModelConfig)
+Q_DECLARE_METATYPE(mabert::train::StepStats)
+Q_DECLARE_METATYPE(mabert::train::EvalStats)
+Q_DECLARE_METATYPE(mabert::analysis::Inspection)
+Q_DECLARE_METATYPE(mabert::analysis::InspectOptions)
+Q_DECLARE_METATYPE(mabert::analysis::DriftOptions)
+Q_DECLARE_METATYPE(mabert::analysis::ProfileOptions)
+Q_DECLARE_METATYPE(mabert::analysis::ProfilePoint)
+Q_DECLARE_METATYPE(std::vector<mabert::analysis::DriftCurve>)
