@@ -73,6 +73,7 @@ QMimeData* layer_mime(const QString& origin, QChar kind, int row) {
 LayerList::LayerList(const QString& origin, QWidget* parent) : QListWidget(parent), origin_(origin) {
   setDragEnabled(true);
   setAcceptDrops(true);
+  viewport()->setAcceptDrops(true);
   setDropIndicatorShown(true);
   setDragDropMode(QAbstractItemView::DragDrop);
   setDefaultDropAction(Qt::CopyAction);
@@ -101,18 +102,24 @@ void LayerList::dragMoveEvent(QDragMoveEvent* e) {
 }
 
 void LayerList::dropEvent(QDropEvent* e) {
-  if (!e->mimeData()->hasFormat(kLayerMime)) return e->ignore();
-  QDataStream s(e->mimeData()->data(kLayerMime));
+  if (!handleDrop(e->mimeData(), e->position().toPoint())) return e->ignore();
+  // Copy, never Move: the composer rebuilds the list itself, Qt must not delete the source item.
+  e->setDropAction(Qt::CopyAction);
+  e->accept();
+}
+
+bool LayerList::handleDrop(const QMimeData* mime, const QPoint& pos) {
+  if (!mime || !mime->hasFormat(kLayerMime)) return false;
+  QDataStream s(mime->data(kLayerMime));
   QString from;
   QChar kind;
   int from_row = -1;
   s >> from >> kind >> from_row;
-  int to_row = indexAt(e->position().toPoint()).row();
+  if (s.status() != QDataStream::Ok) return false;
+  int to_row = indexAt(pos).row();
   if (to_row < 0) to_row = count();
-  // Copy, never Move: the composer rebuilds the list itself, Qt must not delete the source item.
-  e->setDropAction(Qt::CopyAction);
-  e->accept();
   emit layerDropped(from, kind, from_row, to_row);
+  return true;
 }
 
 // --- undo ----------------------------------------------------------------------------------------

@@ -30,6 +30,9 @@ class LayerList : public QListWidget {
  public:
   LayerList(const QString& origin, QWidget* parent);
   QString origin() const { return origin_; }
+  // What a drop at `pos` (viewport coordinates) does; dropEvent calls it. Returns false when
+  // the payload is not a layer.
+  bool handleDrop(const QMimeData* mime, const QPoint& pos);
 
  signals:
   void layerDropped(const QString& from, QChar kind, int from_row, int to_row);

@@ -29,6 +29,9 @@ DriftView::DriftView(QWidget* parent) : QWidget(parent) {
   auto* bar = new QHBoxLayout;
   side_ = new QComboBox;
   side_->addItems({"right padding", "left padding"});
+  side_->setCurrentIndex(1);
+  side_->setToolTip("A forward scan only carries pads into the valid tokens when the pads come first (left),\n"
+                    "or through the reversed scan of B layers. Attention masks pad keys either way.");
   measure_ = new QComboBox;
   measure_->addItems({"final [CLS]", "valid-token mean"});
   log_ = new QCheckBox("log scale");

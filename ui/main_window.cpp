@@ -41,6 +41,8 @@ StallMonitor::StallMonitor(QObject* parent) : QObject(parent) {
     const double gap = now - last_;
     if (ticks_ > 0) {
       max_ms_ = std::max(max_ms_, gap - 5.0);
+      static const bool debug = qEnvironmentVariableIsSet("MABERT_STALL_DEBUG");
+      if (debug && gap - 5.0 > 30) qInfo("stall of %.1f ms ending at t=%.1f ms", gap - 5.0, now);
       total_ms_ += gap;
     }
     ++ticks_;
@@ -214,7 +216,7 @@ void MainWindow::wire() {
   connect(train_worker_, &TrainWorker::message, train_, &TrainPanel::onMessage);
   connect(train_worker_, &TrainWorker::finished, train_, &TrainPanel::onFinished);
   connect(train_worker_, &TrainWorker::drift, this, [this](qint64 step, const std::vector<analysis::DriftCurve>& c) {
-    analysis_->driftView()->setCurves(c, QString("live: training probes at step %1 (right padding)").arg(step));
+    analysis_->driftView()->setCurves(c, QString("live: training probes at step %1 (left padding)").arg(step));
   });
   connect(train_worker_, &TrainWorker::finished, this, [this](const TrainOutcome& o) {
     // A finished (or stopped) pretraining or fine-tuning run is loaded into the views.

@@ -305,6 +305,7 @@ void TrainPanel::start(const QString& kind) {
 void TrainPanel::onStarted(const QString& run_dir) { log_->appendPlainText("run folder: " + run_dir); }
 
 void TrainPanel::onStep(const train::StepStats& s) {
+  if (qEnvironmentVariableIsSet("MABERT_STALL_DEBUG")) qInfo("step %lld", static_cast<long long>(s.step));
   progress_->setMaximum(static_cast<int>(s.total_steps));
   progress_->setValue(static_cast<int>(s.step));
   status_->setText(QString("%1 step %2/%3 · loss %4 · %5 tok/s · ETA %6")

@@ -14,17 +14,6 @@ std::string registry_path(const std::string& given) {
   return given.empty() ? runs::Registry::default_path() : given;
 }
 
-// The first sentences of a corpus, for drift probes and tokenizer checks.
-std::vector<std::string> first_sentences(const std::vector<std::string>& corpus, size_t count) {
-  std::vector<std::string> out;
-  for (const auto& doc : data::read_corpus(corpus))
-    for (const auto& s : doc.sentences) {
-      if (out.size() >= count) return out;
-      out.push_back(s);
-    }
-  return out;
-}
-
 }  // namespace
 
 // --- TrainWorker -------------------------------------------------------------------------------
@@ -88,6 +77,7 @@ void TrainWorker::run(const TrainRequest& rq) {
         hooks.on_probe = [this, &probes](MaBert& m, int64_t s) {
           analysis::DriftOptions d;
           d.pads = {0, 1, 2, 4, 8, 16};
+          d.left = true;  // forward scans carry pads into valid tokens only when pads come first
           auto curves = analysis::padding_drift(m, probes, d, &stop_);
           emit drift(s, curves);
         };
@@ -216,7 +206,10 @@ void AnalysisWorker::profile(const ModelConfig& cfg, const QStringList& schedule
     std::vector<std::string> s;
     for (const auto& q : schedules) s.push_back(q.toStdString());
     const auto points = analysis::profile(cfg, s, opt, [this](const analysis::ProfilePoint& p) { emit profilePoint(p); }, &stop_);
-    emit profileDone(QString::fromStdString(analysis::profile_csv(points, s.size() > 1 ? s[1] : s[0])));
+    std::string baseline = s.front();  // all-T when it was profiled
+    for (const auto& sc : s)
+      if (sc.find_first_not_of('T') == std::string::npos) baseline = sc;
+    emit profileDone(QString::fromStdString(analysis::profile_csv(points, baseline)));
   } catch (const std::exception& e) {
     emit failed("profile", QString::fromStdString(e.what()));
   }

@@ -21,41 +21,53 @@ namespace mabert {
 namespace {
 
 std::atomic<int64_t> g_current{0}, g_peak{0};
+std::atomic<bool> g_installed{false};
+c10::DeleterFnPtr g_base_delete = nullptr;
+c10::Allocator* g_base = nullptr;
 
-struct Tracked {
-  c10::DataPtr inner;
-  size_t bytes;
-};
+// Each block carries its size in a header in front of the data, so the data pointer doubles as
+// the context (LibTorch's raw_allocate/raw_deallocate require that) and no lookup table is needed.
+constexpr size_t kHeader = 64;  // keeps the CPU allocator's 64-byte alignment
 
-void tracked_delete(void* ctx) {
-  auto* t = static_cast<Tracked*>(ctx);
-  g_current -= static_cast<int64_t>(t->bytes);
-  delete t;  // frees through the wrapped allocator's own deleter
+void counting_delete(void* data) {
+  if (!data) return;
+  char* block = static_cast<char*>(data) - kHeader;
+  size_t bytes = 0;
+  std::memcpy(&bytes, block, sizeof bytes);
+  g_current -= static_cast<int64_t>(bytes);
+  g_base_delete(block);
 }
 
 struct CountingCpuAllocator final : c10::Allocator {
-  c10::Allocator* base = nullptr;
   c10::DataPtr allocate(size_t n) override {
-    c10::DataPtr inner = base->allocate(n);
-    void* data = inner.get();
-    auto* t = new Tracked{std::move(inner), n};
+    c10::DataPtr inner = g_base->allocate(n + kHeader);
+    char* block = static_cast<char*>(inner.release_context());
+    std::memcpy(block, &n, sizeof n);
     const int64_t now = g_current += static_cast<int64_t>(n);
     int64_t peak = g_peak.load();
     while (now > peak && !g_peak.compare_exchange_weak(peak, now)) {
     }
-    return {data, t, &tracked_delete, c10::Device(c10::kCPU)};
+    void* data = block + kHeader;
+    return {data, data, &counting_delete, c10::Device(c10::kCPU)};
   }
+  c10::DeleterFnPtr raw_deleter() const override { return &counting_delete; }
   void copy_data(void* dest, const void* src, std::size_t count) const override {
     default_copy_data(dest, src, count);
   }
 };
 
+// Installs the counter when the default allocator hands out simple blocks (data == context with
+// a raw deleter), which is what the wrapper builds on; otherwise CPU peaks are reported as −1.
 void install_counting_allocator() {
   static std::once_flag once;
   std::call_once(once, [] {
+    c10::Allocator* base = c10::GetDefaultCPUAllocator();
+    if (!base->raw_deleter()) return;
+    g_base = base;
+    g_base_delete = base->raw_deleter();
     static CountingCpuAllocator counting;
-    counting.base = c10::GetDefaultCPUAllocator();
     c10::SetCPUAllocator(&counting, /*priority=*/100);
+    g_installed = true;
   });
 }
 
@@ -71,6 +83,7 @@ int64_t peak_memory_reset(int device_index) {
   }
 #endif
   install_counting_allocator();
+  if (!g_installed) return -1;
   g_peak = g_current.load();
   return g_current.load();
 }
@@ -82,6 +95,7 @@ int64_t peak_memory_since(int device_index, int64_t baseline) {
     return stats.allocated_bytes[0].peak - baseline;
   }
 #endif
+  if (!g_installed || baseline < 0) return -1;
   return g_peak.load() - baseline;
 }
 

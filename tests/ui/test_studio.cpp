@@ -1,0 +1,436 @@
+// The studio with real widgets (offscreen; the screenshot case under Xvfb): composer edits, a
+// real training run started from the GUI, stop and pause, every analysis view filled from the
+// trained model, projects, and plot/table export.
+#include "analysis_views.h"
+#include "composer.h"
+#include "drift_view.h"
+#include "efficiency_view.h"
+#include "main_window.h"
+#include "plot_util.h"
+#include "project.h"
+#include "runs/registry.h"
+#include "train_panel.h"
+
+#include <QCheckBox>
+#include <QDir>
+#include <QElapsedTimer>
+#include <QLabel>
+#include <QLineEdit>
+#include <QMimeData>
+#include <QProgressBar>
+#include <QPushButton>
+#include <QSignalSpy>
+#include <QStandardPaths>
+#include <QTabWidget>
+#include <QTemporaryDir>
+#include <QTest>
+#include <QTextBrowser>
+#include <QUndoStack>
+#include <qcustomplot.h>
+
+using namespace mabert;
+using namespace mabert::ui;
+
+namespace {
+
+void drop_on(LayerList* list, QMimeData* mime, int row) {
+  QVERIFY(list->count() > 0 || row == 0);
+  // The point inside `row`'s item, or below the last item for row == count (append).
+  QPoint pos;
+  if (row < list->count()) {
+    pos = list->visualItemRect(list->item(row)).center();
+  } else {
+    pos = QPoint(5, list->viewport()->height() - 2);
+  }
+  // Offscreen there is no platform drag loop, so the drop is handed to the list's drop handler
+  // (what its dropEvent calls) with the payload a real drag carries.
+  QVERIFY(list->handleDrop(mime, pos));
+  delete mime;
+}
+
+// Sets the training fields for a small, fast run.
+void small_run(TrainPanel* p, const QString& tokenizer, const QString& runs_root, int steps) {
+  p->field("tokenizer")->setText(tokenizer);
+  p->field("runs_root")->setText(runs_root);
+  p->restore({{"steps", steps}, {"batch", 8}, {"max_len", 32}, {"lr", 2e-3}, {"eval_every", 0}});
+}
+
+// Waits until the inspection of the panel's latest request has been drawn; returns it.
+void latest_inspection(AnalysisPanel* a, QSignalSpy& insp, analysis::Inspection* out = nullptr) {
+  QTest::qWait(300);  // let the panel's debounce issue its request
+  QTRY_VERIFY_WITH_TIMEOUT(!insp.isEmpty() && insp.last().at(1).toULongLong() == a->lastSerial(), 60000);
+  if (out) *out = insp.last().at(0).value<analysis::Inspection>();
+}
+
+}  // namespace
+
+class TestStudio : public QObject {
+  Q_OBJECT
+  QTemporaryDir tmp_;
+  QString tokenizer_;
+  std::unique_ptr<MainWindow> win_;  // trained once, shared by the view tests
+
+ private slots:
+  void initTestCase() {
+    QStandardPaths::setTestModeEnabled(true);
+    QVERIFY(tmp_.isValid());
+    qputenv("MABERT_REGISTRY", (tmp_.path() + "/runs.db").toUtf8());
+    TokenizerTrainOptions o;
+    o.inputs = {demo_corpus().toStdString()};
+    o.model_prefix = (tmp_.path() + "/tok").toStdString();
+    o.vocab_size = 700;
+    tokenizer_ = QString::fromStdString(Tokenizer::train(o));
+  }
+
+  void composerEdits() {
+    Composer c;
+    c.resize(360, 900);
+    c.show();
+    QVERIFY(QTest::qWaitForWindowExposed(&c));
+    ModelConfig cfg = c.config();
+    cfg.schedule = "MMTMMT";
+    c.setConfig(cfg);
+    c.undoStack()->clear();
+    QCOMPARE(c.schedule(), QString("MMTMMT"));
+    QCOMPARE(c.stack()->count(), 6);
+
+    // Drag T from the palette below the last layer: appended.
+    drop_on(c.stack(), layer_mime("palette", 'T', -1), c.stack()->count());
+    QCOMPARE(c.schedule(), QString("MMTMMTT"));
+    // Drag B from the palette onto layer 1: inserted before it.
+    drop_on(c.stack(), layer_mime("palette", 'B', -1), 0);
+    QCOMPARE(c.schedule(), QString("BMMTMMTT"));
+    // Reorder: drag layer 1 (B) onto layer 4: it lands before what was layer 4.
+    drop_on(c.stack(), layer_mime("stack", 'B', 0), 3);
+    QCOMPARE(c.schedule(), QString("MMBTMMTT"));
+    // Drag a stack layer back onto the palette: removed.
+    drop_on(c.palette(), layer_mime("stack", 'T', 7), 0);
+    QCOMPARE(c.schedule(), QString("MMBTMMT"));
+    c.removeLayer(2);
+    QCOMPARE(c.schedule(), QString("MMTMMT"));
+    c.duplicateLayer(2);
+    QCOMPARE(c.schedule(), QString("MMTTMMT"));
+    QCOMPARE(c.stack()->count(), 7);
+    QCOMPARE(c.config().layers().size(), size_t{7});
+
+    // Undo walks back through every edit; redo forward.
+    c.undoStack()->undo();
+    QCOMPARE(c.schedule(), QString("MMTMMT"));
+    c.undoStack()->undo();
+    QCOMPARE(c.schedule(), QString("MMBTMMT"));
+    c.undoStack()->undo();
+    QCOMPARE(c.schedule(), QString("MMBTMMTT"));
+    c.undoStack()->redo();
+    QCOMPARE(c.schedule(), QString("MMBTMMT"));
+
+    // Text edits: valid text applies (lower case accepted), invalid is flagged in place.
+    QVERIFY(c.setScheduleText("tmbp"));
+    QCOMPARE(c.schedule(), QString("TMBP"));
+    QCOMPARE(QString::fromStdString(c.config().schedule), QString("TMBP"));
+    QVERIFY(!c.setScheduleText("MMX"));
+    QCOMPARE(c.schedule(), QString("TMBP"));  // unchanged
+    const QString err = c.findChildren<QLabel*>().size() ? [&] {
+      for (auto* l : c.findChildren<QLabel*>())
+        if (l->text().contains("'X'") || l->text().contains("X")) return l->text();
+      return QString();
+    }() : QString();
+    QVERIFY2(err.contains("3"), qPrintable("error should name the position: " + err));
+    QVERIFY(!c.setScheduleText(""));
+    // Typing into the field and pressing Enter goes through the same path.
+    c.scheduleEdit()->setText("MMT");
+    QTest::keyClick(c.scheduleEdit(), Qt::Key_Return);
+    QCOMPARE(c.schedule(), QString("MMT"));
+
+    // The model panel: PSM toggles and pooling land in the config and are undoable.
+    auto boxes = c.findChildren<QCheckBox*>();
+    QCOMPARE(boxes.size(), 3);
+    QVERIFY(c.config().psm_state);
+    boxes[2]->click();
+    QVERIFY(!c.config().psm_state);
+    c.undoStack()->undo();
+    QVERIFY(c.config().psm_state);
+    // An invalid design (width not divisible by the heads) is explained and blocks nothing silently.
+    cfg = c.config();
+    cfg.n_heads = 3;
+    c.setConfig(cfg);
+    QVERIFY(!c.valid());
+    QVERIFY2(c.error().contains("n_heads") || c.error().contains("d_model"), qPrintable(c.error()));
+    c.undoStack()->undo();
+    QVERIFY(c.valid());
+    // The live parameter count is the model's.
+    auto* params = c.findChild<QLabel*>("params");
+    QVERIFY(params && params->text().contains(" M"));
+  }
+
+  void trainingFromTheGuiStreamsProgressAndEnds() {
+    StudioOptions opt;
+    opt.fresh = true;
+    opt.autosave = false;
+    win_ = std::make_unique<MainWindow>(opt);
+    win_->show();
+    MainWindow& w = *win_;
+    TrainPanel* p = w.trainPanel();
+    small_run(p, tokenizer_, tmp_.path() + "/runs", 30);
+    QSignalSpy steps(w.trainWorker(), &TrainWorker::step);
+    QSignalSpy drift(w.trainWorker(), &TrainWorker::drift);
+    QSignalSpy done(w.trainWorker(), &TrainWorker::finished);
+    QSignalSpy loaded(&w, &MainWindow::modelLoaded);
+    p->button("pretrain")->click();
+    QVERIFY(p->running());
+    QVERIFY(!p->button("pretrain")->isEnabled());
+    QVERIFY(done.wait(300000));
+    const auto outcome = done.first().at(0).value<TrainOutcome>();
+    QCOMPARE(outcome.status, QString("finished"));
+    QCOMPARE(steps.size(), 30);
+    QCOMPARE(p->lossPlot()->graph(0)->dataCount(), 30);
+    QCOMPARE(p->findChild<QProgressBar*>()->value(), 30);
+    QVERIFY(drift.size() >= 1);  // live drift on the probe set (every 25 steps and at the end)
+    QVERIFY(QFileInfo::exists(outcome.run_dir + "/metrics.jsonl"));
+    qInfo("GUI event loop during training: longest stall %.1f ms over %lld ticks of 5 ms (mean tick %.2f ms)",
+          w.stallMonitor()->maxStallMs(), static_cast<long long>(w.stallMonitor()->ticks()), w.stallMonitor()->meanTickMs());
+    // The registry has the run, finished.
+    runs::Registry reg(qEnvironmentVariable("MABERT_REGISTRY").toStdString());
+    const auto rec = reg.get(QFileInfo(outcome.run_dir).absoluteFilePath().toStdString());
+    QVERIFY(rec.has_value());
+    QCOMPARE(QString::fromStdString(rec->status), QString("finished"));
+    // The finished run is loaded into the views.
+    QTRY_VERIFY_WITH_TIMEOUT(w.loadedRun() == outcome.run_dir, 60000);
+    p->refreshHistory();
+    QVERIFY(p->history()->topLevelItemCount() >= 1);
+    // Compare: the run's loss curve from metrics.jsonl.
+    QCOMPARE(TrainPanel::readLossCurve(outcome.run_dir).size(), 30);
+  }
+
+  void viewsFillFromTheTrainedModel() {
+    QVERIFY(win_);
+    MainWindow& w = *win_;
+    AnalysisPanel* a = w.analysis();
+    QSignalSpy insp(w.analysisWorker(), &AnalysisWorker::inspected);
+    a->pads()->setValue(6);
+    a->sentence()->setText("The old sailor told a long story about the sea.");
+    analysis::Inspection r;
+    latest_inspection(a, insp, &r);
+    QVERIFY(!QTest::currentTestFailed());
+    double sum = 0;
+    int pads = 0;
+    for (size_t i = 0; i < r.pool_weights.size(); ++i) {
+      sum += r.pool_weights[i];
+      if (!r.valid[i]) {
+        ++pads;
+        QCOMPARE(r.pool_weights[i], 0.0);
+      }
+    }
+    QCOMPARE(pads, 6);
+    QVERIFY(std::abs(sum - 1.0) < 1e-6);
+    // MAP: bars for every token, pads in their own series at 0; tokens coloured in the text.
+    auto* map_plot = a->mapView()->plot();
+    QCOMPARE(map_plot->plottableCount(), 2);
+    auto* bars = qobject_cast<QCPBars*>(map_plot->plottable(0));
+    auto* pad_bars = qobject_cast<QCPBars*>(map_plot->plottable(1));
+    QCOMPARE(bars->dataCount() + pad_bars->dataCount(), static_cast<int>(r.tokens.size()));
+    QCOMPARE(pad_bars->dataCount(), 6);
+    for (int i = 0; i < pad_bars->dataCount(); ++i) QCOMPARE((pad_bars->data()->begin() + i)->value, 0.0);
+    QVERIFY(a->mapView()->text()->toHtml().contains("[PAD]"));
+    // SSM: a heat map of tokens × channels, chosen channels, the 2-D path, Δ per token.
+    QVERIFY(r.state_norms.defined());
+    auto ssm = a->ssmView()->plots();
+    auto* heat = qobject_cast<QCPColorMap*>(ssm[0]->plottable(0));
+    QCOMPARE(heat->data()->keySize(), static_cast<int>(r.tokens.size()));
+    QCOMPARE(heat->data()->valueSize(), static_cast<int>(r.state_norms.size(1)));
+    QCOMPARE(ssm[1]->graphCount(), 4);
+    QCOMPARE(qobject_cast<QCPCurve*>(ssm[2]->plottable(0))->dataCount(), static_cast<int>(r.tokens.size()));
+    QCOMPARE(ssm[3]->graph(0)->dataCount(), static_cast<int>(r.tokens.size()));
+    // Δ is exactly 0 on the pads (state masking).
+    for (size_t t = 0; t < r.tokens.size(); ++t)
+      if (!r.valid[t]) QCOMPARE(r.delta[static_cast<int64_t>(t)].abs().max().item<double>(), 0.0);
+    // Attention: an L × L map for the chosen layer and head; readable at 512 tokens.
+    QVERIFY(r.attention.defined());
+    auto* att = qobject_cast<QCPColorMap*>(a->attentionView()->plot()->plottable(0));
+    QCOMPARE(att->data()->keySize(), static_cast<int>(r.tokens.size()));
+    a->attentionView()->headCombo()->setCurrentIndex(1);
+    a->pads()->setValue(512 - static_cast<int>(r.tokens.size() - 6));
+    analysis::Inspection r512;
+    latest_inspection(a, insp, &r512);
+    QCOMPARE(static_cast<int>(r512.tokens.size()), 512);
+    QCOMPARE(att->data()->keySize(), 512);
+    QVERIFY(a->attentionView()->plot()->xAxis->ticker()->tickCount() > 0);
+
+    // Drift on the loaded model: five configurations; pre+post+state flat at ≤ 1e-5.
+    QSignalSpy drift(w.analysisWorker(), &AnalysisWorker::driftReady);
+    a->driftView()->findChild<QPushButton*>("drift_compute")->click();
+    QVERIFY(drift.wait(120000));
+    const auto curves = a->driftView()->curves();
+    QCOMPARE(curves.size(), size_t{5});
+    QCOMPARE(curves.back().config, std::string("pre+post+state"));
+    for (size_t k = 0; k < curves.back().pads.size(); ++k) {
+      QVERIFY(curves.back().cls_max[k] <= 1e-5);
+      QVERIFY(curves.back().mean_max[k] <= 1e-5);
+    }
+    qInfo("drift at %lld left pads: none %.3g, pre+post+state %.3g (CLS)", static_cast<long long>(curves.front().pads.back()),
+          curves.front().cls.back(), curves.back().cls.back());
+    QCOMPARE(a->driftView()->plot()->graphCount(), 5);
+    QCOMPARE(a->driftView()->table()->rowCount(), static_cast<int>(curves.front().pads.size()));
+
+    // Efficiency: the design next to all-T and all-M, measured.
+    auto* eff = a->efficiencyView();
+    eff->lengthsEdit()->setText("16, 48");
+    eff->repeatsSpin()->setValue(5);
+    QSignalSpy eff_done(eff, &EfficiencyView::done);
+    eff->findChild<QPushButton*>("profile_run")->click();
+    QVERIFY(eff_done.wait(120000));
+    QCOMPARE(eff->points().size(), size_t{6});
+    for (const auto& pt : eff->points()) {
+      QVERIFY(pt.error.empty());
+      QVERIFY(pt.median_ms > 0);
+      QVERIFY(pt.peak_bytes > 0);
+    }
+    QCOMPARE(eff->latencyPlot()->graphCount(), 3);
+    QCOMPARE(eff->table()->rowCount(), 6);
+  }
+
+  void stopAnswersWithinASecondAndPauseHolds() {
+    QVERIFY(win_);
+    MainWindow& w = *win_;
+    TrainPanel* p = w.trainPanel();
+    small_run(p, tokenizer_, tmp_.path() + "/runs", 1000000);
+    QSignalSpy steps(w.trainWorker(), &TrainWorker::step);
+    QSignalSpy done(w.trainWorker(), &TrainWorker::finished);
+    p->button("pretrain")->click();
+    QVERIFY(steps.wait(120000));
+    // Pause: at most the step in flight completes, then nothing.
+    p->button("pause")->click();
+    QTest::qWait(400);
+    const int at_pause = static_cast<int>(steps.size());
+    QTest::qWait(600);
+    QCOMPARE(static_cast<int>(steps.size()), at_pause);
+    QCOMPARE(p->button("pause")->text(), QString("Resume"));
+    p->button("pause")->click();
+    QVERIFY(steps.wait(30000));
+    // Stop: the run ends within a second and keeps a checkpoint.
+    QElapsedTimer t;
+    t.start();
+    p->button("stop")->click();
+    QVERIFY(done.wait(5000));
+    const qint64 ms = t.elapsed();
+    qInfo("stop answered in %lld ms", static_cast<long long>(ms));
+    QVERIFY2(ms < 1000, qPrintable(QString("stop took %1 ms").arg(ms)));
+    const auto outcome = done.first().at(0).value<TrainOutcome>();
+    QCOMPARE(outcome.status, QString("stopped"));
+    QVERIFY(QDir(outcome.run_dir + "/checkpoints").entryList(QDir::Dirs | QDir::NoDotAndDotDot).size() >= 1);
+    QVERIFY(p->button("pretrain")->isEnabled());
+  }
+
+  void projectsRoundTrip() {
+    QVERIFY(win_);
+    MainWindow& w = *win_;
+    w.composer()->setScheduleText("MMTMMTMMT");
+    w.analysis()->sentence()->setText("Projects remember the sentence too.");
+    const QString path = tmp_.path() + "/p/demo.mabert.json";
+    QVERIFY(w.saveProject(path));
+    StudioOptions opt;
+    opt.project = path;
+    opt.autosave = false;
+    MainWindow w2(opt);
+    QCOMPARE(w2.composer()->schedule(), QString("MMTMMTMMT"));
+    QCOMPARE(w2.analysis()->sentence()->text(), QString("Projects remember the sentence too."));
+    QCOMPARE(w2.trainPanel()->field("tokenizer")->text(), tokenizer_);
+    QCOMPARE(w2.projectState()["run"], w.projectState()["run"]);
+    // Bad files name the field at fault.
+    QFile bad(tmp_.path() + "/bad.json");
+    QVERIFY(bad.open(QIODevice::WriteOnly));
+    bad.write(R"({"format": "mabert-studio-project", "version": 1, "design": 3})");
+    bad.close();
+    try {
+      load_project(bad.fileName());
+      QFAIL("a bad project loaded");
+    } catch (const std::exception& e) {
+      QVERIFY2(QString(e.what()).contains("bad.json") && QString(e.what()).contains("'design'"), e.what());
+    }
+    QFile other(tmp_.path() + "/other.json");
+    QVERIFY(other.open(QIODevice::WriteOnly));
+    other.write("{\"hello\": 1}");
+    other.close();
+    QVERIFY_THROWS_EXCEPTION(std::runtime_error, load_project(other.fileName()));
+  }
+
+  void plotsAndTablesExport() {
+    QVERIFY(win_);
+    const QString dir = tmp_.path() + "/export";
+    const QStringList files = win_->exportAllPlots(dir, {"png", "pdf", "svg"});
+    QVERIFY(files.size() >= 3 * 10);
+    for (const auto& f : files) QVERIFY2(QFileInfo(f).size() > 200, qPrintable(f));
+    QFile svg(dir + "/padding-drift.svg");
+    QVERIFY(svg.open(QIODevice::ReadOnly));
+    QVERIFY(svg.readAll().contains("<svg"));
+    const QString csv = table_csv(win_->analysis()->driftView()->table());
+    QVERIFY(csv.startsWith("pads,none"));
+    QVERIFY(export_csv(csv, dir + "/drift.csv"));
+    QString err;
+    QVERIFY(!export_plot(win_->analysis()->mapView()->plot(), dir + "/x.bmpx", &err));
+    QVERIFY(err.contains("x.bmpx"));
+  }
+
+  // Under Xvfb (MABERT_SCREENSHOT_DIR set): a trained model's views, written as PNGs.
+  void screenshots() {
+    const QString out = qEnvironmentVariable("MABERT_SCREENSHOT_DIR");
+    if (out.isEmpty()) QSKIP("set MABERT_SCREENSHOT_DIR (run under xvfb-run) to write screenshots");
+    QDir().mkpath(out);
+    if (!win_) {
+      StudioOptions opt;
+      opt.fresh = true;
+      opt.autosave = false;
+      win_ = std::make_unique<MainWindow>(opt);
+    }
+    MainWindow& w = *win_;
+    w.show();
+    w.showNormal();
+    w.resize(1600, 1000);
+    w.composer()->setScheduleText("MMTMMT");
+    const int steps = qEnvironmentVariableIntValue("MABERT_SCREENSHOT_STEPS");
+    TrainPanel* p = w.trainPanel();
+    small_run(p, "", tmp_.path() + "/runs", steps > 0 ? steps : 60);
+    p->restore({{"max_len", 64}, {"batch", 32}, {"lr", 5e-4}, {"eval_every", 50}});
+    QSignalSpy done(w.trainWorker(), &TrainWorker::finished);
+    QSignalSpy loaded(&w, &MainWindow::modelLoaded);
+    w.tabs()->setCurrentIndex(0);
+    p->button("pretrain")->click();
+    QTest::qWait(3000);
+    QVERIFY(w.grab().save(out + "/training-live.png"));
+    QVERIFY(done.wait(1800000));
+    QVERIFY(loaded.wait(60000) || !w.loadedRun().isEmpty());
+    QVERIFY(w.grab().save(out + "/training-done.png"));
+    AnalysisPanel* a = w.analysis();
+    w.tabs()->setCurrentIndex(1);
+    QSignalSpy insp(w.analysisWorker(), &AnalysisWorker::inspected);
+    a->pads()->setValue(4);
+    a->sentence()->setText("The captain looked at the letter and smiled, for the news was good.");
+    latest_inspection(a, insp);
+    const char* names[] = {"map", "ssm", "attention", "drift", "efficiency"};
+    for (int i = 0; i < 3; ++i) {
+      a->tabs()->setCurrentIndex(i);
+      QTest::qWait(300);
+      QVERIFY(w.grab().save(out + "/view-" + names[i] + ".png"));
+    }
+    a->tabs()->setCurrentIndex(3);
+    QSignalSpy drift(w.analysisWorker(), &AnalysisWorker::driftReady);
+    a->driftView()->findChild<QPushButton*>("drift_compute")->click();
+    QVERIFY(drift.wait(300000));
+    QTest::qWait(300);
+    QVERIFY(w.grab().save(out + "/view-drift.png"));
+    a->tabs()->setCurrentIndex(4);
+    auto* eff = a->efficiencyView();
+    eff->lengthsEdit()->setText("64, 128, 256, 512");
+    QSignalSpy eff_done(eff, &EfficiencyView::done);
+    eff->findChild<QPushButton*>("profile_run")->click();
+    QVERIFY(eff_done.wait(600000));
+    QTest::qWait(300);
+    QVERIFY(w.grab().save(out + "/view-efficiency.png"));
+    for (const char* n : {"training-done", "view-map", "view-ssm", "view-attention", "view-drift", "view-efficiency"})
+      QVERIFY(QFileInfo(out + "/" + n + ".png").size() > 10000);
+  }
+
+  void cleanupTestCase() { win_.reset(); }
+};
+
+QTEST_MAIN(TestStudio)
+#include "test_studio.moc"
