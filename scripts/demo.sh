@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The main job. Until the desktop GUI lands this is the CLI's demo: the default design's
+# The CLI demo (the main job is the studio: scripts/setup.sh run): the default design's
 # per-layer table, then MLM pretraining of a `tiny` MMTMMT model on the shipped demo corpus
 # (a tokenizer is trained first), about two minutes on two CPU cores, with the loss falling.
 set -euo pipefail

@@ -4,7 +4,8 @@
 #
 #   scripts/setup.sh           install + build
 #   scripts/setup.sh test      install + build + run all tests (CTest)
-#   scripts/setup.sh run       install + build + start the demo (the main job)
+#   scripts/setup.sh run       install + build + open MaBERT Studio on the demo (the main job)
+#   scripts/setup.sh cli-demo  install + build + the CLI demo (pretraining in the terminal)
 #
 # Environment: BUILD_DIR (default build), MABERT_GUI (ON|OFF, default ON),
 #              MABERT_CUDA (AUTO|ON|OFF), Torch_DIR (use an existing LibTorch >= 2.4 instead of the wheel).
@@ -78,8 +79,21 @@ case "$ACTION" in
     ctest --output-on-failure --timeout 1800 -j1
     ;;
   run)
-    log "starting the demo"
+    STUDIO="$BUILD_DIR/app/mabert-studio"
+    if [ ! -x "$STUDIO" ]; then
+      echo "mabert-studio was not built (MABERT_GUI=$MABERT_GUI); 'scripts/setup.sh cli-demo' runs the CLI demo" >&2
+      exit 1
+    fi
+    log "opening MaBERT Studio on the demo (press Pretrain; the views fill when it finishes)"
+    if [ -n "${DISPLAY:-}" ] || [ -n "${WAYLAND_DISPLAY:-}" ]; then
+      exec "$STUDIO" "${@:2}"
+    fi
+    log "no DISPLAY: starting it on a virtual X server (xvfb-run); set DISPLAY to see the window"
+    exec xvfb-run -a -s "-screen 0 1920x1200x24" "$STUDIO" "${@:2}"
+    ;;
+  cli-demo)
+    log "starting the CLI demo"
     exec "$ROOT/scripts/demo.sh"
     ;;
-  *) echo "usage: $0 [build|test|run]" >&2; exit 2 ;;
+  *) echo "usage: $0 [build|test|run|cli-demo]" >&2; exit 2 ;;
 esac

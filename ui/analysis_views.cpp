@@ -118,7 +118,7 @@ void MapView::show(const analysis::Inspection& r) {
   token_ticks(plot_->xAxis, r.tokens);
   plot_->xAxis->setTickLabelRotation(60);
   plot_->yAxis->setRange(0, wmax * 1.1);
-  plot_->replot();
+  replot_lazy(plot_);
 }
 
 // --- SSM -----------------------------------------------------------------------------------------
@@ -167,7 +167,7 @@ int SsmView::layer() const { return layer_->currentData().isValid() ? layer_->cu
 void SsmView::show(const analysis::Inspection& r) {
   last_ = r;
   if (!r.state_norms.defined()) {
-    for (auto* p : plots()) p->replot();
+    for (auto* p : plots()) replot_lazy(p);
     return;
   }
   const int64_t L = r.state_norms.size(0), C = r.state_norms.size(1);
@@ -180,7 +180,8 @@ void SsmView::show(const analysis::Inspection& r) {
   heat_plot_->xAxis->setRange(-0.5, static_cast<double>(L) - 0.5);
   heat_plot_->yAxis->setRange(-0.5, static_cast<double>(C) - 0.5);
   token_ticks(heat_plot_->xAxis, r.tokens, 20);
-  heat_plot_->replot();
+  heat_plot_->xAxis->setTickLabelRotation(60);
+  replot_lazy(heat_plot_);
 
   // Path: the projected trajectory, start and end marked, pads in grey.
   path_plot_->clearPlottables();
@@ -205,7 +206,9 @@ void SsmView::show(const analysis::Inspection& r) {
     path_plot_->yAxis->setLabel(QString("PC 2 (%1 %)").arg(100 * r.path_variance[1], 0, 'f', 0));
   }
   path_plot_->rescaleAxes();
-  path_plot_->replot();
+  path_plot_->xAxis->scaleRange(1.25);  // room for the token labels
+  path_plot_->yAxis->scaleRange(1.25);
+  replot_lazy(path_plot_);
   drawChannels();
 }
 
@@ -250,7 +253,7 @@ void SsmView::drawChannels() {
     plot->xAxis->setRange(-0.5, static_cast<double>(L) - 0.5);
     token_ticks(plot->xAxis, r.tokens, 20);
     plot->xAxis->setTickLabelRotation(60);
-    plot->replot();
+    replot_lazy(plot);
   }
 }
 
@@ -317,7 +320,7 @@ void AttentionView::show(const analysis::Inspection& r) {
 void AttentionView::draw() {
   if (!last_.attention.defined()) {
     map_->data()->clear();
-    plot_->replot();
+    replot_lazy(plot_);
     return;
   }
   const int h = head_->currentData().toInt();
@@ -333,7 +336,7 @@ void AttentionView::draw() {
   plot_->xAxis->setRange(-0.5, L - 0.5);
   plot_->yAxis->setRange(-0.5, L - 0.5);
   updateTicks();
-  plot_->replot();
+  replot_lazy(plot_);
 }
 
 void AttentionView::updateTicks() {

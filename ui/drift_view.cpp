@@ -110,7 +110,7 @@ void DriftView::redraw() {
     plot_->yAxis->setLabel("cosine distance 1 − cos");
   }
   if (!curves_.empty()) plot_->xAxis->setRange(-0.5, static_cast<double>(curves_.front().pads.back()) + 0.5);
-  plot_->replot(QCustomPlot::rpQueuedReplot);
+  replot_lazy(plot_);
 
   QStringList header{"pads"};
   for (const auto& c : curves_) header << QString::fromStdString(c.config) + (cls ? " CLS" : " mean");

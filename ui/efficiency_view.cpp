@@ -161,10 +161,13 @@ void EfficiencyView::redraw() {
     auto* gl = latency_->addGraph();
     auto* gm = memory_->addGraph();
     const QString name = i == 0 ? sched[i] + " (design)" : sched[i];
+    // Distinct markers and dashes keep coinciding curves visible.
+    const QCPScatterStyle::ScatterShape shapes[] = {QCPScatterStyle::ssDisc, QCPScatterStyle::ssSquare,
+                                                     QCPScatterStyle::ssTriangle};
     for (auto* g : {gl, gm}) {
       g->setName(name);
-      g->setPen(QPen(series_color(i), 2));
-      g->setScatterStyle(QCPScatterStyle(QCPScatterStyle::ssDisc, 6));
+      g->setPen(QPen(series_color(i), 2, i == 0 ? Qt::SolidLine : (i == 1 ? Qt::DashLine : Qt::DotLine)));
+      g->setScatterStyle(QCPScatterStyle(shapes[i % 3], 8));
     }
     for (const auto& p : points_) {
       if (QString::fromStdString(p.schedule) != sched[i] || !p.error.empty()) continue;
@@ -172,12 +175,15 @@ void EfficiencyView::redraw() {
       if (p.peak_bytes >= 0) gm->addData(static_cast<double>(p.length), static_cast<double>(p.peak_bytes) / 1048576.0);
     }
   }
+  auto ticks = QSharedPointer<QCPAxisTickerText>(new QCPAxisTickerText);
+  for (const auto& p : points_) ticks->addTick(static_cast<double>(p.length), QString::number(p.length));
   for (auto* p : {latency_, memory_}) {
+    if (!points_.empty()) p->xAxis->setTicker(ticks);
     p->rescaleAxes();
     p->xAxis->scaleRange(1.15);
     p->yAxis->setRangeLower(0);
     p->yAxis->setRangeUpper(p->yAxis->range().upper * 1.1);
-    p->replot(QCustomPlot::rpQueuedReplot);
+    replot_lazy(p);
   }
   // Table: one row per point, with the ratio against all-T at the same length.
   QVector<QStringList> rows;
@@ -193,7 +199,7 @@ void EfficiencyView::redraw() {
                     p.rss_bytes >= 0 ? QString::number(p.rss_bytes / 1048576.0, 'f', 2) : "—", ratio,
                     QString::fromStdString(p.error)});
   }
-  fill_table(table_, {"schedule", "length", "median ms", "min ms", "max ms", "peak MB", "RSS peak MB", "time / all-T", "error"},
+  fill_table(table_, {"schedule", "length", "median ms", "min ms", "max ms", "peak MB", "RSS growth MB", "time / all-T", "error"},
              rows);
 }
 

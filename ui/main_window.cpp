@@ -219,6 +219,8 @@ void MainWindow::wire() {
     analysis_->driftView()->setCurves(c, QString("live: training probes at step %1 (left padding)").arg(step));
   });
   connect(train_worker_, &TrainWorker::finished, this, [this](const TrainOutcome& o) {
+    run_stall_ms_ = stall_->maxStallMs();
+    status_stall_->setText(QString("UI max stall during the run %1 ms").arg(run_stall_ms_, 0, 'f', 1));
     // A finished (or stopped) pretraining or fine-tuning run is loaded into the views.
     if ((o.status == "finished" || o.status == "stopped" || o.status == "early_stopped") &&
         QFileInfo::exists(o.run_dir + "/config.json"))

@@ -55,6 +55,8 @@ class MainWindow : public QMainWindow {
   AnalysisWorker* analysisWorker() const { return analysis_worker_; }
   StallMonitor* stallMonitor() const { return stall_; }
   QString loadedRun() const { return loaded_run_; }
+  // The longest event-loop stall between the last run's start and its end (ms).
+  double runStallMs() const { return run_stall_ms_; }
 
   nlohmann::json projectState() const;
   // Applies a project (tolerant of missing sections). Returns false with a message box on error.
@@ -93,6 +95,7 @@ class MainWindow : public QMainWindow {
   bool model_is_untrained_ = true;
   QTimer* reinit_;
   int base_font_size_ = 0;
+  double run_stall_ms_ = 0;
 };
 
 }  // namespace mabert::ui

@@ -17,6 +17,29 @@ QColor series_color(int i) {
   return c[static_cast<size_t>(i) % (sizeof c / sizeof c[0])];
 }
 
+namespace {
+// Replots a stale plot when it is shown.
+class ShowReplot : public QObject {
+ public:
+  using QObject::QObject;
+  bool eventFilter(QObject* o, QEvent* e) override {
+    if (e->type() == QEvent::Show && o->property("stale").toBool()) {
+      o->setProperty("stale", false);
+      static_cast<QCustomPlot*>(o)->replot(QCustomPlot::rpQueuedReplot);
+    }
+    return false;
+  }
+};
+}  // namespace
+
+void replot_lazy(QCustomPlot* plot) {
+  if (plot->isVisible()) {
+    plot->replot(QCustomPlot::rpQueuedReplot);
+  } else {
+    plot->setProperty("stale", true);
+  }
+}
+
 QCustomPlot* make_plot(QWidget* parent, const QString& title, const QString& x_label, const QString& y_label) {
   auto* p = new QCustomPlot(parent);
   p->setMinimumSize(240, 160);
@@ -30,6 +53,7 @@ QCustomPlot* make_plot(QWidget* parent, const QString& title, const QString& x_l
   p->yAxis->setLabel(y_label);
   p->setInteractions(QCP::iRangeDrag | QCP::iRangeZoom);
   p->legend->setFont(QFont(p->font().family(), std::max(7, p->font().pointSize() - 1)));
+  p->installEventFilter(new ShowReplot(p));
   p->setContextMenuPolicy(Qt::CustomContextMenu);
   QObject::connect(p, &QWidget::customContextMenuRequested, p, [p](const QPoint& pos) {
     QMenu menu(p);
@@ -45,6 +69,10 @@ QCustomPlot* make_plot(QWidget* parent, const QString& title, const QString& x_l
 
 bool export_plot(QCustomPlot* plot, const QString& path, QString* error) {
   const QString suffix = QFileInfo(path).suffix().toLower();
+  if (plot->property("stale").toBool()) {
+    plot->setProperty("stale", false);
+    plot->replot();
+  }
   const int w = plot->width() > 50 ? plot->width() : 800, h = plot->height() > 50 ? plot->height() : 500;
   bool ok = false;
   if (suffix == "png") {

@@ -16,6 +16,10 @@ namespace mabert::ui {
 // A plot with the studio's style, drag/zoom on both axes and an export context menu.
 QCustomPlot* make_plot(QWidget* parent, const QString& title, const QString& x_label, const QString& y_label);
 
+// Redraws now when the plot is on screen; otherwise marks it stale and redraws when it is next
+// shown, so views on hidden tabs cost the GUI thread nothing while a run streams data.
+void replot_lazy(QCustomPlot* plot);
+
 // Writes the plot to `path`; the format follows the suffix (.png, .pdf, .svg). Returns false
 // with *error set (naming the file) when the format is unknown or the file cannot be written.
 bool export_plot(QCustomPlot* plot, const QString& path, QString* error = nullptr);

@@ -164,7 +164,6 @@ TrainPanel::TrainPanel(QWidget* parent) : QWidget(parent) {
   loss_plot_->legend->setVisible(true);
   rv->addWidget(loss_plot_, 3);
   eval_plot_ = make_plot(live, "Evaluation metrics", "step", "value");
-  eval_plot_->legend->setVisible(true);
   rv->addWidget(eval_plot_, 2);
   tabs->addTab(live, "Live");
 
@@ -292,8 +291,8 @@ void TrainPanel::start(const QString& kind) {
   for (int i = 0; i < 2; ++i) loss_plot_->graph(i)->data()->clear();
   eval_plot_->clearGraphs();
   eval_graph_.clear();
-  loss_plot_->replot();
-  eval_plot_->replot();
+  replot_lazy(loss_plot_);
+  replot_lazy(eval_plot_);
   progress_->setValue(0);
   const TrainRequest rq = request(kind);
   progress_->setMaximum(kind == "evaluate" ? 0 : static_cast<int>(rq.train.steps));
@@ -318,13 +317,14 @@ void TrainPanel::onStep(const train::StepStats& s) {
   loss_plot_->graph(0)->addData(static_cast<double>(s.step), s.loss);
   loss_plot_->graph(1)->addData(static_cast<double>(s.step), s.lr);
   loss_plot_->rescaleAxes();
-  loss_plot_->replot(QCustomPlot::rpQueuedReplot);
+  replot_lazy(loss_plot_);
 }
 
 void TrainPanel::onEvaluated(const train::EvalStats& e) {
   QString line = QString("eval at step %1:").arg(e.step);
   for (const auto& [k, v] : e.metrics) {
     const QString key = QString::fromStdString(k);
+    if (key.startsWith("neg_")) continue;  // the trainer's higher-is-better mirror of a loss
     line += QString(" %1=%2").arg(key).arg(v, 0, 'f', 4);
     if (!eval_graph_.contains(key)) {
       eval_graph_[key] = eval_plot_->graphCount();
@@ -335,9 +335,10 @@ void TrainPanel::onEvaluated(const train::EvalStats& e) {
     }
     eval_plot_->graph(eval_graph_[key])->addData(static_cast<double>(e.step), v);
   }
+  eval_plot_->legend->setVisible(eval_plot_->graphCount() > 0);
   log_->appendPlainText(line);
   eval_plot_->rescaleAxes();
-  eval_plot_->replot(QCustomPlot::rpQueuedReplot);
+  replot_lazy(eval_plot_);
 }
 
 void TrainPanel::onMessage(const QString& m) { log_->appendPlainText(m); }
@@ -347,7 +348,8 @@ void TrainPanel::onFinished(const TrainOutcome& o) {
   progress_->setMaximum(std::max(1, progress_->maximum()));
   if (o.status == "finished") progress_->setValue(progress_->maximum());
   QString line = current_kind_ + " " + o.status;
-  for (const auto& [k, v] : o.metrics) line += QString(" · %1 %2").arg(QString::fromStdString(k)).arg(v, 0, 'f', 4);
+  for (const auto& [k, v] : o.metrics)
+    if (!QString::fromStdString(k).startsWith("neg_")) line += QString(" · %1 %2").arg(QString::fromStdString(k)).arg(v, 0, 'f', 4);
   if (!o.message.isEmpty()) line += " — " + o.message;
   status_->setText(line);
   log_->appendPlainText(line);
@@ -423,7 +425,7 @@ void TrainPanel::compareChecked() {
     for (const auto& [x, y] : curve) g->addData(x, y);
   }
   compare_plot_->rescaleAxes();
-  compare_plot_->replot();
+  replot_lazy(compare_plot_);
 }
 
 nlohmann::json TrainPanel::state() const {

@@ -41,6 +41,7 @@ void add_bench_command(CLI::App& app) {
     else
       std::cout << report.to_table();
   });
+  add_bench_model_command(bench);
 }
 
 }  // namespace mabert::cli

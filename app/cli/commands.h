@@ -9,5 +9,7 @@ void add_info_command(CLI::App& app);
 void add_bench_command(CLI::App& app);
 void add_train_commands(CLI::App& app);
 void add_runs_command(CLI::App& app);
+void add_bench_model_command(CLI::App* bench);  // `bench model`, beside `bench scan`
+void add_experiment_commands(CLI::App& app);    // ablate, drift
 
 }  // namespace mabert::cli

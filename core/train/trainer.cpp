@@ -465,6 +465,7 @@ TrainResult finetune(const FinetuneJob& job, const Hooks& hooks) {
   }
   Tokenizer tok = Tokenizer::load(tok_path);
   cfg.vocab_size = tok.vocab_size();
+  if (!job.pooling.empty()) cfg.pooling = job.pooling;
   cfg.head = task.regression ? "regression" : "classification";
   cfg.num_labels = task.regression ? 2 : task.num_labels();
   cfg.validate();

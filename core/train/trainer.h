@@ -92,6 +92,7 @@ struct FinetuneJob {
   std::string task, data_dir, init, tokenizer, run_dir;
   TrainOptions train;
   int64_t max_train_examples = 0;  // 0 = all
+  std::string pooling;             // overrides the pooling of the initial model (ablations); empty = keep
 };
 TrainResult finetune(const FinetuneJob& job, const Hooks& hooks = {});
 

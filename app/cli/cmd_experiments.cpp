@@ -1,0 +1,280 @@
+// Experiments: `mabert ablate` (grids → the paper's tables), `mabert bench model` (efficiency
+// against length, ratios against an all-T baseline measured in the same run) and `mabert drift`
+// (padding drift over a probe set). Results are written atomically as CSV, Markdown and SVG.
+#include "cli/commands.h"
+
+#include "analysis/drift.h"
+#include "analysis/efficiency.h"
+#include "data/corpus.h"
+#include "data/glue.h"
+#include "experiments/grid.h"
+#include "train/trainer.h"
+#include "util/files.h"
+#include "util/svg_plot.h"
+
+#include <ATen/Parallel.h>
+#include <nlohmann/json.hpp>
+
+#include <algorithm>
+#include <csignal>
+#include <cstdio>
+#include <filesystem>
+#include <iostream>
+#include <memory>
+#include <set>
+#include <sstream>
+
+namespace mabert::cli {
+namespace fs = std::filesystem;
+
+namespace {
+
+std::atomic<bool> g_stop{false};
+void on_signal(int) { g_stop = true; }
+
+void write_outputs(const std::string& prefix, const std::string& csv, const std::string& md, const std::string& svg) {
+  if (prefix.empty()) return;
+  if (fs::path(prefix).has_parent_path()) fs::create_directories(fs::path(prefix).parent_path());
+  write_file_atomic(prefix + ".csv", csv);
+  if (!md.empty()) write_file_atomic(prefix + ".md", md);
+  if (!svg.empty()) write_file_atomic(prefix + ".svg", svg);
+  std::fprintf(stderr, "wrote %s.csv%s%s\n", prefix.c_str(), md.empty() ? "" : ", .md", svg.empty() ? "" : ", .svg");
+}
+
+}  // namespace
+
+// --- bench model ---------------------------------------------------------------------------------
+void add_bench_model_command(CLI::App* bench) {
+  struct Args {
+    std::string preset = "small", config, mode = "both", device = "cpu", scan = "auto", out;
+    std::vector<std::string> schedules = {"MMTMMTMMTMMT"};
+    std::vector<int64_t> lengths = {128, 256, 512, 1024, 2048, 4096};
+    int64_t batch = 1, train_batch = 8;
+    int repeats = 5, warmup = 1, threads = 0;
+    bool bf16 = false, json = false;
+  };
+  auto a = std::make_shared<Args>();
+  CLI::App* c = bench->add_subcommand("model", "Whole-model latency, training-step time and peak memory against length (paper §4.5)");
+  c->add_option("--preset", a->preset, "Width preset: tiny, small, base")->capture_default_str();
+  c->add_option("--config", a->config, "Model config JSON instead of a preset");
+  c->add_option("--schedules", a->schedules, "Schedules to compare; an all-T baseline of the same depth is added")
+      ->delimiter(',')->capture_default_str();
+  c->add_option("--lengths", a->lengths, "Sequence lengths")->delimiter(',')->capture_default_str();
+  c->add_option("--mode", a->mode, "inference, train or both")->capture_default_str();
+  c->add_option("--batch", a->batch, "Inference batch")->capture_default_str();
+  c->add_option("--train-batch", a->train_batch, "Training-step batch (fixed across lengths)")->capture_default_str();
+  c->add_option("--repeats", a->repeats, "Timed repeats after warm-up (median reported; at least 5)")->capture_default_str()
+      ->check(CLI::Range(5, 1000));
+  c->add_option("--warmup", a->warmup, "Untimed warm-up runs")->capture_default_str();
+  c->add_option("--device", a->device, "cpu or cuda")->capture_default_str();
+  c->add_flag("--bf16", a->bf16, "CUDA: bf16 weights (inference) / autocast (training)");
+  c->add_option("--scan", a->scan, "Selective-scan path: auto, ref, cpu, cuda")->capture_default_str();
+  c->add_option("--out", a->out, "Output prefix: writes PREFIX.csv, PREFIX.md and PREFIX-<mode>.svg");
+  c->add_option("--threads", a->threads, "Intra-op threads (0 = LibTorch's default)");
+  c->add_flag("--json", a->json, "Print the points as JSON");
+  c->callback([a] {
+    if (a->threads > 0) at::set_num_threads(a->threads);
+    ModelConfig cfg = a->config.empty() ? ModelConfig::preset(a->preset) : ModelConfig::load(a->config);
+    std::vector<std::string> schedules = a->schedules;
+    const std::string baseline(schedules.front().size(), 'T');
+    if (std::find(schedules.begin(), schedules.end(), baseline) == schedules.end()) schedules.push_back(baseline);
+    std::vector<std::string> modes;
+    if (a->mode == "both") modes = {"inference", "train"};
+    else if (a->mode == "inference" || a->mode == "train") modes = {a->mode};
+    else throw CLI::ValidationError("--mode", "expected inference, train or both, got '" + a->mode + "'");
+    std::string csv, md;
+    nlohmann::ordered_json all = nlohmann::ordered_json::array();
+    for (const auto& mode : modes) {
+      analysis::ProfileOptions o;
+      o.lengths = a->lengths, o.mode = mode, o.repeats = a->repeats, o.warmup = a->warmup;
+      o.batch = mode == "train" ? a->train_batch : a->batch;
+      o.device = a->device, o.bf16 = a->bf16, o.scan = a->scan;
+      std::fprintf(stderr, "%s, batch %lld, %s%s, %d repeats after %d warm-up; d=%lld, %zu layers\n", mode.c_str(),
+                   static_cast<long long>(o.batch), o.device.c_str(), o.bf16 ? " bf16" : " fp32", o.repeats, o.warmup,
+                   static_cast<long long>(cfg.d_model), schedules.front().size());
+      const auto pts = analysis::profile(cfg, schedules, o, [&](const analysis::ProfilePoint& p) {
+        std::fprintf(stderr, "  %-14s L=%-5lld %9.2f ms  (min %.2f, max %.2f)  peak %8.1f MB  %s\n", p.schedule.c_str(),
+                     static_cast<long long>(p.length), p.median_ms, p.min_ms, p.max_ms, p.peak_bytes / 1048576.0, p.error.c_str());
+      });
+      {
+        std::istringstream lines(analysis::profile_csv(pts, baseline));
+        std::string line;
+        std::getline(lines, line);
+        if (csv.empty()) csv = "mode," + line + "\n";
+        while (std::getline(lines, line)) csv += mode + "," + line + "\n";
+      }
+      // Markdown: one row per length, time and memory ratio of each schedule against the baseline.
+      md += "\n### " + mode + " (batch " + std::to_string(o.batch) + ", " + o.device + (o.bf16 ? ", bf16" : ", fp32") +
+            ", median of " + std::to_string(o.repeats) + ")\n\n| length |";
+      for (const auto& s : schedules) md += " " + s + " ms | peak MB |";
+      md += " time " + schedules.front() + " / " + baseline + " |\n|---|";
+      for (size_t i = 0; i < schedules.size(); ++i) md += "---|---|";
+      md += "---|\n";
+      std::vector<PlotSeries> series;
+      for (const auto& s : schedules) series.push_back({s, {}, {}});
+      int64_t crossover = -1;
+      for (int64_t L : a->lengths) {
+        md += "| " + std::to_string(L) + " |";
+        double t_design = 0, t_base = 0;
+        for (size_t k = 0; k < schedules.size(); ++k)
+          for (const auto& p : pts)
+            if (p.schedule == schedules[k] && p.length == L) {
+              char cell[96];
+              if (p.error.empty()) std::snprintf(cell, sizeof cell, " %.2f | %.1f |", p.median_ms, p.peak_bytes / 1048576.0);
+              else std::snprintf(cell, sizeof cell, " %s | — |", p.error.c_str());
+              md += cell;
+              if (p.error.empty()) series[k].x.push_back(static_cast<double>(L)), series[k].y.push_back(p.median_ms);
+              if (k == 0) t_design = p.median_ms;
+              if (p.schedule == baseline) t_base = p.median_ms;
+            }
+        char r[32];
+        std::snprintf(r, sizeof r, " %.3f |\n", t_base > 0 ? t_design / t_base : 0.0);
+        md += r;
+        if (t_design > 0 && t_base > 0 && t_design < t_base) {
+          if (crossover < 0) crossover = L;
+        } else {
+          crossover = -1;  // must stay faster at every longer length
+        }
+      }
+      md += crossover > 0 ? "\n" + schedules.front() + " is faster than " + baseline + " from " + std::to_string(crossover) +
+                                " tokens on.\n"
+                          : "\n" + schedules.front() + " is not faster than " + baseline + " at the longest length measured.\n";
+      if (!a->out.empty()) {
+        PlotSpec spec;
+        spec.title = mode == "train" ? "Training-step time" : "Inference latency";
+        spec.x_label = "sequence length", spec.y_label = "ms (median)", spec.log_x = true, spec.log_y = true;
+        write_file_atomic(a->out + "-" + mode + ".svg", svg_line_plot(spec, series));
+      }
+      for (const auto& p : pts)
+        all.push_back({{"mode", mode}, {"schedule", p.schedule}, {"length", p.length}, {"median_ms", p.median_ms},
+                       {"min_ms", p.min_ms}, {"max_ms", p.max_ms}, {"peak_bytes", p.peak_bytes}, {"rss_bytes", p.rss_bytes},
+                       {"params", p.params}, {"error", p.error}});
+    }
+    write_outputs(a->out, csv, md, "");
+    if (a->json) std::cout << all.dump(2) << '\n';
+    else std::cout << md;
+  });
+}
+
+// --- ablate, drift -------------------------------------------------------------------------------
+void add_experiment_commands(CLI::App& app) {
+  {
+    struct Args {
+      std::string grid, out, registry;
+      int threads = 0;
+      bool dry = false;
+    };
+    auto a = std::make_shared<Args>();
+    CLI::App* c = app.add_subcommand("ablate", "Run (or resume) an ablation grid; writes results.md and results.csv");
+    c->add_option("--grid", a->grid, "Grid JSON (see resources/grids/)")->required();
+    c->add_option("--out", a->out, "Output folder (default runs/grid-<name>)");
+    c->add_option("--registry", a->registry, "Run registry database");
+    c->add_option("--threads", a->threads, "Intra-op threads (0 = LibTorch's default)");
+    c->add_flag("--dry-run", a->dry, "Validate the grid and list its encoders and cells");
+    c->callback([a] {
+      if (a->threads > 0) at::set_num_threads(a->threads);
+      const experiments::Grid g = experiments::Grid::load(a->grid);
+      const std::string out = a->out.empty() ? "runs/grid-" + g.name : a->out;
+      std::set<std::string> encoders;
+      for (const auto& v : g.variants) encoders.insert(experiments::encoder_key(g, v));
+      std::fprintf(stderr, "grid %s: %zu variants, %zu encoders to pretrain, %zu tasks × %zu seeds = %zu fine-tuning cells\n",
+                   g.name.c_str(), g.variants.size(), encoders.size(), g.tasks.size(), g.seeds.size(),
+                   g.variants.size() * g.tasks.size() * g.seeds.size());
+      if (a->dry) {
+        for (const auto& v : g.variants)
+          std::printf("%-16s encoder %s  %s\n", v.name.c_str(), experiments::encoder_key(g, v).c_str(), v.overrides.dump().c_str());
+        return;
+      }
+      std::signal(SIGINT, on_signal);
+      std::signal(SIGTERM, on_signal);
+      experiments::GridHooks h;
+      h.stop = &g_stop;
+      h.registry = a->registry;
+      h.on_message = [](const std::string& m) { std::fprintf(stderr, "%s\n", m.c_str()); };
+      h.on_cell = [](const experiments::CellResult& c) {
+        std::fprintf(stderr, "  %-14s %-6s seed %-3llu %.4f%s\n", c.variant.c_str(), c.task.c_str(),
+                     static_cast<unsigned long long>(c.seed), c.score, c.reused ? " (done earlier)" : "");
+      };
+      const auto rep = experiments::run_grid(g, out, h);
+      std::cout << experiments::results_markdown(g, rep.cells);
+      std::fprintf(stderr, "%s: %d encoders pretrained (%d reused), %d cells fine-tuned (%d reused) in %.0f s\n", out.c_str(),
+                   rep.pretrain_runs, rep.pretrain_reused, rep.finetune_runs, rep.finetune_reused, rep.seconds);
+      if (g_stop) throw std::runtime_error("stopped; run the same command again to resume");
+    });
+  }
+  {
+    struct Args {
+      std::string run, task, data, text, out, side = "both";
+      std::vector<int64_t> pads = {0, 1, 2, 4, 8, 16, 32, 64};
+      size_t count = 64;
+      int64_t max_len = 64;
+      bool json = false;
+    };
+    auto a = std::make_shared<Args>();
+    CLI::App* c = app.add_subcommand("drift", "Padding drift of a run's encoder over a probe set (paper Figs. 3–4)");
+    c->add_option("--run", a->run, "Run folder (pretraining or fine-tuning)")->required();
+    c->add_option("--task", a->task, "GLUE task whose dev sentences are the probes");
+    c->add_option("--data", a->data, "The task's folder (with --task)");
+    c->add_option("--text", a->text, "Or: a text file / corpus whose sentences are the probes");
+    c->add_option("--count", a->count, "Probe sentences")->capture_default_str();
+    c->add_option("--max-len", a->max_len, "Probe length limit in tokens")->capture_default_str();
+    c->add_option("--pads", a->pads, "Pad counts")->delimiter(',')->capture_default_str();
+    c->add_option("--side", a->side, "left, right or both")->capture_default_str();
+    c->add_option("--out", a->out, "Output prefix: PREFIX.csv and PREFIX-<side>-<cls|mean>.svg");
+    c->add_flag("--json", a->json, "Print the curves as JSON");
+    c->callback([a] {
+      std::vector<std::string> sentences;
+      if (!a->task.empty()) {
+        if (a->data.empty()) throw CLI::ValidationError("--data", "give the task's folder with --task");
+        const auto split = data::load_glue(a->task, a->data, data::glue_task(a->task).name == "MNLI" ? "dev_matched" : "dev");
+        for (const auto& e : split.examples) sentences.push_back(e.a);
+      } else if (!a->text.empty()) {
+        for (const auto& d : data::read_corpus({a->text}))
+          for (const auto& s : d.sentences) sentences.push_back(s);
+      } else {
+        throw CLI::ValidationError("drift", "give --task and --data, or --text");
+      }
+      if (a->side != "left" && a->side != "right" && a->side != "both")
+        throw CLI::ValidationError("--side", "expected left, right or both");
+      train::LoadedRun r = train::load_run(a->run);
+      const auto probes = analysis::make_probes(r.tokenizer, sentences, a->count, a->max_len);
+      std::string csv = "side,config,pads,cls,mean,cls_max,mean_max,probes\n";
+      nlohmann::ordered_json js = nlohmann::ordered_json::array();
+      for (const std::string side : {"right", "left"}) {
+        if (a->side != "both" && a->side != side) continue;
+        analysis::DriftOptions o;
+        o.pads = a->pads, o.left = side == "left";
+        const auto curves = analysis::padding_drift(r.model, probes, o);
+        std::vector<PlotSeries> cls, mean;
+        for (const auto& cv : curves) {
+          PlotSeries sc{cv.config, {}, cv.cls}, sm{cv.config, {}, cv.mean};
+          for (size_t k = 0; k < cv.pads.size(); ++k) {
+            char line[256];
+            std::snprintf(line, sizeof line, "%s,%s,%lld,%.6g,%.6g,%.6g,%.6g,%zu\n", side.c_str(), cv.config.c_str(),
+                          static_cast<long long>(cv.pads[k]), cv.cls[k], cv.mean[k], cv.cls_max[k], cv.mean_max[k], probes.size());
+            csv += line;
+            sc.x.push_back(static_cast<double>(cv.pads[k]));
+            sm.x.push_back(static_cast<double>(cv.pads[k]));
+          }
+          cls.push_back(sc), mean.push_back(sm);
+          js.push_back({{"side", side}, {"config", cv.config}, {"pads", cv.pads}, {"cls", cv.cls}, {"mean", cv.mean}});
+          if (!a->json)
+            std::printf("%-5s %-15s CLS at %lld pads %.3g (worst probe %.3g); mean %.3g\n", side.c_str(), cv.config.c_str(),
+                        static_cast<long long>(cv.pads.back()), cv.cls.back(), cv.cls_max.back(), cv.mean.back());
+        }
+        if (!a->out.empty()) {
+          PlotSpec spec;
+          spec.x_label = "pads added", spec.y_label = "cosine distance (log; 0 drawn at 1e-9)", spec.log_y = true;
+          spec.title = "Padding drift, final [CLS], " + side + " padding";
+          write_file_atomic(a->out + "-" + side + "-cls.svg", svg_line_plot(spec, cls));
+          spec.title = "Padding drift, valid-token mean, " + side + " padding";
+          write_file_atomic(a->out + "-" + side + "-mean.svg", svg_line_plot(spec, mean));
+        }
+      }
+      write_outputs(a->out, csv, "", "");
+      if (a->json) std::cout << js.dump(2) << '\n';
+    });
+  }
+}
+
+}  // namespace mabert::cli

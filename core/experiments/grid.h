@@ -1,0 +1,82 @@
+// Ablation grids (paper Tables 1, 3 and B4): a JSON grid names the model variants (schedule,
+// PSM levels, pooling, any config field), the pretraining budget, the GLUE tasks and the seeds.
+// The runner pretrains each distinct encoder once, fine-tunes it on every task for every seed,
+// and writes a results table (mean ± std per variant and task) as Markdown and CSV. It resumes:
+// a cell whose result file exists is not run again. Every run is recorded in the registry.
+#pragma once
+
+#include "model/config.h"
+#include "train/trainer.h"
+
+#include <nlohmann/json.hpp>
+
+#include <atomic>
+#include <functional>
+#include <map>
+#include <string>
+#include <vector>
+
+namespace mabert::experiments {
+
+struct Variant {
+  std::string name;         // the row label, e.g. "Full", "PSM only", "MMTMMTMMTMMT"
+  nlohmann::json overrides; // ModelConfig fields applied on top of the grid's base model
+};
+
+struct Grid {
+  std::string name;
+  std::string source;                     // the file it was read from (for messages)
+  ModelConfig base;                       // preset + the grid's "model" fields
+  std::vector<Variant> variants;
+  std::vector<std::string> corpus;        // pretraining text (files or folders)
+  int vocab = 2000;                       // tokenizer trained on the corpus, shared by every encoder
+  train::TrainOptions pretrain, finetune; // budgets
+  int64_t max_train_examples = 0;         // fine-tuning examples per task (0 = all)
+  std::vector<std::string> tasks;
+  std::string data_dir;                   // folder holding one subfolder per GLUE task
+  std::vector<uint64_t> seeds;
+
+  // Strict: unknown fields and wrong types are errors naming the file and field. Relative paths
+  // in the file are resolved against the file's folder.
+  static Grid load(const std::string& path);
+  static Grid from_json(const nlohmann::json& j, const std::string& where, const std::string& base_dir = ".");
+};
+
+struct CellResult {
+  std::string variant, task;
+  uint64_t seed = 0;
+  double score = 0;                        // the task's metric (mcc, accuracy, f1, pearson)
+  std::map<std::string, double> metrics;
+  std::string run_dir;
+  bool reused = false;                     // read back from an earlier run
+};
+
+struct GridReport {
+  std::vector<CellResult> cells;
+  int pretrain_runs = 0, pretrain_reused = 0, finetune_runs = 0, finetune_reused = 0;
+  double seconds = 0;
+};
+
+struct GridHooks {
+  std::function<void(const std::string&)> on_message;
+  std::function<void(const CellResult&)> on_cell;
+  const std::atomic<bool>* stop = nullptr;
+  std::string registry;  // empty: the default registry
+};
+
+// Runs (or resumes) the grid into out_dir: out_dir/encoders/<key>/ for pretraining runs,
+// out_dir/cells/<variant>/<task>/seed-<s>/ for fine-tuning, results.md and results.csv at the end.
+GridReport run_grid(const Grid& grid, const std::string& out_dir, const GridHooks& hooks = {});
+
+// The model a variant describes (base + overrides), validated.
+ModelConfig variant_config(const Grid& grid, const Variant& v);
+// A key naming the encoder a variant pretrains: variants that differ only in pooling or head
+// share it.
+std::string encoder_key(const Grid& grid, const Variant& v);
+
+// Results in the paper's layout: rows are variants in grid order, columns are tasks in grid
+// order, then the average; cells are "mean ± std (n)".
+std::string results_markdown(const Grid& grid, const std::vector<CellResult>& cells);
+std::string results_csv(const Grid& grid, const std::vector<CellResult>& cells);
+
+}  // namespace mabert::experiments

@@ -1,0 +1,156 @@
+// Ablation grids end to end at toy size: two schedules × two seeds × one task (RTE from the
+// shared data), the results table's rows, columns and mean ± std, a rerun that does no work,
+// and grid files that name the field at fault. Also the shipped paper grids parse.
+#include "harness.h"
+
+#include "experiments/grid.h"
+#include "runs/registry.h"
+#include "util/files.h"
+#include "util/svg_plot.h"
+
+#include <nlohmann/json.hpp>
+
+#include <algorithm>
+#include <cmath>
+#include <set>
+#include <filesystem>
+#include <unistd.h>
+
+using namespace mabert;
+namespace fs = std::filesystem;
+using json = nlohmann::json;
+
+namespace {
+
+const std::string kShared = MABERT_SHARED_DATA;
+const std::string kResources = MABERT_RESOURCES_DIR;
+
+std::string temp_dir(const std::string& name) {
+  const auto p = fs::temp_directory_path() / ("mabert_test_experiments_" + std::to_string(::getpid())) / name;
+  remove_tree(p.string());
+  fs::create_directories(p);
+  return p.string();
+}
+
+json toy_grid() {
+  return {{"name", "toy"},
+          {"preset", "tiny"},
+          {"model", {{"d_model", 32}, {"n_heads", 2}, {"d_ffn", 64}, {"d_state", 8}, {"max_len", 64}}},
+          {"variants", {{{"name", "MMT"}, {"schedule", "MMT"}}, {{"name", "TTT"}, {"schedule", "TTT"}}}},
+          {"pretrain", {{"corpus", {kResources + "/demo/corpus.txt"}}, {"vocab", 500}, {"steps", 6}, {"batch", 8}, {"max_len", 32}, {"lr", 2e-3}}},
+          {"finetune", {{"steps", 6}, {"batch", 8}, {"max_len", 48}, {"lr", 1e-3}, {"max_train", 64}}},
+          {"tasks", {"RTE"}},
+          {"data", kShared + "/glue"},
+          {"seeds", {1, 2}}};
+}
+
+}  // namespace
+
+TEST_CASE(toy_grid_runs_end_to_end_and_resumes_without_work) {
+  if (!fs::exists(kShared + "/glue/RTE/train.tsv")) SKIP("../shared/data/glue/RTE is not present");
+  const std::string out = temp_dir("grid");
+  const std::string registry = out + "/runs.db";
+  experiments::Grid g = experiments::Grid::from_json(toy_grid(), "toy.json");
+  experiments::GridHooks h;
+  h.registry = registry;
+  const auto first = experiments::run_grid(g, out, h);
+  EXPECT_EQ(first.pretrain_runs, 2);  // two schedules → two encoders
+  EXPECT_EQ(first.finetune_runs, 4);  // 2 variants × 1 task × 2 seeds
+  REQUIRE(first.cells.size() == 4);
+  std::printf("    first run: %.1f s\n", first.seconds);
+
+  // The table: one row per schedule in grid order, an RTE column (accuracy) and the average;
+  // each cell mean ± sample std over the two seeds.
+  const std::string md = read_file(out + "/results.md");
+  std::printf("%s", md.c_str());
+  EXPECT(md.find("| toy | RTE (accuracy) | avg |") != std::string::npos);
+  EXPECT(md.find("| MMT |") < md.find("| TTT |"));
+  for (const std::string v : {"MMT", "TTT"}) {
+    std::vector<double> s;
+    for (const auto& c : first.cells)
+      if (c.variant == v) s.push_back(c.score);
+    REQUIRE(s.size() == 2);
+    const double mean = (s[0] + s[1]) / 2, sd = std::abs(s[0] - s[1]) / std::sqrt(2.0);
+    char cell[96];
+    std::snprintf(cell, sizeof cell, "| %s | %.3f ± %.3f (2) | %.3f |", v.c_str(), mean, sd, mean);
+    EXPECT_MSG(md.find(cell) != std::string::npos, "missing row " << cell);
+    for (double x : s) EXPECT(x >= 0 && x <= 1);
+  }
+  const std::string csv = read_file(out + "/results.csv");
+  EXPECT(csv.rfind("variant,task,metric,mean,std,n,scores\n", 0) == 0);
+  EXPECT_EQ(std::count(csv.begin(), csv.end(), '\n'), 3);
+  // Every run is in the registry.
+  runs::Registry reg(registry);
+  EXPECT_EQ(reg.list("pretrain").size(), size_t{2});
+  EXPECT_EQ(reg.list("finetune").size(), size_t{4});
+
+  // A rerun does no work and gives the same table.
+  const auto second = experiments::run_grid(g, out, h);
+  EXPECT_EQ(second.pretrain_runs, 0);
+  EXPECT_EQ(second.finetune_runs, 0);
+  EXPECT_EQ(second.pretrain_reused, 2);
+  EXPECT_EQ(second.finetune_reused, 4);
+  EXPECT_EQ(read_file(out + "/results.md"), md);
+  std::printf("    rerun: %.2f s, nothing trained\n", second.seconds);
+
+  // Variants that differ only in pooling share an encoder; PSM does not.
+  json j = toy_grid();
+  j["variants"] = {{{"name", "Full"}}, {{"name", "PSM only"}, {"pooling", "cls"}},
+                   {{"name", "None"}, {"pooling", "cls"}, {"psm_pre", false}, {"psm_post", false}, {"psm_state", false}}};
+  const auto g3 = experiments::Grid::from_json(j, "t3.json");
+  EXPECT_EQ(experiments::encoder_key(g3, g3.variants[0]), experiments::encoder_key(g3, g3.variants[1]));
+  EXPECT(experiments::encoder_key(g3, g3.variants[0]) != experiments::encoder_key(g3, g3.variants[2]));
+}
+
+TEST_CASE(bad_grids_name_the_file_and_field) {
+  json j = toy_grid();
+  j["seeds"] = "three";
+  EXPECT_THROWS_WITH(experiments::Grid::from_json(j, "g.json"), "g.json", "'seeds'");
+  j = toy_grid();
+  j["variants"][1]["schedule"] = "MXT";
+  EXPECT_THROWS_WITH(experiments::Grid::from_json(j, "g.json"), "g.json", "variant 'TTT'", "X");
+  j = toy_grid();
+  j["finetune"]["stepz"] = 3;
+  EXPECT_THROWS_WITH(experiments::Grid::from_json(j, "g.json"), "g.json", "finetune.stepz", "unknown");
+  j = toy_grid();
+  j["tasks"] = {"GLUEY"};
+  EXPECT_THROWS_WITH(experiments::Grid::from_json(j, "g.json"), "g.json", "'tasks'", "GLUEY");
+  j = toy_grid();
+  j["variants"][1]["name"] = "MMT";
+  EXPECT_THROWS_WITH(experiments::Grid::from_json(j, "g.json"), "duplicate");
+  j = toy_grid();
+  j.erase("data");
+  EXPECT_THROWS_WITH(experiments::Grid::from_json(j, "g.json"), "'data'", "missing");
+}
+
+TEST_CASE(shipped_paper_grids_parse) {
+  for (const std::string name : {"table1-tiny", "table3-tiny", "tableB4-tiny"}) {
+    const auto g = experiments::Grid::load(kResources + "/grids/" + name + ".json");
+    std::set<std::string> encoders;
+    for (const auto& v : g.variants) encoders.insert(experiments::encoder_key(g, v));
+    std::printf("    %s: %zu variants, %zu encoders, %zu tasks, %zu seeds\n", name.c_str(), g.variants.size(),
+                encoders.size(), g.tasks.size(), g.seeds.size());
+    EXPECT_EQ(g.seeds.size(), size_t{3});
+    EXPECT(fs::path(g.data_dir).is_absolute() || g.data_dir.find("shared/data/glue") != std::string::npos);
+    if (name == "table1-tiny") EXPECT_EQ(encoders.size(), size_t{8});
+    if (name == "table3-tiny") EXPECT_EQ(encoders.size(), size_t{2});
+    if (name == "tableB4-tiny") EXPECT_EQ(encoders.size(), size_t{1});
+  }
+}
+
+TEST_CASE(svg_plot_writes_every_series) {
+  PlotSpec spec;
+  spec.title = "t <1>";
+  spec.log_y = true;
+  const std::string svg = svg_line_plot(spec, {{"none", {0, 1, 2}, {0, 1e-3, 2e-3}}, {"pre+post+state", {0, 1, 2}, {0, 0, 0}}});
+  EXPECT(svg.rfind("<svg", 0) == 0);
+  EXPECT_EQ(static_cast<int>(std::count(svg.begin(), svg.end(), '\n') > 5), 1);
+  EXPECT(svg.find("t &lt;1&gt;") != std::string::npos);
+  EXPECT(svg.find("pre+post+state") != std::string::npos);
+  size_t lines = 0;
+  for (size_t p = svg.find("<polyline"); p != std::string::npos; p = svg.find("<polyline", p + 1)) ++lines;
+  EXPECT_EQ(lines, size_t{2});
+  EXPECT(svg.find("nan") == std::string::npos && svg.find("inf") == std::string::npos);
+}
+
+TEST_MAIN()
