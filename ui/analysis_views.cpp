@@ -424,6 +424,11 @@ void AnalysisPanel::requestInspection() {
   emit inspectRequested(sentence_->text(), pair_->text(), o, ++serial_);
 }
 
+void AnalysisPanel::inspectNow() {
+  debounce_->stop();
+  requestInspection();
+}
+
 void AnalysisPanel::onInspected(const analysis::Inspection& r, quint64 serial) {
   if (serial != serial_) return;  // a newer request is on its way
   map_->show(r);

@@ -104,6 +104,8 @@ class AnalysisPanel : public QWidget {
 
  public slots:
   void requestInspection();
+  // Issues the pending (debounced) request now, if any; otherwise a fresh one.
+  void inspectNow();
   void onInspected(const mabert::analysis::Inspection& r, quint64 serial);
 
  signals:

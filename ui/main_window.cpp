@@ -5,6 +5,7 @@
 #include "data/corpus.h"
 #include "drift_view.h"
 #include "efficiency_view.h"
+#include "experiments_panel.h"
 #include "plot_util.h"
 #include "project.h"
 #include "train_panel.h"
@@ -79,7 +80,9 @@ MainWindow::MainWindow(const StudioOptions& opt, QWidget* parent) : QMainWindow(
   train_ = new TrainPanel;
   analysis_ = new AnalysisPanel;
   tabs_->addTab(train_, "Data && runs");
+  experiments_ = new ExperimentsPanel;
   tabs_->addTab(analysis_, "Analysis");
+  tabs_->addTab(experiments_, "Experiments");
   setCentralWidget(tabs_);
 
   status_model_ = new QLabel("no model");
@@ -272,6 +275,15 @@ void MainWindow::wire() {
   connect(analysis_worker_, &AnalysisWorker::profilePoint, eff, &EfficiencyView::onPoint);
   connect(analysis_worker_, &AnalysisWorker::profileDone, eff, &EfficiencyView::onDone);
 
+  // Experiments run on the training thread, queued behind (never beside) a training run.
+  connect(experiments_, &ExperimentsPanel::runRequested, this, [this](const QString& grid, const QString& out) {
+    QMetaObject::invokeMethod(train_worker_, "runGrid", Qt::QueuedConnection, Q_ARG(QString, grid), Q_ARG(QString, out),
+                              Q_ARG(QString, train_->registryPath()));
+  });
+  connect(experiments_, &ExperimentsPanel::stopRequested, this, [this] { train_worker_->requestStop(); });
+  connect(train_worker_, &TrainWorker::gridCell, experiments_, &ExperimentsPanel::onCell);
+  connect(train_worker_, &TrainWorker::gridFinished, experiments_, &ExperimentsPanel::onFinished);
+  connect(train_worker_, &TrainWorker::message, experiments_, &ExperimentsPanel::onMessage);
   connect(train_->field("corpus"), &QLineEdit::editingFinished, this, &MainWindow::setProbesFromCorpus);
 }
 

@@ -17,6 +17,7 @@ namespace mabert::ui {
 
 class AnalysisPanel;
 class Composer;
+class ExperimentsPanel;
 class TrainPanel;
 
 // Measures how long the GUI event loop is kept from running: a 5 ms timer records the longest
@@ -50,6 +51,7 @@ class MainWindow : public QMainWindow {
   Composer* composer() const { return composer_; }
   TrainPanel* trainPanel() const { return train_; }
   AnalysisPanel* analysis() const { return analysis_; }
+  ExperimentsPanel* experiments() const { return experiments_; }
   QTabWidget* tabs() const { return tabs_; }
   TrainWorker* trainWorker() const { return train_worker_; }
   AnalysisWorker* analysisWorker() const { return analysis_worker_; }
@@ -85,6 +87,7 @@ class MainWindow : public QMainWindow {
   Composer* composer_;
   TrainPanel* train_;
   AnalysisPanel* analysis_;
+  ExperimentsPanel* experiments_;
   QTabWidget* tabs_;
   TrainWorker* train_worker_;
   AnalysisWorker* analysis_worker_;

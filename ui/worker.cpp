@@ -122,6 +122,28 @@ void TrainWorker::run(const TrainRequest& rq) {
   emit finished(out);
 }
 
+void TrainWorker::runGrid(const QString& grid_file, const QString& out_dir, const QString& registry) {
+  stop_ = false;
+  try {
+    const experiments::Grid g = experiments::Grid::load(grid_file.toStdString());
+    experiments::GridHooks h;
+    h.stop = &stop_;
+    h.registry = registry.toStdString();
+    h.on_message = [this](const std::string& m) { emit message(QString::fromStdString(m)); };
+    h.on_cell = [this](const experiments::CellResult& c) { emit gridCell(c); };
+    const auto rep = experiments::run_grid(g, out_dir.toStdString(), h);
+    emit gridFinished(stop_ ? "stopped" : "finished", QString::fromStdString(experiments::results_markdown(g, rep.cells)),
+                      QString("%1 encoders pretrained (%2 reused), %3 cells fine-tuned (%4 reused) in %5 s")
+                          .arg(rep.pretrain_runs)
+                          .arg(rep.pretrain_reused)
+                          .arg(rep.finetune_runs)
+                          .arg(rep.finetune_reused)
+                          .arg(rep.seconds, 0, 'f', 0));
+  } catch (const std::exception& e) {
+    emit gridFinished("failed", {}, QString::fromStdString(e.what()));
+  }
+}
+
 // --- AnalysisWorker ----------------------------------------------------------------------------
 
 void AnalysisWorker::loadRun(const QString& run_dir) {
@@ -221,6 +243,7 @@ void register_worker_types() {
   qRegisterMetaType<TrainRequest>();
   qRegisterMetaType<TrainOutcome>();
   qRegisterMetaType<ModelSource>();
+  qRegisterMetaType<experiments::CellResult>();
   qRegisterMetaType<ModelConfig>();
   qRegisterMetaType<train::StepStats>();
   qRegisterMetaType<train::EvalStats>();

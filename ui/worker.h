@@ -9,6 +9,7 @@
 #include "analysis/drift.h"
 #include "analysis/efficiency.h"
 #include "analysis/inspect.h"
+#include "experiments/grid.h"
 #include "train/trainer.h"
 
 #include <QObject>
@@ -48,6 +49,9 @@ class TrainWorker : public QObject {
 
  public slots:
   void run(const mabert::ui::TrainRequest& request);
+  // Runs (or resumes) an ablation grid file into out_dir on this thread (runs queue behind
+  // training, so the two never compete for the cores).
+  void runGrid(const QString& grid_file, const QString& out_dir, const QString& registry);
 
  signals:
   void started(const QString& run_dir);
@@ -56,6 +60,8 @@ class TrainWorker : public QObject {
   void message(const QString& text);
   void drift(qint64 step, const std::vector<mabert::analysis::DriftCurve>& curves);
   void finished(const mabert::ui::TrainOutcome& outcome);
+  void gridCell(const mabert::experiments::CellResult& cell);
+  void gridFinished(const QString& status, const QString& markdown, const QString& message);
 
  private:
   std::atomic<bool> stop_{false}, pause_{false};
@@ -109,6 +115,7 @@ QThread* start_in_thread(QObject* worker, QObject* parent, const QString& name);
 Q_DECLARE_METATYPE(mabert::ui::TrainRequest)
 Q_DECLARE_METATYPE(mabert::ui::TrainOutcome)
 Q_DECLARE_METATYPE(mabert::ui::ModelSource)
+Q_DECLARE_METATYPE(mabert::experiments::CellResult)
 Q_DECLARE_METATYPE(mabert::ModelConfig)
 Q_DECLARE_METATYPE(mabert::train::StepStats)
 Q_DECLARE_METATYPE(mabert::train::EvalStats)

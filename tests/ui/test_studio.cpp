@@ -5,6 +5,7 @@
 #include "composer.h"
 #include "drift_view.h"
 #include "efficiency_view.h"
+#include "experiments_panel.h"
 #include "main_window.h"
 #include "plot_util.h"
 #include "project.h"
@@ -57,7 +58,7 @@ void small_run(TrainPanel* p, const QString& tokenizer, const QString& runs_root
 
 // Waits until the inspection of the panel's latest request has been drawn; returns it.
 void latest_inspection(AnalysisPanel* a, QSignalSpy& insp, analysis::Inspection* out = nullptr) {
-  QTest::qWait(300);  // let the panel's debounce issue its request
+  a->inspectNow();  // the debounced request, issued now (timers run late on a loaded machine)
   QTRY_VERIFY_WITH_TIMEOUT(!insp.isEmpty() && insp.last().at(1).toULongLong() == a->lastSerial(), 60000);
   if (out) *out = insp.last().at(0).value<analysis::Inspection>();
 }
@@ -350,6 +351,40 @@ class TestStudio : public QObject {
     other.write("{\"hello\": 1}");
     other.close();
     QVERIFY_THROWS_EXCEPTION(std::runtime_error, load_project(other.fileName()));
+  }
+
+  void experimentsTabRunsAGrid() {
+    QVERIFY(win_);
+    const QString glue = shared_data_dir() + "/glue";
+    if (!QFileInfo::exists(glue + "/RTE/train.tsv")) QSKIP("../shared/data/glue/RTE is not present");
+    const nlohmann::json grid = {
+        {"name", "gui-toy"},
+        {"model", {{"d_model", 32}, {"n_heads", 2}, {"d_ffn", 64}, {"d_state", 8}, {"max_len", 64}}},
+        {"variants", {{{"name", "Full"}, {"schedule", "MMT"}}, {{"name", "None"}, {"schedule", "MMT"}, {"pooling", "cls"},
+                       {"psm_pre", false}, {"psm_post", false}, {"psm_state", false}}}},
+        {"pretrain", {{"corpus", {demo_corpus().toStdString()}}, {"vocab", 500}, {"steps", 4}, {"batch", 8}, {"max_len", 32}}},
+        {"finetune", {{"steps", 4}, {"batch", 8}, {"max_len", 48}, {"max_train", 32}}},
+        {"tasks", {"RTE"}},
+        {"data", glue.toStdString()},
+        {"seeds", {1, 2}}};
+    const QString file = tmp_.path() + "/gui-toy.json";
+    QFile f(file);
+    QVERIFY(f.open(QIODevice::WriteOnly));
+    f.write(QByteArray::fromStdString(grid.dump(2)));
+    f.close();
+    ExperimentsPanel* e = win_->experiments();
+    e->gridEdit()->setText(file);
+    e->outEdit()->setText(tmp_.path() + "/gui-grid");
+    QSignalSpy done(win_->trainWorker(), &TrainWorker::gridFinished);
+    e->findChild<QPushButton*>("grid_run")->click();
+    QVERIFY(done.wait(300000));
+    QCOMPARE(done.first().at(0).toString(), QString("finished"));
+    QVERIFY(done.first().at(1).toString().contains("| Full |"));
+    QCOMPARE(e->table()->rowCount(), 2);
+    QCOMPARE(e->table()->columnCount(), 2);
+    for (int r = 0; r < 2; ++r) QVERIFY2(e->table()->item(r, 1)->text().contains("± ") && e->table()->item(r, 1)->text().endsWith("(2)"),
+                                         qPrintable(e->table()->item(r, 1)->text()));
+    QVERIFY(QFileInfo::exists(tmp_.path() + "/gui-grid/results.md"));
   }
 
   void plotsAndTablesExport() {

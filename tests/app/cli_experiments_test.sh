@@ -1,0 +1,55 @@
+#!/usr/bin/env bash
+# The experiment commands end to end: `bench model` (medians, ratios against the all-T baseline,
+# CSV/Markdown/SVG), `drift` on a short pretraining run (flat under full masking), and `ablate`
+# (dry run of the shipped grids; a bad grid names its field and exits non-zero).
+set -u
+MABERT="$1"; DEMO="$2"; GRIDS="$3"
+W="$(mktemp -d)"; trap 'rm -rf "$W"' EXIT
+export MABERT_REGISTRY="$W/runs.db"
+fail=0
+ok()   { echo "ok   $*"; }
+bad()  { echo "FAIL $*"; fail=1; }
+run()  { "$@" >"$W/out" 2>"$W/err" || { echo "command failed: $*"; tail -20 "$W/err"; return 1; }; }
+
+run "$MABERT" bench model --preset tiny --schedules MMT --lengths 32,64 --mode both --repeats 5 --out "$W/eff" --json \
+  && python3 - "$W" <<'PY' && ok "bench model" || bad "bench model"
+import json, sys, csv
+w = sys.argv[1]
+pts = json.load(open(f"{w}/out"))
+assert len(pts) == 8, len(pts)  # 2 modes x (MMT + the added TTT baseline) x 2 lengths
+assert all(p["min_ms"] <= p["median_ms"] <= p["max_ms"] and p["peak_bytes"] > 0 for p in pts)
+rows = list(csv.DictReader(open(f"{w}/eff.csv")))
+assert len(rows) == 8 and "time_vs_TTT" in rows[0]
+assert all(abs(float(r["time_vs_TTT"]) - 1) < 1e-9 for r in rows if r["schedule"] == "TTT")
+md = open(f"{w}/eff.md").read()
+assert "### inference" in md and "### train" in md and "faster than TTT" in md
+for m in ("inference", "train"):
+    assert open(f"{w}/eff-{m}.svg").read().startswith("<svg")
+PY
+"$MABERT" bench model --preset tiny --lengths 32 --repeats 2 >/dev/null 2>"$W/err" \
+  && bad "bench model accepted 2 repeats" || { grep -q "repeats" "$W/err" && ok "fewer than 5 repeats refused" || bad "repeats message"; }
+
+run "$MABERT" pretrain --corpus "$DEMO" --preset tiny --schedule MMT --vocab 600 --steps 20 --batch 8 --max-len 48 \
+  --max-sentences 300 --out "$W/pre" --json && ok "pretrain for drift" || bad "pretrain for drift"
+run "$MABERT" drift --run "$W/pre" --text "$DEMO" --count 8 --pads 0,2,8,32 --out "$W/drift" \
+  && python3 - "$W" <<'PY' && ok "drift" || bad "drift"
+import csv, sys
+w = sys.argv[1]
+rows = list(csv.DictReader(open(f"{w}/drift.csv")))
+assert len(rows) == 2 * 5 * 4, len(rows)  # sides x configs x pad counts
+full = [r for r in rows if r["config"] == "pre+post+state"]
+assert all(float(r["cls_max"]) <= 1e-5 and float(r["mean_max"]) <= 1e-5 for r in full)
+none_left = [r for r in rows if r["config"] == "none" and r["side"] == "left" and r["pads"] == "32"]
+assert float(none_left[0]["mean"]) > float(full[-1]["mean"])
+for s in ("left", "right"):
+    for m in ("cls", "mean"):
+        assert open(f"{w}/drift-{s}-{m}.svg").read().startswith("<svg")
+PY
+
+for g in "$GRIDS"/*.json; do
+  run "$MABERT" ablate --grid "$g" --dry-run && ok "ablate --dry-run $(basename "$g")" || bad "ablate --dry-run $g"
+done
+echo '{"name": "x", "variants": [{"name": "a"}], "pretrain": {"corpus": ["c"]}, "tasks": ["RTE"], "data": "d", "seeds": "1"}' >"$W/bad.json"
+"$MABERT" ablate --grid "$W/bad.json" --out "$W/g" >/dev/null 2>"$W/err" \
+  && bad "bad grid accepted" || { grep -q "bad.json: field 'seeds'" "$W/err" && ok "bad grid names the field" || bad "bad grid message: $(cat "$W/err")"; }
+exit $fail
