@@ -434,7 +434,7 @@ void AnalysisPanel::onInspected(const analysis::Inspection& r, quint64 serial) {
   map_->show(r);
   ssm_->show(r);
   attention_->show(r);
-  emit inspectionShown();
+  emit inspectionShown(r, serial);
 }
 
 nlohmann::json AnalysisPanel::state() const {

@@ -110,7 +110,7 @@ class AnalysisPanel : public QWidget {
 
  signals:
   void inspectRequested(const QString& a, const QString& b, const mabert::analysis::InspectOptions& opt, quint64 serial);
-  void inspectionShown();
+  void inspectionShown(const mabert::analysis::Inspection& r, quint64 serial);
 
  private:
   QLineEdit *sentence_, *pair_;

@@ -79,6 +79,7 @@ void DriftView::setCurves(const std::vector<analysis::DriftCurve>& curves, const
   source_->setText(source);
   setBusy(false);
   redraw();
+  emit curvesChanged(source);
 }
 
 void DriftView::redraw() {

@@ -35,6 +35,7 @@ class DriftView : public QWidget {
  signals:
   void computeRequested(const mabert::analysis::DriftOptions& opt);
   void stopRequested();
+  void curvesChanged(const QString& source);
 
  private:
   void redraw();

@@ -120,6 +120,7 @@ void ExperimentsPanel::onFinished(const QString& status, const QString& markdown
   setBusy(false);
   log_->appendPlainText("grid " + status + (message.isEmpty() ? "" : ": " + message));
   if (!markdown.isEmpty()) log_->appendPlainText("\n" + markdown);
+  emit gridFinished(status, markdown);
 }
 
 void ExperimentsPanel::redraw() {

@@ -32,6 +32,7 @@ class ExperimentsPanel : public QWidget {
  signals:
   void runRequested(const QString& grid, const QString& out);
   void stopRequested();
+  void gridFinished(const QString& status, const QString& markdown);
 
  private:
   void describe();

@@ -318,6 +318,7 @@ void TrainPanel::onStep(const train::StepStats& s) {
   loss_plot_->graph(1)->addData(static_cast<double>(s.step), s.lr);
   loss_plot_->rescaleAxes();
   replot_lazy(loss_plot_);
+  emit stepShown(s.step);
 }
 
 void TrainPanel::onEvaluated(const train::EvalStats& e) {

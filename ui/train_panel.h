@@ -69,6 +69,7 @@ class TrainPanel : public QWidget {
   void loadRunRequested(const QString& run_dir);
   void reopenRunRequested(const QString& run_dir);
   void runFinished(const mabert::ui::TrainOutcome& o);
+  void stepShown(qint64 step);  // after the GUI drew a step (tests wait on GUI-thread signals only)
 
  private:
   void setRunning(bool r);
