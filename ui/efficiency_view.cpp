@@ -89,7 +89,14 @@ EfficiencyView::EfficiencyView(QWidget* parent) : QWidget(parent) {
 void EfficiencyView::setDesign(const ModelConfig& cfg, bool valid) {
   cfg_ = cfg;
   valid_ = valid;
-  run_->setEnabled(valid && !stop_->isEnabled());
+  run_->setEnabled(valid && !blocked_ && !stop_->isEnabled());
+}
+
+void EfficiencyView::setBlocked(bool blocked) {
+  blocked_ = blocked;
+  run_->setToolTip(blocked ? "A training run is going: timings now would measure the contention. Wait for it to end."
+                           : "Measure the design, all-T and all-M at each length.");
+  run_->setEnabled(valid_ && !blocked_ && !stop_->isEnabled());
 }
 
 QStringList EfficiencyView::schedules() const {
@@ -146,8 +153,8 @@ void EfficiencyView::onPoint(const analysis::ProfilePoint& p) {
 
 void EfficiencyView::onDone(const QString& csv) {
   csv_ = csv;
-  run_->setEnabled(valid_);
   stop_->setEnabled(false);
+  run_->setEnabled(valid_ && !blocked_);
   status_->setText(QString("done: %1 points (ratios against all-T in the table)").arg(points_.size()));
   redraw();
   emit done();

@@ -22,6 +22,8 @@ class EfficiencyView : public QWidget {
   explicit EfficiencyView(QWidget* parent = nullptr);
 
   void setDesign(const ModelConfig& cfg, bool valid);
+  // While a training run is going, measuring would compete with it for the cores: blocked.
+  void setBlocked(bool blocked);
   // The schedules compared: the design's, then all-T and all-M of the same depth (deduplicated).
   QStringList schedules() const;
   analysis::ProfileOptions options() const;
@@ -46,7 +48,7 @@ class EfficiencyView : public QWidget {
  private:
   void redraw();
   ModelConfig cfg_;
-  bool valid_ = true;
+  bool valid_ = true, blocked_ = false;
   QLineEdit* lengths_;
   QComboBox *mode_, *scan_, *device_;
   QSpinBox *repeats_, *batch_;

@@ -206,6 +206,7 @@ void MainWindow::wire() {
   // Training.
   connect(train_, &TrainPanel::startRequested, this, [this](const TrainRequest& rq) {
     stall_->reset();
+    analysis_->efficiencyView()->setBlocked(true);
     QMetaObject::invokeMethod(train_worker_, "run", Qt::QueuedConnection, Q_ARG(mabert::ui::TrainRequest, rq));
   });
   connect(train_, &TrainPanel::pauseRequested, this, [this](bool p) { train_worker_->setPaused(p); });
@@ -223,6 +224,7 @@ void MainWindow::wire() {
   });
   connect(train_worker_, &TrainWorker::finished, this, [this](const TrainOutcome& o) {
     run_stall_ms_ = stall_->maxStallMs();
+    analysis_->efficiencyView()->setBlocked(false);
     status_stall_->setText(QString("UI max stall during the run %1 ms").arg(run_stall_ms_, 0, 'f', 1));
     // A finished (or stopped) pretraining or fine-tuning run is loaded into the views.
     if ((o.status == "finished" || o.status == "stopped" || o.status == "early_stopped") &&
@@ -305,7 +307,8 @@ void MainWindow::setProbesFromCorpus() {
 }
 
 void MainWindow::initUntrainedModel() {
-  if (!composer_->valid()) return;
+  // Not while a run is going: it would compete for the cores; the run's model is loaded at its end.
+  if (!composer_->valid() || train_->running()) return;
   ModelConfig cfg = composer_->config();
   QMetaObject::invokeMethod(analysis_worker_, "initModel", Qt::QueuedConnection, Q_ARG(mabert::ModelConfig, cfg),
                             Q_ARG(QString, train_->field("tokenizer")->text()), Q_ARG(QString, demo_corpus()),

@@ -180,8 +180,11 @@ void AnalysisWorker::initModel(const ModelConfig& cfg_in, const QString& tokeniz
     cfg.vocab_size = tok->vocab_size();
     cfg.head = "none";
     cfg.validate();
-    torch::manual_seed(0);
-    model_ = MaBert(cfg);
+    {
+      std::lock_guard<std::mutex> seeded(init_mutex());
+      torch::manual_seed(0);
+      model_ = MaBert(cfg);
+    }
     model_->eval();
     tok_ = std::move(tok);
     max_len_ = cfg.max_len;

@@ -68,8 +68,10 @@ std::vector<ProfilePoint> profile(const ModelConfig& base, const std::vector<std
     cfg.max_len = std::max(cfg.max_len, max_length);
     cfg.dropout = 0.0;  // timing, not regularisation
     cfg.validate("profile");
+    std::unique_lock<std::mutex> seeded(init_mutex());
     torch::manual_seed(opt.seed);
     MaBert model(cfg);
+    seeded.unlock();
     model->to(dev);
     if (bf16 && opt.mode == "inference") model->to(torch::kBFloat16);
     const int64_t params = count_parameters(*model);
@@ -84,11 +86,13 @@ std::vector<ProfilePoint> profile(const ModelConfig& base, const std::vector<std
       if (stop && stop->load()) return points;
       ProfilePoint p;
       p.schedule = schedule, p.length = L, p.params = params;
+      std::unique_lock<std::mutex> drawing(init_mutex());
       torch::Tensor ids = torch::randint(Tokenizer::kNumSpecial, cfg.vocab_size, {opt.batch, L}, torch::kLong).to(dev);
       torch::Tensor mask = torch::ones({opt.batch, L}, torch::kFloat).to(dev);
       // MLM-style loss on 15 % of the positions.
       const int64_t n_masked = std::max<int64_t>(1, L * 15 / 100);
       torch::Tensor pos = torch::randperm(L, torch::kLong).narrow(0, 0, n_masked).to(dev);
+      drawing.unlock();
       auto run_once = [&] {
         if (opt.mode == "inference") {
           torch::NoGradGuard g;

@@ -158,4 +158,9 @@ MaBert load_model(const std::string& dir) {
   return model;
 }
 
+std::mutex& init_mutex() {
+  static std::mutex m;
+  return m;
+}
+
 }  // namespace mabert

@@ -10,6 +10,7 @@
 
 #include <torch/nn/modules/container/modulelist.h>
 
+#include <mutex>
 #include <optional>
 #include <string>
 #include <vector>
@@ -84,6 +85,11 @@ struct MaBertImpl : torch::nn::Module {
   std::vector<std::shared_ptr<EncoderLayer>> layers_;
 };
 TORCH_MODULE(MaBert);
+
+// LibTorch has one default CPU generator per process. Code that seeds it and draws from it
+// (weight initialisation, random inputs) holds this lock, so a model built on one thread (the
+// studio's analysis worker, a profile) does not interleave draws with a run starting on another.
+std::mutex& init_mutex();
 
 // Parameter count of a module (every registered parameter once; the tied decoder is not counted twice).
 int64_t count_parameters(const torch::nn::Module& m);

@@ -8,6 +8,7 @@
 #include <sentencepiece_trainer.h>
 
 #include <algorithm>
+#include <mutex>
 #include <random>
 #include <stdexcept>
 
@@ -56,6 +57,10 @@ std::string Tokenizer::train(const TokenizerTrainOptions& opt) {
                            " --control_symbols=[CLS],[SEP],[MASK] --max_sentence_length=20000"
                            " --hard_vocab_limit=false --minloglevel=2";
   VectorIterator it(sentences);
+  // SentencePiece's trainer keeps global state (flag defaults, logging): one training at a time
+  // per process (the studio's two workers can both ask for one).
+  static std::mutex train_mutex;
+  std::lock_guard<std::mutex> one_at_a_time(train_mutex);
   const auto status = sentencepiece::SentencePieceTrainer::Train(args, &it);
   if (!status.ok()) throw std::runtime_error("tokenizer training failed: " + status.ToString());
   return opt.model_prefix + ".model";

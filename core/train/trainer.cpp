@@ -292,10 +292,13 @@ TrainResult pretrain(const PretrainJob& job, const Hooks& hooks) {
   std::vector<int64_t> lengths;
   for (const auto& e : examples) lengths.push_back(static_cast<int64_t>(e.ids.size()));
 
-  torch::manual_seed(job.train.seed);
   Loop L;
   L.device = device_of(job.train);
-  L.model = MaBert(cfg);
+  {
+    std::lock_guard<std::mutex> seeded(init_mutex());
+    torch::manual_seed(job.train.seed);
+    L.model = MaBert(cfg);
+  }
   L.model->to(L.device);
   L.opt = job.train;
   L.run_dir = job.run_dir;
@@ -453,6 +456,7 @@ TrainResult finetune(const FinetuneJob& job, const Hooks& hooks) {
   if (job.max_train_examples > 0 && static_cast<int64_t>(train.examples.size()) > job.max_train_examples)
     train.examples.resize(static_cast<size_t>(job.max_train_examples));
 
+  std::unique_lock<std::mutex> seeded(init_mutex());  // until the model is built
   torch::manual_seed(job.train.seed);
   ModelConfig cfg;
   std::string tok_path = job.tokenizer;
@@ -473,6 +477,7 @@ TrainResult finetune(const FinetuneJob& job, const Hooks& hooks) {
   Loop L;
   L.device = device_of(job.train);
   L.model = MaBert(cfg);
+  seeded.unlock();
   if (!job.init.empty()) {
     // Encoder weights from the pretraining run; the task head starts fresh.
     const auto ckpt = latest_checkpoint(job.init);
