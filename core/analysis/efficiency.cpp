@@ -61,28 +61,49 @@ std::vector<ProfilePoint> profile(const ModelConfig& base, const std::vector<std
   const int mem_dev = dev.is_cuda() ? 0 : -1;
   const int64_t max_length = *std::max_element(opt.lengths.begin(), opt.lengths.end());
 
-  std::vector<ProfilePoint> points;
-  for (const std::string& schedule : schedules) {
-    ModelConfig cfg = base;
-    cfg.schedule = schedule;
-    cfg.max_len = std::max(cfg.max_len, max_length);
-    cfg.dropout = 0.0;  // timing, not regularisation
-    cfg.validate("profile");
-    std::unique_lock<std::mutex> seeded(init_mutex());
-    torch::manual_seed(opt.seed);
-    MaBert model(cfg);
-    seeded.unlock();
-    model->to(dev);
-    if (bf16 && opt.mode == "inference") model->to(torch::kBFloat16);
-    const int64_t params = count_parameters(*model);
+  struct Entry {
+    std::string schedule;
+    ModelConfig cfg;
+    MaBert model{nullptr};
     std::unique_ptr<torch::optim::AdamW> optim;
-    if (opt.mode == "train") {
-      model->train();
-      optim = std::make_unique<torch::optim::AdamW>(model->parameters(), torch::optim::AdamWOptions(1e-4));
-    } else {
-      model->eval();
+    int64_t params = 0;
+  };
+  std::vector<Entry> entries;
+  for (const std::string& schedule : schedules) {
+    Entry e;
+    e.schedule = schedule;
+    e.cfg = base;
+    e.cfg.schedule = schedule;
+    e.cfg.max_len = std::max(e.cfg.max_len, max_length);
+    e.cfg.dropout = 0.0;  // timing, not regularisation
+    e.cfg.validate("profile");
+    {
+      std::lock_guard<std::mutex> seeded(init_mutex());
+      torch::manual_seed(opt.seed);
+      e.model = MaBert(e.cfg);
     }
-    for (int64_t L : opt.lengths) {
+    e.model->to(dev);
+    if (bf16 && opt.mode == "inference") e.model->to(torch::kBFloat16);
+    e.params = count_parameters(*e.model);
+    if (opt.mode == "train") {
+      e.model->train();
+      e.optim = std::make_unique<torch::optim::AdamW>(e.model->parameters(), torch::optim::AdamWOptions(1e-4));
+    } else {
+      e.model->eval();
+    }
+    entries.push_back(std::move(e));
+  }
+
+  // Lengths outer, schedules inner: every schedule at one length is timed back to back under the
+  // same conditions (caches, allocator state, other load), so the ratios compare like with like.
+  std::vector<ProfilePoint> points;
+  for (int64_t L : opt.lengths) {
+    for (Entry& entry : entries) {
+      MaBert& model = entry.model;
+      torch::optim::AdamW* optim = entry.optim.get();
+      const ModelConfig& cfg = entry.cfg;
+      const std::string& schedule = entry.schedule;
+      const int64_t params = entry.params;
       if (stop && stop->load()) return points;
       ProfilePoint p;
       p.schedule = schedule, p.length = L, p.params = params;

@@ -174,8 +174,9 @@ TEST_CASE(profile_reports_medians_of_repeats_and_measured_memory) {
       EXPECT_GT(p.peak_bytes, 0);
       EXPECT_GT(p.params, 0);
     }
-    // Attention's L×L scores: all-T at 96 tokens needs more than at 32.
-    EXPECT_GT(pts[3].peak_bytes, pts[2].peak_bytes);
+    // Lengths outer, schedules inner; attention's L×L scores: all-T at 96 needs more than at 32.
+    EXPECT(pts[0].schedule == "MMT" && pts[1].schedule == "TTT" && pts[1].length == 32 && pts[3].length == 96);
+    EXPECT_GT(pts[3].peak_bytes, pts[1].peak_bytes);
     const std::string csv = analysis::profile_csv(pts, "TTT");
     EXPECT(csv.find("time_vs_TTT") != std::string::npos);
     EXPECT_EQ(std::count(csv.begin(), csv.end(), '\n'), 5);
