@@ -119,6 +119,18 @@ MainWindow::MainWindow(const StudioOptions& opt, QWidget* parent) : QMainWindow(
   }
   if (loaded_run_.isEmpty()) initUntrainedModel();
   train_->refreshHistory();
+  // The session is also saved every 30 s, so a crash or a kill loses at most that much setup.
+  if (opt_.autosave) {
+    auto* autosave = new QTimer(this);
+    autosave->setInterval(30000);
+    connect(autosave, &QTimer::timeout, this, [this] {
+      try {
+        save_project(autosave_path(), projectState());
+      } catch (const std::exception&) {
+      }
+    });
+    autosave->start();
+  }
   (void)restored;
 }
 

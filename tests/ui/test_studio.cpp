@@ -337,6 +337,18 @@ class TestStudio : public QObject {
     QCOMPARE(w2.analysis()->sentence()->text(), QString("Projects remember the sentence too."));
     QCOMPARE(w2.trainPanel()->field("tokenizer")->text(), tokenizer_);
     QCOMPARE(w2.projectState()["run"], w.projectState()["run"]);
+    // The last session is restored on start: closing autosaves, the next window reopens it.
+    {
+      StudioOptions with_autosave;
+      with_autosave.fresh = true;
+      MainWindow a(with_autosave);
+      a.composer()->setScheduleText("TMTB");
+      QVERIFY(a.close());
+    }
+    {
+      MainWindow b{StudioOptions{}};
+      QCOMPARE(b.composer()->schedule(), QString("TMTB"));
+    }
     // Bad files name the field at fault.
     QFile bad(tmp_.path() + "/bad.json");
     QVERIFY(bad.open(QIODevice::WriteOnly));
