@@ -10,6 +10,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <set>
 #include <sstream>
 
 #if MABERT_WITH_CUDA
@@ -44,6 +45,17 @@ struct ScanPathGuard {
 std::vector<ProfilePoint> profile(const ModelConfig& base, const std::vector<std::string>& schedules,
                                   const ProfileOptions& opt, const std::function<void(const ProfilePoint&)>& on_point,
                                   const std::atomic<bool>* stop) {
+  std::vector<ProfileModel> models;
+  for (const std::string& schedule : schedules) {
+    ProfileModel m{schedule, base};
+    m.cfg.schedule = schedule;
+    models.push_back(m);
+  }
+  return profile(models, opt, on_point, stop);
+}
+
+std::vector<ProfilePoint> profile(const std::vector<ProfileModel>& models, const ProfileOptions& opt,
+                                  const std::function<void(const ProfilePoint&)>& on_point, const std::atomic<bool>* stop) {
   if (opt.lengths.empty()) throw std::invalid_argument("profile: no lengths given");
   if (opt.repeats < 1) throw std::invalid_argument("profile: repeats must be >= 1");
   if (opt.mode != "inference" && opt.mode != "train")
@@ -69,12 +81,12 @@ std::vector<ProfilePoint> profile(const ModelConfig& base, const std::vector<std
     int64_t params = 0;
   };
   std::vector<Entry> entries;
-  for (const std::string& schedule : schedules) {
+  for (const ProfileModel& m : models) {
     Entry e;
-    e.schedule = schedule;
-    e.cfg = base;
-    e.cfg.schedule = schedule;
+    e.schedule = m.name;
+    e.cfg = m.cfg;
     e.cfg.max_len = std::max(e.cfg.max_len, max_length);
+    e.cfg.rel_range = std::max(e.cfg.rel_range, max_length);
     e.cfg.dropout = 0.0;  // timing, not regularisation
     e.cfg.validate("profile");
     {
@@ -192,22 +204,33 @@ std::string profile_csv(const std::vector<ProfilePoint>& points, const std::stri
 
 int64_t estimate_parameters(const ModelConfig& cfg) {
   const int64_t D = cfg.d_model, F = cfg.d_ffn, E = cfg.d_inner(), N = cfg.d_state, R = cfg.resolved_dt_rank(),
-                K = cfg.d_conv;
+                K = cfg.d_conv, W = cfg.resolved_embed_dim();
   const int64_t ln = 2 * D, ffn = D * F + F + F * D + D;
   const int64_t attn = 4 * (D * D + D);
   const int64_t branch = E * K + E + E * (R + 2 * N) + R * E + E + E * N + E;  // conv, x_proj, dt_proj, A, D
   const int64_t ssm_shared = D * 2 * E + E * D;                                // in_proj (x, z), out_proj
-  int64_t total = cfg.vocab_size * D + (cfg.position == "learned" ? cfg.max_len * D : 0) + cfg.type_vocab_size * D + ln;
+  int64_t total = cfg.vocab_size * W + (cfg.position == "learned" ? cfg.max_len * W : 0) + cfg.type_vocab_size * W + 2 * W;
+  if (W != D) total += W * D + D;  // factorised embeddings: the projection to D
+  std::set<LayerKind> seen;
   for (LayerKind k : cfg.layers()) {
+    if (cfg.share_layers && !seen.insert(k).second) continue;  // shared: counted once per letter
     switch (k) {
-      case LayerKind::Transformer: total += 2 * ln + attn + ffn; break;
+      case LayerKind::Transformer:
+      case LayerKind::BigBird:
+      case LayerKind::DeBERTa: total += 2 * ln + attn + ffn; break;
+      case LayerKind::Longformer: total += 2 * ln + attn + 3 * (D * D + D) + ffn; break;  // + global q, k, v
       case LayerKind::Mamba: total += 2 * ln + ssm_shared + branch + ffn; break;
       case LayerKind::BiMamba: total += 2 * ln + ssm_shared + 2 * branch + ffn; break;
       case LayerKind::Parallel: total += 2 * ln + attn + ssm_shared + branch + ffn; break;
     }
   }
+  for (LayerKind k : cfg.layers())
+    if (k == LayerKind::DeBERTa) {
+      total += 2 * cfg.rel_range * D + ln;  // the shared relative-position table and its norm
+      break;
+    }
   total += ln;                               // final norm
-  total += D * D + D + ln + cfg.vocab_size;  // MLM transform and bias (decoder tied)
+  total += D * W + W + 2 * W + cfg.vocab_size;  // MLM transform D → W, its norm, and the bias (decoder tied)
   if (cfg.pooling == "map" || cfg.pooling == "attn") total += D + 1;
   return total;
 }
@@ -219,7 +242,10 @@ int64_t estimate_memory_bytes(const ModelConfig& cfg, int64_t L, bool training) 
   for (LayerKind k : cfg.layers()) {
     int64_t a = 4 * L * D + L * F;  // residual, norm, FFN hidden
     if (k == LayerKind::Transformer || k == LayerKind::Parallel) a += 4 * L * D + 2 * H * L * L;  // q k v o, scores + probs
-    if (k != LayerKind::Transformer) a += 6 * L * E + (training ? 0 : 2 * E * N);                  // x, z, conv, Δ, B, C
+    if (k == LayerKind::DeBERTa) a += 4 * L * D + 6 * H * L * L;              // + c2p, p2c and their gathers
+    if (k == LayerKind::Longformer) a += 6 * L * D + 2 * H * L * std::min<int64_t>(L, 3 * (cfg.attn_window / 2) + 1);
+    if (k == LayerKind::BigBird) a += 6 * L * D + 2 * H * L * std::min<int64_t>(L, (5 + cfg.sparse_random) * cfg.sparse_block);
+    if (has_ssm(k)) a += 6 * L * E + (training ? 0 : 2 * E * N);                  // x, z, conv, Δ, B, C
     if (k == LayerKind::BiMamba) a += 4 * L * E;
     act_peak = std::max(act_peak, a);
     act_sum += a;

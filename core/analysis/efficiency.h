@@ -35,6 +35,18 @@ struct ProfilePoint {
   std::string error;        // e.g. out of memory; the timings are then 0
 };
 
+// A model to profile: a label (a schedule or a preset name) and its configuration.
+struct ProfileModel {
+  std::string name;
+  ModelConfig cfg;
+};
+
+// Each model at each length. Positions are extended to the longest length (learned tables are
+// sized to it, DeBERTa's relative range covers it), as the paper's Table A3 does for 4,096.
+std::vector<ProfilePoint> profile(const std::vector<ProfileModel>& models, const ProfileOptions& opt,
+                                  const std::function<void(const ProfilePoint&)>& on_point = {},
+                                  const std::atomic<bool>* stop = nullptr);
+
 // The same width and sizes as `base`, with each schedule in turn. `on_point` sees each result as
 // it is measured; `stop` ends the profile early (the points so far are returned).
 std::vector<ProfilePoint> profile(const ModelConfig& base, const std::vector<std::string>& schedules,

@@ -8,7 +8,7 @@ std::vector<int> attention_layers(const ModelConfig& cfg) {
   std::vector<int> out;
   const auto kinds = cfg.layers();
   for (size_t i = 0; i < kinds.size(); ++i)
-    if (kinds[i] == LayerKind::Transformer || kinds[i] == LayerKind::Parallel) out.push_back(static_cast<int>(i));
+    if (has_attention(kinds[i])) out.push_back(static_cast<int>(i));
   return out;
 }
 
@@ -16,7 +16,7 @@ std::vector<int> ssm_layers(const ModelConfig& cfg) {
   std::vector<int> out;
   const auto kinds = cfg.layers();
   for (size_t i = 0; i < kinds.size(); ++i)
-    if (kinds[i] != LayerKind::Transformer) out.push_back(static_cast<int>(i));
+    if (has_ssm(kinds[i])) out.push_back(static_cast<int>(i));
   return out;
 }
 

@@ -71,6 +71,12 @@ const std::vector<std::pair<std::string, Field>>& fields() {
       {"layer_norm_eps", real_field(&ModelConfig::layer_norm_eps)},
       {"dropout", real_field(&ModelConfig::dropout)},
       {"max_layers", int_field(&ModelConfig::max_layers)},
+      {"embed_dim", int_field(&ModelConfig::embed_dim)},
+      {"share_layers", bool_field(&ModelConfig::share_layers)},
+      {"attn_window", int_field(&ModelConfig::attn_window)},
+      {"sparse_block", int_field(&ModelConfig::sparse_block)},
+      {"sparse_random", int_field(&ModelConfig::sparse_random)},
+      {"rel_range", int_field(&ModelConfig::rel_range)},
       {"d_state", int_field(&ModelConfig::d_state)},
       {"expand", int_field(&ModelConfig::expand)},
       {"d_conv", int_field(&ModelConfig::d_conv)},
@@ -113,17 +119,30 @@ const char* layer_kind_name(LayerKind kind) {
     case LayerKind::Mamba: return "Mamba";
     case LayerKind::BiMamba: return "BiMamba";
     case LayerKind::Parallel: return "Parallel";
+    case LayerKind::Longformer: return "Longformer";
+    case LayerKind::BigBird: return "BigBird";
+    case LayerKind::DeBERTa: return "DeBERTa";
   }
   return "?";
 }
 
+bool has_attention(LayerKind kind) { return kind != LayerKind::Mamba && kind != LayerKind::BiMamba; }
+bool has_ssm(LayerKind kind) { return kind == LayerKind::Mamba || kind == LayerKind::BiMamba || kind == LayerKind::Parallel; }
+
+const std::string& layer_letters() {
+  static const std::string letters = "TMBPLSD";
+  return letters;
+}
+
 std::vector<LayerKind> parse_schedule(const std::string& schedule, int64_t max_layers) {
-  if (schedule.empty()) throw ConfigError("schedule is empty: give one letter per layer from T M B P, e.g. MMTMMT");
+  if (schedule.empty()) throw ConfigError("schedule is empty: give one letter per layer from T M B P L S D, e.g. MMTMMT");
   std::vector<LayerKind> kinds;
   for (size_t i = 0; i < schedule.size(); ++i) {
     const char ch = schedule[i];
     switch (ch) {
-      case 'T': case 'M': case 'B': case 'P': kinds.push_back(static_cast<LayerKind>(ch)); break;
+      case 'T': case 'M': case 'B': case 'P': case 'L': case 'S': case 'D':
+        kinds.push_back(static_cast<LayerKind>(ch));
+        break;
       default: {
         std::ostringstream msg;
         msg << "schedule '" << schedule << "': ";
@@ -131,7 +150,7 @@ std::vector<LayerKind> parse_schedule(const std::string& schedule, int64_t max_l
           msg << "character 0x" << std::hex << static_cast<int>(static_cast<unsigned char>(ch)) << std::dec;
         else
           msg << "unknown layer letter '" << ch << "'";
-        msg << " at position " << (i + 1) << " (allowed: T M B P, upper case)";
+        msg << " at position " << (i + 1) << " (allowed: T M B P L S D, upper case)";
         throw ConfigError(msg.str());
       }
     }
@@ -160,8 +179,19 @@ void ModelConfig::validate(const std::string& where) const {
   require_positive(where, "d_conv", d_conv);
   if (dt_rank < 0) field_error(where, "dt_rank", "must be 0 (automatic) or positive");
   if (type_vocab_size < 0) field_error(where, "type_vocab_size", "must be 0 or positive");
+  if (embed_dim < 0) field_error(where, "embed_dim", "must be 0 (= d_model) or positive");
   bool attention = false;
-  for (auto k : kinds) attention |= (k == LayerKind::Transformer || k == LayerKind::Parallel);
+  for (auto k : kinds) attention |= has_attention(k);
+  for (auto k : kinds) {
+    if (k == LayerKind::Longformer && (attn_window < 2 || attn_window % 2 != 0))
+      field_error(where, "attn_window", "must be an even number >= 2 (tokens in the window, half on each side), got " +
+                                            std::to_string(attn_window));
+    if (k == LayerKind::BigBird) {
+      require_positive(where, "sparse_block", sparse_block);
+      if (sparse_random < 0) field_error(where, "sparse_random", "must be 0 or positive");
+    }
+    if (k == LayerKind::DeBERTa) require_positive(where, "rel_range", rel_range);
+  }
   if (attention && d_model % n_heads != 0)
     field_error(where, "n_heads", "d_model (" + std::to_string(d_model) + ") must be divisible by n_heads (" +
                                          std::to_string(n_heads) + ") for attention layers");
@@ -219,20 +249,63 @@ void ModelConfig::save(const std::string& path) const { write_file_atomic(path, 
 
 ModelConfig ModelConfig::preset(const std::string& name) {
   ModelConfig c;
-  if (name == "tiny") {
+  const auto dash = name.find('-');
+  const std::string family = dash == std::string::npos ? "mabert" : name.substr(0, dash);
+  const std::string size = dash == std::string::npos ? name : name.substr(dash + 1);
+  if (size == "tiny") {
     c.d_model = 128, c.n_heads = 4, c.d_ffn = 512, c.schedule = "MMTMMT", c.vocab_size = 8000, c.max_len = 1024;
-  } else if (name == "small") {
+  } else if (size == "small") {
     c.d_model = 256, c.n_heads = 4, c.d_ffn = 1024, c.schedule = "MMTMMTMMTMMT", c.vocab_size = 16000;
     c.max_len = 4096;
-  } else if (name == "base") {
+  } else if (size == "base") {
     c.d_model = 768, c.n_heads = 12, c.d_ffn = 3072, c.schedule = "MMTMMTMMTMMT", c.vocab_size = 30522;
     c.max_len = 512;
+  } else {
+    throw ConfigError("unknown preset '" + name + "' (known presets: " + join(preset_names()) + ")");
+  }
+  if (family == "mabert") return c;
+  // The baselines: the same width, heads, FFN and depth, [CLS] pooling and no PSM (their attention
+  // masks pad keys, as in T layers). At base, vocabulary and positions follow the public
+  // checkpoints (bert-base-uncased, albert-base-v2, longformer-base-4096, bigbird-roberta-base,
+  // deberta-v3-base), so their parameter counts can be set beside the paper's Table B5.
+  const bool base = size == "base";
+  const auto depth = static_cast<std::string::size_type>(c.schedule.size());
+  c.pooling = "cls";
+  c.psm_pre = c.psm_post = c.psm_state = false;
+  if (family == "bert") {
+    c.schedule = std::string(depth, 'T');
+  } else if (family == "albert") {
+    c.schedule = std::string(depth, 'T');
+    c.embed_dim = base ? 128 : c.d_model / 2;
+    c.share_layers = true;
+    if (base) c.vocab_size = 30000;
+  } else if (family == "longformer") {
+    c.schedule = std::string(depth, 'L');
+    c.attn_window = 512;
+    if (base) c.vocab_size = 50265, c.max_len = 4096, c.type_vocab_size = 1;
+  } else if (family == "bigbird") {
+    c.schedule = std::string(depth, 'S');
+    c.sparse_block = 64, c.sparse_random = 3;
+    if (base) c.vocab_size = 50358, c.max_len = 4096;
+  } else if (family == "deberta") {
+    c.schedule = std::string(depth, 'D');
+    c.position = "none";  // relative positions only
+    c.type_vocab_size = 0;
+    c.rel_range = 256;
+    if (base) c.vocab_size = 128100;
   } else {
     throw ConfigError("unknown preset '" + name + "' (known presets: " + join(preset_names()) + ")");
   }
   return c;
 }
 
-std::vector<std::string> ModelConfig::preset_names() { return {"tiny", "small", "base"}; }
+std::vector<std::string> ModelConfig::preset_names() {
+  std::vector<std::string> names = {"tiny", "small", "base"};
+  for (const char* family : {"mabert", "bert", "albert", "longformer", "bigbird", "deberta"})
+    for (const char* size : {"tiny", "small", "base"}) names.push_back(std::string(family) + "-" + size);
+  return names;
+}
+
+std::vector<std::string> ModelConfig::baseline_families() { return {"bert", "albert", "longformer", "bigbird", "deberta"}; }
 
 }  // namespace mabert

@@ -22,9 +22,20 @@ enum class LayerKind : char {
   Mamba = 'M',        // Pre-LN selective SSM + FFN, forward scan (Eqs. 2–10)
   BiMamba = 'B',      // forward and reversed scan of the same input, summed before out_proj
   Parallel = 'P',     // attention and SSM on the same normalised input, averaged, one FFN
+  // The paper's attention baselines, as layer letters any schedule can use (Pre-LN, like T):
+  Longformer = 'L',   // sliding-window attention (attn_window) + the [CLS] token as global
+  BigBird = 'S',      // block-sparse attention: window, global and random blocks (sparse_*)
+  DeBERTa = 'D',      // disentangled content/relative-position attention (rel_range)
 };
 
+// Layers with an attention sub-layer (T L S D P) and with a selective-scan core (M B P).
+bool has_attention(LayerKind kind);
+bool has_ssm(LayerKind kind);
+
 const char* layer_kind_name(LayerKind kind);
+
+// Every layer letter, in the order the composer's palette shows them.
+const std::string& layer_letters();
 
 // Parses a schedule string such as "MMTMMT". Throws ConfigError naming the offending character
 // and its 1-based position; rejects empty strings and schedules longer than max_layers.
@@ -43,6 +54,16 @@ struct ModelConfig {
   double layer_norm_eps = 1e-5;
   double dropout = 0.1;
   int64_t max_layers = 64;
+
+  // ALBERT's two savings, usable with any schedule
+  int64_t embed_dim = 0;      // factorised embeddings: tokens live in this width, projected to d_model; 0 = d_model
+  bool share_layers = false;  // cross-layer sharing: all layers of one letter share one set of weights
+
+  // Attention variants (the baseline letters)
+  int64_t attn_window = 512;   // L: tokens in the sliding window (attn_window / 2 each side)
+  int64_t sparse_block = 64;   // S: block size
+  int64_t sparse_random = 3;   // S: random key blocks per query block
+  int64_t rel_range = 256;     // D: relative distances are clipped to ±rel_range (2·rel_range embeddings)
 
   // SSM core (Mamba-1 "simple" block)
   int64_t d_state = 16;
@@ -66,6 +87,7 @@ struct ModelConfig {
   // Derived values
   int64_t resolved_dt_rank() const { return dt_rank > 0 ? dt_rank : (d_model + 15) / 16; }
   int64_t d_inner() const { return expand * d_model; }
+  int64_t resolved_embed_dim() const { return embed_dim > 0 ? embed_dim : d_model; }
   std::vector<LayerKind> layers() const { return parse_schedule(schedule, max_layers); }
 
   // Throws ConfigError naming `where` (a file name) and the field at fault.
@@ -78,9 +100,12 @@ struct ModelConfig {
   static ModelConfig load(const std::string& path);
   void save(const std::string& path) const;  // atomic: temp file + rename
 
-  // Presets: tiny (d=128, MMTMMT), small (d=256, 12 layers), base (d=768, 12 layers).
+  // Presets: tiny (d=128, MMTMMT), small (d=256, 12 layers), base (d=768, 12 layers), and the
+  // paper's baselines at each size: bert-, albert-, longformer-, bigbird-, deberta-<size>, plus
+  // mabert-<size> (= <size>). The baselines' base presets follow the public checkpoints' shapes.
   static ModelConfig preset(const std::string& name);
   static std::vector<std::string> preset_names();
+  static std::vector<std::string> baseline_families();  // bert albert longformer bigbird deberta
 };
 
 }  // namespace mabert

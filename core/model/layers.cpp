@@ -1,6 +1,8 @@
 // Building blocks of the MaBERT encoder (SPEC §1). Shapes follow the legend in layers.h.
 #include "model/layers.h"
 
+#include "model/attention.h"
+
 #include "selective_scan/selective_scan.h"
 
 #include <torch/torch.h>
@@ -32,10 +34,12 @@ torch::nn::LayerNorm make_norm(const ModelConfig& cfg) {
 
 // ---------------------------------------------------------------------------------------------
 EmbeddingsImpl::EmbeddingsImpl(const ModelConfig& cfg) : max_len(cfg.max_len) {
-  tok = register_module("tok", torch::nn::Embedding(cfg.vocab_size, cfg.d_model));
-  if (cfg.position == "learned") pos = register_module("pos", torch::nn::Embedding(cfg.max_len, cfg.d_model));
-  if (cfg.type_vocab_size > 0) seg = register_module("seg", torch::nn::Embedding(cfg.type_vocab_size, cfg.d_model));
-  norm = register_module("norm", make_norm(cfg));
+  const int64_t E = cfg.resolved_embed_dim();
+  tok = register_module("tok", torch::nn::Embedding(cfg.vocab_size, E));
+  if (cfg.position == "learned") pos = register_module("pos", torch::nn::Embedding(cfg.max_len, E));
+  if (cfg.type_vocab_size > 0) seg = register_module("seg", torch::nn::Embedding(cfg.type_vocab_size, E));
+  norm = register_module("norm", torch::nn::LayerNorm(torch::nn::LayerNormOptions({E}).eps(cfg.layer_norm_eps)));
+  if (E != cfg.d_model) proj = register_module("proj", make_linear(E, cfg.d_model, true));
   drop = register_module("drop", torch::nn::Dropout(cfg.dropout));
   torch::NoGradGuard guard;
   for (auto& p : {tok, pos, seg})
@@ -59,35 +63,101 @@ torch::Tensor EmbeddingsImpl::forward(const torch::Tensor& ids, const torch::Ten
     x = x + pos(pos_ids);
   }
   if (seg) x = x + seg(segments.defined() ? segments : torch::zeros_like(ids));
-  return drop(norm(x));
+  x = norm(x);
+  if (proj) x = proj(x);
+  return drop(x);
 }
 
 // ---------------------------------------------------------------------------------------------
-SelfAttentionImpl::SelfAttentionImpl(int64_t d_model, int64_t n_heads_, double dropout)
-    : n_heads(n_heads_), dropout_p(dropout) {
-  qkv = register_module("qkv", make_linear(d_model, 3 * d_model, true));
-  out = register_module("out", make_linear(d_model, d_model, true));
+SelfAttentionImpl::SelfAttentionImpl(const ModelConfig& cfg, LayerKind variant_, uint64_t seed_)
+    : variant(variant_),
+      n_heads(cfg.n_heads),
+      dropout_p(cfg.dropout),
+      window_radius(cfg.attn_window / 2),
+      block(cfg.sparse_block),
+      n_random(cfg.sparse_random),
+      rel_range(cfg.rel_range),
+      seed(seed_) {
+  if (!has_attention(variant) || variant == LayerKind::Parallel) variant = LayerKind::Transformer;
+  const int64_t D = cfg.d_model;
+  qkv = register_module("qkv", make_linear(D, 3 * D, true));
+  out = register_module("out", make_linear(D, D, true));
+  if (variant == LayerKind::Longformer) global_qkv = register_module("global_qkv", make_linear(D, 3 * D, true));
 }
 
-torch::Tensor SelfAttentionImpl::forward(const torch::Tensor& x, const torch::Tensor& attn_bias, torch::Tensor* probs) {
+torch::Tensor SelfAttentionImpl::forward(const torch::Tensor& x, const LayerContext& ctx, torch::Tensor* probs) {
   const int64_t B = x.size(0), L = x.size(1), D = x.size(2), Dh = D / n_heads;
   // {B, L, 3D} → 3 × {B, H, L, Dh}
   auto parts = qkv(x).view({B, L, 3, n_heads, Dh}).permute({2, 0, 3, 1, 4}).unbind(0);
   const torch::Tensor &q = parts[0], &k = parts[1], &v = parts[2];
   const double p = is_training() ? dropout_p : 0.0;
-  torch::Tensor bias = attn_bias.defined() ? attn_bias.to(q.scalar_type()) : torch::Tensor();
-  torch::Tensor ctx;
-  if (probs) {
-    torch::Tensor scores = torch::matmul(q, k.transpose(-2, -1)) / std::sqrt(static_cast<double>(Dh));
-    if (bias.defined()) scores = scores + bias;
-    torch::Tensor a = torch::softmax(scores, -1);
-    *probs = a.detach();
-    ctx = torch::matmul(F::dropout(a, F::DropoutFuncOptions().p(p).training(is_training())), v);
-  } else {
-    ctx = at::scaled_dot_product_attention(q, k, v, bias.defined() ? std::optional<torch::Tensor>(bias) : std::nullopt, p,
-                                          /*is_causal=*/false);
+  const bool train = is_training();
+  torch::Tensor y;
+  switch (variant) {
+    case LayerKind::Longformer: y = longformer(x, q, k, v, ctx, probs); break;
+    case LayerKind::BigBird: {
+      const attention::BlockPattern pattern = attention::bigbird_pattern(L, block, n_random, seed);
+      if (probs) y = attention::dense(q, k, v, attention::block_allowed(pattern, ctx.mask, B, L), p, train, probs);
+      else y = attention::block_sparse(q, k, v, ctx.mask, pattern, p, train);
+      break;
+    }
+    case LayerKind::DeBERTa: {
+      if (!ctx.rel.defined()) throw std::logic_error("a D layer needs the model's relative-position embeddings");
+      // The relative embeddings go through this layer's query and key projections (shared keys, as DeBERTa v2/v3).
+      const int64_t R2 = ctx.rel.size(0);
+      auto w = qkv->weight.chunk(3, 0);
+      auto b = qkv->bias.chunk(3, 0);
+      torch::Tensor rel = ctx.rel.to(x.scalar_type());
+      torch::Tensor rel_q = torch::nn::functional::linear(rel, w[0], b[0]).view({R2, n_heads, Dh}).transpose(0, 1);
+      torch::Tensor rel_k = torch::nn::functional::linear(rel, w[1], b[1]).view({R2, n_heads, Dh}).transpose(0, 1);
+      torch::Tensor scores = attention::disentangled_scores(q, k, rel_q, rel_k, R2 / 2);
+      torch::Tensor allowed = ctx.mask.defined() ? (ctx.mask > 0).view({B, 1, 1, L}) : torch::ones({1, 1, 1, L}, x.options().dtype(torch::kBool));
+      y = attention::attend(scores, allowed, v, p, train, probs);
+      break;
+    }
+    default: {
+      torch::Tensor bias = ctx.attn_bias.defined() ? ctx.attn_bias.to(q.scalar_type()) : torch::Tensor();
+      if (probs) {
+        torch::Tensor scores = torch::matmul(q, k.transpose(-2, -1)) / std::sqrt(static_cast<double>(Dh));
+        if (bias.defined()) scores = scores + bias;
+        torch::Tensor a = torch::softmax(scores, -1);
+        *probs = a.detach();
+        y = torch::matmul(F::dropout(a, F::DropoutFuncOptions().p(p).training(train)), v);
+      } else {
+        y = at::scaled_dot_product_attention(q, k, v, bias.defined() ? std::optional<torch::Tensor>(bias) : std::nullopt, p,
+                                             /*is_causal=*/false);
+      }
+    }
   }
-  return out(ctx.transpose(1, 2).reshape({B, L, D}));
+  return out(y.transpose(1, 2).reshape({B, L, D}));
+}
+
+torch::Tensor SelfAttentionImpl::longformer(const torch::Tensor& x, const torch::Tensor& q, const torch::Tensor& k,
+                                            const torch::Tensor& v, const LayerContext& ctx, torch::Tensor* probs) {
+  const int64_t B = x.size(0), L = x.size(1), D = x.size(2), H = n_heads, Dh = D / H;
+  const double p = is_training() ? dropout_p : 0.0;
+  const bool train = is_training();
+  torch::Tensor global = attention::first_valid(ctx.mask, B, L).to(x.device());  // {B}: [CLS]
+  // Every query: its window and the global token. When the window covers the whole sequence the
+  // blocked form would only add padding, so the dense form runs.
+  torch::Tensor y;
+  if (probs || L - 1 <= window_radius)
+    y = attention::dense(q, k, v, attention::window_allowed(ctx.mask, global, B, L, window_radius), p, train, probs);
+  else
+    y = attention::sliding_window(q, k, v, ctx.mask, global, window_radius, p, train);
+  // The global token's row: every valid key, through the global projections.
+  auto w = global_qkv->weight.chunk(3, 0);
+  auto b = global_qkv->bias.chunk(3, 0);
+  torch::Tensor xg = x.gather(1, global.view({B, 1, 1}).expand({B, 1, D}));                           // {B, 1, D}
+  torch::Tensor qg = F::linear(xg, w[0], b[0]).view({B, 1, H, Dh}).transpose(1, 2);                 // {B, H, 1, Dh}
+  torch::Tensor kg = F::linear(x, w[1], b[1]).view({B, L, H, Dh}).transpose(1, 2);                  // {B, H, L, Dh}
+  torch::Tensor vg = F::linear(x, w[2], b[2]).view({B, L, H, Dh}).transpose(1, 2);
+  torch::Tensor keys = ctx.mask.defined() ? (ctx.mask > 0).view({B, 1, 1, L}) : torch::ones({1, 1, 1, L}, x.options().dtype(torch::kBool));
+  torch::Tensor row_probs;
+  torch::Tensor yg = attention::dense(qg, kg, vg, keys, p, train, probs ? &row_probs : nullptr);  // {B, H, 1, Dh}
+  y = y.scatter(2, global.view({B, 1, 1, 1}).expand({B, H, 1, Dh}), yg);
+  if (probs) *probs = probs->scatter(2, global.view({B, 1, 1, 1}).expand({B, H, 1, L}), row_probs);
+  return y;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -177,9 +247,9 @@ torch::Tensor SsmCoreImpl::forward(const torch::Tensor& u, const torch::Tensor& 
 }
 
 // ---------------------------------------------------------------------------------------------
-TransformerLayer::TransformerLayer(const ModelConfig& cfg) {
+TransformerLayer::TransformerLayer(const ModelConfig& cfg, LayerKind kind, uint64_t seed) {
   norm1 = register_module("norm1", make_norm(cfg));
-  attn = register_module("attn", SelfAttention(cfg.d_model, cfg.n_heads, cfg.dropout));
+  attn = register_module("attn", SelfAttention(cfg, kind, seed));
   norm2 = register_module("norm2", make_norm(cfg));
   ffn = register_module("ffn", FeedForward(cfg.d_model, cfg.d_ffn, cfg.dropout));
   drop = register_module("drop", torch::nn::Dropout(cfg.dropout));
@@ -187,7 +257,7 @@ TransformerLayer::TransformerLayer(const ModelConfig& cfg) {
 
 torch::Tensor TransformerLayer::forward(const torch::Tensor& h, const LayerContext& ctx, LayerTrace* trace) {
   torch::Tensor* probs = trace && trace->want_attention ? &trace->attention : nullptr;
-  torch::Tensor h1 = h + drop(attn(norm1(h), ctx.attn_bias, probs));
+  torch::Tensor h1 = h + drop(attn(norm1(h), ctx, probs));
   return h1 + ffn(norm2(h1));
 }
 
@@ -212,7 +282,7 @@ torch::Tensor MambaLayer::forward(const torch::Tensor& h, const LayerContext& ct
 // ---------------------------------------------------------------------------------------------
 ParallelLayer::ParallelLayer(const ModelConfig& cfg) {
   norm1 = register_module("norm1", make_norm(cfg));
-  attn = register_module("attn", SelfAttention(cfg.d_model, cfg.n_heads, cfg.dropout));
+  attn = register_module("attn", SelfAttention(cfg, LayerKind::Transformer));
   ssm = register_module("ssm", SsmCore(cfg, false));
   norm2 = register_module("norm2", make_norm(cfg));
   ffn = register_module("ffn", FeedForward(cfg.d_model, cfg.d_ffn, cfg.dropout));
@@ -222,7 +292,7 @@ ParallelLayer::ParallelLayer(const ModelConfig& cfg) {
 torch::Tensor ParallelLayer::forward(const torch::Tensor& h, const LayerContext& ctx, LayerTrace* trace) {
   torch::Tensor x = norm1(h);
   torch::Tensor* probs = trace && trace->want_attention ? &trace->attention : nullptr;
-  torch::Tensor a = attn(x, ctx.attn_bias, probs);
+  torch::Tensor a = attn(x, ctx, probs);
   torch::Tensor xs = ctx.psm_pre && ctx.mask3.defined() ? x * ctx.mask3 : x;
   torch::Tensor s = ssm(xs, ctx.psm_state ? ctx.mask : torch::Tensor(), trace);
   torch::Tensor h1 = h + drop(0.5 * (a + s));
@@ -231,9 +301,12 @@ torch::Tensor ParallelLayer::forward(const torch::Tensor& h, const LayerContext&
   return h2;
 }
 
-std::shared_ptr<EncoderLayer> make_layer(LayerKind kind, const ModelConfig& cfg) {
+std::shared_ptr<EncoderLayer> make_layer(LayerKind kind, const ModelConfig& cfg, int64_t index) {
   switch (kind) {
-    case LayerKind::Transformer: return std::make_shared<TransformerLayer>(cfg);
+    case LayerKind::Transformer:
+    case LayerKind::Longformer:
+    case LayerKind::BigBird:
+    case LayerKind::DeBERTa: return std::make_shared<TransformerLayer>(cfg, kind, static_cast<uint64_t>(index));
     case LayerKind::Mamba: return std::make_shared<MambaLayer>(cfg, false);
     case LayerKind::BiMamba: return std::make_shared<MambaLayer>(cfg, true);
     case LayerKind::Parallel: return std::make_shared<ParallelLayer>(cfg);

@@ -24,6 +24,7 @@ struct LayerContext {
   torch::Tensor mask;       // {B, L} float, 1 = valid token; undefined = no padding
   torch::Tensor mask3;      // {B, L, 1} float, for broadcasting over D
   torch::Tensor attn_bias;  // {B, 1, 1, L} float, 0 on valid keys, −inf on pad keys
+  torch::Tensor rel;        // {2R, D} DeBERTa's relative-position embeddings (normalised), shared by D layers
   bool psm_pre = true, psm_post = true, psm_state = true;
 };
 
@@ -43,21 +44,34 @@ struct EmbeddingsImpl : torch::nn::Module {
   torch::Tensor forward(const torch::Tensor& ids, const torch::Tensor& segments, const torch::Tensor& mask);
 
   int64_t max_len;
-  torch::nn::Embedding tok{nullptr}, pos{nullptr}, seg{nullptr};
+  torch::nn::Embedding tok{nullptr}, pos{nullptr}, seg{nullptr};  // in the embedding width (ALBERT: ≠ D)
   torch::nn::LayerNorm norm{nullptr};
+  torch::nn::Linear proj{nullptr};  // embedding width → D, only when they differ
   torch::nn::Dropout drop{nullptr};
 };
 TORCH_MODULE(Embeddings);
 
+// Multi-head self-attention in one of four patterns: T dense (LibTorch's fused SDPA), L sliding
+// window + global [CLS] (separate global projections, as Longformer), S BigBird block-sparse, D
+// DeBERTa disentangled. Pad keys are masked in every pattern.
 struct SelfAttentionImpl : torch::nn::Module {
-  SelfAttentionImpl(int64_t d_model, int64_t n_heads, double dropout);
-  // x: {B, L, D}  →  {B, L, D}. With `probs`, the attention probabilities are computed
-  // explicitly and stored there; otherwise LibTorch's fused scaled-dot-product attention runs.
-  torch::Tensor forward(const torch::Tensor& x, const torch::Tensor& attn_bias, torch::Tensor* probs = nullptr);
+  // `seed` fixes S layers' random blocks (the layer index).
+  SelfAttentionImpl(const ModelConfig& cfg, LayerKind variant, uint64_t seed = 0);
+  // x: {B, L, D}  →  {B, L, D}. With `probs`, the attention probabilities {B, H, L, L} are computed
+  // explicitly (the dense reference of the pattern) and stored there.
+  torch::Tensor forward(const torch::Tensor& x, const LayerContext& ctx, torch::Tensor* probs = nullptr);
 
+  LayerKind variant;
   int64_t n_heads;
   double dropout_p;
+  int64_t window_radius, block, n_random, rel_range;
+  uint64_t seed;
   torch::nn::Linear qkv{nullptr}, out{nullptr};
+  torch::nn::Linear global_qkv{nullptr};  // L: the global token's query, and keys/values for its row
+
+ private:
+  torch::Tensor longformer(const torch::Tensor& x, const torch::Tensor& q, const torch::Tensor& k, const torch::Tensor& v,
+                           const LayerContext& ctx, torch::Tensor* probs);
 };
 TORCH_MODULE(SelfAttention);
 
@@ -103,10 +117,11 @@ struct EncoderLayer : torch::nn::Module {
   virtual LayerKind kind() const = 0;
 };
 
+// T and the attention baselines' letters (L S D): Pre-LN attention + FFN.
 struct TransformerLayer : EncoderLayer {
-  explicit TransformerLayer(const ModelConfig& cfg);
+  TransformerLayer(const ModelConfig& cfg, LayerKind kind = LayerKind::Transformer, uint64_t seed = 0);
   torch::Tensor forward(const torch::Tensor& h, const LayerContext& ctx, LayerTrace* trace) override;
-  LayerKind kind() const override { return LayerKind::Transformer; }
+  LayerKind kind() const override { return attn->variant; }
 
   torch::nn::LayerNorm norm1{nullptr}, norm2{nullptr};
   SelfAttention attn{nullptr};
@@ -138,6 +153,7 @@ struct ParallelLayer : EncoderLayer {
   torch::nn::Dropout drop{nullptr};
 };
 
-std::shared_ptr<EncoderLayer> make_layer(LayerKind kind, const ModelConfig& cfg);
+// `index` is the layer's position in the schedule (it seeds S layers' random blocks).
+std::shared_ptr<EncoderLayer> make_layer(LayerKind kind, const ModelConfig& cfg, int64_t index = 0);
 
 }  // namespace mabert

@@ -6,6 +6,7 @@
 #include <torch/torch.h>
 
 #include <filesystem>
+#include <map>
 #include <set>
 
 namespace mabert {
@@ -44,8 +45,10 @@ std::pair<torch::Tensor, torch::Tensor> PoolingImpl::forward(const torch::Tensor
 
 // ---------------------------------------------------------------------------------------------
 MlmHeadImpl::MlmHeadImpl(const ModelConfig& cfg) {
-  dense = register_module("dense", torch::nn::Linear(cfg.d_model, cfg.d_model));
-  norm = register_module("norm", torch::nn::LayerNorm(torch::nn::LayerNormOptions({cfg.d_model}).eps(cfg.layer_norm_eps)));
+  // D → embedding width, so the decoder can be the (possibly factorised) token embedding matrix.
+  const int64_t E = cfg.resolved_embed_dim();
+  dense = register_module("dense", torch::nn::Linear(cfg.d_model, E));
+  norm = register_module("norm", torch::nn::LayerNorm(torch::nn::LayerNormOptions({E}).eps(cfg.layer_norm_eps)));
   bias = register_parameter("bias", torch::zeros({cfg.vocab_size}));
   torch::NoGradGuard guard;
   dense->weight.normal_(0.0, 0.02);
@@ -61,10 +64,28 @@ MaBertImpl::MaBertImpl(const ModelConfig& cfg) : cfg_(cfg) {
   cfg_.validate();
   embeddings = register_module("embeddings", Embeddings(cfg_));
   layer_list = register_module("layers", torch::nn::ModuleList());
-  for (LayerKind kind : cfg_.layers()) {
-    layers_.push_back(make_layer(kind, cfg_));
+  // With share_layers, the first layer of each letter owns the weights and later ones reuse it
+  // (ALBERT's cross-layer sharing); only owners are registered, so parameters count once.
+  std::map<LayerKind, std::shared_ptr<EncoderLayer>> owners;
+  const auto kinds = cfg_.layers();
+  for (size_t i = 0; i < kinds.size(); ++i) {
+    auto found = owners.find(kinds[i]);
+    if (cfg_.share_layers && found != owners.end()) {
+      layers_.push_back(found->second);
+      continue;
+    }
+    layers_.push_back(make_layer(kinds[i], cfg_, static_cast<int64_t>(i)));
     layer_list->push_back(layers_.back());
+    owners.emplace(kinds[i], layers_.back());
   }
+  // DeBERTa's relative-position embeddings: one table for all D layers (as DeBERTa v2/v3).
+  for (LayerKind k : kinds)
+    if (k == LayerKind::DeBERTa && !rel_embeddings) {
+      rel_embeddings = register_module("rel_embeddings", torch::nn::Embedding(2 * cfg_.rel_range, cfg_.d_model));
+      rel_norm = register_module("rel_norm", torch::nn::LayerNorm(torch::nn::LayerNormOptions({cfg_.d_model}).eps(cfg_.layer_norm_eps)));
+      torch::NoGradGuard guard;
+      rel_embeddings->weight.normal_(0.0, 0.02);
+    }
   final_norm = register_module("final_norm", torch::nn::LayerNorm(torch::nn::LayerNormOptions({cfg_.d_model}).eps(cfg_.layer_norm_eps)));
   pooling = register_module("pooling", Pooling(cfg_.pooling, cfg_.d_model));
   mlm = register_module("mlm", MlmHead(cfg_));
@@ -100,6 +121,8 @@ EncoderOutput MaBertImpl::forward(const torch::Tensor& ids, const torch::Tensor&
                         .masked_fill(mask == 0, -std::numeric_limits<float>::infinity())
                         .view({ids.size(0), 1, 1, ids.size(1)});
   }
+
+  if (rel_embeddings) ctx.rel = rel_norm(rel_embeddings->weight);
 
   EncoderOutput out;
   if (opt.hidden_states) out.hidden_states.push_back(h.detach());
@@ -156,6 +179,38 @@ MaBert load_model(const std::string& dir) {
   for (const auto& item : params)
     if (!seen.count(item.key())) throw std::runtime_error(path + ": tensor '" + item.key() + "' is missing");
   return model;
+}
+
+MaBert extend_positions(MaBert& model, int64_t max_len, int64_t rel_range) {
+  ModelConfig cfg = model->config();
+  if (max_len > 0) cfg.max_len = max_len;
+  if (rel_range > 0) cfg.rel_range = rel_range;
+  cfg.validate("extend_positions");
+  MaBert out{nullptr};
+  {
+    std::lock_guard<std::mutex> lock(init_mutex());
+    out = MaBert(cfg);
+  }
+  out->to(model->parameters().front().device());
+  // Rows of `table` {n, D} resampled to `rows` by linear interpolation with aligned end points.
+  const auto resample = [](const torch::Tensor& table, int64_t rows) {
+    if (table.size(0) == rows) return table.clone();
+    return F::interpolate(table.t().unsqueeze(0).to(torch::kFloat),
+                          F::InterpolateFuncOptions().size(std::vector<int64_t>{rows}).mode(torch::kLinear).align_corners(true))
+        .squeeze(0)
+        .t()
+        .to(table.scalar_type());
+  };
+  auto src = model->named_parameters();
+  torch::NoGradGuard guard;
+  for (auto& item : out->named_parameters()) {
+    const torch::Tensor& old = src[item.key()];
+    if (item.key() == "embeddings.pos.weight" || item.key() == "rel_embeddings.weight")
+      item.value().copy_(resample(old, item.value().size(0)));
+    else
+      item.value().copy_(old);
+  }
+  return out;
 }
 
 std::mutex& init_mutex() {

@@ -70,6 +70,7 @@ struct MaBertImpl : torch::nn::Module {
   void set_psm(bool pre, bool post, bool state);
 
   const ModelConfig& config() const { return cfg_; }
+  // One entry per schedule letter; with share_layers, entries of one letter are the same layer.
   const std::vector<std::shared_ptr<EncoderLayer>>& layers() const { return layers_; }
 
   Embeddings embeddings{nullptr};
@@ -79,6 +80,8 @@ struct MaBertImpl : torch::nn::Module {
   MlmHead mlm{nullptr};
   torch::nn::Linear task_head{nullptr};
   torch::nn::Dropout head_drop{nullptr};
+  torch::nn::Embedding rel_embeddings{nullptr};  // D layers only: {2·rel_range, D}
+  torch::nn::LayerNorm rel_norm{nullptr};
 
  private:
   ModelConfig cfg_;
@@ -93,6 +96,12 @@ std::mutex& init_mutex();
 
 // Parameter count of a module (every registered parameter once; the tied decoder is not counted twice).
 int64_t count_parameters(const torch::nn::Module& m);
+
+// Positional extension for long inputs (the paper's Table A3): a copy of `model` whose learned
+// absolute position table has `max_len` rows, filled by 1-D linear interpolation of the old table
+// (its first and last rows are kept), and whose DeBERTa relative table covers ±`rel_range`
+// (interpolated about the centre). 0 keeps a value. Every other weight is copied unchanged.
+MaBert extend_positions(MaBert& model, int64_t max_len, int64_t rel_range = 0);
 
 // Saves config.json and model.safetensors into `dir` (created if needed), each atomically.
 void save_model(MaBert& model, const std::string& dir);

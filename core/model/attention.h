@@ -1,0 +1,62 @@
+// The attention patterns of the paper's baselines (Longformer, BigBird, DeBERTa), each as a fast
+// path that never forms the L×L matrix where the original does not, beside a dense reference that
+// applies the equivalent L×L mask. Tests compare the two; the analysis views use the dense form
+// (it yields the probabilities) on the short inputs they show.
+//
+// Shapes: q, k, v {B, H, L, Dh}; key_mask {B, L} float, 1 = valid token, or undefined.
+// Masked scores are filled with −1e30 (scores are computed in fp32), so a pad key's weight is
+// exactly 0 and a row whose keys are all masked stays finite.
+#pragma once
+
+#include <ATen/core/Tensor.h>
+
+#include <cstdint>
+#include <vector>
+
+namespace mabert::attention {
+
+// Masked softmax over fp32 scores {.., Lq, Lk}, dropout, then the weighted sum of v.
+at::Tensor attend(at::Tensor scores, const at::Tensor& allowed, const at::Tensor& v, double dropout_p, bool training,
+                  at::Tensor* probs = nullptr);
+
+// Softmax attention over the keys `allowed` marks ({B or 1, 1 or H, L, L} bool), with dropout on
+// the probabilities. `probs` (optional) receives them, detached.
+at::Tensor dense(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v, const at::Tensor& allowed,
+                 double dropout_p, bool training, at::Tensor* probs = nullptr);
+
+// --- Longformer: sliding window of `radius` tokens each side, plus one global token per row (the
+// first valid token, [CLS]) that every query attends to. The global token's own row (full
+// attention with separate projections) is computed by the layer.
+at::Tensor first_valid(const at::Tensor& key_mask, int64_t batch, int64_t length);  // {B} int64
+at::Tensor window_allowed(const at::Tensor& key_mask, const at::Tensor& global, int64_t batch, int64_t length,
+                          int64_t radius);  // {B, 1, L, L} bool
+// Blocked ("sliding chunks"): memory O(L · 3·radius) instead of O(L²).
+at::Tensor sliding_window(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v, const at::Tensor& key_mask,
+                          const at::Tensor& global, int64_t radius, double dropout_p, bool training);
+
+// --- BigBird (ITC): blocks of `block` tokens; the first and last blocks are global (attend to
+// and are attended by everything); every other query block sees its own and both neighbouring
+// blocks, the global blocks and `n_random` random blocks, fixed per (seed, block count).
+struct BlockPattern {
+  int64_t block = 0, n_blocks = 0;
+  std::vector<int64_t> global;                 // global block indices
+  std::vector<std::vector<int64_t>> keys;      // per query block: distinct key blocks (empty for global rows)
+  at::Tensor slots, slot_valid;                // {nb, S} int64 / bool, padded to a common S (CPU)
+};
+BlockPattern bigbird_pattern(int64_t length, int64_t block, int64_t n_random, uint64_t seed);
+at::Tensor block_allowed(const BlockPattern& p, const at::Tensor& key_mask, int64_t batch, int64_t length);  // {B,1,L,L}
+// Gathered key blocks: memory O(L · S·block) instead of O(L²).
+at::Tensor block_sparse(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v, const at::Tensor& key_mask,
+                        const BlockPattern& p, double dropout_p, bool training);
+
+// --- DeBERTa: scores = (q·k + q·k_r[δ(i,j)] + k·q_r[δ(j,i)]) / √(3·Dh), δ(i,j) = clamp(i − j, −R, R − 1) + R.
+// rel_q, rel_k: {H, 2R, Dh}, the relative embeddings projected by the layer's query and key
+// projections. The fast form multiplies by the 2R (at most 2L) embeddings once and gathers.
+at::Tensor relative_index(int64_t length, int64_t range, const at::TensorOptions& opt);  // {L, L} int64, δ(i, j)
+at::Tensor disentangled_scores(const at::Tensor& q, const at::Tensor& k, const at::Tensor& rel_q,
+                               const at::Tensor& rel_k, int64_t range);  // {B, H, L, L}, fp32
+// The reference: the relative embedding of every pair materialised, then contracted.
+at::Tensor disentangled_scores_reference(const at::Tensor& q, const at::Tensor& k, const at::Tensor& rel_q,
+                                         const at::Tensor& rel_k, int64_t range);
+
+}  // namespace mabert::attention
