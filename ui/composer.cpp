@@ -41,6 +41,13 @@ const KindInfo kKinds[] = {
                       "Lets every token see the whole sentence without attention.", QColor(0xA8, 0xDD, 0xB5)},
     {'P', "Parallel", "Parallel hybrid: attention and a Mamba scan read the same normalised input; their outputs\n"
                       "are averaged before one feed-forward block.", QColor(0xD7, 0xB5, 0xE3)},
+    {'L', "Longformer", "Longformer attention: each token sees a sliding window of neighbours (Window) plus the\n"
+                        "[CLS] token, which sees everything. Memory grows linearly with length.", QColor(0xF2, 0xA6, 0xA6)},
+    {'S', "BigBird", "BigBird block-sparse attention: blocks see their neighbours, the first and last (global)\n"
+                     "blocks and a few random blocks. Memory grows linearly with length.", QColor(0xE8, 0xD8, 0x8C)},
+    {'D', "DeBERTa", "DeBERTa disentangled attention: content-to-content plus content-to-position and\n"
+                     "position-to-content terms over relative distances (Rel. range). Cost grows with length².",
+     QColor(0xB8, 0xC4, 0xE8)},
 };
 
 const KindInfo& kind_info(QChar c) {
@@ -158,9 +165,16 @@ Composer::Composer(QWidget* parent) : QWidget(parent), undo_(new QUndoStack(this
   preset_->setToolTip("The eight 12-layer schedules of the paper's Table 1 (MMTMMTMMTMMT was best),\nplus the 6-layer demo design.");
   top->addRow("Preset", preset_);
   size_ = new QComboBox;
-  for (const auto& s : ModelConfig::preset_names()) size_->addItem(QString::fromStdString(s));
+  for (const char* s : {"tiny", "small", "base"}) size_->addItem(s);
   size_->setToolTip("Model size: sets width, heads, FFN width and maximum length; keeps the schedule.");
   top->addRow("Size", size_);
+  baseline_ = new QComboBox;
+  baseline_->setObjectName("baseline");
+  baseline_->addItem("— the paper's baselines —");
+  for (const auto& f : ModelConfig::baseline_families()) baseline_->addItem(QString::fromStdString(f), QString::fromStdString(f));
+  baseline_->setToolTip("Replace the design by a baseline encoder at the chosen size (BERT, ALBERT, Longformer,\n"
+                        "BigBird, DeBERTa): schedule, pooling, PSM and their options. Vocabulary and max length stay.");
+  top->addRow("Baseline", baseline_);
   root->addLayout(top);
 
   // Palette and stack.
@@ -198,7 +212,7 @@ Composer::Composer(QWidget* parent) : QWidget(parent), undo_(new QUndoStack(this
 
   text_ = new QLineEdit;
   text_->setObjectName("schedule");
-  text_->setToolTip("The schedule as text: one letter per layer, T M B P. Press Enter to apply.");
+  text_->setToolTip("The schedule as text: one letter per layer, T M B P L S D. Press Enter to apply.");
   root->addWidget(new QLabel("Schedule"));
   root->addWidget(text_);
   error_label_ = new QLabel;
@@ -209,6 +223,8 @@ Composer::Composer(QWidget* parent) : QWidget(parent), undo_(new QUndoStack(this
   // Model panel.
   auto* box = new QGroupBox("Model");
   auto* form = new QFormLayout(box);
+  form_ = form;
+  form->setObjectName("modelForm");
   psm_pre_ = new QCheckBox("pre-SSM (LN(H) ⊙ m)");
   psm_post_ = new QCheckBox("post-block (H'' ⊙ m)");
   psm_state_ = new QCheckBox("state (Δ := 0 on pads)");
@@ -244,6 +260,37 @@ Composer::Composer(QWidget* parent) : QWidget(parent), undo_(new QUndoStack(this
   max_len_->setRange(8, 65536);
   max_len_->setToolTip("Maximum sequence length (learned positions).");
   form->addRow("Max length", max_len_);
+  embed_ = new QSpinBox;
+  embed_->setRange(0, 4096);
+  embed_->setSpecialValueText("= width");
+  embed_->setToolTip("ALBERT's factorised embeddings: tokens live in this smaller width and are projected to d.\n0 = the model width.");
+  share_ = new QCheckBox("share layers");
+  share_->setToolTip("ALBERT's cross-layer sharing: every layer of one letter reuses one set of weights.");
+  auto* albert = new QHBoxLayout;
+  albert->addWidget(embed_);
+  albert->addWidget(share_);
+  form->addRow("Embedding", albert);
+  window_ = new QSpinBox;
+  window_->setRange(2, 65536);
+  window_->setSingleStep(2);
+  window_->setToolTip("L layers: tokens in the sliding window (half on each side).");
+  form->addRow("Window (L)", window_);
+  auto* sparse = new QHBoxLayout;
+  sparse_row_ = sparse;
+  block_ = new QSpinBox;
+  block_->setRange(1, 4096);
+  block_->setToolTip("S layers: block size in tokens.");
+  random_ = new QSpinBox;
+  random_->setRange(0, 64);
+  random_->setToolTip("S layers: random key blocks per query block.");
+  sparse->addWidget(block_);
+  sparse->addWidget(new QLabel("random"));
+  sparse->addWidget(random_);
+  form->addRow("Block (S)", sparse);
+  rel_ = new QSpinBox;
+  rel_->setRange(1, 65536);
+  rel_->setToolTip("D layers: relative distances are clipped to ± this range.");
+  form->addRow("Rel. range (D)", rel_);
   root->addWidget(box);
 
   params_label_ = new QLabel;
@@ -292,15 +339,21 @@ Composer::Composer(QWidget* parent) : QWidget(parent), undo_(new QUndoStack(this
     c.schedule = preset_->itemData(i).toString().toStdString();
     pushEdit(c, "Preset " + preset_->itemData(i).toString());
   });
+  connect(baseline_, &QComboBox::activated, this, [this](int i) {
+    if (i <= 0) return;
+    ModelConfig c = ModelConfig::preset(baseline_->itemData(i).toString().toStdString() + "-" + size_->currentText().toStdString());
+    c.vocab_size = cfg_.vocab_size, c.max_len = cfg_.max_len;
+    pushEdit(c, "Baseline " + baseline_->itemText(i));
+  });
   connect(size_, &QComboBox::activated, this, [this](int) {
     ModelConfig p = ModelConfig::preset(size_->currentText().toStdString());
     ModelConfig c = cfg_;
     c.d_model = p.d_model, c.n_heads = p.n_heads, c.d_ffn = p.d_ffn, c.max_len = p.max_len;
     pushEdit(c, "Size " + size_->currentText());
   });
-  for (auto* cb : {psm_pre_, psm_post_, psm_state_}) connect(cb, &QCheckBox::toggled, this, [this] { fromPanel(); });
+  for (auto* cb : {psm_pre_, psm_post_, psm_state_, share_}) connect(cb, &QCheckBox::toggled, this, [this] { fromPanel(); });
   connect(pooling_, &QComboBox::currentIndexChanged, this, [this] { fromPanel(); });
-  for (auto* sp : {width_, heads_, state_, vocab_, max_len_})
+  for (auto* sp : {width_, heads_, state_, vocab_, max_len_, embed_, window_, block_, random_, rel_})
     connect(sp, &QSpinBox::editingFinished, this, [this] { fromPanel(); });
   refresh();
 }
@@ -378,6 +431,9 @@ void Composer::fromPanel() {
   c.pooling = pooling_->currentText().toStdString();
   c.d_model = width_->value(), c.n_heads = heads_->value(), c.d_state = state_->value();
   c.vocab_size = vocab_->value(), c.max_len = max_len_->value();
+  c.embed_dim = embed_->value(), c.share_layers = share_->isChecked();
+  c.attn_window = window_->value(), c.sparse_block = block_->value(), c.sparse_random = random_->value();
+  c.rel_range = rel_->value();
   if (c.d_model != cfg_.d_model) c.d_ffn = 4 * c.d_model;  // keep the usual FFN ratio
   pushEdit(c, "Edit model settings");
 }
@@ -407,6 +463,17 @@ void Composer::refresh() {
   state_->setValue(static_cast<int>(cfg_.d_state));
   vocab_->setValue(static_cast<int>(cfg_.vocab_size));
   max_len_->setValue(static_cast<int>(cfg_.max_len));
+  embed_->setValue(static_cast<int>(cfg_.embed_dim));
+  share_->setChecked(cfg_.share_layers);
+  window_->setValue(static_cast<int>(cfg_.attn_window));
+  block_->setValue(static_cast<int>(cfg_.sparse_block));
+  random_->setValue(static_cast<int>(cfg_.sparse_random));
+  rel_->setValue(static_cast<int>(cfg_.rel_range));
+  baseline_->setCurrentIndex(0);
+  // Each attention variant's options only while the schedule uses its letter.
+  form_->setRowVisible(window_, cfg_.schedule.find('L') != std::string::npos);
+  form_->setRowVisible(sparse_row_, cfg_.schedule.find('S') != std::string::npos);
+  form_->setRowVisible(rel_, cfg_.schedule.find('D') != std::string::npos);
   const int pi = preset_->findData(schedule());
   preset_->setCurrentIndex(pi > 0 ? pi : 0);
   updating_ = false;

@@ -91,9 +91,12 @@ class Composer : public QWidget {
   LayerList *palette_, *stack_;
   QLineEdit* text_;
   QLabel *error_label_, *params_label_;
-  QComboBox *preset_, *size_, *pooling_;
-  QCheckBox *psm_pre_, *psm_post_, *psm_state_;
+  QComboBox *preset_, *size_, *baseline_, *pooling_;
+  QCheckBox *psm_pre_, *psm_post_, *psm_state_, *share_;
   QSpinBox *width_, *heads_, *state_, *vocab_, *max_len_;
+  QSpinBox *embed_, *window_, *block_, *random_, *rel_;  // baseline options (ALBERT, L, S, D)
+  class QFormLayout* form_ = nullptr;
+  class QHBoxLayout* sparse_row_ = nullptr;  // block size and random blocks (S)
   QTableWidget* memory_;
 };
 

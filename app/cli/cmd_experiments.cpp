@@ -44,21 +44,46 @@ void write_outputs(const std::string& prefix, const std::string& csv, const std:
 }  // namespace
 
 // --- bench model ---------------------------------------------------------------------------------
+namespace {
+
+// Display names of the baseline families (the paper's tables).
+std::string family_label(const std::string& family) {
+  if (family == "bert") return "BERT";
+  if (family == "albert") return "ALBERT";
+  if (family == "longformer") return "Longformer";
+  if (family == "bigbird") return "BigBird";
+  if (family == "deberta") return "DeBERTa";
+  return "MaBERT";
+}
+
+double median_of(const std::vector<analysis::ProfilePoint>& pts, const std::string& name, int64_t L) {
+  for (const auto& p : pts)
+    if (p.schedule == name && p.length == L && p.error.empty()) return p.median_ms;
+  return 0;
+}
+
+}  // namespace
+
 void add_bench_model_command(CLI::App* bench) {
   struct Args {
     std::string preset = "small", config, mode = "both", device = "cpu", scan = "auto", out;
-    std::vector<std::string> schedules = {"MMTMMTMMTMMT"};
+    std::vector<std::string> schedules = {"MMTMMTMMTMMT"}, models;
     std::vector<int64_t> lengths = {128, 256, 512, 1024, 2048, 4096};
     int64_t batch = 1, train_batch = 8;
     int repeats = 5, warmup = 1, threads = 0;
-    bool bf16 = false, json = false;
+    bool bf16 = false, json = false, baselines = false;
   };
   auto a = std::make_shared<Args>();
   CLI::App* c = bench->add_subcommand("model", "Whole-model latency, training-step time and peak memory against length (paper §4.5)");
-  c->add_option("--preset", a->preset, "Width preset: tiny, small, base")->capture_default_str();
+  c->add_option("--preset", a->preset, "Width preset: tiny, small, base (with --baselines: the size)")->capture_default_str();
   c->add_option("--config", a->config, "Model config JSON instead of a preset");
   c->add_option("--schedules", a->schedules, "Schedules to compare; an all-T baseline of the same depth is added")
       ->delimiter(',')->capture_default_str();
+  c->add_option("--models", a->models, "Presets to compare instead of schedules (e.g. bert-small,deberta-small,small); "
+                                       "the first is the design, compared with the mean of the others")
+      ->delimiter(',');
+  c->add_flag("--baselines", a->baselines, "MaBERT at --preset's size against the paper's five baselines at the same size "
+                                           "(BERT, ALBERT, Longformer, BigBird, DeBERTa; Tables B5–B7)");
   c->add_option("--lengths", a->lengths, "Sequence lengths")->delimiter(',')->capture_default_str();
   c->add_option("--mode", a->mode, "inference, train or both")->capture_default_str();
   c->add_option("--batch", a->batch, "Inference batch")->capture_default_str();
@@ -74,10 +99,36 @@ void add_bench_model_command(CLI::App* bench) {
   c->add_flag("--json", a->json, "Print the points as JSON");
   c->callback([a] {
     if (a->threads > 0) at::set_num_threads(a->threads);
-    ModelConfig cfg = a->config.empty() ? ModelConfig::preset(a->preset) : ModelConfig::load(a->config);
-    std::vector<std::string> schedules = a->schedules;
-    const std::string baseline(schedules.front().size(), 'T');
-    if (std::find(schedules.begin(), schedules.end(), baseline) == schedules.end()) schedules.push_back(baseline);
+    // What to compare: schedules of one width (ratio: design / all-T), or whole presets (ratio:
+    // the mean of the others / the design, the paper's "reduces time by N×").
+    std::vector<analysis::ProfileModel> models;
+    std::string baseline;  // schedules mode: the all-T schedule
+    if (a->baselines || !a->models.empty()) {
+      if (!a->config.empty()) throw CLI::ValidationError("--config", "cannot be combined with --models/--baselines");
+      std::vector<std::string> names = a->models;
+      if (a->baselines) {
+        const std::string size = a->preset.substr(a->preset.find('-') + 1);
+        names = {"mabert-" + size};
+        for (const auto& f : ModelConfig::baseline_families()) names.push_back(f + "-" + size);
+      }
+      for (const auto& n : names) {
+        const std::string family = n.find('-') == std::string::npos ? "mabert" : n.substr(0, n.find('-'));
+        models.push_back({a->baselines ? family_label(family) : n, ModelConfig::preset(n)});
+      }
+    } else {
+      ModelConfig cfg = a->config.empty() ? ModelConfig::preset(a->preset) : ModelConfig::load(a->config);
+      std::vector<std::string> schedules = a->schedules;
+      baseline = std::string(schedules.front().size(), 'T');
+      if (std::find(schedules.begin(), schedules.end(), baseline) == schedules.end()) schedules.push_back(baseline);
+      for (const auto& sc : schedules) {
+        models.push_back({sc, cfg});
+        models.back().cfg.schedule = sc;
+      }
+    }
+    if (!a->out.empty() && fs::path(a->out).has_parent_path()) fs::create_directories(fs::path(a->out).parent_path());
+    const std::string design = models.front().name;
+    std::vector<std::string> names;
+    for (const auto& m : models) names.push_back(m.name);
     std::vector<std::string> modes;
     if (a->mode == "both") modes = {"inference", "train"};
     else if (a->mode == "inference" || a->mode == "train") modes = {a->mode};
@@ -89,56 +140,66 @@ void add_bench_model_command(CLI::App* bench) {
       o.lengths = a->lengths, o.mode = mode, o.repeats = a->repeats, o.warmup = a->warmup;
       o.batch = mode == "train" ? a->train_batch : a->batch;
       o.device = a->device, o.bf16 = a->bf16, o.scan = a->scan;
-      std::fprintf(stderr, "%s, batch %lld, %s%s, %d repeats after %d warm-up; d=%lld, %zu layers\n", mode.c_str(),
+      std::fprintf(stderr, "%s, batch %lld, %s%s, %d repeats after %d warm-up; d=%lld, %zu models\n", mode.c_str(),
                    static_cast<long long>(o.batch), o.device.c_str(), o.bf16 ? " bf16" : " fp32", o.repeats, o.warmup,
-                   static_cast<long long>(cfg.d_model), schedules.front().size());
-      const auto pts = analysis::profile(cfg, schedules, o, [&](const analysis::ProfilePoint& p) {
+                   static_cast<long long>(models.front().cfg.d_model), models.size());
+      const auto pts = analysis::profile(models, o, [&](const analysis::ProfilePoint& p) {
         std::fprintf(stderr, "  %-14s L=%-5lld %9.2f ms  (min %.2f, max %.2f)  peak %8.1f MB  %s\n", p.schedule.c_str(),
                      static_cast<long long>(p.length), p.median_ms, p.min_ms, p.max_ms, p.peak_bytes / 1048576.0, p.error.c_str());
       });
       {
-        std::istringstream lines(analysis::profile_csv(pts, baseline));
+        std::istringstream lines(analysis::profile_csv(pts, baseline.empty() ? design : baseline));
         std::string line;
         std::getline(lines, line);
         if (csv.empty()) csv = "mode," + line + "\n";
         while (std::getline(lines, line)) csv += mode + "," + line + "\n";
       }
-      // Markdown: one row per length, time and memory ratio of each schedule against the baseline.
+      // Markdown: one row per length; time and peak memory of each model, and the ratio.
+      const std::string ratio_head = baseline.empty() ? "mean of others / " + design : design + " / " + baseline;
       md += "\n### " + mode + " (batch " + std::to_string(o.batch) + ", " + o.device + (o.bf16 ? ", bf16" : ", fp32") +
             ", median of " + std::to_string(o.repeats) + ")\n\n| length |";
-      for (const auto& s : schedules) md += " " + s + " ms | peak MB |";
-      md += " time " + schedules.front() + " / " + baseline + " |\n|---|";
-      for (size_t i = 0; i < schedules.size(); ++i) md += "---|---|";
+      for (const auto& n : names) md += " " + n + " ms | peak MB |";
+      md += " time " + ratio_head + " |\n|---|";
+      for (size_t i = 0; i < names.size(); ++i) md += "---|---|";
       md += "---|\n";
       std::vector<PlotSeries> series;
-      for (const auto& s : schedules) series.push_back({s, {}, {}});
+      for (const auto& n : names) series.push_back({n, {}, {}});
       int64_t crossover = -1;
       for (int64_t L : a->lengths) {
         md += "| " + std::to_string(L) + " |";
-        double t_design = 0, t_base = 0;
-        for (size_t k = 0; k < schedules.size(); ++k)
+        for (size_t k = 0; k < names.size(); ++k)
           for (const auto& p : pts)
-            if (p.schedule == schedules[k] && p.length == L) {
+            if (p.schedule == names[k] && p.length == L) {
               char cell[96];
               if (p.error.empty()) std::snprintf(cell, sizeof cell, " %.2f | %.1f |", p.median_ms, p.peak_bytes / 1048576.0);
               else std::snprintf(cell, sizeof cell, " %s | — |", p.error.c_str());
               md += cell;
               if (p.error.empty()) series[k].x.push_back(static_cast<double>(L)), series[k].y.push_back(p.median_ms);
-              if (k == 0) t_design = p.median_ms;
-              if (p.schedule == baseline) t_base = p.median_ms;
             }
-        char r[32];
-        std::snprintf(r, sizeof r, " %.3f |\n", t_base > 0 ? t_design / t_base : 0.0);
-        md += r;
-        if (t_design > 0 && t_base > 0 && t_design < t_base) {
-          if (crossover < 0) crossover = L;
+        const double t_design = median_of(pts, design, L);
+        double ratio = 0;
+        if (baseline.empty()) {
+          double sum = 0;
+          int n = 0;
+          for (size_t k = 1; k < names.size(); ++k)
+            if (double t = median_of(pts, names[k], L); t > 0) sum += t, ++n;
+          if (n == static_cast<int>(names.size()) - 1 && t_design > 0) ratio = sum / n / t_design;
         } else {
-          crossover = -1;  // must stay faster at every longer length
+          const double t_base = median_of(pts, baseline, L);
+          if (t_base > 0) ratio = t_design / t_base;
+          if (t_design > 0 && t_base > 0 && t_design < t_base) {
+            if (crossover < 0) crossover = L;
+          } else {
+            crossover = -1;  // must stay faster at every longer length
+          }
         }
+        char r[32];
+        std::snprintf(r, sizeof r, " %.3f |\n", ratio);
+        md += r;
       }
-      md += crossover > 0 ? "\n" + schedules.front() + " is faster than " + baseline + " from " + std::to_string(crossover) +
-                                " tokens on.\n"
-                          : "\n" + schedules.front() + " is not faster than " + baseline + " at the longest length measured.\n";
+      if (!baseline.empty())
+        md += crossover > 0 ? "\n" + design + " is faster than " + baseline + " from " + std::to_string(crossover) + " tokens on.\n"
+                            : "\n" + design + " is not faster than " + baseline + " at the longest length measured.\n";
       if (!a->out.empty()) {
         PlotSpec spec;
         spec.title = mode == "train" ? "Training-step time" : "Inference latency";
@@ -149,6 +210,14 @@ void add_bench_model_command(CLI::App* bench) {
         all.push_back({{"mode", mode}, {"schedule", p.schedule}, {"length", p.length}, {"median_ms", p.median_ms},
                        {"min_ms", p.min_ms}, {"max_ms", p.max_ms}, {"peak_bytes", p.peak_bytes}, {"rss_bytes", p.rss_bytes},
                        {"params", p.params}, {"error", p.error}});
+    }
+    if (baseline.empty()) {
+      md += "\n### parameters\n\n| model | parameters (M) |\n|---|---|\n";
+      for (const auto& m : models) {
+        char row[96];
+        std::snprintf(row, sizeof row, "| %s | %.3f |\n", m.name.c_str(), analysis::estimate_parameters(m.cfg) / 1e6);
+        md += row;
+      }
     }
     write_outputs(a->out, csv, md, "");
     if (a->json) std::cout << all.dump(2) << '\n';

@@ -43,9 +43,16 @@ void run_info(const InfoArgs& a) {
   rows.push_back({"", "", "embeddings", count_parameters(*model->embeddings)});
   for (size_t i = 0; i < model->layers().size(); ++i) {
     const auto& layer = model->layers()[i];
-    rows.push_back({std::to_string(i), std::string(1, static_cast<char>(layer->kind())), layer_kind_name(layer->kind()),
-                    count_parameters(*layer)});
+    size_t owner = i;  // with share_layers, the first layer holding the same weights
+    for (size_t j = 0; j < i; ++j)
+      if (model->layers()[j].get() == layer.get()) owner = std::min(owner, j);
+    std::string name = layer_kind_name(layer->kind());
+    if (owner != i) name += " (shares layer " + std::to_string(owner) + ")";
+    rows.push_back({std::to_string(i), std::string(1, static_cast<char>(layer->kind())), name,
+                    owner == i ? count_parameters(*layer) : 0});
   }
+  if (model->rel_embeddings)
+    rows.push_back({"", "", "relative positions (D layers)", count_parameters(*model->rel_embeddings) + count_parameters(*model->rel_norm)});
   rows.push_back({"", "", "final_norm", count_parameters(*model->final_norm)});
   rows.push_back({"", "", "pooling (" + cfg.pooling + ")", count_parameters(*model->pooling)});
   rows.push_back({"", "", "mlm head (decoder tied)", count_parameters(*model->mlm)});
@@ -65,7 +72,7 @@ void run_info(const InfoArgs& a) {
     std::cout << j.dump(2) << '\n';
     return;
   }
-  std::printf("MaBERT encoder: schedule %s, d_model %lld, heads %lld, FFN %lld, d_state %lld, expand %lld, vocab %lld\n",
+  std::printf("Encoder: schedule %s, d_model %lld, heads %lld, FFN %lld, d_state %lld, expand %lld, vocab %lld\n",
               cfg.schedule.c_str(), (long long)cfg.d_model, (long long)cfg.n_heads, (long long)cfg.d_ffn,
               (long long)cfg.d_state, (long long)cfg.expand, (long long)cfg.vocab_size);
   std::printf("PSM: pre=%s post=%s state=%s   pooling: %s   positions: %s (max_len %lld)\n\n",
@@ -84,8 +91,8 @@ void run_info(const InfoArgs& a) {
 void add_info_command(CLI::App& app) {
   auto args = std::make_shared<InfoArgs>();
   CLI::App* cmd = app.add_subcommand("info", "Show a model's per-layer parameter table, totals and resolved configuration");
-  cmd->add_option("--preset", args->preset, "Size preset: tiny, small or base")->capture_default_str();
-  cmd->add_option("--schedule", args->schedule, "Layer schedule over T M B P, e.g. MMTMMTMMTMMT (overrides the preset's)");
+  cmd->add_option("--preset", args->preset, "Preset: tiny, small, base, or a baseline at a size (bert-, albert-, longformer-, bigbird-, deberta-<size>)")->capture_default_str();
+  cmd->add_option("--schedule", args->schedule, "Layer schedule over T M B P L S D, e.g. MMTMMTMMTMMT (overrides the preset's)");
   cmd->add_option("--config", args->config, "Model config JSON file (instead of a preset)");
   cmd->add_flag("--json", args->json, "Machine-readable output");
   cmd->callback([args] { run_info(*args); });

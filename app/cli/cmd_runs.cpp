@@ -2,6 +2,7 @@
 #include "cli/commands.h"
 
 #include "runs/registry.h"
+#include "train/trainer.h"
 
 #include <cstdio>
 #include <filesystem>
@@ -47,6 +48,32 @@ void add_runs_command(CLI::App& app) {
     nlohmann::ordered_json j = {{"id", r->id}, {"kind", r->kind}, {"task", r->task}, {"status", r->status},
                                 {"created", r->created}, {"updated", r->updated}, {"config", r->config}, {"metrics", r->metrics}};
     std::cout << j.dump(2) << '\n';
+  });
+  CLI::App* check = runs->add_subcommand("check", "Check a run folder after a crash: the latest checkpoint loads, the "
+                                                  "metrics log parses, the registry opens");
+  check->add_option("run", a->id, "Run folder")->required();
+  check->add_flag("--json", a->json, "Machine-readable output");
+  check->callback([a, open] {
+    const train::RunCheck c = train::check_run(a->id);
+    const auto reg = open();  // throws, naming the database, when it cannot be opened or read
+    (void)reg->list();        // every row readable
+    auto rec = reg->get(std::filesystem::absolute(a->id).lexically_normal().string());
+    if (!rec) rec = reg->get(a->id);
+    const std::string status = rec ? rec->status : "not recorded";
+    if (a->json) {
+      nlohmann::ordered_json j = {{"checkpoint", c.checkpoint}, {"step", c.step}, {"metric_records", c.metric_records},
+                                  {"torn_lines", c.notes}, {"leftovers", c.leftovers}, {"registry", reg->path()},
+                                  {"registry_status", status}};
+      std::cout << j.dump(2) << '\n';
+      return;
+    }
+    if (c.checkpoint.empty()) std::printf("checkpoint: none written yet\n");
+    else std::printf("checkpoint: %s loads (step %lld: weights, AdamW state, trainer and RNG state)\n", c.checkpoint.c_str(),
+                     static_cast<long long>(c.step));
+    std::printf("metrics.jsonl: %zu records\n", c.metric_records);
+    for (const auto& n : c.notes) std::printf("  skipped %s\n", n.c_str());
+    for (const auto& l : c.leftovers) std::printf("leftover of an interrupted write (removed by the next save): %s\n", l.c_str());
+    std::printf("registry: %s opens; this run: %s\n", reg->path().c_str(), status.c_str());
   });
 }
 

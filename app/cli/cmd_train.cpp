@@ -83,8 +83,8 @@ void add_train_options(CLI::App* c, Common& o) {
 }
 
 void add_model_options(CLI::App* c, Common& o) {
-  c->add_option("--preset", o.preset, "Model size preset: tiny, small, base")->capture_default_str();
-  c->add_option("--schedule", o.schedule, "Layer schedule over T M B P (overrides the preset's)");
+  c->add_option("--preset", o.preset, "Preset: tiny, small, base, or a baseline at a size (bert-, albert-, longformer-, bigbird-, deberta-<size>)")->capture_default_str();
+  c->add_option("--schedule", o.schedule, "Layer schedule over T M B P L S D (overrides the preset's)");
   c->add_option("--config", o.config, "Model config JSON (instead of a preset)");
 }
 

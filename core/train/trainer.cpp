@@ -524,4 +524,30 @@ TrainResult finetune(const FinetuneJob& job, const Hooks& hooks) {
   return run_loop(L, hooks);
 }
 
+RunCheck check_run(const std::string& run_dir) {
+  namespace fs = std::filesystem;
+  RunCheck r;
+  if (!fs::is_directory(run_dir)) throw std::runtime_error(run_dir + ": not a run folder");
+  const std::string metrics = run_dir + "/metrics.jsonl";
+  if (fs::exists(metrics)) {
+    MetricsLog log = read_metrics_log(metrics);
+    r.metric_records = log.records.size();
+    r.notes = log.notes;
+  }
+  for (const std::string sub : {"", "/checkpoints"}) {
+    if (!fs::is_directory(run_dir + sub)) continue;
+    for (const auto& e : fs::directory_iterator(run_dir + sub))
+      if (e.path().filename().string().find(".tmp") != std::string::npos) r.leftovers.push_back(e.path().string());
+  }
+  const auto ckpt = latest_checkpoint(run_dir);
+  if (!ckpt) return r;
+  MaBert model(ModelConfig::load(run_dir + "/config.json"));
+  torch::optim::AdamW opt = make_optimizer(model, TrainOptions{});
+  TrainerState state;
+  load_checkpoint(*ckpt, model, &opt, &state);
+  r.checkpoint = *ckpt;
+  r.step = state.step;
+  return r;
+}
+
 }  // namespace mabert::train

@@ -116,4 +116,17 @@ std::map<std::string, double> evaluate(MaBert& model, const Tokenizer& tok, cons
                                        int64_t batch_size, std::vector<Prediction>* predictions = nullptr);
 Prediction predict(MaBert& model, const Tokenizer& tok, const std::string& a, const std::string* b, int64_t max_len);
 
+// What a run folder holds after a crash (`mabert runs check`): the latest checkpoint loads in
+// full (weights, AdamW moments, trainer and RNG state) into the model of the run's config.json,
+// and metrics.jsonl parses (torn lines skipped and listed). Throws, naming the file and what is
+// wrong, otherwise. No checkpoint yet is not an error (step −1).
+struct RunCheck {
+  std::string checkpoint;  // the folder that loaded; empty when none was written yet
+  int64_t step = -1;
+  size_t metric_records = 0;
+  std::vector<std::string> notes;   // metrics lines skipped (torn writes)
+  std::vector<std::string> leftovers;  // temporary files/folders of interrupted writes
+};
+RunCheck check_run(const std::string& run_dir);
+
 }  // namespace mabert::train

@@ -1,6 +1,7 @@
 // The studio with real widgets (offscreen; the screenshot case under Xvfb): composer edits, a
 // real training run started from the GUI, stop and pause, every analysis view filled from the
 // trained model, projects, and plot/table export.
+#include "analysis/efficiency.h"
 #include "analysis_views.h"
 #include "composer.h"
 #include "drift_view.h"
@@ -13,6 +14,8 @@
 #include "train_panel.h"
 
 #include <QCheckBox>
+#include <QComboBox>
+#include <QFormLayout>
 #include <QDir>
 #include <QElapsedTimer>
 #include <QLabel>
@@ -144,7 +147,7 @@ class TestStudio : public QObject {
 
     // The model panel: PSM toggles and pooling land in the config and are undoable.
     auto boxes = c.findChildren<QCheckBox*>();
-    QCOMPARE(boxes.size(), 3);
+    QCOMPARE(boxes.size(), 4);  // PSM pre/post/state, layer sharing
     QVERIFY(c.config().psm_state);
     boxes[2]->click();
     QVERIFY(!c.config().psm_state);
@@ -161,6 +164,38 @@ class TestStudio : public QObject {
     // The live parameter count is the model's.
     auto* params = c.findChild<QLabel*>("params");
     QVERIFY(params && params->text().contains(" M"));
+
+    // A baseline replaces the design at the chosen size; its letters can be dragged like any other.
+    auto* baseline = c.findChild<QComboBox*>("baseline");
+    QVERIFY(baseline);
+    const int deberta = baseline->findData("deberta");
+    QVERIFY(deberta > 0);
+    const int64_t vocab = c.config().vocab_size;
+    emit baseline->activated(deberta);
+    QCOMPARE(c.schedule(), QString("DDDDDD"));
+    QCOMPARE(QString::fromStdString(c.config().pooling), QString("cls"));
+    QCOMPARE(c.config().vocab_size, vocab);
+    QVERIFY(c.valid());
+    drop_on(c.stack(), layer_mime("palette", 'L', -1), 0);
+    QCOMPARE(c.schedule(), QString("LDDDDDD"));
+    QVERIFY(c.valid());
+    // The variants' options show while their letters are in the schedule.
+    auto* form = c.findChild<QFormLayout*>("modelForm");
+    QVERIFY(form);
+    auto visible_rows = [&] {
+      QStringList out;
+      for (int r = 0; r < form->rowCount(); ++r)
+        if (auto* l = form->itemAt(r, QFormLayout::LabelRole); l && l->widget() && l->widget()->isVisible())
+          out << qobject_cast<QLabel*>(l->widget())->text();
+      return out;
+    };
+    QVERIFY2(visible_rows().contains("Rel. range (D)") && visible_rows().contains("Window (L)") &&
+                 !visible_rows().contains("Block (S)"), qPrintable(visible_rows().join(", ")));
+    const ModelConfig now = c.config();
+    QVERIFY2(params->text().contains(QString::number(analysis::estimate_parameters(now) / 1e6, 'f', 2)), qPrintable(params->text()));
+    c.undoStack()->undo();
+    c.undoStack()->undo();
+    QCOMPARE(c.schedule(), QString("MMT"));
   }
 
   void trainingFromTheGuiStreamsProgressAndEnds() {
