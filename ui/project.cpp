@@ -1,6 +1,7 @@
 #include "project.h"
 
 #include "util/files.h"
+#include "util/json_text.h"
 
 #include <QCoreApplication>
 #include <QDir>
@@ -31,15 +32,17 @@ nlohmann::json load_project(const QString& path) {
   const std::string text = read_file(p);
   nlohmann::json j;
   try {
-    j = nlohmann::json::parse(text);
-  } catch (const nlohmann::json::parse_error& e) {
-    throw std::runtime_error(p + ": not valid JSON (" + e.what() + ")");
+    j = parse_json_text(text);
+  } catch (const JsonTextError& e) {
+    throw std::runtime_error(p + ": not valid JSON at " + e.what());
   }
   if (!j.is_object()) throw std::runtime_error(p + ": expected a JSON object");
-  if (j.value("format", "") != kProjectFormat)
+  if (!j.contains("format") || !j["format"].is_string() || j["format"].get<std::string>() != kProjectFormat)
     throw std::runtime_error(p + ": field 'format': expected \"" + kProjectFormat + "\" (not a MaBERT Studio project)");
-  if (!j.contains("version") || !j["version"].is_number_integer() || j["version"].get<int>() > kProjectVersion)
-    throw std::runtime_error(p + ": field 'version': expected an integer ≤ " + std::to_string(kProjectVersion));
+  // Compared as the JSON integer it is: get<int>() would wrap 2^32 + 1 into 1.
+  const nlohmann::json& version = j.contains("version") ? j["version"] : nlohmann::json();
+  if (!version.is_number_unsigned() || version.get<uint64_t>() < 1 || version.get<uint64_t>() > static_cast<uint64_t>(kProjectVersion))
+    throw std::runtime_error(p + ": field 'version': expected an integer from 1 to " + std::to_string(kProjectVersion));
   for (const char* section : {"design", "data", "analysis"})
     if (j.contains(section) && !j[section].is_object())
       throw std::runtime_error(p + ": field '" + section + "': expected an object");

@@ -3,6 +3,7 @@
 #include "data/glue.h"
 
 #include "util/files.h"
+#include "util/json_text.h"
 
 #include <algorithm>
 #include <cctype>
@@ -150,11 +151,12 @@ GlueSplit load_glue(const std::string& task_name, const std::string& dir, const 
       if (task.regression) {
         char* end = nullptr;
         ex.label = std::strtod(v.c_str(), &end);
-        if (v.empty() || *end != '\0' || !std::isfinite(ex.label) || ex.label < 0 || ex.label > 5)
-          row_error(out.file, lineno, "score '" + v + "' is not a number in [0, 5]");
+        // The whole field must be the number: end == c_str() + size() also rejects a NUL byte inside it.
+        if (v.empty() || end != v.c_str() + v.size() || !std::isfinite(ex.label) || ex.label < 0 || ex.label > 5)
+          row_error(out.file, lineno, "score '" + printable(v) + "' is not a number in [0, 5]");
       } else {
         const auto it = std::find(task.labels.begin(), task.labels.end(), v);
-        if (it == task.labels.end()) row_error(out.file, lineno, "label '" + v + "' is not one of the task's labels");
+        if (it == task.labels.end()) row_error(out.file, lineno, "label '" + printable(v) + "' is not one of the task's labels");
         ex.label = static_cast<double>(it - task.labels.begin());
       }
     }

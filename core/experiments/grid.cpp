@@ -4,6 +4,7 @@
 #include "runs/registry.h"
 #include "tokenize/tokenizer.h"
 #include "util/files.h"
+#include "util/json_text.h"
 
 #include <chrono>
 #include <cmath>
@@ -33,13 +34,41 @@ void check_keys(const json& j, const std::string& where, const std::string& pref
     }
 }
 
-template <typename T>
-T get_as(const json& j, const std::string& where, const std::string& field) {
-  try {
-    return j.get<T>();
-  } catch (const json::exception&) {
-    grid_error(where, field, "wrong type: " + j.dump());
-  }
+// A value as it appears in the file, shortened for messages.
+std::string shown(const json& j) {
+  std::string s = j.dump();
+  return s.size() > 60 ? s.substr(0, 57) + "..." : s;
+}
+
+// Typed reads: the JSON type must match and integers must fit their range (nlohmann's get<>
+// would convert 1e300 to an integer, which is undefined behaviour, and wrap 2^40 into an int).
+int64_t get_int(const json& j, const std::string& where, const std::string& field, int64_t lo, int64_t hi) {
+  if (!j.is_number_integer()) grid_error(where, field, "expected an integer, got " + shown(j));
+  // Unsigned JSON integers may exceed int64_t: compare them as uint64_t (lo and hi are >= 0 here).
+  const bool in_range = j.is_number_unsigned()
+                            ? j.get<uint64_t>() >= static_cast<uint64_t>(lo) && j.get<uint64_t>() <= static_cast<uint64_t>(hi)
+                            : j.get<int64_t>() >= lo && j.get<int64_t>() <= hi;
+  if (!in_range) grid_error(where, field, "must be in [" + std::to_string(lo) + ", " + std::to_string(hi) + "], got " + shown(j));
+  return j.get<int64_t>();
+}
+
+double get_real(const json& j, const std::string& where, const std::string& field, double lo) {
+  if (!j.is_number()) grid_error(where, field, "expected a number, got " + shown(j));
+  const double v = j.get<double>();
+  if (!(v >= lo)) grid_error(where, field, "must be >= " + std::to_string(lo) + ", got " + shown(j));
+  return v;
+}
+
+std::string get_string(const json& j, const std::string& where, const std::string& field) {
+  if (!j.is_string()) grid_error(where, field, "expected a string, got " + shown(j));
+  return j.get<std::string>();
+}
+
+std::vector<std::string> get_strings(const json& j, const std::string& where, const std::string& field) {
+  if (!j.is_array()) grid_error(where, field, "expected an array of strings, got " + shown(j));
+  std::vector<std::string> out;
+  for (size_t i = 0; i < j.size(); ++i) out.push_back(get_string(j[i], where, field + "[" + std::to_string(i) + "]"));
+  return out;
 }
 
 std::string resolve(const std::string& base_dir, const std::string& p) {
@@ -56,20 +85,19 @@ train::TrainOptions budget(const json& j, const std::string& where, const std::s
   if (section == "pretrain") keys.insert("corpus");
   check_keys(j, where, section + ".", keys);
   auto f = [&](const char* k) { return section + "." + k; };
-  if (j.contains("steps")) o.steps = get_as<int64_t>(j["steps"], where, f("steps"));
-  if (j.contains("batch")) o.batch_size = get_as<int64_t>(j["batch"], where, f("batch"));
-  if (j.contains("accum")) o.grad_accum = get_as<int64_t>(j["accum"], where, f("accum"));
-  if (j.contains("max_len")) o.max_len = get_as<int64_t>(j["max_len"], where, f("max_len"));
-  if (j.contains("lr")) o.lr = get_as<double>(j["lr"], where, f("lr"));
-  if (j.contains("warmup")) o.warmup = get_as<double>(j["warmup"], where, f("warmup"));
-  if (j.contains("weight_decay")) o.weight_decay = get_as<double>(j["weight_decay"], where, f("weight_decay"));
-  if (j.contains("clip")) o.clip = get_as<double>(j["clip"], where, f("clip"));
-  if (j.contains("device")) o.device = get_as<std::string>(j["device"], where, f("device"));
-  if (vocab && j.contains("vocab")) *vocab = get_as<int>(j["vocab"], where, f("vocab"));
-  if (max_train && j.contains("max_train")) *max_train = get_as<int64_t>(j["max_train"], where, f("max_train"));
-  if (o.steps < 1) grid_error(where, f("steps"), "must be >= 1");
-  if (o.batch_size < 1) grid_error(where, f("batch"), "must be >= 1");
-  if (o.max_len < 4) grid_error(where, f("max_len"), "must be >= 4");
+  // Upper bounds: batch, length and vocabulary size allocations, so they are bounded here
+  // rather than taken from the file as they stand.
+  if (j.contains("steps")) o.steps = get_int(j["steps"], where, f("steps"), 1, int64_t{1} << 40);
+  if (j.contains("batch")) o.batch_size = get_int(j["batch"], where, f("batch"), 1, 1 << 16);
+  if (j.contains("accum")) o.grad_accum = get_int(j["accum"], where, f("accum"), 1, 1 << 16);
+  if (j.contains("max_len")) o.max_len = get_int(j["max_len"], where, f("max_len"), 4, 1 << 20);
+  if (j.contains("lr")) o.lr = get_real(j["lr"], where, f("lr"), 0);
+  if (j.contains("warmup")) o.warmup = get_real(j["warmup"], where, f("warmup"), 0);
+  if (j.contains("weight_decay")) o.weight_decay = get_real(j["weight_decay"], where, f("weight_decay"), 0);
+  if (j.contains("clip")) o.clip = get_real(j["clip"], where, f("clip"), 0);
+  if (j.contains("device")) o.device = get_string(j["device"], where, f("device"));
+  if (vocab && j.contains("vocab")) *vocab = static_cast<int>(get_int(j["vocab"], where, f("vocab"), 6, 1 << 20));
+  if (max_train && j.contains("max_train")) *max_train = get_int(j["max_train"], where, f("max_train"), 0, int64_t{1} << 40);
   if (!(o.lr > 0)) grid_error(where, f("lr"), "must be > 0");
   o.log_every = 10;
   return o;
@@ -112,14 +140,37 @@ std::map<std::pair<std::string, std::string>, std::vector<double>> by_cell(const
   return m;
 }
 
+// A finished cell's result.json, read back on a rerun (an earlier run wrote it, but it is a
+// file on disk like any other: errors name it and the field).
+void read_cell_result(const std::string& path, CellResult* c) {
+  json r;
+  try {
+    r = parse_json_text(read_file(path));
+  } catch (const JsonTextError& e) {
+    throw std::runtime_error(path + ": not valid JSON at " + e.what() + " (delete it to run the cell again)");
+  }
+  auto bad = [&](const std::string& field, const std::string& what) {
+    throw std::runtime_error(path + ": field '" + field + "': " + what + " (delete the file to run the cell again)");
+  };
+  if (!r.is_object()) bad("(top level)", "expected an object");
+  if (!r.contains("score") || !r["score"].is_number()) bad("score", "expected a number");
+  if (!r.contains("metrics") || !r["metrics"].is_object()) bad("metrics", "expected an object of numbers");
+  c->score = r["score"].get<double>();
+  c->metrics.clear();
+  for (auto it = r["metrics"].begin(); it != r["metrics"].end(); ++it) {
+    if (!it.value().is_number()) bad("metrics." + it.key(), "expected a number");
+    c->metrics[it.key()] = it.value().get<double>();
+  }
+}
+
 }  // namespace
 
 Grid Grid::from_json(const json& j, const std::string& where, const std::string& base_dir) {
   check_keys(j, where, "", {"name", "preset", "model", "variants", "pretrain", "finetune", "tasks", "data", "seeds", "comment"});
   Grid g;
   g.source = where;
-  g.name = j.contains("name") ? get_as<std::string>(j["name"], where, "name") : fs::path(where).stem().string();
-  const std::string preset = j.contains("preset") ? get_as<std::string>(j["preset"], where, "preset") : "tiny";
+  g.name = j.contains("name") ? get_string(j["name"], where, "name") : fs::path(where).stem().string();
+  const std::string preset = j.contains("preset") ? get_string(j["preset"], where, "preset") : "tiny";
   try {
     g.base = ModelConfig::preset(preset);
   } catch (const ConfigError& e) {
@@ -134,13 +185,20 @@ Grid Grid::from_json(const json& j, const std::string& where, const std::string&
   if (!j.contains("variants") || !j["variants"].is_array() || j["variants"].empty())
     grid_error(where, "variants", "expected a non-empty array of {\"name\": ..., model fields ...}");
   std::set<std::string> names;
+  std::map<std::string, std::string> folders;  // slug -> the variant that uses it
   for (size_t i = 0; i < j["variants"].size(); ++i) {
     const json& v = j["variants"][i];
     const std::string f = "variants[" + std::to_string(i) + "]";
     if (!v.is_object() || !v.contains("name")) grid_error(where, f, "expected an object with a \"name\"");
     Variant var;
-    var.name = get_as<std::string>(v["name"], where, f + ".name");
-    if (!names.insert(var.name).second) grid_error(where, f + ".name", "duplicate variant name '" + var.name + "'");
+    var.name = get_string(v["name"], where, f + ".name");
+    if (var.name.empty()) grid_error(where, f + ".name", "must not be empty");
+    if (!names.insert(var.name).second) grid_error(where, f + ".name", "duplicate variant name '" + printable(var.name) + "'");
+    // Each variant's cells live in cells/<slug of its name>/: two names must not share one.
+    const auto [other, fresh] = folders.emplace(slug(var.name), var.name);
+    if (!fresh)
+      grid_error(where, f + ".name", "'" + printable(var.name) + "' and '" + printable(other->second) + "' would share the folder cells/" + other->first +
+                                         " (names may differ only in letters and digits)");
     var.overrides = json::object();
     for (auto it = v.begin(); it != v.end(); ++it)
       if (it.key() != "name") var.overrides[it.key()] = it.value();
@@ -152,13 +210,13 @@ Grid Grid::from_json(const json& j, const std::string& where, const std::string&
   const json& pj = j.contains("pretrain") ? j["pretrain"] : json::object();
   g.pretrain = budget(pj, where, "pretrain", pre, &g.vocab, nullptr);
   if (!pj.contains("corpus")) grid_error(where, "pretrain.corpus", "missing: the text to pretrain on (files or folders)");
-  for (const auto& c : get_as<std::vector<std::string>>(pj["corpus"], where, "pretrain.corpus")) g.corpus.push_back(resolve(base_dir, c));
+  for (const auto& c : get_strings(pj["corpus"], where, "pretrain.corpus")) g.corpus.push_back(resolve(base_dir, c));
   train::TrainOptions fine;
   fine.steps = 200, fine.batch_size = 32, fine.max_len = 64, fine.lr = 1e-4;
   g.finetune = budget(j.contains("finetune") ? j["finetune"] : json::object(), where, "finetune", fine, nullptr,
                       &g.max_train_examples);
   if (!j.contains("tasks")) grid_error(where, "tasks", "missing: GLUE task names");
-  g.tasks = get_as<std::vector<std::string>>(j["tasks"], where, "tasks");
+  g.tasks = get_strings(j["tasks"], where, "tasks");
   if (g.tasks.empty()) grid_error(where, "tasks", "expected at least one task");
   for (auto& t : g.tasks) {
     try {
@@ -168,8 +226,20 @@ Grid Grid::from_json(const json& j, const std::string& where, const std::string&
     }
   }
   if (!j.contains("data")) grid_error(where, "data", "missing: the folder holding one folder per GLUE task");
-  g.data_dir = resolve(base_dir, get_as<std::string>(j["data"], where, "data"));
-  g.seeds = j.contains("seeds") ? get_as<std::vector<uint64_t>>(j["seeds"], where, "seeds") : std::vector<uint64_t>{1};
+  g.data_dir = resolve(base_dir, get_string(j["data"], where, "data"));
+  g.seeds = {1};
+  if (j.contains("seeds")) {
+    const json& s = j["seeds"];
+    if (!s.is_array()) grid_error(where, "seeds", "expected an array of non-negative integers, got " + shown(s));
+    g.seeds.clear();
+    for (size_t i = 0; i < s.size(); ++i) {
+      // Parsed non-negative integers are unsigned; ones built in code (Grid::from_json) may be signed.
+      const json& seed = s[i];
+      if (!seed.is_number_integer() || (!seed.is_number_unsigned() && seed.get<int64_t>() < 0))
+        grid_error(where, "seeds[" + std::to_string(i) + "]", "expected a non-negative integer, got " + shown(seed));
+      g.seeds.push_back(seed.is_number_unsigned() ? seed.get<uint64_t>() : static_cast<uint64_t>(seed.get<int64_t>()));
+    }
+  }
   if (g.seeds.empty()) grid_error(where, "seeds", "expected at least one seed");
   return g;
 }
@@ -177,9 +247,9 @@ Grid Grid::from_json(const json& j, const std::string& where, const std::string&
 Grid Grid::load(const std::string& path) {
   json j;
   try {
-    j = json::parse(read_file(path));
-  } catch (const json::parse_error& e) {
-    throw ConfigError(path + ": not valid JSON (" + e.what() + ")");
+    j = parse_json_text(read_file(path));
+  } catch (const JsonTextError& e) {
+    throw ConfigError(path + ": not valid JSON at " + e.what());
   }
   return from_json(j, path, fs::path(path).parent_path().string());
 }
@@ -187,8 +257,9 @@ Grid Grid::load(const std::string& path) {
 ModelConfig variant_config(const Grid& grid, const Variant& v) {
   json m = grid.base.to_json();
   for (auto it = v.overrides.begin(); it != v.overrides.end(); ++it) m[it.key()] = it.value();
-  ModelConfig c = ModelConfig::from_json(m, grid.source + ": variant '" + v.name + "'");
-  c.validate(grid.source + ": variant '" + v.name + "'");
+  const std::string where = grid.source + ": variant '" + printable(v.name) + "'";
+  ModelConfig c = ModelConfig::from_json(m, where);
+  c.validate(where);
   return c;
 }
 
@@ -267,9 +338,7 @@ GridReport run_grid(const Grid& grid, const std::string& out_dir, const GridHook
         c.variant = v.name, c.task = task, c.seed = seed, c.run_dir = dir;
         const std::string metric = data::glue_task(task).metric;
         if (fs::exists(result_path)) {
-          const json r = json::parse(read_file(result_path));
-          c.score = r.at("score").get<double>();
-          c.metrics = r.at("metrics").get<std::map<std::string, double>>();
+          read_cell_result(result_path, &c);
           c.reused = true;
           ++rep.finetune_reused;
         } else {

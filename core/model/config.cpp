@@ -309,3 +309,20 @@ std::vector<std::string> ModelConfig::preset_names() {
 std::vector<std::string> ModelConfig::baseline_families() { return {"bert", "albert", "longformer", "bigbird", "deberta"}; }
 
 }  // namespace mabert
+
+// ---- Parsing config text from outside (fuzzed: tests/fuzz/fuzz_config.cpp) ----------------
+#include "util/json_text.h"
+
+namespace mabert {
+
+ModelConfig parse_model_config(const std::string& text, const std::string& where) {
+  nlohmann::json j;
+  try {
+    j = parse_json_text(text);
+  } catch (const JsonTextError& e) {
+    throw ConfigError(where + ": not valid JSON at " + e.what());
+  }
+  return ModelConfig::from_json(j, where);
+}
+
+}  // namespace mabert

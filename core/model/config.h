@@ -108,4 +108,9 @@ struct ModelConfig {
   static std::vector<std::string> baseline_families();  // bert albert longformer bigbird deberta
 };
 
+// A config from JSON text (`where` names it in errors): the same checks as ModelConfig::load,
+// plus what outside text needs: invalid JSON of any kind (syntax, UTF-8, 1e999) and nesting
+// deeper than 64 levels are ConfigErrors with the line and column, never another exception.
+ModelConfig parse_model_config(const std::string& text, const std::string& where);
+
 }  // namespace mabert

@@ -1,6 +1,8 @@
 // SQLite-backed run registry.
 #include "runs/registry.h"
 
+#include "util/json_text.h"
+
 #include <sqlite3.h>
 
 #include <cstdlib>
@@ -20,9 +22,15 @@ class Stmt {
   ~Stmt() { sqlite3_finalize(s_); }
   void bind(int i, const std::string& v) { sqlite3_bind_text(s_, i, v.c_str(), -1, SQLITE_TRANSIENT); }
   int step() { return sqlite3_step(s_); }
+  int type(int i) const { return sqlite3_column_type(s_, i); }
+  // A column as text. The database is a file anyone can write to, so what comes back is made
+  // valid UTF-8 (invalid bytes become U+FFFD): every consumer shows it or dumps it as JSON,
+  // and nlohmann's dump() throws on invalid UTF-8. Embedded NUL bytes are kept.
   std::string text(int i) const {
     const auto* t = sqlite3_column_text(s_, i);
-    return t ? reinterpret_cast<const char*>(t) : "";
+    if (!t) return "";
+    const std::string_view v(reinterpret_cast<const char*>(t), static_cast<size_t>(sqlite3_column_bytes(s_, i)));
+    return is_valid_utf8(v) ? std::string(v) : to_valid_utf8(v);
   }
 
  private:
@@ -30,13 +38,26 @@ class Stmt {
   std::string where_;
 };
 
+// config and metrics columns: JSON as written by upsert. Anything else (hand-edited, another
+// program, too deeply nested to dump safely) is kept as the text it is, never an exception.
 nlohmann::json parse_or_null(const std::string& s) {
   if (s.empty()) return nullptr;
   try {
-    return nlohmann::json::parse(s);
-  } catch (const std::exception&) {
-    return s;  // keep what is there, as text
+    return parse_json_text(s);
+  } catch (const JsonTextError&) {
+    return s;  // keep what is there, as text (already valid UTF-8)
   }
+}
+
+// The current row as a record. Columns the schema declares NOT NULL, and the id, can still be
+// NULL or a number in a damaged or foreign database: an error naming the file and field.
+RunRecord record(const Stmt& s, const std::string& path) {
+  static const char* names[] = {"id", "kind", "task", "status", "created", "updated", "config", "metrics"};
+  for (int i : {0, 1, 3})
+    if (s.type(i) != SQLITE_TEXT)
+      throw std::runtime_error(path + ": a run's field '" + names[i] + "' is " + (s.type(i) == SQLITE_NULL ? "NULL" : "not text") +
+                               (i == 0 ? "" : " (run '" + printable(s.text(0)) + "')") + "; the run registry is damaged or not ours");
+  return RunRecord{s.text(0), s.text(1), s.text(2), s.text(3), s.text(4), s.text(5), parse_or_null(s.text(6)), parse_or_null(s.text(7))};
 }
 
 }  // namespace
@@ -104,8 +125,10 @@ void Registry::upsert(const RunRecord& r) {
 std::optional<RunRecord> Registry::get(const std::string& id) const {
   Stmt s(db_, "SELECT id, kind, task, status, created, updated, config, metrics FROM runs WHERE id=?1", path_);
   s.bind(1, id);
-  if (s.step() != SQLITE_ROW) return std::nullopt;
-  return RunRecord{s.text(0), s.text(1), s.text(2), s.text(3), s.text(4), s.text(5), parse_or_null(s.text(6)), parse_or_null(s.text(7))};
+  const int rc = s.step();
+  if (rc == SQLITE_DONE) return std::nullopt;
+  if (rc != SQLITE_ROW) throw std::runtime_error(path_ + ": reading the run registry failed: " + sqlite3_errmsg(db_));
+  return record(s, path_);
 }
 
 std::vector<RunRecord> Registry::list(const std::string& kind) const {
@@ -117,7 +140,7 @@ std::vector<RunRecord> Registry::list(const std::string& kind) const {
   std::vector<RunRecord> out;
   int rc;
   while ((rc = s.step()) == SQLITE_ROW)
-    out.push_back({s.text(0), s.text(1), s.text(2), s.text(3), s.text(4), s.text(5), parse_or_null(s.text(6)), parse_or_null(s.text(7))});
+    out.push_back(record(s, path_));
   if (rc != SQLITE_DONE) throw std::runtime_error(path_ + ": reading the run registry failed: " + sqlite3_errmsg(db_));
   return out;
 }
