@@ -4,6 +4,7 @@
 #include "plot_util.h"
 #include "project.h"
 #include "runs/registry.h"
+#include "train/metrics.h"
 
 #include <QComboBox>
 #include <QDateTime>
@@ -391,22 +392,19 @@ QString TrainPanel::selectedRun() const {
 
 QVector<QPair<double, double>> TrainPanel::readLossCurve(const QString& run_dir, QString* note) {
   QVector<QPair<double, double>> out;
-  QFile f(run_dir + "/metrics.jsonl");
-  if (!f.open(QIODevice::ReadOnly)) {
-    if (note) *note = run_dir + "/metrics.jsonl: cannot be read";
-    return out;
-  }
-  int line_no = 0;
-  while (!f.atEnd()) {
-    const QByteArray line = f.readLine();
-    ++line_no;
-    const auto j = nlohmann::json::parse(line.constBegin(), line.constEnd(), nullptr, false);
-    if (j.is_discarded()) {  // a torn last line after a crash: reported, not fatal
-      if (note) *note = QString("%1/metrics.jsonl line %2: not valid JSON, skipped").arg(run_dir).arg(line_no);
-      continue;
+  try {
+    const train::MetricsLog log = train::read_metrics_log((run_dir + "/metrics.jsonl").toStdString());
+    for (const auto& r : log.records) {
+      const auto loss = r.values.find("loss");
+      if (r.event == "step" && loss != r.values.end() && std::isfinite(loss->second))
+        out.push_back({static_cast<double>(r.step), loss->second});
     }
-    if (j.value("event", "") == "step" && j.contains("loss") && j["loss"].is_number())
-      out.push_back({j.value("step", 0.0), j["loss"].get<double>()});
+    if (note && !log.notes.empty())  // a torn line after a crash: reported, not fatal
+      *note = QString::fromStdString(log.notes.front()) +
+              (log.notes.size() > 1 ? QString(" (and %1 more lines)").arg(log.notes.size() - 1) : QString());
+  } catch (const std::exception& e) {
+    if (note) *note = e.what();
+    out.clear();
   }
   return out;
 }

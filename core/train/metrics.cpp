@@ -1,6 +1,9 @@
 // GLUE metrics.
 #include "train/metrics.h"
 
+#include "util/files.h"
+#include "util/json_text.h"
+
 #include <algorithm>
 #include <cmath>
 #include <numeric>
@@ -90,6 +93,62 @@ std::map<std::string, double> glue_metrics(const std::string& task, const std::v
   if (task == "CoLA") m["mcc"] = matthews_corrcoef(t, p);
   if (task == "MRPC" || task == "QQP") m["f1"] = f1_binary(t, p);
   return m;
+}
+
+MetricsLog read_metrics_log(const std::string& path) {
+  const std::string text = read_file(path);
+  MetricsLog log;
+  int64_t line_no = 0;
+  for (size_t pos = 0; pos < text.size();) {
+    size_t nl = text.find('\n', pos);
+    if (nl == std::string::npos) nl = text.size();
+    std::string_view line(text.data() + pos, nl - pos);
+    pos = nl + 1;
+    ++line_no;
+    if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+    const std::string where = path + ":" + std::to_string(line_no);
+    nlohmann::json j;
+    try {
+      j = parse_json_text(line);
+    } catch (const JsonTextError& e) {
+      log.notes.push_back(where + ": not a complete JSON line (a write torn by a crash?), skipped: " + e.what());
+      continue;
+    }
+    auto bad = [&](const std::string& field, const std::string& what) {
+      throw std::runtime_error(where + ": field '" + field + "': " + what);
+    };
+    if (!j.is_object()) throw std::runtime_error(where + ": expected a JSON object");
+    LogRecord r;
+    r.line = line_no;
+    if (!j.contains("event") || !j["event"].is_string() || j["event"].get<std::string>().empty())
+      bad("event", "expected a non-empty string");
+    r.event = j["event"].get<std::string>();
+    if (!j.contains("step") || !j["step"].is_number_unsigned() || j["step"].get<uint64_t>() > (uint64_t{1} << 53))
+      bad("step", "expected a non-negative integer");
+    r.step = j["step"].get<int64_t>();
+    auto number = [&](const nlohmann::json& v, const std::string& field) {
+      if (v.is_null()) return std::nan("");  // how nlohmann writes NaN and infinities
+      if (!v.is_number()) bad(field, "expected a number or null");
+      return v.get<double>();
+    };
+    if (r.event == "eval") {
+      if (!j.contains("metrics") || !j["metrics"].is_object()) bad("metrics", "expected an object of numbers");
+      for (auto it = j["metrics"].begin(); it != j["metrics"].end(); ++it)
+        r.values[it.key()] = number(it.value(), "metrics." + it.key());
+    } else {
+      if (r.event == "step" && !j.contains("loss")) bad("loss", "missing");
+      // Numbers are the record's values; other fields (a newer version's strings) are ignored,
+      // except the fields this version writes, which must be numbers.
+      for (auto it = j.begin(); it != j.end(); ++it) {
+        if (it.key() == "event" || it.key() == "step") continue;
+        const bool known = it.key() == "loss" || it.key() == "lr" || it.key() == "grad_norm" ||
+                           it.key() == "tokens_per_s" || it.key() == "elapsed_s";
+        if (known || it.value().is_number()) r.values[it.key()] = number(it.value(), it.key());
+      }
+    }
+    log.records.push_back(std::move(r));
+  }
+  return log;
 }
 
 }  // namespace mabert::train
