@@ -23,7 +23,10 @@ namespace {
 // (relative error ~2e−7), 2^k through the exponent bits. Branch-free, so it vectorises.
 inline float vexp(float x) {
   x = std::min(std::max(x, -87.0f), 88.0f);
-  const float v = x * 1.44269504088896341f;
+  // A NaN passes the clamp, and converting NaN to int is undefined (UBSan, in the divergence
+  // test): k comes from 0 instead; r below keeps the NaN, so the result is still NaN.
+  const float v0 = x * 1.44269504088896341f;
+  const float v = v0 == v0 ? v0 : 0.0f;
   const int k = static_cast<int>(v + (v >= 0.0f ? 0.5f : -0.5f));
   const float kf = static_cast<float>(k);
   const float r = (x - kf * 0.693359375f) + kf * 2.12194440e-4f;
