@@ -25,7 +25,7 @@ if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
 
 # --- 1. Debian packages (installed only when one is missing) -------------------------------
 PACKAGES=(
-  build-essential cmake ninja-build ccache pkg-config git
+  build-essential cmake ninja-build ccache pkg-config git clang libclang-rt-14-dev
   python3 python3-venv python3-pip
   qt6-base-dev qt6-base-dev-tools libqt6sql6-sqlite qt6-svg-dev libgl1-mesa-dev libxkbcommon-dev
   libqcustomplot-dev
