@@ -186,9 +186,18 @@ at::Tensor disentangled_scores(const at::Tensor& q, const at::Tensor& k, const a
   // Only distances up to L − 1 occur: use the 2·span embeddings around the centre.
   const int64_t span = std::min(range, L);
   at::Tensor rq = rel_q.narrow(1, range - span, 2 * span), rk = rel_k.narrow(1, range - span, 2 * span);  // {H, 2s, Dh}
-  at::Tensor idx = relative_index(L, span, q.options()).expand({B, H, L, L});
-  at::Tensor c2p = at::matmul(q, rk.transpose(-1, -2).unsqueeze(0)).gather(-1, idx);                   // [i][j] = q_i·k_r[δ(i,j)]
-  at::Tensor p2c = at::matmul(k, rq.transpose(-1, -2).unsqueeze(0)).gather(-1, idx).transpose(-1, -2);  // [i][j] = k_j·q_r[δ(j,i)]
+  // pick(P)[i][j] = P[i][δ(i, j)] for P {B, H, L, 2·span}.
+  const auto pick = [&](const at::Tensor& P) {
+    if (span == L) {
+      // No clipping: δ(i, j) = L + i − j, a skewed diagonal. Mirrored, P'[i][L − 1 − i + j] sits
+      // at offset (L − 1) + i·(2L − 1) + j of each {L, 2L} slice: a strided view, no gather.
+      at::Tensor m = P.flip(-1).contiguous();
+      return m.as_strided({B, H, L, L}, {H * L * 2 * L, L * 2 * L, 2 * L - 1, 1}, m.storage_offset() + L - 1);
+    }
+    return P.gather(-1, relative_index(L, span, q.options()).expand({B, H, L, L}));
+  };
+  at::Tensor c2p = pick(at::matmul(q, rk.transpose(-1, -2).unsqueeze(0)));                   // [i][j] = q_i·k_r[δ(i,j)]
+  at::Tensor p2c = pick(at::matmul(k, rq.transpose(-1, -2).unsqueeze(0))).transpose(-1, -2);  // [i][j] = k_j·q_r[δ(j,i)]
   const double scale = 1.0 / std::sqrt(3.0 * static_cast<double>(Dh));
   return (at::matmul(q, k.transpose(-1, -2)) + c2p + p2c).to(at::kFloat) * scale;
 }

@@ -104,10 +104,11 @@ torch::Tensor SelfAttentionImpl::forward(const torch::Tensor& x, const LayerCont
     case LayerKind::DeBERTa: {
       if (!ctx.rel.defined()) throw std::logic_error("a D layer needs the model's relative-position embeddings");
       // The relative embeddings go through this layer's query and key projections (shared keys, as DeBERTa v2/v3).
-      const int64_t R2 = ctx.rel.size(0);
+      // Only distances up to L − 1 occur: project just the 2·span table rows around the centre.
+      const int64_t R = ctx.rel.size(0) / 2, span = std::min(R, L), R2 = 2 * span;
       auto w = qkv->weight.chunk(3, 0);
       auto b = qkv->bias.chunk(3, 0);
-      torch::Tensor rel = ctx.rel.to(x.scalar_type());
+      torch::Tensor rel = ctx.rel.narrow(0, R - span, R2).to(x.scalar_type());
       torch::Tensor rel_q = torch::nn::functional::linear(rel, w[0], b[0]).view({R2, n_heads, Dh}).transpose(0, 1);
       torch::Tensor rel_k = torch::nn::functional::linear(rel, w[1], b[1]).view({R2, n_heads, Dh}).transpose(0, 1);
       torch::Tensor scores = attention::disentangled_scores(q, k, rel_q, rel_k, R2 / 2);

@@ -134,6 +134,38 @@ TEST_CASE(disentangled_attention_matches_its_reference) {
          d[4][5].item<int64_t>() == 2);
 }
 
+// A D layer (which projects only the table rows distances up to L − 1 can use) against the
+// reference formula on the whole relative table, for L shorter and longer than the range.
+TEST_CASE(deberta_layer_matches_the_reference_formula) {
+  for (int64_t L : {12, 40}) {
+    ModelConfig cfg = micro_config("D");
+    cfg.rel_range = 24;
+    torch::manual_seed(L);
+    MaBert m(cfg);
+    m->eval();
+    auto& layer = dynamic_cast<TransformerLayer&>(*m->layers()[0]);
+    torch::NoGradGuard guard;
+    torch::Tensor x = torch::randn({2, L, cfg.d_model});
+    LayerContext ctx;
+    ctx.mask = torch::ones({2, L});
+    ctx.mask[1].narrow(0, L - 3, 3).fill_(0);
+    ctx.rel = m->rel_norm(m->rel_embeddings->weight);
+    torch::Tensor fast = layer.attn->forward(x, ctx);
+    const int64_t H = cfg.n_heads, Dh = cfg.d_model / H;
+    auto w = layer.attn->qkv->weight.chunk(3, 0);
+    auto b = layer.attn->qkv->bias.chunk(3, 0);
+    auto heads = [&](const torch::Tensor& t, int64_t n) { return t.view({-1, n, H, Dh}).transpose(1, 2); };
+    torch::Tensor q = heads(torch::nn::functional::linear(x, w[0], b[0]), L), k = heads(torch::nn::functional::linear(x, w[1], b[1]), L),
+                  v = heads(torch::nn::functional::linear(x, w[2], b[2]), L);
+    torch::Tensor rq = heads(torch::nn::functional::linear(ctx.rel, w[0], b[0]), 2 * cfg.rel_range)[0];
+    torch::Tensor rk = heads(torch::nn::functional::linear(ctx.rel, w[1], b[1]), 2 * cfg.rel_range)[0];
+    torch::Tensor scores = att::disentangled_scores_reference(q, k, rq, rk, cfg.rel_range);
+    torch::Tensor y = att::attend(scores, (ctx.mask > 0).view({2, 1, 1, L}), v, 0.0, false);
+    torch::Tensor ref = layer.attn->out(y.transpose(1, 2).reshape({2, L, cfg.d_model}));
+    EXPECT_MSG(max_abs_diff(fast, ref) <= 2e-5, "L=" << L << ": differs by " << max_abs_diff(fast, ref));
+  }
+}
+
 // Whole layers: the fast path (no probabilities asked) equals the dense reference path (asked),
 // forward and backward, in a model with every new letter and windows shorter than the input.
 TEST_CASE(baseline_layers_fast_path_equals_dense_path_in_a_model) {
