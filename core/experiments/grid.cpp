@@ -180,6 +180,7 @@ Grid Grid::from_json(const json& j, const std::string& where, const std::string&
     json m = g.base.to_json();
     if (!j["model"].is_object()) grid_error(where, "model", "expected an object");
     for (auto it = j["model"].begin(); it != j["model"].end(); ++it) m[it.key()] = it.value();
+    g.model_fields = j["model"];
     g.base = ModelConfig::from_json(m, where + ": model");
   }
   if (!j.contains("variants") || !j["variants"].is_array() || j["variants"].empty())
@@ -255,9 +256,20 @@ Grid Grid::load(const std::string& path) {
 }
 
 ModelConfig variant_config(const Grid& grid, const Variant& v) {
-  json m = grid.base.to_json();
-  for (auto it = v.overrides.begin(); it != v.overrides.end(); ++it) m[it.key()] = it.value();
   const std::string where = grid.source + ": variant '" + printable(v.name) + "'";
+  json m = grid.base.to_json();
+  if (v.overrides.contains("preset")) {
+    const json& p = v.overrides["preset"];
+    if (!p.is_string()) throw ConfigError(where + ": field 'preset': expected a preset name, got " + p.dump());
+    try {
+      m = ModelConfig::preset(p.get<std::string>()).to_json();
+    } catch (const ConfigError& e) {
+      throw ConfigError(where + ": field 'preset': " + e.what());
+    }
+    for (auto it = grid.model_fields.begin(); it != grid.model_fields.end(); ++it) m[it.key()] = it.value();
+  }
+  for (auto it = v.overrides.begin(); it != v.overrides.end(); ++it)
+    if (it.key() != "preset") m[it.key()] = it.value();
   ModelConfig c = ModelConfig::from_json(m, where);
   c.validate(where);
   return c;

@@ -27,6 +27,7 @@ struct Grid {
   std::string name;
   std::string source;                     // the file it was read from (for messages)
   ModelConfig base;                       // preset + the grid's "model" fields
+  nlohmann::json model_fields = nlohmann::json::object();  // the grid's "model" fields alone
   std::vector<Variant> variants;
   std::vector<std::string> corpus;        // pretraining text (files or folders)
   int vocab = 2000;                       // tokenizer trained on the corpus, shared by every encoder
@@ -68,7 +69,8 @@ struct GridHooks {
 // out_dir/cells/<variant>/<task>/seed-<s>/ for fine-tuning, results.md and results.csv at the end.
 GridReport run_grid(const Grid& grid, const std::string& out_dir, const GridHooks& hooks = {});
 
-// The model a variant describes (base + overrides), validated.
+// The model a variant describes, validated: the grid's base, or the variant's own "preset" (e.g.
+// "bert-tiny") with the grid's "model" fields on top; then the variant's other fields.
 ModelConfig variant_config(const Grid& grid, const Variant& v);
 // A key naming the encoder a variant pretrains: variants that differ only in pooling or head
 // share it.

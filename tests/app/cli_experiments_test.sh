@@ -26,6 +26,28 @@ assert "### inference" in md and "### train" in md and "faster than TTT" in md
 for m in ("inference", "train"):
     assert open(f"{w}/eff-{m}.svg").read().startswith("<svg")
 PY
+# The baselines: MaBERT against the five baseline presets, with the mean-of-baselines ratio.
+run "$MABERT" bench model --baselines --preset tiny --lengths 32,64 --mode inference --repeats 5 --out "$W/bl" --json \
+  && python3 - "$W" <<'PY' && ok "bench model --baselines" || bad "bench model --baselines"
+import json, sys
+w = sys.argv[1]
+pts = json.load(open(f"{w}/out"))
+names = ["MaBERT", "BERT", "ALBERT", "Longformer", "BigBird", "DeBERTa"]
+assert sorted({p["schedule"] for p in pts}) == sorted(names), {p["schedule"] for p in pts}
+assert all(p["median_ms"] > 0 and p["params"] > 0 and not p["error"] for p in pts)
+params = {p["schedule"]: p["params"] for p in pts}
+assert params["ALBERT"] < params["BERT"] < params["Longformer"]  # sharing; global projections
+md = open(f"{w}/bl.md").read()
+assert "mean of others / MaBERT" in md and "### parameters" in md
+for line in md.splitlines():
+    if line.startswith("| 64 |"):
+        t = [float(c) for c in line.strip("|").split("|")[1:-1:2]]
+        ratio = float(line.strip("|").split("|")[-1])
+        assert abs(ratio - sum(t[1:]) / 5 / t[0]) < 1e-3 * ratio, (ratio, t)
+PY
+# A grid variant can start from a baseline preset: the dry run shows each variant's schedule.
+run "$MABERT" ablate --grid "$GRIDS/baselines-tiny.json" --dry-run \
+  && grep -q "DDDDDD" "$W/out" && grep -q "LLLLLL" "$W/out" && ok "baselines grid variants" || bad "baselines grid: $(cat "$W/out")"
 "$MABERT" bench model --preset tiny --lengths 32 --repeats 2 >/dev/null 2>"$W/err" \
   && bad "bench model accepted 2 repeats" || { grep -q "repeats" "$W/err" && ok "fewer than 5 repeats refused" || bad "repeats message"; }
 
