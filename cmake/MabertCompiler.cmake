@@ -50,6 +50,10 @@ if(MABERT_SANITIZE STREQUAL "address")
     # Coverage counters and comparison tracing for libFuzzer in every object; only the fuzz
     # targets link libFuzzer itself (-fsanitize=fuzzer), the tests keep their own main().
     add_compile_options("$<${_mabert_c_cxx}:-fsanitize=fuzzer-no-link>")
+    # No timestamps in clang's precompiled headers: the same sources give the same .pch, so
+    # ccache can reuse every object of a fresh build folder (with CCACHE_SLOPPINESS as set by
+    # scripts/hardening.sh).
+    add_compile_options("$<$<COMPILE_LANGUAGE:CXX>:SHELL:-Xclang -fno-pch-timestamp>")
   endif()
 elseif(MABERT_SANITIZE STREQUAL "thread")
   add_compile_options("$<${_mabert_c_cxx}:-fsanitize=thread;-fno-omit-frame-pointer>")

@@ -13,6 +13,9 @@
 # Environment: ASAN_BUILD_DIR (default build-asan), FUZZ_SECONDS (default 20, per target),
 #   FUZZ_TARGETS (default all, e.g. "config grid"), JOBS (build jobs, default nproc),
 #   CTEST_ARGS (default: the core and kernel tests, -E '^cli_'), Torch_DIR (as for setup.sh).
+# Measured on 2 cores (FUZZ_SECONDS=20): build 483 s from an empty ccache, 42 s from a warm one
+# (a fresh build-asan/ then only configures, regenerates the PCHs and links); tests 162 s;
+# regressions 11 s; fuzzing 9 targets x 23 s = 207 s. Keep ~/.cache/ccache between CI runs.
 # Needs clang and libclang-rt-14-dev (scripts/setup.sh installs both) and the LibTorch that
 # scripts/setup.sh put into .venv (or Torch_DIR).
 set -euo pipefail
