@@ -47,6 +47,11 @@ note() { SUMMARY+=("$1"); }
 export ASAN_OPTIONS="${ASAN_OPTIONS:-detect_leaks=1:check_initialization_order=1:strict_init_order=1:detect_stack_use_after_return=0:abort_on_error=0:allocator_may_return_null=0:print_summary=1}"
 export UBSAN_OPTIONS="${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}"
 export LSAN_OPTIONS="${LSAN_OPTIONS:-suppressions=$ROOT/tests/lsan.supp:print_suppressions=0}"
+# The fuzz drivers' scratch files (in memory where /dev/shm exists), removed at the end.
+FUZZ_SCRATCH="$(mktemp -d "$( [ -w /dev/shm ] && echo /dev/shm || echo "${TMPDIR:-/tmp}")/mabert-hardening-XXXXXX")"
+export MABERT_FUZZ_SCRATCH="$FUZZ_SCRATCH"
+CLEANUP=("$FUZZ_SCRATCH")
+trap 'rm -rf "${CLEANUP[@]}"' EXIT
 # Keep LibTorch to one thread: two cores, and OpenMP's thread pool is not what is being tested.
 export OMP_NUM_THREADS="${OMP_NUM_THREADS:-1}"
 
@@ -121,7 +126,7 @@ if want fuzz; then
   t_all=$(now)
   mkdir -p "$ARTIFACTS"
   work="$(mktemp -d)"
-  trap 'rm -rf "$work"' EXIT
+  CLEANUP+=("$work")
   for t in "${TARGETS[@]}"; do
     bin="$(fuzzer "$t")"
     if [ ! -x "$bin" ]; then

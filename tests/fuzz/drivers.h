@@ -60,10 +60,14 @@ inline bool& abort_on_finding() {
   throw Finding{what};
 }
 
-// A private scratch folder per process, in memory where /dev/shm exists; removed at exit.
+// A private scratch folder per process, under $MABERT_FUZZ_SCRATCH (scripts/hardening.sh sets
+// it and removes it: libFuzzer often ends without running atexit handlers), else in /dev/shm
+// (in memory) or /tmp; removed at a normal exit.
 inline const std::string& scratch_dir() {
   static const std::string dir = [] {
-    std::string tmpl = (access("/dev/shm", W_OK) == 0 ? "/dev/shm" : "/tmp") + std::string("/mabert-fuzz-XXXXXX");
+    const char* parent = std::getenv("MABERT_FUZZ_SCRATCH");
+    std::string tmpl = (parent && *parent ? std::string(parent) : access("/dev/shm", W_OK) == 0 ? "/dev/shm" : "/tmp") +
+                       std::string("/mabert-fuzz-XXXXXX");
     if (!mkdtemp(tmpl.data())) {
       std::perror("mkdtemp");
       std::abort();
