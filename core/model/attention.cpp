@@ -13,12 +13,12 @@ namespace {
 
 constexpr double kMasked = -1e30;  // fp32 scores: exp underflows to exactly 0, all-masked rows stay finite
 
+}  // namespace
+
 at::Tensor key_valid(const at::Tensor& key_mask, int64_t batch, int64_t length, const at::TensorOptions& opt) {
   if (key_mask.defined()) return key_mask > 0;
   return at::ones({batch, length}, opt.dtype(at::kBool));
 }
-
-}  // namespace
 
 at::Tensor attend(at::Tensor scores, const at::Tensor& allowed, const at::Tensor& v, double dropout_p, bool training,
                   at::Tensor* probs) {

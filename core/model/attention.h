@@ -15,6 +15,9 @@
 
 namespace mabert::attention {
 
+// Which keys are real tokens: {B, L} bool from the padding mask (all true without one).
+at::Tensor key_valid(const at::Tensor& key_mask, int64_t batch, int64_t length, const at::TensorOptions& opt);
+
 // Masked softmax over fp32 scores {.., Lq, Lk}, dropout, then the weighted sum of v.
 at::Tensor attend(at::Tensor scores, const at::Tensor& allowed, const at::Tensor& v, double dropout_p, bool training,
                   at::Tensor* probs = nullptr);

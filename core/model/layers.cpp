@@ -112,7 +112,7 @@ torch::Tensor SelfAttentionImpl::forward(const torch::Tensor& x, const LayerCont
       torch::Tensor rel_q = torch::nn::functional::linear(rel, w[0], b[0]).view({R2, n_heads, Dh}).transpose(0, 1);
       torch::Tensor rel_k = torch::nn::functional::linear(rel, w[1], b[1]).view({R2, n_heads, Dh}).transpose(0, 1);
       torch::Tensor scores = attention::disentangled_scores(q, k, rel_q, rel_k, R2 / 2);
-      torch::Tensor allowed = ctx.mask.defined() ? (ctx.mask > 0).view({B, 1, 1, L}) : torch::ones({1, 1, 1, L}, x.options().dtype(torch::kBool));
+      torch::Tensor allowed = attention::key_valid(ctx.mask, B, L, x.options()).view({B, 1, 1, L});
       y = attention::attend(scores, allowed, v, p, train, probs);
       break;
     }
@@ -153,7 +153,7 @@ torch::Tensor SelfAttentionImpl::longformer(const torch::Tensor& x, const torch:
   torch::Tensor qg = F::linear(xg, w[0], b[0]).view({B, 1, H, Dh}).transpose(1, 2);                 // {B, H, 1, Dh}
   torch::Tensor kg = F::linear(x, w[1], b[1]).view({B, L, H, Dh}).transpose(1, 2);                  // {B, H, L, Dh}
   torch::Tensor vg = F::linear(x, w[2], b[2]).view({B, L, H, Dh}).transpose(1, 2);
-  torch::Tensor keys = ctx.mask.defined() ? (ctx.mask > 0).view({B, 1, 1, L}) : torch::ones({1, 1, 1, L}, x.options().dtype(torch::kBool));
+  torch::Tensor keys = attention::key_valid(ctx.mask, B, L, x.options()).view({B, 1, 1, L});
   torch::Tensor row_probs;
   torch::Tensor yg = attention::dense(qg, kg, vg, keys, p, train, probs ? &row_probs : nullptr);  // {B, H, 1, Dh}
   y = y.scatter(2, global.view({B, 1, 1, 1}).expand({B, H, 1, Dh}), yg);
