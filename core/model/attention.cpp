@@ -202,6 +202,56 @@ at::Tensor disentangled_scores(const at::Tensor& q, const at::Tensor& k, const a
   return (at::matmul(q, k.transpose(-1, -2)) + c2p + p2c).to(at::kFloat) * scale;
 }
 
+namespace {
+
+// The table over every distance −L … L − 1 that L tokens can have (row L + d for i − j = d),
+// clipped to ±range as δ is, and reversed along its rows: flipped[n] = table[2L − 1 − n].
+at::Tensor distance_table_reversed(const at::Tensor& rel, int64_t range, int64_t L) {
+  at::Tensor t;
+  if (range == L) {
+    t = rel;
+  } else {
+    at::Tensor e = at::arange(2 * L, rel.options().dtype(at::kLong));
+    t = rel.index_select(1, (e - L).clamp(-range, range - 1) + range);
+  }
+  return t.flip(1);
+}
+
+// [i][j] = x_{i0+i} · table[L + i0 + i − j] for `rows` rows from i0: one product with the
+// L + rows − 1 table rows those rows use, read through a skewed strided view (no gather, no L×2L).
+at::Tensor skewed_rows(const at::Tensor& x, const at::Tensor& reversed, int64_t i0, int64_t rows) {
+  const int64_t B = x.size(0), H = x.size(1), L = x.size(2), W = L + rows - 1;
+  at::Tensor t = reversed.narrow(1, L - rows - i0, W).transpose(-1, -2).unsqueeze(0);  // {1, H, Dh, W}
+  at::Tensor P = at::matmul(x.narrow(2, i0, rows), t).contiguous();                   // {B, H, rows, W}
+  // reversed[L − rows − i0 + n] = table[L + i0 + rows − 1 − n]; n = rows − 1 − i + j, at i·(W − 1) + rows − 1 + j.
+  return P.as_strided({B, H, rows, L}, {H * rows * W, rows * W, W - 1, 1}, P.storage_offset() + rows - 1);
+}
+
+}  // namespace
+
+at::Tensor disentangled(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v, const at::Tensor& rel_q,
+                        const at::Tensor& rel_k, int64_t range, const at::Tensor& allowed, double dropout_p,
+                        bool training, int64_t chunk) {
+  const int64_t B = q.size(0), H = q.size(1), L = q.size(2), Dh = q.size(3);
+  if (chunk <= 0) chunk = q.is_cuda() ? 512 : 64;
+  const double scale = 1.0 / std::sqrt(3.0 * static_cast<double>(Dh));
+  const at::Tensor qs = q * scale, ks = k * scale;
+  const at::Tensor rk = distance_table_reversed(rel_k, range, L), rq = distance_table_reversed(rel_q, range, L);
+  // p2c[i][j] = k_j · q_r[δ(j, i)]: its transpose has the c2p form, built by key blocks.
+  std::vector<at::Tensor> blocks;
+  for (int64_t j0 = 0; j0 < L; j0 += chunk) blocks.push_back(skewed_rows(ks, rq, j0, std::min(chunk, L - j0)));
+  const at::Tensor p2c_t = at::cat(blocks, 2);  // {B, H, L(j), L(i)}
+  const at::Tensor kt = k.reshape({B * H, L, Dh}).transpose(1, 2);
+  std::vector<at::Tensor> out;
+  for (int64_t i0 = 0; i0 < L; i0 += chunk) {
+    const int64_t c = std::min(chunk, L - i0);
+    at::Tensor pos = skewed_rows(qs, rk, i0, c) + p2c_t.narrow(3, i0, c).contiguous().transpose(-1, -2);
+    at::Tensor s = at::baddbmm(pos.reshape({B * H, c, L}), qs.narrow(2, i0, c).reshape({B * H, c, Dh}), kt);
+    out.push_back(attend(s.view({B, H, c, L}).to(at::kFloat), allowed, v, dropout_p, training));
+  }
+  return out.size() == 1 ? out[0] : at::cat(out, 2);
+}
+
 at::Tensor disentangled_scores_reference(const at::Tensor& q, const at::Tensor& k, const at::Tensor& rel_q,
                                          const at::Tensor& rel_k, int64_t range) {
   const int64_t H = q.size(1), L = q.size(2), Dh = q.size(3);

@@ -111,9 +111,11 @@ torch::Tensor SelfAttentionImpl::forward(const torch::Tensor& x, const LayerCont
       torch::Tensor rel = ctx.rel.narrow(0, R - span, R2).to(x.scalar_type());
       torch::Tensor rel_q = torch::nn::functional::linear(rel, w[0], b[0]).view({R2, n_heads, Dh}).transpose(0, 1);
       torch::Tensor rel_k = torch::nn::functional::linear(rel, w[1], b[1]).view({R2, n_heads, Dh}).transpose(0, 1);
-      torch::Tensor scores = attention::disentangled_scores(q, k, rel_q, rel_k, R2 / 2);
       torch::Tensor allowed = attention::key_valid(ctx.mask, B, L, x.options()).view({B, 1, 1, L});
-      y = attention::attend(scores, allowed, v, p, train, probs);
+      if (probs)
+        y = attention::attend(attention::disentangled_scores(q, k, rel_q, rel_k, span), allowed, v, p, train, probs);
+      else
+        y = attention::disentangled(q, k, v, rel_q, rel_k, span, allowed, p, train);
       break;
     }
     default: {

@@ -128,6 +128,26 @@ TEST_CASE(disentangled_attention_matches_its_reference) {
       EXPECT_MSG(max_abs_diff(ga[i], gb[i]) <= 2e-5, "range " << range << ": gradient " << i << " differs by "
                                                               << max_abs_diff(ga[i], gb[i]));
   }
+  // The fused, chunked attention against softmax(reference scores)·v: chunks that divide L and
+  // ones that do not, a chunk longer than L, clipped and unclipped ranges, with padded keys.
+  for (int64_t range : {6, 20}) {
+    for (int64_t chunk : {4, 7, 64}) {
+      const int64_t L = 20, H = 2, Dh = 8;
+      Qkv x = random_qkv(2, H, L, Dh, 70 + range + chunk);
+      torch::Tensor rq = torch::randn({H, 2 * range, Dh}, torch::requires_grad());
+      torch::Tensor rk = torch::randn({H, 2 * range, Dh}, torch::requires_grad());
+      torch::Tensor allowed = (mixed_mask(L, 13, 9) > 0).view({2, 1, 1, L});
+      torch::Tensor a = att::disentangled(x.q, x.k, x.v, rq, rk, range, allowed, 0.0, false, chunk);
+      torch::Tensor b = att::attend(att::disentangled_scores_reference(x.q, x.k, rq, rk, range), allowed, x.v, 0.0, false);
+      const std::string what = "fused, range " + std::to_string(range) + ", chunk " + std::to_string(chunk);
+      EXPECT_MSG(max_abs_diff(a, b) <= 2e-5, what << ": outputs differ by " << max_abs_diff(a, b));
+      torch::Tensor w = torch::randn(a.sizes());
+      auto ga = torch::autograd::grad({(a * w).sum()}, {x.q, x.k, x.v, rq, rk});
+      auto gb = torch::autograd::grad({(b * w).sum()}, {x.q, x.k, x.v, rq, rk});
+      for (size_t i = 0; i < ga.size(); ++i)
+        EXPECT_MSG(max_abs_diff(ga[i], gb[i]) <= 2e-5, what << ": gradient " << i << " differs by " << max_abs_diff(ga[i], gb[i]));
+    }
+  }
   // δ(i, j) = clamp(i − j, −R, R − 1) + R.
   torch::Tensor d = att::relative_index(10, 3, torch::TensorOptions());
   EXPECT(d[5][5].item<int64_t>() == 3 && d[9][0].item<int64_t>() == 5 && d[0][9].item<int64_t>() == 0 &&
