@@ -204,9 +204,12 @@ at::Tensor disentangled_scores(const at::Tensor& q, const at::Tensor& k, const a
 
 namespace {
 
-// The table over every distance −L … L − 1 that L tokens can have (row L + d for i − j = d),
-// clipped to ±range as δ is, and reversed along its rows: flipped[n] = table[2L − 1 − n].
-at::Tensor distance_table_reversed(const at::Tensor& rel, int64_t range, int64_t L) {
+// The relative table over every distance −L … L − 1 that L tokens can have (row L + d for
+// i − j = d, clipped to ±range as δ is), reversed along its rows, then cut into the window of
+// L + chunk − 1 rows that each chunk of `chunk` rows uses: windows[t] serves rows t·chunk …,
+// as an {H, Dh, W} view. One unfold: its gradient is one kernel, where a narrow per chunk would
+// zero-fill the whole table's gradient once per chunk.
+std::vector<at::Tensor> chunk_windows(const at::Tensor& rel, int64_t range, int64_t L, int64_t chunk) {
   at::Tensor t;
   if (range == L) {
     t = rel;
@@ -214,17 +217,21 @@ at::Tensor distance_table_reversed(const at::Tensor& rel, int64_t range, int64_t
     at::Tensor e = at::arange(2 * L, rel.options().dtype(at::kLong));
     t = rel.index_select(1, (e - L).clamp(-range, range - 1) + range);
   }
-  return t.flip(1);
+  t = t.flip(1);  // t[n] = table[2L − 1 − n]
+  const int64_t n_chunks = (L + chunk - 1) / chunk, pad = n_chunks * chunk - L;
+  if (pad > 0) t = at::constant_pad_nd(t, {0, 0, pad, 0});  // the last, shorter chunk's window starts before row 0
+  std::vector<at::Tensor> w = t.unfold(1, L + chunk - 1, chunk).unbind(1);
+  std::reverse(w.begin(), w.end());  // chunk t uses the window that starts at row (n_chunks − 1 − t)·chunk
+  return w;
 }
 
-// [i][j] = x_{i0+i} · table[L + i0 + i − j] for `rows` rows from i0: one product with the
-// L + rows − 1 table rows those rows use, read through a skewed strided view (no gather, no L×2L).
-at::Tensor skewed_rows(const at::Tensor& x, const at::Tensor& reversed, int64_t i0, int64_t rows) {
-  const int64_t B = x.size(0), H = x.size(1), L = x.size(2), W = L + rows - 1;
-  at::Tensor t = reversed.narrow(1, L - rows - i0, W).transpose(-1, -2).unsqueeze(0);  // {1, H, Dh, W}
-  at::Tensor P = at::matmul(x.narrow(2, i0, rows), t).contiguous();                   // {B, H, rows, W}
-  // reversed[L − rows − i0 + n] = table[L + i0 + rows − 1 − n]; n = rows − 1 − i + j, at i·(W − 1) + rows − 1 + j.
-  return P.as_strided({B, H, rows, L}, {H * rows * W, rows * W, W - 1, 1}, P.storage_offset() + rows - 1);
+// [i][j] = x_i · table[L + i0 + i − j] for the rows x of the chunk starting at i0, from one
+// product with that chunk's window, read through a skewed strided view (no gather, no L×2L).
+// In the window, table[L + i0 + i − j] sits at column chunk − 1 − i + j: offset i·(W − 1) + chunk − 1 + j.
+at::Tensor skewed(const at::Tensor& x, const at::Tensor& window, int64_t chunk) {
+  const int64_t B = x.size(0), H = x.size(1), rows = x.size(2), W = window.size(2), L = W - chunk + 1;
+  at::Tensor P = at::matmul(x, window.unsqueeze(0)).contiguous();  // {B, H, rows, W}
+  return P.as_strided({B, H, rows, L}, {H * rows * W, rows * W, W - 1, 1}, P.storage_offset() + chunk - 1);
 }
 
 }  // namespace
@@ -234,19 +241,21 @@ at::Tensor disentangled(const at::Tensor& q, const at::Tensor& k, const at::Tens
                         bool training, int64_t chunk) {
   const int64_t B = q.size(0), H = q.size(1), L = q.size(2), Dh = q.size(3);
   if (chunk <= 0) chunk = q.is_cuda() ? 512 : 64;
+  chunk = std::min(chunk, L);
   const double scale = 1.0 / std::sqrt(3.0 * static_cast<double>(Dh));
-  const at::Tensor qs = q * scale, ks = k * scale;
-  const at::Tensor rk = distance_table_reversed(rel_k, range, L), rq = distance_table_reversed(rel_q, range, L);
+  const std::vector<at::Tensor> qs = (q * scale).split(chunk, 2), ks = (k * scale).split(chunk, 2);
+  const std::vector<at::Tensor> rk = chunk_windows(rel_k, range, L, chunk), rq = chunk_windows(rel_q, range, L, chunk);
   // p2c[i][j] = k_j · q_r[δ(j, i)]: its transpose has the c2p form, built by key blocks.
   std::vector<at::Tensor> blocks;
-  for (int64_t j0 = 0; j0 < L; j0 += chunk) blocks.push_back(skewed_rows(ks, rq, j0, std::min(chunk, L - j0)));
-  const at::Tensor p2c_t = at::cat(blocks, 2);  // {B, H, L(j), L(i)}
+  for (size_t t = 0; t < ks.size(); ++t) blocks.push_back(skewed(ks[t], rq[t], chunk));
+  // Split (its gradient is one cat), then each chunk transposed on its own: cache-sized copies.
+  const std::vector<at::Tensor> p2c_t = at::cat(blocks, 2).split(chunk, 3);
   const at::Tensor kt = k.reshape({B * H, L, Dh}).transpose(1, 2);
   std::vector<at::Tensor> out;
-  for (int64_t i0 = 0; i0 < L; i0 += chunk) {
-    const int64_t c = std::min(chunk, L - i0);
-    at::Tensor pos = skewed_rows(qs, rk, i0, c) + p2c_t.narrow(3, i0, c).contiguous().transpose(-1, -2);
-    at::Tensor s = at::baddbmm(pos.reshape({B * H, c, L}), qs.narrow(2, i0, c).reshape({B * H, c, Dh}), kt);
+  for (size_t t = 0; t < qs.size(); ++t) {
+    const int64_t c = qs[t].size(2);
+    at::Tensor pos = skewed(qs[t], rk[t], chunk) + p2c_t[t].contiguous().transpose(-1, -2);  // c2p + p2c; c2c by the GEMM
+    at::Tensor s = at::baddbmm(pos.reshape({B * H, c, L}), qs[t].reshape({B * H, c, Dh}), kt);
     out.push_back(attend(s.view({B, H, c, L}).to(at::kFloat), allowed, v, dropout_p, training));
   }
   return out.size() == 1 ? out[0] : at::cat(out, 2);
