@@ -25,7 +25,7 @@ if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
 
 # --- 1. Debian packages (installed only when one is missing) -------------------------------
 PACKAGES=(
-  build-essential cmake ninja-build ccache pkg-config git clang libclang-rt-14-dev
+  build-essential cmake ninja-build ccache pkg-config git clang libclang-rt-14-dev dpkg-dev
   python3 python3-venv python3-pip
   qt6-base-dev qt6-base-dev-tools libqt6sql6-sqlite qt6-svg-dev libgl1-mesa-dev libxkbcommon-dev
   libqcustomplot-dev
@@ -60,10 +60,18 @@ if [ -z "${Torch_DIR:-}" ]; then
   fi
 fi
 
+# --- 2b. SentencePiece, static, from Debian's source package --------------------------------
+# Debian's shared library clashes with LibTorch at run time (scripts/build_sentencepiece.sh says
+# how); built once, then only checked. MABERT_SPM_SHARED=1 skips it (no deb-src reachable).
+if [ "${MABERT_SPM_SHARED:-0}" != 1 ]; then
+  bash "$ROOT/scripts/build_sentencepiece.sh" "$ROOT/.deps/sentencepiece"
+fi
+
 # --- 3. Configure and build -----------------------------------------------------------------
 cmake_args=(-G Ninja -DCMAKE_BUILD_TYPE=Release -DMABERT_GUI="$MABERT_GUI" -DMABERT_CUDA="$MABERT_CUDA")
 if [ -n "${Torch_DIR:-}" ]; then cmake_args+=(-DTorch_DIR="$Torch_DIR"); fi
-if [ ! -f "$BUILD_DIR/build.ninja" ]; then
+spm_stamp="$ROOT/.deps/sentencepiece/.built-from"
+if [ ! -f "$BUILD_DIR/build.ninja" ] || { [ -f "$spm_stamp" ] && [ "$spm_stamp" -nt "$BUILD_DIR/CMakeCache.txt" ]; }; then
   log "configuring $BUILD_DIR"
   cmake -S "$ROOT" -B "$BUILD_DIR" "${cmake_args[@]}"
 fi
