@@ -2,6 +2,7 @@
 #include "cli/commands.h"
 
 #include "model/config.h"
+#include "util/errors.h"
 
 #include <c10/util/Exception.h>
 
@@ -21,11 +22,8 @@ int main(int argc, char** argv) {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
     return app.exit(e);
-  } catch (const c10::Error& e) {
-    std::cerr << "mabert: error: " << e.what_without_backtrace() << '\n';
-    return 1;
   } catch (const std::exception& e) {
-    std::cerr << "mabert: error: " << e.what() << '\n';
+    std::cerr << "mabert: error: " << mabert::describe_error(e) << '\n';
     return 1;
   }
   return 0;

@@ -373,6 +373,12 @@ AnalysisPanel::AnalysisPanel(QWidget* parent) : QWidget(parent) {
   row->addWidget(model_label_);
   form->addRow(row);
   v->addLayout(form);
+  notice_ = new QLabel;
+  notice_->setObjectName("inspect_notice");
+  notice_->setWordWrap(true);
+  notice_->setStyleSheet("QLabel { color: #a04000; }");
+  notice_->hide();
+  v->addWidget(notice_);
 
   tabs_ = new QTabWidget;
   map_ = new MapView;
@@ -431,10 +437,24 @@ void AnalysisPanel::inspectNow() {
 
 void AnalysisPanel::onInspected(const analysis::Inspection& r, quint64 serial) {
   if (serial != serial_) return;  // a newer request is on its way
+  if (r.truncated > 0) {
+    notice_->setText(QString("The input is longer than the model's maximum of %1 tokens (with the pads): its last %2 "
+                             "pieces are left out of every view below.")
+                         .arg(r.max_len)
+                         .arg(r.truncated));
+    notice_->show();
+  } else {
+    notice_->hide();
+  }
   map_->show(r);
   ssm_->show(r);
   attention_->show(r);
   emit inspectionShown(r, serial);
+}
+
+void AnalysisPanel::onInspectFailed(const QString& message) {
+  notice_->setText("Could not inspect this input: " + message);
+  notice_->show();
 }
 
 nlohmann::json AnalysisPanel::state() const {

@@ -98,6 +98,7 @@ class AnalysisPanel : public QWidget {
   QCheckBox* leftPad() const { return left_; }
   quint64 lastSerial() const { return serial_; }
   bool hasModel() const { return has_model_; }
+  QLabel* notice() const { return notice_; }
 
   nlohmann::json state() const;
   void restore(const nlohmann::json& j);
@@ -107,6 +108,8 @@ class AnalysisPanel : public QWidget {
   // Issues the pending (debounced) request now, if any; otherwise a fresh one.
   void inspectNow();
   void onInspected(const mabert::analysis::Inspection& r, quint64 serial);
+  // Shows why the latest inspection could not be made (the views keep the previous one).
+  void onInspectFailed(const QString& message);
 
  signals:
   void inspectRequested(const QString& a, const QString& b, const mabert::analysis::InspectOptions& opt, quint64 serial);
@@ -117,6 +120,7 @@ class AnalysisPanel : public QWidget {
   QSpinBox* pads_;
   QCheckBox* left_;
   QLabel* model_label_;
+  QLabel* notice_;  // over-long input or a failed inspection, in words; hidden otherwise
   QTabWidget* tabs_;
   MapView* map_;
   SsmView* ssm_;

@@ -267,6 +267,7 @@ void MainWindow::wire() {
   });
   connect(analysis_worker_, &AnalysisWorker::failed, this, [this](const QString& what, const QString& msg) {
     statusBar()->showMessage(what + ": " + msg, 15000);
+    if (what == "inspect") analysis_->onInspectFailed(msg);
     if (what == "drift") analysis_->driftView()->setBusy(false);
     if (what == "profile") analysis_->efficiencyView()->onDone({});
   });

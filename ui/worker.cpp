@@ -2,6 +2,7 @@
 
 #include "data/corpus.h"
 #include "runs/registry.h"
+#include "util/errors.h"
 
 #include <filesystem>
 
@@ -111,10 +112,10 @@ void TrainWorker::run(const TrainRequest& rq) {
     reg->upsert({id, kind == "evaluate" ? "eval" : kind, rq.task, r.status, "", "", cfg, metrics});
   } catch (const std::exception& e) {
     out.status = "failed";
-    out.message = QString::fromStdString(e.what());
+    out.message = QString::fromStdString(describe_error(e));
     if (reg) {
       try {
-        reg->upsert({id, kind == "evaluate" ? "eval" : kind, rq.task, "failed", "", "", cfg, {{"error", e.what()}}});
+        reg->upsert({id, kind == "evaluate" ? "eval" : kind, rq.task, "failed", "", "", cfg, {{"error", describe_error(e)}}});
       } catch (...) {
       }
     }
@@ -140,7 +141,7 @@ void TrainWorker::runGrid(const QString& grid_file, const QString& out_dir, cons
                           .arg(rep.finetune_reused)
                           .arg(rep.seconds, 0, 'f', 0));
   } catch (const std::exception& e) {
-    emit gridFinished("failed", {}, QString::fromStdString(e.what()));
+    emit gridFinished("failed", {}, QString::fromStdString(describe_error(e)));
   }
 }
 
@@ -155,7 +156,7 @@ void AnalysisWorker::loadRun(const QString& run_dir) {
     max_len_ = model_->config().max_len;
     emit modelReady({"run " + run_dir, model_->config(), run_dir});
   } catch (const std::exception& e) {
-    emit failed("load run", QString::fromStdString(e.what()));
+    emit failed("load run", QString::fromStdString(describe_error(e)));
   }
 }
 
@@ -190,7 +191,7 @@ void AnalysisWorker::initModel(const ModelConfig& cfg_in, const QString& tokeniz
     max_len_ = cfg.max_len;
     emit modelReady({"untrained " + QString::fromStdString(cfg.schedule) + " (random weights)", cfg, {}});
   } catch (const std::exception& e) {
-    emit failed("initialise model", QString::fromStdString(e.what()));
+    emit failed("initialise model", QString::fromStdString(describe_error(e)));
   }
 }
 
@@ -205,7 +206,7 @@ void AnalysisWorker::inspect(const QString& a, const QString& b, const analysis:
     o.max_len = std::min(o.max_len, max_len_);
     emit inspected(analysis::inspect(model_, *tok_, sa, sb.empty() ? nullptr : &sb, o), serial);
   } catch (const std::exception& e) {
-    emit failed("inspect", QString::fromStdString(e.what()));
+    emit failed("inspect", QString::fromStdString(describe_error(e)));
   }
 }
 
@@ -221,7 +222,7 @@ void AnalysisWorker::drift(const QStringList& sentences, const analysis::DriftOp
     const auto probes = analysis::make_probes(*tok_, s, s.size(), std::min<int64_t>(max_len_ / 2, 64));
     emit driftReady(analysis::padding_drift(model_, probes, opt, &stop_));
   } catch (const std::exception& e) {
-    emit failed("drift", QString::fromStdString(e.what()));
+    emit failed("drift", QString::fromStdString(describe_error(e)));
   }
 }
 
@@ -236,7 +237,7 @@ void AnalysisWorker::profile(const ModelConfig& cfg, const QStringList& schedule
       if (sc.find_first_not_of('T') == std::string::npos) baseline = sc;
     emit profileDone(QString::fromStdString(analysis::profile_csv(points, baseline)));
   } catch (const std::exception& e) {
-    emit failed("profile", QString::fromStdString(e.what()));
+    emit failed("profile", QString::fromStdString(describe_error(e)));
   }
 }
 

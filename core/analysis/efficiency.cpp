@@ -3,6 +3,7 @@
 #include "model/mabert.h"
 #include "tokenize/tokenizer.h"
 #include "selective_scan/selective_scan.h"
+#include "util/errors.h"
 #include "util/memory.h"
 
 #include <ATen/autocast_mode.h>
@@ -29,10 +30,6 @@ void synchronize(const torch::Device& d) {
 #endif
 }
 
-bool is_oom(const std::exception& e) {
-  const std::string m = e.what();
-  return m.find("out of memory") != std::string::npos || m.find("OutOfMemory") != std::string::npos;
-}
 
 // Restores the scan path chosen before the profile.
 struct ScanPathGuard {
@@ -169,7 +166,7 @@ std::vector<ProfilePoint> profile(const std::vector<ProfileModel>& models, const
         const size_t n = ms.size();
         p.median_ms = n % 2 ? ms[n / 2] : 0.5 * (ms[n / 2 - 1] + ms[n / 2]);
       } catch (const std::exception& e) {
-        if (!is_oom(e)) throw;
+        if (!is_out_of_memory(e)) throw;
         p.error = "out of memory";
 #if MABERT_WITH_CUDA
         if (dev.is_cuda()) c10::cuda::CUDACachingAllocator::emptyCache();

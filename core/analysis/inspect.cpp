@@ -40,12 +40,17 @@ Inspection inspect(MaBert& model, const Tokenizer& tok, const std::string& a, co
   if (opt.pads < 0) throw std::invalid_argument("pads must be >= 0");
 
   const int64_t room = std::min(opt.max_len, cfg.max_len);
-  Encoding enc = tok.encode(a, b, std::max<int64_t>(2, room - opt.pads));
+  if (room - opt.pads < (b ? 4 : 3))
+    throw std::invalid_argument(std::to_string(opt.pads) + " pads leave no room for the text: the model takes at most " +
+                                std::to_string(room) + " tokens");
+  Encoding enc = tok.encode(a, b, room - opt.pads);
   const int64_t n = static_cast<int64_t>(enc.ids.size()), L = n + opt.pads;
   if (L > cfg.max_len)
     throw std::invalid_argument("sentence plus pads is " + std::to_string(L) + " tokens; the model's maximum is " +
                                 std::to_string(cfg.max_len));
   Inspection out;
+  out.truncated = enc.truncated;
+  out.max_len = room;
   out.ids.assign(static_cast<size_t>(L), Tokenizer::kPad);
   out.valid.assign(static_cast<size_t>(L), 0);
   std::vector<int64_t> segs(static_cast<size_t>(L), 0);

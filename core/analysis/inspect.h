@@ -31,6 +31,8 @@ struct Inspection {
   torch::Tensor delta;              // {L, C}  effective Δ_t (0 on pads under psm_state)
   torch::Tensor path2d;             // {L, 2}  the state path projected on its first two principal axes
   std::vector<double> path_variance;  // share of variance the two axes explain
+  int64_t truncated = 0;              // pieces dropped so that text and pads fit the model's max_len
+  int64_t max_len = 0;                // the length limit the input was fitted to
 };
 
 // Throws std::invalid_argument naming the layer when a requested layer has the wrong kind.

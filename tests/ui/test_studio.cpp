@@ -290,6 +290,28 @@ class TestStudio : public QObject {
     QCOMPARE(att->data()->keySize(), 512);
     QVERIFY(a->attentionView()->plot()->xAxis->ticker()->tickCount() > 0);
 
+    // Over-long input: the text is cut to the model's maximum and the panel says so; pads that
+    // leave no room are an error in words; the window stays usable and the notice goes away.
+    const QString sentence = a->sentence()->text();
+    QVERIFY(!a->notice()->isVisibleTo(a));
+    a->pads()->setValue(0);
+    QString long_text;
+    for (int i = 0; i < 400; ++i) long_text += "the old sailor told a story ";
+    a->sentence()->setText(long_text);
+    analysis::Inspection cut;
+    latest_inspection(a, insp, &cut);
+    QVERIFY(cut.truncated > 0);
+    QCOMPARE(static_cast<int64_t>(cut.tokens.size()), cut.max_len);
+    QVERIFY(a->notice()->isVisibleTo(a));
+    QVERIFY(a->notice()->text().contains("longer than the model's maximum"));
+    a->pads()->setValue(4000);
+    a->inspectNow();
+    QTRY_VERIFY_WITH_TIMEOUT(a->notice()->text().contains("leave no room"), 60000);
+    a->pads()->setValue(6);
+    a->sentence()->setText(sentence);
+    latest_inspection(a, insp);
+    QVERIFY(!a->notice()->isVisibleTo(a));
+
     // Drift on the loaded model: five configurations; pre+post+state flat at ≤ 1e-5.
     QSignalSpy drift(a->driftView(), &DriftView::curvesChanged);
     a->driftView()->findChild<QPushButton*>("drift_compute")->click();
