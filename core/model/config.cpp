@@ -111,6 +111,22 @@ void require_positive(const std::string& where, const std::string& field, int64_
   if (value <= 0) field_error(where, field, "must be positive, got " + std::to_string(value));
 }
 
+// A file may ask for anything; these bounds keep a typo or a hostile file from turning into a
+// multi-terabyte allocation. They sit far above any encoder this tool is meant to build.
+void require_at_most(const std::string& where, const std::string& field, int64_t value, int64_t max) {
+  if (value > max) field_error(where, field, std::to_string(value) + " is over the limit of " + std::to_string(max));
+}
+
+// A rough parameter count (the exact one is analysis::estimate_parameters) to refuse configs
+// whose weights could never be allocated, before anything is.
+double rough_parameters(const ModelConfig& c, size_t layers) {
+  const double D = static_cast<double>(c.d_model), F = static_cast<double>(c.d_ffn);
+  const double E = static_cast<double>(c.embed_dim > 0 ? c.embed_dim : c.d_model);
+  const double inner = static_cast<double>(c.expand) * D;
+  const double per_layer = 4 * D * D + 2 * D * F + 3 * inner * D + inner * static_cast<double>(2 * c.d_state + c.d_conv);
+  return static_cast<double>(c.vocab_size) * E + static_cast<double>(c.max_len) * E + static_cast<double>(layers) * per_layer;
+}
+
 }  // namespace
 
 const char* layer_kind_name(LayerKind kind) {
@@ -195,6 +211,27 @@ void ModelConfig::validate(const std::string& where) const {
   if (attention && d_model % n_heads != 0)
     field_error(where, "n_heads", "d_model (" + std::to_string(d_model) + ") must be divisible by n_heads (" +
                                          std::to_string(n_heads) + ") for attention layers");
+  require_at_most(where, "max_layers", max_layers, 1024);
+  require_at_most(where, "vocab_size", vocab_size, int64_t{1} << 22);
+  require_at_most(where, "d_model", d_model, 16384);
+  require_at_most(where, "n_heads", n_heads, 1024);
+  require_at_most(where, "d_ffn", d_ffn, 131072);
+  require_at_most(where, "max_len", max_len, int64_t{1} << 20);
+  require_at_most(where, "d_state", d_state, 1024);
+  require_at_most(where, "expand", expand, 16);
+  require_at_most(where, "d_conv", d_conv, 64);
+  require_at_most(where, "dt_rank", dt_rank, 16384);
+  require_at_most(where, "type_vocab_size", type_vocab_size, 1024);
+  require_at_most(where, "embed_dim", embed_dim, 16384);
+  require_at_most(where, "attn_window", attn_window, int64_t{1} << 20);
+  require_at_most(where, "sparse_block", sparse_block, int64_t{1} << 16);
+  require_at_most(where, "sparse_random", sparse_random, 1024);
+  require_at_most(where, "rel_range", rel_range, int64_t{1} << 20);
+  require_at_most(where, "num_labels", num_labels, int64_t{1} << 20);
+  if (const double n = rough_parameters(*this, kinds.size()); n > 2e10)
+    throw ConfigError(where + ": about " + std::to_string(static_cast<int64_t>(n / 1e9)) +
+                      " billion parameters (vocab_size, d_model, d_ffn, max_len and the schedule's length together); "
+                      "the limit is 20 billion");
   if (!(dropout >= 0.0 && dropout < 1.0)) field_error(where, "dropout", "must be in [0, 1)");
   if (!(layer_norm_eps > 0.0)) field_error(where, "layer_norm_eps", "must be positive");
   if (!(dt_min > 0.0 && dt_min <= dt_max)) field_error(where, "dt_min", "must satisfy 0 < dt_min <= dt_max");
@@ -233,17 +270,7 @@ ModelConfig ModelConfig::from_json(const nlohmann::json& j, const std::string& w
   return c;
 }
 
-ModelConfig ModelConfig::load(const std::string& path) {
-  const std::string text = read_file(path);
-  json j;
-  try {
-    j = json::parse(text);
-  } catch (const json::parse_error& e) {
-    throw ConfigError(path + ": not valid JSON at " + line_column(text, e.byte > 0 ? e.byte - 1 : 0) + ": " +
-                      e.what());
-  }
-  return from_json(j, path);
-}
+ModelConfig ModelConfig::load(const std::string& path) { return parse_model_config(read_file(path), path); }
 
 void ModelConfig::save(const std::string& path) const { write_file_atomic(path, to_json().dump(2) + "\n"); }
 

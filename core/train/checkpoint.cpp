@@ -3,6 +3,7 @@
 
 #include "io/safetensors.h"
 #include "util/files.h"
+#include "util/json_text.h"
 
 #include <ATen/CPUGeneratorImpl.h>
 #include <nlohmann/json.hpp>
@@ -131,27 +132,53 @@ void load_checkpoint(const std::string& dir, MaBert& model, torch::optim::AdamW*
     const std::string opath = dir + "/optimizer.safetensors";
     const SafetensorsFile o = load_safetensors(opath);
     std::map<std::string, torch::Tensor> by_name(o.tensors.begin(), o.tensors.end());
+    const auto moment = [&](const std::string& name, const torch::Tensor& like) {
+      auto it = by_name.find(name);
+      if (it == by_name.end()) throw std::runtime_error(opath + ": tensor '" + name + "' is missing");
+      if (it->second.sizes() != like.sizes())
+        throw std::runtime_error(opath + ": tensor '" + name + "' has shape " + c10::str(it->second.sizes()) +
+                                 ", the parameter has " + c10::str(like.sizes()));
+      return it->second.to(like.device(), like.scalar_type()).clone();
+    };
     for (const auto& p : params) {
-      auto a = by_name.find("exp_avg/" + p.key());
-      if (a == by_name.end()) continue;
+      if (!by_name.count("exp_avg/" + p.key())) continue;  // a parameter the optimizer had not stepped yet
       auto s = std::make_unique<torch::optim::AdamWParamState>();
-      s->exp_avg(a->second.to(p.value().device()).clone());
-      s->exp_avg_sq(by_name.at("exp_avg_sq/" + p.key()).to(p.value().device()).clone());
-      s->step(by_name.at("step/" + p.key()).item<int64_t>());
+      s->exp_avg(moment("exp_avg/" + p.key(), p.value()));
+      s->exp_avg_sq(moment("exp_avg_sq/" + p.key(), p.value()));
+      auto step = by_name.find("step/" + p.key());
+      if (step == by_name.end() || step->second.numel() != 1)
+        throw std::runtime_error(opath + ": tensor 'step/" + p.key() + "' is missing or not a scalar");
+      s->step(step->second.item<int64_t>());
       opt->state()[p.value().unsafeGetTensorImpl()] = std::move(s);
     }
   }
   if (state) {
     const std::string spath = dir + "/state.json";
-    const auto j = nlohmann::json::parse(read_file(spath));
-    state->step = j.at("step").get<int64_t>();
-    state->best_metric = j.at("best_metric").get<double>();
-    state->best_step = j.at("best_step").get<int64_t>();
-    state->evals_without_improvement = j.at("evals_without_improvement").get<int64_t>();
-    const SafetensorsFile r = load_safetensors(dir + "/rng.safetensors");
+    nlohmann::json j;
+    try {
+      j = parse_json_text(read_file(spath));
+    } catch (const JsonTextError& e) {
+      throw std::runtime_error(spath + ": not valid JSON at " + e.what());
+    }
+    const auto field = [&](const char* name) -> const nlohmann::json& {
+      if (!j.is_object() || !j.contains(name) || !j[name].is_number())
+        throw std::runtime_error(spath + ": field '" + name + "' is missing or not a number");
+      return j[name];
+    };
+    state->step = field("step").get<int64_t>();
+    state->best_metric = field("best_metric").get<double>();
+    state->best_step = field("best_step").get<int64_t>();
+    state->evals_without_improvement = field("evals_without_improvement").get<int64_t>();
+    const std::string rpath = dir + "/rng.safetensors";
+    const SafetensorsFile r = load_safetensors(rpath);
+    if (r.tensors.empty()) throw std::runtime_error(rpath + ": holds no generator state");
     auto gen = at::detail::getDefaultCPUGenerator();
     std::lock_guard<std::mutex> lock(gen.mutex());
-    gen.set_state(r.tensors.at(0).second);
+    try {
+      gen.set_state(r.tensors.at(0).second);
+    } catch (const c10::Error& e) {
+      throw std::runtime_error(rpath + ": not a CPU generator state (" + e.what_without_backtrace() + ")");
+    }
   }
 }
 

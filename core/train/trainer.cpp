@@ -6,6 +6,7 @@
 #include "train/checkpoint.h"
 #include "train/metrics.h"
 #include "util/files.h"
+#include "util/json_text.h"
 
 #include <ATen/autocast_mode.h>
 #include <torch/torch.h>
@@ -431,7 +432,16 @@ Prediction predict(MaBert& model, const Tokenizer& tok, const std::string& a, co
 
 LoadedRun load_run(const std::string& run_dir, bool best) {
   LoadedRun r;
-  r.info = nlohmann::json::parse(read_file(run_dir + "/run.json"));
+  const std::string info_path = run_dir + "/run.json";
+  try {
+    r.info = parse_json_text(read_file(info_path));
+  } catch (const JsonTextError& e) {
+    throw std::runtime_error(info_path + ": not valid JSON at " + e.what());
+  }
+  if (!r.info.is_object()) throw std::runtime_error(info_path + ": expected a JSON object");
+  for (const auto& [key, value] : r.info.items())  // every field the front ends read is text
+    if (!value.is_string() && (key == "task" || key == "data" || key == "kind" || key == "init"))
+      throw std::runtime_error(info_path + ": field '" + key + "' must be a string");
   r.tokenizer = Tokenizer::load(run_dir + "/tokenizer.model");
   if (best && fs::exists(run_dir + "/best/model.safetensors")) {
     r.model = load_model(run_dir + "/best");

@@ -71,4 +71,30 @@ done
 run "$MABERT" pretrain --corpus "$DEMO" --tokenizer "$W/tok.model" --preset tiny --schedule MM --steps 2000 --batch 4 \
   --max-len 32 --max-sentences 200 --out "$W/kill" --resume --json \
   && json "assert d['status']=='finished' and d['steps']==2000" && ok "resumed to the end after the kills" || bad "final resume"
+
+# Disk full and read-only run folders: the run must stop with an error naming what it could not
+# write, exit non-zero, and keep its last good checkpoint (runs check: same step, loads in full).
+ckpt_step() { "$MABERT" runs check "$W/kill" --json >"$W/check.json" 2>"$W/check.err" \
+                && python3 -c "import json,sys; print(json.load(open(sys.argv[1]))['step'])" "$W/check.json"; }
+more_cmd=("$MABERT" pretrain --corpus "$DEMO" --tokenizer "$W/tok.model" --preset tiny --schedule MM --steps 2010 --batch 4
+          --max-len 32 --max-sentences 200 --save-every 1 --out "$W/kill" --resume --quiet)
+before=$(ckpt_step)
+weights_kb=$(du -k "$(ls -d "$W"/kill/checkpoints/ckpt-* | tail -1)/model.safetensors" | cut -f1)
+# A file-size limit below one checkpoint, with SIGXFSZ ignored: writes fail with EFBIG, as on a full disk.
+( trap '' XFSZ; ulimit -f $((weights_kb / 2)); exec "${more_cmd[@]}" ) >"$W/out" 2>"$W/err"; rc=$?
+after=$(ckpt_step)
+[ "$rc" -ne 0 ] && grep -q "$W/kill/" "$W/err" && grep -qi "too large\|no space" "$W/err" && [ -n "$after" ] && [ "$after" = "$before" ] \
+  && ok "disk full: exit $rc, \"$(grep -m1 -o "error.*" "$W/err" | cut -c1-150)\"; checkpoint of step $after kept" \
+  || bad "disk full: exit $rc, step $before -> ${after:-unreadable}: $(tail -3 "$W/err")"
+
+# Read-only: root ignores permissions, so as root (CI) the command runs as nobody.
+chmod a+rx "$W"; chmod -R a+rX "$W/kill" "$W/tok.model"; chmod -R a-w "$W/kill"
+as_user=(); [ "$(id -u)" = 0 ] && as_user=(setpriv --reuid=65534 --regid=65534 --clear-groups)
+mkdir -p "$W/ro-registry"; chmod 777 "$W/ro-registry"
+MABERT_REGISTRY="$W/ro-registry/runs.db" "${as_user[@]}" "${more_cmd[@]}" >"$W/out" 2>"$W/err"; rc=$?
+chmod -R u+w "$W/kill"
+after=$(ckpt_step)
+[ "$rc" -ne 0 ] && grep -q "$W/kill" "$W/err" && grep -qi "permission denied\|read-only" "$W/err" && [ "$after" = "$before" ] \
+  && ok "read-only run folder: exit $rc, \"$(grep -m1 -o "error.*" "$W/err" | cut -c1-150)\"; checkpoint of step $after kept" \
+  || bad "read-only run folder: exit $rc, step $before -> ${after:-unreadable}: $(tail -3 "$W/err")"
 exit $fail

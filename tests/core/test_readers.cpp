@@ -9,9 +9,24 @@
 #include "drivers_project.h"
 #endif
 
+#include "util/errors.h"
+#include "util/files.h"
+
+#include <torch/torch.h>
+
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <unistd.h>
+
+#if defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define MABERT_HAS_ASAN 1
+#endif
+#endif
+#ifndef MABERT_HAS_ASAN
+#define MABERT_HAS_ASAN 0
+#endif
 
 using namespace mabert;
 namespace fs = std::filesystem;
@@ -85,6 +100,60 @@ TEST_CASE(config_text_errors_name_the_file_and_position) {
   EXPECT_THROWS_WITH(parse_model_config("{\"schedule\": \"MT\xff\"}", "utf8.json"), "utf8.json", "not valid JSON", "line 1");
   EXPECT_THROWS_WITH(parse_model_config("{\"d_model\": 64,\n \"n_heads\": [4]}", "type.json"), "type.json", "'n_heads'", "integer");
   EXPECT_EQ(parse_model_config("{\"d_model\": 64, \"n_heads\": 4, \"d_ffn\": 128}", "ok.json").d_model, 64);
+}
+
+// The same through ModelConfig::load on files on disk, and sizes no machine could allocate.
+TEST_CASE(config_files_on_disk_and_their_size_bounds) {
+  const fs::path dir = fs::temp_directory_path() / ("mabert-readers-" + std::to_string(::getpid()));
+  fs::create_directories(dir);
+  const auto write = [&](const std::string& name, const std::string& text) {
+    std::ofstream(dir / name) << text;
+    return (dir / name).string();
+  };
+  const std::string big = write("big.json", "{\n  \"dropout\": 1e999\n}");
+  EXPECT_THROWS_WITH(ModelConfig::load(big), big.c_str(), "not valid JSON", "1e999");
+  const std::string deep = write("deep.json", std::string(100000, '[') + std::string(100000, ']'));
+  EXPECT_THROWS_WITH(ModelConfig::load(deep), deep.c_str(), "nested deeper than 64");
+  const std::string wide = write("wide.json", "{\"d_model\": 1048576, \"n_heads\": 4}");
+  EXPECT_THROWS_WITH(ModelConfig::load(wide), wide.c_str(), "'d_model'", "over the limit of 16384");
+  const std::string huge = write("huge.json", "{\"vocab_size\": 4000000, \"d_model\": 16384, \"n_heads\": 16, \"max_len\": 512}");
+  EXPECT_THROWS_WITH(ModelConfig::load(huge), huge.c_str(), "billion parameters", "limit is 20 billion");
+  EXPECT_THROWS_WITH(ModelConfig::load(write("labels.json", "{\"num_labels\": 99999999}")), "labels.json", "'num_labels'");
+  EXPECT_EQ(ModelConfig::load(write("ok.json", "{\"d_model\": 64, \"n_heads\": 4, \"d_ffn\": 128}")).d_model, 64);
+  remove_tree(dir.string());
+}
+
+// Out-of-memory errors reach users as "out of memory" with a hint, LibTorch's errors without
+// their C++ backtrace.
+TEST_CASE(errors_are_described_without_backtraces_and_oom_is_named) {
+  try {
+    TORCH_CHECK_WITH(OutOfMemoryError, false, "CUDA out of memory. Tried to allocate 20.00 GiB.\nallocator statistics");
+  } catch (const std::exception& e) {
+    const std::string d = describe_error(e);
+    EXPECT_MSG(d.rfind("out of GPU memory: CUDA out of memory. Tried to allocate 20.00 GiB.", 0) == 0, d);
+    EXPECT_MSG(d.find("statistics") == std::string::npos && d.find("smaller batch") != std::string::npos, d);
+    EXPECT(is_out_of_memory(e));
+  }
+  try {
+    (void)torch::matmul(torch::ones({2, 3}), torch::ones({2, 3}));
+  } catch (const std::exception& e) {
+    const std::string d = describe_error(e);
+    EXPECT_MSG(d.find("cannot be multiplied") != std::string::npos && d.find("Exception raised from") == std::string::npos, d);
+    EXPECT(!is_out_of_memory(e));
+  }
+#if !defined(__SANITIZE_ADDRESS__) && !MABERT_HAS_ASAN
+  // A real allocation failure of the CPU allocator (32 TiB): AddressSanitizer would abort instead.
+  bool thrown = false;
+  try {
+    (void)torch::empty({int64_t{1} << 45}, torch::kByte);
+  } catch (const std::exception& e) {
+    thrown = true;
+    const std::string d = describe_error(e);
+    EXPECT_MSG(d.rfind("out of memory: ", 0) == 0 && d.find("smaller model") != std::string::npos, d);
+    EXPECT(is_out_of_memory(e));
+  }
+  EXPECT(thrown);
+#endif
 }
 
 TEST_CASE(grid_errors_name_the_file_and_field) {
