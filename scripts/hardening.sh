@@ -4,13 +4,18 @@
 #   tests        the core and kernel tests under ASan + UBSan (CTest)
 #   regressions  every input that once broke a reader (tests/fuzz/regressions/<reader>/), run once
 #   fuzz         every fuzz target for FUZZ_SECONDS on a copy of its seed corpus (tests/fuzz/seeds/)
+#   tsan         the studio's worker tests (test_studio: training, pause/stop, the analysis and
+#                experiment workers) built with ThreadSanitizer in build-tsan/ (gcc) and run
+#                offscreen; any ThreadSanitizer report fails it (tests/tsan.supp: uninstrumented
+#                third-party internals only)
 # and a summary with the wall time of each part. Exits non-zero on any test failure, sanitizer
 # report, crash, hang (-timeout) or leak.
 #
-#   scripts/hardening.sh                 build + tests + regressions + fuzz
-#   scripts/hardening.sh build fuzz      only those parts (any of: build tests regressions fuzz)
+#   scripts/hardening.sh                 build + tests + regressions + fuzz + tsan
+#   scripts/hardening.sh build fuzz      only those parts (any of: build tests regressions fuzz tsan)
 #
-# Environment: ASAN_BUILD_DIR (default build-asan), FUZZ_SECONDS (default 20, per target),
+# Environment: ASAN_BUILD_DIR (default build-asan), TSAN_BUILD_DIR (default build-tsan),
+#   TSAN_TESTS (test_studio functions, default all but the Xvfb screenshots), FUZZ_SECONDS (default 20, per target),
 #   FUZZ_TARGETS (default all, e.g. "config grid"), JOBS (build jobs, default nproc),
 #   CTEST_ARGS (default: the core and kernel tests, -E '^cli_'), Torch_DIR (as for setup.sh).
 # Measured on 2 cores (FUZZ_SECONDS=20): build 483 s from an empty ccache, 42 s from a warm one
@@ -28,7 +33,7 @@ FUZZ_DIR="$ROOT/tests/fuzz"
 ALL_TARGETS=(config grid glue corpus safetensors tokenizer registry metrics project)
 read -r -a TARGETS <<< "${FUZZ_TARGETS:-${ALL_TARGETS[*]}}"
 PARTS=("$@")
-[ ${#PARTS[@]} -eq 0 ] && PARTS=(build tests regressions fuzz)
+[ ${#PARTS[@]} -eq 0 ] && PARTS=(build tests regressions fuzz tsan)
 want() { local p; for p in "${PARTS[@]}"; do [ "$p" = "$1" ] && return 0; done; return 1; }
 for p in "${PARTS[@]}"; do
   case "$p" in build|tests|regressions|fuzz) ;; *) echo "usage: $0 [build] [tests] [regressions] [fuzz]" >&2; exit 2 ;; esac
@@ -73,7 +78,9 @@ if want build; then
   cmake --build "$BUILD_DIR" -j"$JOBS"
   note "build: $(since "$t0") s"
 fi
-[ -d "$BUILD_DIR" ] || { echo "$BUILD_DIR is not built: run $0 build" >&2; exit 1; }
+if want tests || want regressions || want fuzz; then
+  [ -d "$BUILD_DIR" ] || { echo "$BUILD_DIR is not built: run $0 build" >&2; exit 1; }
+fi
 
 # --- tests --------------------------------------------------------------------------------------
 if want tests; then
@@ -162,6 +169,41 @@ if want fuzz; then
     rm -rf "${work:?}/$t"
   done
   note "fuzzing: ${#TARGETS[@]} targets x ${FUZZ_SECONDS} s, $(since "$t_all") s in all"
+fi
+
+# --- tsan ---------------------------------------------------------------------------------------
+if want tsan; then
+  t0=$(now)
+  TSAN_DIR="${TSAN_BUILD_DIR:-$ROOT/build-tsan}"
+  tsan_args=(-G Ninja -DCMAKE_BUILD_TYPE=Release "-DCMAKE_CXX_FLAGS_RELEASE=-O1 -g1" -DMABERT_SANITIZE=thread
+             -DMABERT_CUDA=OFF -DMABERT_GUI=ON)
+  if [ -n "${Torch_DIR:-}" ]; then tsan_args+=(-DTorch_DIR="$Torch_DIR"); fi
+  if [ ! -f "$TSAN_DIR/build.ninja" ]; then
+    log "configuring $TSAN_DIR (ThreadSanitizer)"
+    cmake -S "$ROOT" -B "$TSAN_DIR" "${tsan_args[@]}"
+  fi
+  log "building test_studio with ThreadSanitizer (-j$JOBS)"
+  cmake --build "$TSAN_DIR" -j"$JOBS" --target test_studio
+  t_build=$(since "$t0")
+  t1=$(now)
+  read -r -a functions <<< "${TSAN_TESTS:-composerEdits trainingFromTheGuiStreamsProgressAndEnds viewsFillFromTheTrainedModel stopAnswersWithinASecondAndPauseHolds projectsRoundTrip experimentsTabRunsAGrid plotsAndTablesExport}"
+  logf="$TSAN_DIR/tsan.log"
+  log "test_studio under ThreadSanitizer: ${functions[*]}"
+  rc=0
+  # exitcode=0: the count of reports below decides, so that every report is seen, not just the first.
+  TSAN_OPTIONS="suppressions=$ROOT/tests/tsan.supp:halt_on_error=0:exitcode=0:second_deadlock_stack=1:report_signal_unsafe=0" \
+    MABERT_TIME_SCALE=15 QT_QPA_PLATFORM=offscreen OMP_NUM_THREADS=2 \
+    "$TSAN_DIR/tests/test_studio" "${functions[@]}" > "$logf" 2>&1 || rc=$?
+  reports=$(grep -c '^WARNING: ThreadSanitizer' "$logf" || true)
+  passed=$(grep -E '^Totals:' "$logf" | tail -1)
+  if [ $rc -eq 0 ] && [ "$reports" -eq 0 ]; then
+    note "tsan: build ${t_build} s, test_studio $(since "$t1") s: ${passed:-?}, 0 ThreadSanitizer reports"
+  else
+    grep -A12 '^WARNING: ThreadSanitizer' "$logf" | head -60 || true
+    grep -E '^(FAIL|Totals)' "$logf" || true
+    note "tsan: FAILED (exit $rc, $reports ThreadSanitizer reports; log: $logf)"
+    FAILED=1
+  fi
 fi
 
 echo
