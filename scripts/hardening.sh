@@ -36,7 +36,7 @@ PARTS=("$@")
 [ ${#PARTS[@]} -eq 0 ] && PARTS=(build tests regressions fuzz tsan)
 want() { local p; for p in "${PARTS[@]}"; do [ "$p" = "$1" ] && return 0; done; return 1; }
 for p in "${PARTS[@]}"; do
-  case "$p" in build|tests|regressions|fuzz) ;; *) echo "usage: $0 [build] [tests] [regressions] [fuzz]" >&2; exit 2 ;; esac
+  case "$p" in build|tests|regressions|fuzz|tsan) ;; *) echo "usage: $0 [build] [tests] [regressions] [fuzz] [tsan]" >&2; exit 2 ;; esac
 done
 
 log() { printf '\033[1m[hardening]\033[0m %s\n' "$*"; }
@@ -192,7 +192,7 @@ if want tsan; then
   rc=0
   # exitcode=0: the count of reports below decides, so that every report is seen, not just the first.
   TSAN_OPTIONS="suppressions=$ROOT/tests/tsan.supp:halt_on_error=0:exitcode=0:second_deadlock_stack=1:report_signal_unsafe=0" \
-    MABERT_TIME_SCALE=15 QT_QPA_PLATFORM=offscreen OMP_NUM_THREADS=2 \
+    MABERT_TIME_SCALE=15 QTEST_FUNCTION_TIMEOUT=1800000 QT_QPA_PLATFORM=offscreen OMP_NUM_THREADS=2 \
     "$TSAN_DIR/tests/test_studio" "${functions[@]}" > "$logf" 2>&1 || rc=$?
   reports=$(grep -c '^WARNING: ThreadSanitizer' "$logf" || true)
   passed=$(grep -E '^Totals:' "$logf" | tail -1)

@@ -8,6 +8,7 @@
 #   scripts/setup.sh cli-demo  install + build + the CLI demo (pretraining in the terminal)
 #
 # Environment: BUILD_DIR (default build), MABERT_GUI (ON|OFF, default ON),
+#              MABERT_HARDENING (parts of scripts/hardening.sh that `test` runs; none skips them),
 #              MABERT_CUDA (AUTO|ON|OFF), Torch_DIR (use an existing LibTorch >= 2.4 instead of the wheel).
 set -euo pipefail
 
@@ -83,8 +84,17 @@ case "$ACTION" in
   build) ;;
   test)
     log "running tests"
-    cd "$BUILD_DIR"
-    ctest --output-on-failure --timeout 1800 -j1
+    (cd "$BUILD_DIR" && ctest --output-on-failure --timeout 1800 -j1)
+    # Then the hardening checks (scripts/hardening.sh): the core tests under ASan + UBSan, every
+    # input that once broke a reader, every fuzz target for FUZZ_SECONDS on its seeds, and the
+    # studio's worker tests under ThreadSanitizer. MABERT_HARDENING lists the parts (none: skip).
+    HARDENING="${MABERT_HARDENING:-build tests regressions fuzz tsan}"
+    if [ "$MABERT_GUI" = OFF ]; then HARDENING="${HARDENING/tsan/}"; fi  # the worker tests need Qt
+    if [ "$HARDENING" != none ]; then
+      log "hardening: $HARDENING"
+      # shellcheck disable=SC2086
+      FUZZ_SECONDS="${FUZZ_SECONDS:-10}" bash "$ROOT/scripts/hardening.sh" $HARDENING
+    fi
     ;;
   run)
     STUDIO="$BUILD_DIR/app/mabert-studio"
