@@ -34,6 +34,12 @@ if [ -d "$SHARED/glue/CoLA" ]; then
   run "$MABERT" predict --run "$W/ft" --text "The cat sat on the mat." --json \
     && json "assert d['label'] in ('0','1') and abs(sum(d['probabilities'])-1)<1e-5 and abs(sum(d['map_weights'])-1)<1e-4" \
     && ok "predict" || bad "predict"
+  # A tokenizer that does not match the checkpoint's vocabulary: named, not a crash.
+  cp -r "$W/ft" "$W/ft-vocab" && "$MABERT" tokenizer train --input "$DEMO" --out "$W/tok600" --vocab 600 >/dev/null 2>&1 \
+    && cp "$W/tok600.model" "$W/ft-vocab/tokenizer.model"
+  "$MABERT" predict --run "$W/ft-vocab" --text "The cat sat." >/dev/null 2>"$W/err" && bad "vocabulary mismatch accepted" \
+    || { grep -q "pieces but the model's vocabulary is" "$W/err" && ok "vocabulary mismatch: $(cut -c1-140 "$W/err")" \
+         || bad "vocabulary mismatch message: $(cat "$W/err")"; }
   "$MABERT" finetune --task CoLA --data /nonexistent/CoLA --from "$W/pre" --steps 1 --out "$W/x" 2>"$W/err" \
     && bad "missing data accepted" || { grep -q "/nonexistent/CoLA/train.tsv" "$W/err" && ok "missing data named" || bad "missing data message: $(cat "$W/err")"; }
 else
