@@ -29,13 +29,7 @@ void save_project(const QString& path, const nlohmann::json& project) {
 
 nlohmann::json load_project(const QString& path) {
   const std::string p = path.toStdString();
-  const std::string text = read_file(p);
-  nlohmann::json j;
-  try {
-    j = parse_json_text(text);
-  } catch (const JsonTextError& e) {
-    throw std::runtime_error(p + ": not valid JSON at " + e.what());
-  }
+  nlohmann::json j = read_json_file(p);
   if (!j.is_object()) throw std::runtime_error(p + ": expected a JSON object");
   if (!j.contains("format") || !j["format"].is_string() || j["format"].get<std::string>() != kProjectFormat)
     throw std::runtime_error(p + ": field 'format': expected \"" + kProjectFormat + "\" (not a MaBERT Studio project)");

@@ -154,12 +154,7 @@ void load_checkpoint(const std::string& dir, MaBert& model, torch::optim::AdamW*
   }
   if (state) {
     const std::string spath = dir + "/state.json";
-    nlohmann::json j;
-    try {
-      j = parse_json_text(read_file(spath));
-    } catch (const JsonTextError& e) {
-      throw std::runtime_error(spath + ": not valid JSON at " + e.what());
-    }
+    const nlohmann::json j = read_json_file(spath);
     const auto field = [&](const char* name) -> const nlohmann::json& {
       if (!j.is_object() || !j.contains(name) || !j[name].is_number())
         throw std::runtime_error(spath + ": field '" + name + "' is missing or not a number");

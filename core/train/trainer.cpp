@@ -433,11 +433,7 @@ Prediction predict(MaBert& model, const Tokenizer& tok, const std::string& a, co
 LoadedRun load_run(const std::string& run_dir, bool best) {
   LoadedRun r;
   const std::string info_path = run_dir + "/run.json";
-  try {
-    r.info = parse_json_text(read_file(info_path));
-  } catch (const JsonTextError& e) {
-    throw std::runtime_error(info_path + ": not valid JSON at " + e.what());
-  }
+  r.info = read_json_file(info_path);
   if (!r.info.is_object()) throw std::runtime_error(info_path + ": expected a JSON object");
   for (const auto& [key, value] : r.info.items())  // every field the front ends read is text
     if (!value.is_string() && (key == "task" || key == "data" || key == "kind" || key == "init"))

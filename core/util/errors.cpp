@@ -16,7 +16,7 @@ bool cpu_allocation_failed(std::string_view m) {
 }
 
 // LibTorch's messages can run to several lines (CUDA's lists the allocator's statistics).
-std::string first_sentences(const std::string& m, size_t max = 240) {
+std::string first_line(const std::string& m, size_t max = 240) {
   std::string s = m.substr(0, m.find('\n'));
   if (s.size() > max) s = s.substr(0, max) + "...";
   return s;
@@ -32,11 +32,11 @@ bool is_out_of_memory(const std::exception& e) {
 
 std::string describe_error(const std::exception& e) {
   if (const auto* oom = dynamic_cast<const c10::OutOfMemoryError*>(&e))
-    return "out of GPU memory: " + first_sentences(oom->what_without_backtrace()) + kHint;
+    return "out of GPU memory: " + first_line(oom->what_without_backtrace()) + kHint;
   if (dynamic_cast<const std::bad_alloc*>(&e)) return std::string("out of memory") + kHint;
   if (const auto* c = dynamic_cast<const c10::Error*>(&e)) {
     const std::string m = c->what_without_backtrace();
-    if (cpu_allocation_failed(m)) return "out of memory: " + first_sentences(m) + kHint;
+    if (cpu_allocation_failed(m)) return "out of memory: " + first_line(m) + kHint;
     return m;
   }
   return e.what();

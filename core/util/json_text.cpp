@@ -41,6 +41,15 @@ nlohmann::json parse_json_text(std::string_view text, int max_depth) {
   }
 }
 
+nlohmann::json read_json_file(const std::string& path, int max_depth) {
+  const std::string text = read_file(path);
+  try {
+    return parse_json_text(text, max_depth);
+  } catch (const JsonTextError& e) {
+    throw std::runtime_error(path + ": not valid JSON at " + e.what());
+  }
+}
+
 namespace {
 
 // Length of the valid UTF-8 sequence at s[i], or 0 when the bytes there are not one.

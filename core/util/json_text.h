@@ -26,6 +26,10 @@ class JsonTextError : public std::runtime_error {
 // double's range) or nesting deeper than max_depth.
 nlohmann::json parse_json_text(std::string_view text, int max_depth = kMaxJsonDepth);
 
+// The JSON file at `path`, parsed as above; invalid JSON throws std::runtime_error
+// "<path>: not valid JSON at line L, column C: <reason>" (a missing file: read_file's error).
+nlohmann::json read_json_file(const std::string& path, int max_depth = kMaxJsonDepth);
+
 // Whether `s` is valid UTF-8 (what nlohmann's dump() requires of every string).
 bool is_valid_utf8(std::string_view s);
 // `s` with every invalid UTF-8 sequence replaced by U+FFFD, so it can always be dumped as JSON.
