@@ -37,6 +37,11 @@ struct ScanBenchReport {
   std::string cpu_isa;
   int threads = 0;
   double peak_bandwidth_gbs = 0;
+  struct SelfCheck {
+    std::string path, dtype, failure;  // failure empty = passed
+    double worst_rel = 0, tolerance = 0;
+  };
+  std::vector<SelfCheck> self_checks;  // each fast path against the reference, before timing it
   std::vector<ScanBenchRow> rows;
   nlohmann::ordered_json to_json() const;
   std::string to_table() const;

@@ -2,6 +2,9 @@
 // fall-back to the reference with the reason logged once per reason.
 #include "selective_scan.h"
 #include "scan_paths.h"
+#if MABERT_WITH_CUDA
+#include "scan_cuda.h"
+#endif
 
 #include <ATen/ATen.h>
 
@@ -103,18 +106,6 @@ std::string unsupported_reason(ScanImpl impl, const ScanInputs& in) {
   return "";
 }
 
-ScanImpl resolve(const ScanInputs& in, const ScanOptions& opt) {
-  ScanImpl impl = opt.impl == ScanImpl::Auto ? default_scan_impl() : opt.impl;
-  if (impl == ScanImpl::Auto) impl = in.u.is_cuda() ? ScanImpl::Cuda : ScanImpl::Cpu;
-  if (impl == ScanImpl::Ref) return impl;
-  const std::string why = unsupported_reason(impl, in);
-  if (!why.empty()) {
-    log_once(std::string("falling back to the reference for the '") + scan_impl_name(impl) + "' path: " + why);
-    return ScanImpl::Ref;
-  }
-  return impl;
-}
-
 ScanOutputs run_path(ScanImpl impl, const ScanInputs& in, const ScanOptions& opt) {
   switch (impl) {
     case ScanImpl::Cpu: return selective_scan_cpu(in, opt);
@@ -123,6 +114,33 @@ ScanOutputs run_path(ScanImpl impl, const ScanInputs& in, const ScanOptions& opt
 #endif
     default: return selective_scan_ref(in, opt);
   }
+}
+
+const ScanSelfCheck& checked(ScanImpl impl, at::ScalarType dtype, at::Device device, int64_t dstate) {
+  return self_check_once(impl, [impl](const ScanInputs& in, const ScanOptions& opt) { return run_path(impl, in, opt); },
+                         dtype, device, dstate);
+}
+
+ScanImpl resolve(const ScanInputs& in, const ScanOptions& opt) {
+  const bool forced_per_call = opt.impl != ScanImpl::Auto;
+  ScanImpl impl = forced_per_call ? opt.impl : default_scan_impl();
+  if (impl == ScanImpl::Auto) impl = in.u.is_cuda() ? ScanImpl::Cuda : ScanImpl::Cpu;
+  if (impl == ScanImpl::Ref) return impl;
+  const std::string why = unsupported_reason(impl, in);
+  if (!why.empty()) {
+    log_once(std::string("falling back to the reference for the '") + scan_impl_name(impl) + "' path: " + why);
+    return ScanImpl::Ref;
+  }
+  if (!forced_per_call && scan_self_check_enabled()) {
+    const ScanSelfCheck& c = checked(impl, in.u.scalar_type(), in.u.device(), in.A.size(1));
+    if (!c.passed()) {
+      log_once(std::string("not using the '") + scan_impl_name(impl) + "' path for " + c.dtype + " on " + c.device +
+               " (state size " + std::to_string(c.dstate) + "): its self-check failed: " + c.failure +
+               "; running the reference instead");
+      return ScanImpl::Ref;
+    }
+  }
+  return impl;
 }
 
 // Restricts every per-channel input to the given channels (states of a channel depend on
@@ -140,7 +158,19 @@ ScanInputs select_channels(const ScanInputs& in, const at::Tensor& idx) {
 
 }  // namespace
 
+ScanSelfCheck self_check_scan_path(ScanImpl impl, at::ScalarType dtype, at::Device device, int64_t dstate) {
+  return checked(impl, dtype, device, dstate);
+}
+
 bool cuda_path_built() { return MABERT_WITH_CUDA != 0; }
+
+const char* cuda_forward_variant() {
+#if MABERT_WITH_CUDA
+  return cuda::cuda_forward_kind();
+#else
+  return "not built";
+#endif
+}
 
 #if !MABERT_WITH_CUDA
 double cuda_peak_bandwidth_gbs(int) { return 0.0; }

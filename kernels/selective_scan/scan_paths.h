@@ -6,6 +6,7 @@
 
 #include <ATen/ATen.h>
 
+#include <functional>
 #include <string>
 
 namespace mabert::kernels {
@@ -18,6 +19,16 @@ inline at::Tensor placeholder_if_absent(const at::Tensor& t, const at::Tensor& l
   return t.defined() ? t : at::empty({0}, like.options());
 }
 inline at::Tensor absent_if_placeholder(const at::Tensor& t) { return t.numel() == 0 ? at::Tensor() : t; }
+
+// Self-checks (self_check.cpp). `path` runs one problem; the check compares it with the reference.
+using ScanPathFn = std::function<ScanOutputs(const ScanInputs&, const ScanOptions&)>;
+double self_check_tolerance(at::ScalarType dtype);
+ScanSelfCheck self_check_scan(const ScanPathFn& path, const std::string& name, at::ScalarType dtype, at::Device device,
+                              int64_t dstate);
+// Runs the check once per (path, dtype, device, state size) per process and remembers it.
+const ScanSelfCheck& self_check_once(ScanImpl impl, const ScanPathFn& path, at::ScalarType dtype, at::Device device,
+                                     int64_t dstate);
+bool scan_self_check_enabled();  // false when MABERT_SCAN_VERIFY=0
 
 ScanOutputs selective_scan_cpu(const ScanInputs& in, const ScanOptions& opt);
 

@@ -10,6 +10,7 @@
 #include <ATen/core/Tensor.h>
 
 #include <string>
+#include <vector>
 
 namespace mabert::kernels {
 
@@ -56,7 +57,25 @@ ScanImpl default_scan_impl();
 float scan_roofline_cpu(int64_t count);
 const char* cpu_kernel_isa();                 // "avx2+fma" or "baseline"
 bool cuda_path_built();
+const char* cuda_forward_variant();           // "parallel" | "sequential" (MABERT_SCAN_CUDA_FWD) | "not built"
 double cuda_peak_bandwidth_gbs(int device);   // from the device's memory clock and bus width; 0 without CUDA
+
+// Self-checks. Before automatic dispatch (ScanOptions::impl = Auto) first uses a fast path for a
+// (dtype, device, state size), that path runs two small seeded problems against the reference,
+// forward and every input gradient; a path that disagrees is not used (the reason is logged
+// once and the reference runs instead). A path forced per call (tests, benchmarks) runs as it is.
+// MABERT_SCAN_VERIFY=0 turns the checks off.
+struct ScanSelfCheck {
+  std::string path, dtype, device;
+  int64_t dstate = 0;
+  double worst_rel = 0;   // worst max-abs error over y and every gradient, relative to the reference's scale
+  double tolerance = 0;   // by dtype
+  std::string failure;    // empty when the path passed
+  bool passed() const { return failure.empty(); }
+};
+std::vector<ScanSelfCheck> scan_self_checks();  // those run so far in this process
+// Runs (or recalls) the check of `impl` for this dtype, device and state size.
+ScanSelfCheck self_check_scan_path(ScanImpl impl, at::ScalarType dtype, at::Device device, int64_t dstate);
 
 // Throws std::invalid_argument naming the tensor when shapes or devices do not agree.
 void check_scan_inputs(const ScanInputs& in);

@@ -3,6 +3,7 @@
 // double precision; padding properties; chosen-channel states; fall-back.
 #include "harness.h"
 #include "scan_fixtures.h"
+#include "selective_scan/scan_paths.h"
 
 using namespace mabert;
 using namespace mabert::test;
@@ -181,6 +182,85 @@ TEST_CASE(dispatch_picks_and_falls_back) {
   kernels::ScanInputs ints = in;
   ints.u = in.u.to(at::kLong);
   EXPECT(kernels::resolve_scan_impl(ints, opt) == ScanImpl::Ref);
+}
+
+// The self-check automatic dispatch runs before trusting a fast path: it passes the real CPU
+// kernel, and catches a wrong output and a wrong gradient (each named) in kernels built to fail.
+TEST_CASE(self_check_passes_real_kernels_and_names_wrong_ones) {
+  const kernels::ScanPathFn cpu = [](const kernels::ScanInputs& in, const kernels::ScanOptions& opt) {
+    kernels::ScanOptions o = opt;
+    o.impl = ScanImpl::Cpu;
+    return kernels::selective_scan(in, o);
+  };
+  for (int64_t N : {4, 16}) {
+    const kernels::ScanSelfCheck c = kernels::self_check_scan(cpu, "cpu", at::kFloat, at::kCPU, N);
+    std::printf("    cpu fp32 N=%lld: worst relative error %.2e (tolerance %.0e)\n", (long long)N, c.worst_rel, c.tolerance);
+    EXPECT_MSG(c.passed(), c.failure);
+    EXPECT_LE(c.worst_rel, 1e-5);
+  }
+  const kernels::ScanSelfCheck bf = kernels::self_check_scan(cpu, "cpu", at::kBFloat16, at::kCPU, 16);
+  std::printf("    cpu bf16 N=16: worst relative error %.2e (tolerance %.0e)\n", bf.worst_rel, bf.tolerance);
+  EXPECT_MSG(bf.passed(), bf.failure);
+
+  const kernels::ScanPathFn off_by_a_bit = [&](const kernels::ScanInputs& in, const kernels::ScanOptions& opt) {
+    kernels::ScanOutputs out = cpu(in, opt);
+    out.y = out.y * 1.001;  // 0.1 %: ten times the fp32 tolerance
+    return out;
+  };
+  const kernels::ScanSelfCheck wrong_y = kernels::self_check_scan(off_by_a_bit, "broken", at::kFloat, at::kCPU, 16);
+  EXPECT(!wrong_y.passed());
+  EXPECT_MSG(wrong_y.failure.rfind("y differs", 0) == 0, wrong_y.failure);
+
+  // Same forward values, but B's gradient is halved (B enters through a half-strength path).
+  const kernels::ScanPathFn wrong_dB = [&](const kernels::ScanInputs& in, const kernels::ScanOptions& opt) {
+    kernels::ScanInputs x = in;
+    x.B = in.B.detach() + 0.5 * (in.B - in.B.detach());
+    return cpu(x, opt);
+  };
+  const kernels::ScanSelfCheck bad_grad = kernels::self_check_scan(wrong_dB, "broken", at::kFloat, at::kCPU, 16);
+  EXPECT(!bad_grad.passed());
+  EXPECT_MSG(bad_grad.failure.rfind("dB differs", 0) == 0, bad_grad.failure);
+
+  const kernels::ScanPathFn throws = [](const kernels::ScanInputs&, const kernels::ScanOptions&) -> kernels::ScanOutputs {
+    throw std::runtime_error("launch failed: no kernel image is available\nbacktrace...");
+  };
+  const kernels::ScanSelfCheck threw = kernels::self_check_scan(throws, "broken", at::kFloat, at::kCPU, 16);
+  EXPECT_EQ(threw.failure, std::string("threw: launch failed: no kernel image is available"));
+}
+
+// Automatic dispatch checks a path once per (dtype, device, state size), records it, leaves the
+// global RNG where it was, and works under NoGradGuard; a per-call forced path is not checked.
+TEST_CASE(automatic_dispatch_checks_each_path_once) {
+  ScanCase c;
+  c.dstate = 12;  // a state size no other test uses, so this test sees its own check
+  const kernels::ScanInputs in = make_scan_inputs(c, 21);
+  auto checks_for_12 = [] {
+    int n = 0;
+    for (const auto& k : kernels::scan_self_checks())
+      if (k.dstate == 12) ++n;
+    return n;
+  };
+  kernels::ScanOptions forced;
+  forced.impl = ScanImpl::Cpu;
+  kernels::selective_scan(in, forced);
+  EXPECT_EQ(checks_for_12(), 0);
+
+  at::manual_seed(99);
+  const at::Tensor expected_next = at::randn({4});
+  at::manual_seed(99);
+  {
+    at::NoGradGuard no_grad;
+    kernels::selective_scan(in, kernels::ScanOptions{});  // auto: the CPU kernel, checked first
+  }
+  EXPECT_LE((at::randn({4}) - expected_next).abs().max().item<double>(), 0.0);
+  EXPECT_EQ(checks_for_12(), 1);
+  kernels::selective_scan(in, kernels::ScanOptions{});
+  EXPECT_EQ(checks_for_12(), 1);
+  for (const auto& k : kernels::scan_self_checks())
+    if (k.dstate == 12) {
+      EXPECT_EQ(k.path, std::string("cpu"));
+      EXPECT_MSG(k.passed(), k.failure);
+    }
 }
 
 TEST_MAIN()
