@@ -90,6 +90,16 @@ ScanBenchReport run_scan_bench(const ScanBenchConfig& cfg, const std::function<v
   if (cfg.dtype != "float32" && cfg.dtype != "bfloat16") throw std::invalid_argument("--dtype must be float32 or bfloat16");
   if (dev.is_cuda()) rep.peak_bandwidth_gbs = kernels::cuda_peak_bandwidth_gbs(0);
   const auto paths = available_paths(cfg);
+  // A fast number from a wrong kernel means nothing: each path first passes its self-check
+  // (forward and every gradient against the reference, kernels/selective_scan/self_check.cpp).
+  for (const auto& name : paths) {
+    const ScanImpl impl = kernels::parse_scan_impl(name);
+    if (impl == ScanImpl::Ref) continue;
+    const kernels::ScanSelfCheck c = kernels::self_check_scan_path(impl, dt, dev, cfg.dstate);
+    rep.self_checks.push_back({name, c.dtype, c.failure, c.worst_rel, c.tolerance});
+    if (progress)
+      progress("self-check " + name + ": " + (c.passed() ? "passed" : "FAILED: " + c.failure));
+  }
 
   for (int64_t L : cfg.lengths) {
     const kernels::ScanInputs in = make_inputs(cfg, L, dev, dt);
@@ -164,8 +174,13 @@ nlohmann::ordered_json ScanBenchReport::to_json() const {
                  {"dtype", config.dtype},  {"device", config.device},     {"repeats", config.repeats},
                  {"warmup", config.warmup}};
   j["cpu_isa"] = cpu_isa;
+  if (config.device == "cuda") j["cuda_forward"] = kernels::cuda_forward_variant();
   j["threads"] = threads;
   if (peak_bandwidth_gbs > 0) j["peak_bandwidth_gbs"] = peak_bandwidth_gbs;
+  j["self_checks"] = nlohmann::ordered_json::array();
+  for (const auto& c : self_checks)
+    j["self_checks"].push_back({{"path", c.path}, {"dtype", c.dtype}, {"passed", c.failure.empty()},
+                                {"worst_rel_err", c.worst_rel}, {"tolerance", c.tolerance}, {"failure", c.failure}});
   j["rows"] = nlohmann::ordered_json::array();
   for (const auto& r : rows) {
     nlohmann::ordered_json x = {{"path", r.path},
@@ -191,6 +206,13 @@ std::string ScanBenchReport::to_table() const {
                 (long long)config.batch, (long long)config.channels, (long long)config.dstate, config.dtype.c_str(),
                 config.device.c_str(), threads, cpu_isa.c_str(), config.repeats, config.warmup);
   s << line;
+  if (config.device == "cuda") s << "CUDA forward kernel: " << kernels::cuda_forward_variant() << " (MABERT_SCAN_CUDA_FWD=sequential picks the other)\n";
+  for (const auto& c : self_checks) {
+    std::snprintf(line, sizeof line, "self-check %s (%s) vs reference, y and every gradient: %s, worst relative error %.2e (tolerance %.0e)%s%s\n",
+                  c.path.c_str(), c.dtype.c_str(), c.failure.empty() ? "passed" : "FAILED", c.worst_rel, c.tolerance,
+                  c.failure.empty() ? "" : ": ", c.failure.c_str());
+    s << line;
+  }
   std::snprintf(line, sizeof line, "%6s %-5s %10s %12s %9s %11s %10s %14s %9s %9s%s\n", "L", "path", "fwd ms", "fwd+bwd ms",
                 "fwd MB", "fwd+bwd MB", "fwd x ref", "fwd+bwd x ref", "mem ref/x", "fwd/roof",
                 peak_bandwidth_gbs > 0 ? "   GB/s (share)" : "");

@@ -26,6 +26,7 @@ cuda::Dtype dtype_of(at::ScalarType t) {
 // Big tensors keep u's dtype (the kernel converts on load); small ones are fp32.
 struct Prepared {
   at::Tensor u, delta, A, B, C, D, z, bias, mask;
+  at::Tensor B_nl, C_nl;  // {batch, N, L}: read by the forward only, not saved for the backward
 };
 
 Prepared prepare(const ScanInputs& in) {
@@ -38,6 +39,8 @@ Prepared prepare(const ScanInputs& in) {
   p.z = big(in.z);
   p.B = in.B.to(dt).transpose(1, 2).contiguous();  // {batch, L, N}
   p.C = in.C.to(dt).transpose(1, 2).contiguous();
+  p.B_nl = big(in.B);
+  p.C_nl = big(in.C);
   p.A = small(in.A);
   p.D = small(in.D);
   p.bias = small(in.delta_bias);
@@ -57,6 +60,7 @@ cuda::CudaScanParams params_of(const Prepared& t, bool reverse, bool softplus) {
   p.dtype = dtype_of(t.u.scalar_type());
   p.u = cptr<void>(t.u), p.delta = cptr<void>(t.delta), p.B = cptr<void>(t.B), p.C = cptr<void>(t.C);
   p.z = cptr<void>(t.z);
+  p.B_nl = cptr<void>(t.B_nl), p.C_nl = cptr<void>(t.C_nl);
   p.A = cptr<float>(t.A), p.D = cptr<float>(t.D), p.bias = cptr<float>(t.bias), p.mask = cptr<float>(t.mask);
   return p;
 }
@@ -85,7 +89,7 @@ struct CudaScanFunction : torch::autograd::Function<CudaScanFunction> {
 
   static variable_list backward(AutogradContext* ctx, variable_list grads) {
     const auto s = ctx->get_saved_variables();
-    const Prepared t{s[0], s[1], s[2], s[3], s[4], s[5], s[6], s[7], s[8]};
+    const Prepared t{s[0], s[1], s[2], s[3], s[4], s[5], s[6], s[7], s[8], {}, {}};  // B_nl, C_nl: forward only
     const c10::cuda::CUDAGuard guard(t.u.device());
     cuda::CudaScanParams p = params_of(t, ctx->saved_data["reverse"].toBool(), ctx->saved_data["softplus"].toBool());
     p.chunk_states = s[9].data_ptr<float>();

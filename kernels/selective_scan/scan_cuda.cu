@@ -1,19 +1,29 @@
 // CUDA selective scan, forward and backward, fp32/bf16/fp16 inputs with an fp32 state.
 //
-// Layout of the work: a block owns kChannels channels of one batch row; each channel is a group
-// of kLanes threads (one per state n, kLanes = the next of 8/16/32 ≥ N) inside a warp, so the
-// readout Σ_n C_n h_n is a shuffle reduction. Time runs sequentially in chunks of kChunk steps:
-// each chunk's u, Δ, z, B, C are staged in shared memory with coalesced loads, and outputs go
-// back the same way. The forward saves the state at each chunk start; the backward walks the
-// chunks in reverse scan order, recomputes the chunk's states into registers from that saved
-// state, then sweeps it backwards. dB/dC are reduced over the block's channels in shared memory
-// and then added atomically; dA, dD and dbias once per thread at the end.
+// Forward, time-parallel (the default): a block of kThreads threads owns one channel of one
+// batch row and walks time in passes of kThreads·kItems steps; each thread holds kItems
+// consecutive steps in registers. For each state n the step h ↦ a h + b (a = exp(Δ A_n),
+// b = Δ u B_n) is composed over the thread's items, the block scans those maps (warp shuffles,
+// then the warps' totals through shared memory), and each thread replays its items from the
+// state its prefix gives, adding C_n h to its outputs. Every input is read once, along time.
+// The state at each kChunk boundary is saved for the backward.
+//
+// Forward, chunk-sequential (MABERT_SCAN_CUDA_FWD=sequential) and the backward: a block owns
+// kChannels channels of one batch row; each channel is a group of kLanes threads (one per state
+// n, kLanes = the next of 8/16/32 ≥ N) inside a warp, so the readout Σ_n C_n h_n is a shuffle
+// reduction. Time runs sequentially in chunks of kChunk steps: each chunk's u, Δ, z, B, C are
+// staged in shared memory with coalesced loads, and outputs go back the same way. The backward
+// walks the chunks in reverse scan order, recomputes the chunk's states into registers from the
+// saved chunk state, then sweeps it backwards. dB/dC are reduced over the block's channels in
+// shared memory and then added atomically; dA, dD and dbias once per thread at the end.
 #include "scan_cuda.h"
 
 #include <cuda_bf16.h>
 #include <cuda_fp16.h>
 #include <cuda_runtime.h>
 
+#include <cstdlib>
+#include <cstring>
 #include <stdexcept>
 #include <string>
 
@@ -124,6 +134,110 @@ __global__ void __launch_bounds__(kChannels * kLanes) scan_fwd_kernel(CudaScanPa
     }
   }
 }
+
+// ---- Time-parallel forward -------------------------------------------------------------------
+
+constexpr int kThreads = 128;  // threads per block: one channel of one batch row
+constexpr int kItems = 8;      // consecutive scan steps per thread
+constexpr int kSpan = kThreads * kItems;
+constexpr int kMaxN = 32;
+static_assert(kChunk % kItems == 0, "chunk boundaries must fall on a thread's first item");
+
+// The affine map h ↦ a h + b of one step, or of several composed.
+struct Step {
+  float a, b;
+};
+// x, then y.
+__device__ __forceinline__ Step then(Step x, Step y) { return {x.a * y.a, y.a * x.b + y.b}; }
+__device__ __forceinline__ Step shfl_up(Step x, int off) {
+  return {__shfl_up_sync(0xffffffffu, x.a, off), __shfl_up_sync(0xffffffffu, x.b, off)};
+}
+
+template <typename T>
+__global__ void __launch_bounds__(kThreads, 8) scan_fwd_parallel_kernel(CudaScanParams p) {
+  __shared__ Step warp_total[kThreads / 32];
+  __shared__ float carry[kMaxN];  // the state after the previous pass, per n
+  const int64_t c = blockIdx.x, b = blockIdx.y;
+  const int64_t L = p.length, C = p.channels, N = p.dstate;
+  const int lane = threadIdx.x % 32, warp = threadIdx.x / 32;
+  const int64_t row = (b * C + c) * L;
+  const float D = p.D ? p.D[c] : 0.f, bias = p.bias ? p.bias[c] : 0.f;
+  const int64_t chunks = (L + kChunk - 1) / kChunk;
+  const T* Bnl = static_cast<const T*>(p.B_nl) + b * N * L;
+  const T* Cnl = static_cast<const T*>(p.C_nl) + b * N * L;
+  if (threadIdx.x < kMaxN) carry[threadIdx.x] = 0.f;
+  __syncthreads();
+
+  for (int64_t s0 = 0; s0 < L; s0 += kSpan) {
+    const int64_t first = s0 + int64_t(threadIdx.x) * kItems;  // this thread's first scan step
+    const int valid = int(L - first < kItems ? (L - first > 0 ? L - first : 0) : kItems);  // items before the end
+    // Memory time of item i (items past the end are identity steps: a = 1, b = 0).
+    auto time_of = [&](int i) { return p.reverse ? L - 1 - (first + i) : first + i; };
+    float u[kItems], d[kItems], y[kItems];
+#pragma unroll
+    for (int i = 0; i < kItems; ++i) {
+      const int64_t ti = time_of(i);
+      u[i] = d[i] = 0.f;
+      if (i < valid) {
+        u[i] = load(static_cast<const T*>(p.u), row + ti);
+        const float raw = load(static_cast<const T*>(p.delta), row + ti) + bias;
+        const bool pad = p.mask && p.mask[b * L + ti] == 0.f;
+        d[i] = pad ? 0.f : (p.softplus ? softplus_f(raw) : raw);
+        if (p.delta_out) p.delta_out[row + ti] = d[i];
+      }
+      y[i] = D * u[i];
+    }
+    for (int n = 0; n < N; ++n) {
+      const float A = p.A[c * N + n];
+      float a[kItems], inj[kItems];
+      Step mine{1.f, 0.f};
+#pragma unroll
+      for (int i = 0; i < kItems; ++i) {
+        a[i] = i < valid ? __expf(d[i] * A) : 1.f;
+        inj[i] = i < valid ? d[i] * u[i] * load(Bnl, n * L + time_of(i)) : 0.f;
+        mine = then(mine, Step{a[i], inj[i]});
+      }
+      // Inclusive scan of the threads' maps within the warp, then across warps.
+      Step inc = mine;
+#pragma unroll
+      for (int off = 1; off < 32; off *= 2) {
+        const Step o = shfl_up(inc, off);
+        if (lane >= off) inc = then(o, inc);
+      }
+      if (lane == 31) warp_total[warp] = inc;
+      __syncthreads();
+      Step before{1.f, 0.f};  // everything before this thread in this pass
+      for (int w = 0; w < warp; ++w) before = then(before, warp_total[w]);
+      Step prev = shfl_up(inc, 1);
+      if (lane > 0) before = then(before, prev);
+      float h = before.a * carry[n] + before.b;  // the state before this thread's first item
+      if (p.chunk_states && first < L && first % kChunk == 0)
+        p.chunk_states[((b * C + c) * chunks + first / kChunk) * N + n] = h;
+#pragma unroll
+      for (int i = 0; i < kItems; ++i) {
+        h = a[i] * h + inj[i];
+        if (i < valid) {
+          y[i] += load(Cnl, n * L + time_of(i)) * h;
+          if (p.states) p.states[(row + time_of(i)) * N + n] = h;
+        }
+      }
+      __syncthreads();  // every thread has read carry[n] and warp_total
+      if (threadIdx.x == kThreads - 1) carry[n] = h;  // past-the-end items are identities
+    }
+#pragma unroll
+    for (int i = 0; i < kItems; ++i) {
+      if (i >= valid) continue;
+      float out = y[i];
+      if (p.z) {
+        const float z = load(static_cast<const T*>(p.z), row + time_of(i));
+        out *= z * sigmoid_f(z);
+      }
+      store(static_cast<T*>(p.y), row + time_of(i), out);
+    }
+  }
+}
+
+// ---- Backward ------------------------------------------------------------------------------
 
 template <typename T, int kLanes>
 __global__ void __launch_bounds__(kChannels * kLanes) scan_bwd_kernel(CudaScanParams p, CudaScanGrads g) {
@@ -254,18 +368,39 @@ void launch_lanes(const CudaScanParams& p, const CudaScanGrads* g, cudaStream_t 
   throw std::invalid_argument("selective_scan CUDA: state size " + std::to_string(p.dstate) + " > 32");
 }
 
+bool sequential_forward() {  // read per launch (cheap next to one), so tests can switch it
+  const char* v = std::getenv("MABERT_SCAN_CUDA_FWD");
+  return v && std::strcmp(v, "sequential") == 0;
+}
+
+template <typename T>
+void launch_parallel_fwd(const CudaScanParams& p, cudaStream_t stream) {
+  if (p.dstate > kMaxN) throw std::invalid_argument("selective_scan CUDA: state size " + std::to_string(p.dstate) + " > 32");
+  if (!p.B_nl || !p.C_nl) throw std::invalid_argument("selective_scan CUDA: the parallel forward needs B and C as {batch, N, L}");
+  const dim3 grid(unsigned(p.channels), unsigned(p.batch));
+  scan_fwd_parallel_kernel<T><<<grid, kThreads, 0, stream>>>(p);
+  check(cudaGetLastError(), "forward launch");
+}
+
+template <typename T>
+void launch_typed(const CudaScanParams& p, const CudaScanGrads* g, cudaStream_t stream) {
+  if (!g && !sequential_forward()) return launch_parallel_fwd<T>(p, stream);
+  launch_lanes<T>(p, g, stream);
+}
+
 void dispatch(const CudaScanParams& p, const CudaScanGrads* g, void* stream) {
   auto s = static_cast<cudaStream_t>(stream);
   switch (p.dtype) {
-    case Dtype::F32: return launch_lanes<float>(p, g, s);
-    case Dtype::BF16: return launch_lanes<__nv_bfloat16>(p, g, s);
-    case Dtype::F16: return launch_lanes<__half>(p, g, s);
+    case Dtype::F32: return launch_typed<float>(p, g, s);
+    case Dtype::BF16: return launch_typed<__nv_bfloat16>(p, g, s);
+    case Dtype::F16: return launch_typed<__half>(p, g, s);
   }
 }
 
 }  // namespace
 
 int64_t num_chunks(int64_t length) { return (length + kChunk - 1) / kChunk; }
+const char* cuda_forward_kind() { return sequential_forward() ? "sequential" : "parallel"; }
 void launch_scan_fwd(const CudaScanParams& p, void* stream) { dispatch(p, nullptr, stream); }
 void launch_scan_bwd(const CudaScanParams& p, const CudaScanGrads& g, void* stream) { dispatch(p, &g, stream); }
 
