@@ -96,7 +96,7 @@ ScanBenchReport run_scan_bench(const ScanBenchConfig& cfg, const std::function<v
     const ScanImpl impl = kernels::parse_scan_impl(name);
     if (impl == ScanImpl::Ref) continue;
     const kernels::ScanSelfCheck c = kernels::self_check_scan_path(impl, dt, dev, cfg.dstate);
-    rep.self_checks.push_back({name, c.dtype, c.failure, c.worst_rel, c.tolerance});
+    rep.self_checks.push_back({name, c.dtype, c.failure, c.worst_rel, c.tolerance, c.ms});
     if (progress)
       progress("self-check " + name + ": " + (c.passed() ? "passed" : "FAILED: " + c.failure));
   }
@@ -180,7 +180,7 @@ nlohmann::ordered_json ScanBenchReport::to_json() const {
   j["self_checks"] = nlohmann::ordered_json::array();
   for (const auto& c : self_checks)
     j["self_checks"].push_back({{"path", c.path}, {"dtype", c.dtype}, {"passed", c.failure.empty()},
-                                {"worst_rel_err", c.worst_rel}, {"tolerance", c.tolerance}, {"failure", c.failure}});
+                                {"worst_rel_err", c.worst_rel}, {"tolerance", c.tolerance}, {"ms", c.ms}, {"failure", c.failure}});
   j["rows"] = nlohmann::ordered_json::array();
   for (const auto& r : rows) {
     nlohmann::ordered_json x = {{"path", r.path},
@@ -208,8 +208,8 @@ std::string ScanBenchReport::to_table() const {
   s << line;
   if (config.device == "cuda") s << "CUDA forward kernel: " << kernels::cuda_forward_variant() << " (MABERT_SCAN_CUDA_FWD=sequential picks the other)\n";
   for (const auto& c : self_checks) {
-    std::snprintf(line, sizeof line, "self-check %s (%s) vs reference, y and every gradient: %s, worst relative error %.2e (tolerance %.0e)%s%s\n",
-                  c.path.c_str(), c.dtype.c_str(), c.failure.empty() ? "passed" : "FAILED", c.worst_rel, c.tolerance,
+    std::snprintf(line, sizeof line, "self-check %s (%s) vs reference, y and every gradient: %s, worst relative error %.2e (tolerance %.0e), %.0f ms%s%s\n",
+                  c.path.c_str(), c.dtype.c_str(), c.failure.empty() ? "passed" : "FAILED", c.worst_rel, c.tolerance, c.ms,
                   c.failure.empty() ? "" : ": ", c.failure.c_str());
     s << line;
   }

@@ -39,7 +39,7 @@ struct ScanBenchReport {
   double peak_bandwidth_gbs = 0;
   struct SelfCheck {
     std::string path, dtype, failure;  // failure empty = passed
-    double worst_rel = 0, tolerance = 0;
+    double worst_rel = 0, tolerance = 0, ms = 0;
   };
   std::vector<SelfCheck> self_checks;  // each fast path against the reference, before timing it
   std::vector<ScanBenchRow> rows;

@@ -71,6 +71,7 @@ struct ScanSelfCheck {
   double worst_rel = 0;   // worst max-abs error over y and every gradient, relative to the reference's scale
   double tolerance = 0;   // by dtype
   std::string failure;    // empty when the path passed
+  double ms = 0;          // what the check cost
   bool passed() const { return failure.empty(); }
 };
 std::vector<ScanSelfCheck> scan_self_checks();  // those run so far in this process

@@ -14,6 +14,7 @@
 #include <c10/core/GradMode.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cstdio>
 #include <map>
 #include <mutex>
@@ -105,6 +106,7 @@ ScanSelfCheck self_check_scan(const ScanPathFn& path, const std::string& name, a
   r.device = device.str();
   r.dstate = dstate;
   r.tolerance = self_check_tolerance(dtype);
+  const auto start = std::chrono::steady_clock::now();
   // Called from inference code too (NoGradGuard): the check needs autograd for its gradients.
   const c10::AutoGradMode grad_on(true);
   const Problem problems[] = {{2, 20, 45, true, true, false}, {2, 20, 45, false, true, true}};
@@ -139,6 +141,7 @@ ScanSelfCheck self_check_scan(const ScanPathFn& path, const std::string& name, a
     const std::string what = e.what();
     r.failure = "threw: " + what.substr(0, what.find('\n'));
   }
+  r.ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
   return r;
 }
 

@@ -194,7 +194,8 @@ TEST_CASE(self_check_passes_real_kernels_and_names_wrong_ones) {
   };
   for (int64_t N : {4, 16}) {
     const kernels::ScanSelfCheck c = kernels::self_check_scan(cpu, "cpu", at::kFloat, at::kCPU, N);
-    std::printf("    cpu fp32 N=%lld: worst relative error %.2e (tolerance %.0e)\n", (long long)N, c.worst_rel, c.tolerance);
+    std::printf("    cpu fp32 N=%lld: worst relative error %.2e (tolerance %.0e), %.1f ms\n", (long long)N, c.worst_rel,
+                c.tolerance, c.ms);
     EXPECT_MSG(c.passed(), c.failure);
     EXPECT_LE(c.worst_rel, 1e-5);
   }

@@ -533,7 +533,18 @@ class TestStudio : public QObject {
     QVERIFY(eff_done.wait(600000));
     QTest::qWait(300);
     QVERIFY(w.grab().save(out + "/view-efficiency.png"));
-    for (const char* n : {"training-done", "view-map", "view-ssm", "view-attention", "view-drift", "view-efficiency"})
+    // An over-long sentence on the MAP view: the notice under the sentence row says what was cut.
+    a->tabs()->setCurrentIndex(0);
+    a->pads()->setValue(0);
+    QString long_text;
+    for (int i = 0; i < 400; ++i) long_text += "the old sailor told a story ";
+    a->sentence()->setText(long_text);
+    latest_inspection(a, insp);
+    QVERIFY(a->notice()->isVisibleTo(a));
+    QTest::qWait(300);
+    QVERIFY(w.grab().save(out + "/view-map-too-long.png"));
+    for (const char* n : {"training-done", "view-map", "view-ssm", "view-attention", "view-drift", "view-efficiency",
+                          "view-map-too-long"})
       QVERIFY(QFileInfo(out + "/" + n + ".png").size() > 10000);
   }
 
