@@ -74,8 +74,9 @@ if want build; then
   fi
   # ccache and precompiled headers: these let ccache reuse objects built with the same PCH.
   export CCACHE_SLOPPINESS="${CCACHE_SLOPPINESS:-pch_defines,time_macros,include_file_mtime,include_file_ctime}"
-  log "building (-j$JOBS)"
-  cmake --build "$BUILD_DIR" -j"$JOBS"
+  # What the later parts run: the harness tests and the fuzzers (not the CLI or its tests).
+  log "building the unit tests and fuzz targets (-j$JOBS)"
+  cmake --build "$BUILD_DIR" -j"$JOBS" --target unit_tests fuzz_targets
   note "build: $(since "$t0") s"
 fi
 if want tests || want regressions || want fuzz; then
