@@ -8,9 +8,20 @@
 
 #include <ATen/ATen.h>
 
+#include <type_traits>
+
+#include <c10/util/BFloat16.h>
+
 // The emulator's macros (threadIdx, __shared__, ...) come after every torch header.
 #include "selective_scan/scan_cuda.h"
 #include "simt_emulator.h"
+
+// bf16 loads and stores as nvcc's (round to nearest even), for the kernels' bf16 instantiations.
+namespace mabert::kernels::cuda {
+inline float load(const c10::BFloat16* p, int64_t i) { return static_cast<float>(p[i]); }
+inline void store(c10::BFloat16* p, int64_t i, float v) { p[i] = c10::BFloat16(v); }
+}  // namespace mabert::kernels::cuda
+
 #include "selective_scan/scan_cuda_kernels.cuh"
 
 using namespace mabert;
@@ -21,25 +32,31 @@ namespace {
 
 int64_t chunks_of(int64_t length) { return (length + kc::kChunk - 1) / kc::kChunk; }  // as the launch glue
 
-// The glue of scan_cuda.cpp and the launches of scan_cuda.cu, for fp32 on the CPU.
+// The glue of scan_cuda.cpp and the launches of scan_cuda.cu, on the CPU. T is the input
+// dtype (float or c10::BFloat16); the state and the small tensors are fp32, as on the GPU.
+template <typename T>
 struct Emulated {
+  static constexpr at::ScalarType kType = std::is_same_v<T, float> ? at::kFloat : at::kBFloat16;
   at::Tensor u, delta, A, B, C, B_nl, C_nl, D, z, bias, mask, chunk_states, y;
   kc::CudaScanParams p;
 
   Emulated(const kernels::ScanInputs& in, bool reverse) {
-    auto c = [](const at::Tensor& t) { return t.defined() ? t.to(at::kFloat).contiguous() : t; };
-    u = c(in.u), delta = c(in.delta), z = c(in.z), A = c(in.A), D = c(in.D), bias = c(in.delta_bias), mask = c(in.mask);
-    B = in.B.transpose(1, 2).contiguous(), C = in.C.transpose(1, 2).contiguous();
-    B_nl = c(in.B), C_nl = c(in.C);
+    auto big = [](const at::Tensor& t) { return t.defined() ? t.to(kType).contiguous() : t; };
+    auto small = [](const at::Tensor& t) { return t.defined() ? t.to(at::kFloat).contiguous() : t; };
+    u = big(in.u), delta = big(in.delta), z = big(in.z);
+    A = small(in.A), D = small(in.D), bias = small(in.delta_bias), mask = small(in.mask);
+    B = in.B.to(kType).transpose(1, 2).contiguous(), C = in.C.to(kType).transpose(1, 2).contiguous();
+    B_nl = big(in.B), C_nl = big(in.C);
     p.batch = u.size(0), p.channels = u.size(1), p.length = u.size(2), p.dstate = A.size(1);
-    p.reverse = reverse, p.softplus = true, p.dtype = kc::Dtype::F32;
-    auto ptr = [](const at::Tensor& t) -> float* { return t.defined() ? t.data_ptr<float>() : nullptr; };
+    p.reverse = reverse, p.softplus = true, p.dtype = kType == at::kFloat ? kc::Dtype::F32 : kc::Dtype::BF16;
+    auto ptr = [](const at::Tensor& t) -> void* { return t.defined() ? t.data_ptr() : nullptr; };
+    auto fptr = [](const at::Tensor& t) -> float* { return t.defined() ? t.data_ptr<float>() : nullptr; };
     p.u = ptr(u), p.delta = ptr(delta), p.B = ptr(B), p.C = ptr(C), p.z = ptr(z), p.B_nl = ptr(B_nl), p.C_nl = ptr(C_nl);
-    p.A = ptr(A), p.D = ptr(D), p.bias = ptr(bias), p.mask = ptr(mask);
+    p.A = fptr(A), p.D = fptr(D), p.bias = fptr(bias), p.mask = fptr(mask);
     chunk_states = at::full({p.batch, p.channels, chunks_of(p.length), p.dstate}, NAN);
-    y = at::full({p.batch, p.channels, p.length}, NAN);
+    y = at::full({p.batch, p.channels, p.length}, NAN).to(kType);
     p.chunk_states = chunk_states.data_ptr<float>();
-    p.y = y.data_ptr<float>();
+    p.y = y.data_ptr();
   }
 
   template <int kLanes>
@@ -48,9 +65,9 @@ struct Emulated {
     const kc::CudaScanParams params = p;
     if (g) {
       const kc::CudaScanGrads grads = *g;
-      simt::launch(grid, kc::kChannels * kLanes, [&] { kc::scan_bwd_kernel<float, kLanes>(params, grads); });
+      simt::launch(grid, kc::kChannels * kLanes, [&] { kc::scan_bwd_kernel<T, kLanes>(params, grads); });
     } else {
-      simt::launch(grid, kc::kChannels * kLanes, [&] { kc::scan_fwd_kernel<float, kLanes>(params); });
+      simt::launch(grid, kc::kChannels * kLanes, [&] { kc::scan_fwd_kernel<T, kLanes>(params); });
     }
   }
   void sequential(const kc::CudaScanGrads* g) {
@@ -62,18 +79,18 @@ struct Emulated {
     if (!parallel) return sequential(nullptr);
     const kc::CudaScanParams params = p;
     simt::launch({unsigned(p.channels), unsigned(p.batch), 1}, kc::kThreads,
-                 [&] { kc::scan_fwd_parallel_kernel<float>(params); });
+                 [&] { kc::scan_fwd_parallel_kernel<T>(params); });
   }
   // du, ddelta, dA, dB, dC, dD, dz, dbias in the fixtures' order (only those defined).
   std::vector<at::Tensor> backward(const at::Tensor& dy) {
-    const at::Tensor dout = dy.to(at::kFloat).contiguous();
+    const at::Tensor dout = dy.to(kType).contiguous();
     at::Tensor du = at::full_like(u, NAN), ddelta = at::full_like(u, NAN);
     at::Tensor dz = z.defined() ? at::full_like(u, NAN) : at::Tensor();
     at::Tensor dA = at::zeros_like(A), dD = at::zeros({p.channels}), dbias = at::zeros({p.channels});
     at::Tensor dB = at::zeros({p.batch, p.length, p.dstate}), dC = at::zeros({p.batch, p.length, p.dstate});
     kc::CudaScanGrads g;
-    g.dout = dout.data_ptr<float>();
-    g.du = du.data_ptr<float>(), g.ddelta = ddelta.data_ptr<float>(), g.dz = dz.defined() ? dz.data_ptr<float>() : nullptr;
+    g.dout = dout.data_ptr();
+    g.du = du.data_ptr(), g.ddelta = ddelta.data_ptr(), g.dz = dz.defined() ? dz.data_ptr() : nullptr;
     g.dA = dA.data_ptr<float>(), g.dD = dD.data_ptr<float>(), g.dbias = dbias.data_ptr<float>();
     g.dB = dB.data_ptr<float>(), g.dC = dC.data_ptr<float>();
     sequential(&g);
@@ -84,13 +101,19 @@ struct Emulated {
   }
 };
 
-// Runs one case through the emulated kernels; returns the worst relative error.
+// Runs one case through the emulated kernels with inputs of type T; the reference runs in
+// fp32 on the same (already rounded) inputs. Returns the worst relative error.
+template <typename T = float>
 double check_case(const ScanCase& c, bool parallel_forward, double tol) {
-  const kernels::ScanInputs in = make_scan_inputs(c, 500 + c.length + c.dstate);
+  constexpr at::ScalarType st = Emulated<T>::kType;
+  kernels::ScanInputs in = make_scan_inputs(c, 500 + c.length + c.dstate, st);
   at::manual_seed(11);
-  const at::Tensor dy = at::randn({c.batch, c.channels, c.length});
-  const ScanResult want = run_with_grads(in, kernels::ScanImpl::Ref, c.reverse, dy);
-  Emulated e(in, c.reverse);
+  const at::Tensor dy = at::randn({c.batch, c.channels, c.length}).to(st);
+  kernels::ScanInputs ref_in = in;
+  for (at::Tensor* t : {&ref_in.u, &ref_in.delta, &ref_in.B, &ref_in.C, &ref_in.z})
+    if (t->defined()) *t = t->to(at::kFloat);
+  const ScanResult want = run_with_grads(ref_in, kernels::ScanImpl::Ref, c.reverse, dy.to(at::kFloat));
+  Emulated<T> e(in, c.reverse);
   e.forward(parallel_forward);
   const std::vector<at::Tensor> grads = e.backward(dy);
   double worst = 0;
@@ -98,7 +121,7 @@ double check_case(const ScanCase& c, bool parallel_forward, double tol) {
     const Err err = compare(got, ref);
     const double rel = std::isfinite(err.max_rel) ? err.max_rel : INFINITY;
     worst = std::max(worst, rel);
-    EXPECT_MSG(rel <= tol, (parallel_forward ? "parallel" : "sequential")
+    EXPECT_MSG(rel <= tol, c10::toString(st) << ", " << (parallel_forward ? "parallel" : "sequential")
                                << " forward, L=" << c.length << " N=" << c.dstate << " z=" << c.z << " mask=" << c.mask
                                << " reverse=" << c.reverse << ": " << what << " max rel err " << rel << " (max abs "
                                << err.max_abs << ")");
@@ -142,6 +165,19 @@ TEST_CASE(emulated_cuda_kernels_long_sequences) {
   std::printf("    parallel forward + backward at L=1037: worst max relative error %.2e\n", worst);
 }
 
+// bf16 inputs and outputs (fp32 state), as the model runs under autocast on a GPU: the
+// kernels' bf16 loads and stores, with nvcc's rounding, on a few cases of the grid.
+TEST_CASE(emulated_cuda_kernels_bf16) {
+  double worst = 0;
+  for (bool parallel : {true, false})
+    for (bool reverse : {false, true}) {
+      ScanCase c;
+      c.length = 64, c.dstate = 16, c.channels = parallel ? 3 : 10, c.z = true, c.mask = true, c.reverse = reverse;
+      worst = std::max(worst, check_case<c10::BFloat16>(c, parallel, 2e-2));
+    }
+  std::printf("    bf16, both forwards + backward, L=64: worst max relative error %.2e\n", worst);
+}
+
 // The saved chunk states are the reference's states just before each 32-step chunk in scan
 // order, from either forward; and the per-step states and Δ of the analysis views agree.
 TEST_CASE(emulated_chunk_states_and_analysis_outputs) {
@@ -156,7 +192,7 @@ TEST_CASE(emulated_chunk_states_and_analysis_outputs) {
     opt.return_states = true;
     const kernels::ScanOutputs ref = kernels::selective_scan(in, opt);  // states {B, C, L, N}
     for (bool parallel : {true, false}) {
-      Emulated e(in, reverse);
+      Emulated<float> e(in, reverse);
       at::Tensor states = at::full({c.batch, c.channels, c.length, c.dstate}, NAN);
       at::Tensor delta = at::full({c.batch, c.channels, c.length}, NAN);
       e.p.states = states.data_ptr<float>();
