@@ -174,7 +174,7 @@ nlohmann::ordered_json ScanBenchReport::to_json() const {
                  {"dtype", config.dtype},  {"device", config.device},     {"repeats", config.repeats},
                  {"warmup", config.warmup}};
   j["cpu_isa"] = cpu_isa;
-  if (config.device == "cuda") j["cuda_forward"] = kernels::cuda_forward_variant();
+  if (config.device == "cuda") j["cuda_kernels"] = kernels::cuda_kernel_variants();
   j["threads"] = threads;
   if (peak_bandwidth_gbs > 0) j["peak_bandwidth_gbs"] = peak_bandwidth_gbs;
   j["self_checks"] = nlohmann::ordered_json::array();
@@ -206,7 +206,7 @@ std::string ScanBenchReport::to_table() const {
                 (long long)config.batch, (long long)config.channels, (long long)config.dstate, config.dtype.c_str(),
                 config.device.c_str(), threads, cpu_isa.c_str(), config.repeats, config.warmup);
   s << line;
-  if (config.device == "cuda") s << "CUDA forward kernel: " << kernels::cuda_forward_variant() << " (MABERT_SCAN_CUDA_FWD=sequential picks the other)\n";
+  if (config.device == "cuda") s << "CUDA kernels: " << kernels::cuda_kernel_variants() << " (MABERT_SCAN_CUDA_FWD/_BWD=sequential pick the others)\n";
   for (const auto& c : self_checks) {
     std::snprintf(line, sizeof line, "self-check %s (%s) vs reference, y and every gradient: %s, worst relative error %.2e (tolerance %.0e), %.0f ms%s%s\n",
                   c.path.c_str(), c.dtype.c_str(), c.failure.empty() ? "passed" : "FAILED", c.worst_rel, c.tolerance, c.ms,

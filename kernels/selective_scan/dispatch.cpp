@@ -164,9 +164,9 @@ ScanSelfCheck self_check_scan_path(ScanImpl impl, at::ScalarType dtype, at::Devi
 
 bool cuda_path_built() { return MABERT_WITH_CUDA != 0; }
 
-const char* cuda_forward_variant() {
+std::string cuda_kernel_variants() {
 #if MABERT_WITH_CUDA
-  return cuda::cuda_forward_kind();
+  return std::string("forward ") + cuda::cuda_forward_kind() + ", backward " + cuda::cuda_backward_kind();
 #else
   return "not built";
 #endif

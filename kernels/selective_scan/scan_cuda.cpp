@@ -26,7 +26,7 @@ cuda::Dtype dtype_of(at::ScalarType t) {
 // Big tensors keep u's dtype (the kernel converts on load); small ones are fp32.
 struct Prepared {
   at::Tensor u, delta, A, B, C, D, z, bias, mask;
-  at::Tensor B_nl, C_nl;  // {batch, N, L}: read by the forward only, not saved for the backward
+  at::Tensor B_nl, C_nl;  // {batch, N, L}: what the parallel kernels read (B, C above: the sequential ones)
 };
 
 Prepared prepare(const ScanInputs& in) {
@@ -81,7 +81,7 @@ struct CudaScanFunction : torch::autograd::Function<CudaScanFunction> {
     p.y = y.data_ptr();
     p.chunk_states = chunk_states.data_ptr<float>();
     cuda::launch_scan_fwd(p, stream());
-    ctx->save_for_backward({t.u, t.delta, t.A, t.B, t.C, t.D, t.z, t.bias, t.mask, chunk_states});
+    ctx->save_for_backward({t.u, t.delta, t.A, t.B, t.C, t.D, t.z, t.bias, t.mask, chunk_states, t.B_nl, t.C_nl});
     ctx->saved_data["reverse"] = reverse;
     ctx->saved_data["softplus"] = softplus;
     return {y};
@@ -89,7 +89,7 @@ struct CudaScanFunction : torch::autograd::Function<CudaScanFunction> {
 
   static variable_list backward(AutogradContext* ctx, variable_list grads) {
     const auto s = ctx->get_saved_variables();
-    const Prepared t{s[0], s[1], s[2], s[3], s[4], s[5], s[6], s[7], s[8], {}, {}};  // B_nl, C_nl: forward only
+    const Prepared t{s[0], s[1], s[2], s[3], s[4], s[5], s[6], s[7], s[8], s[10], s[11]};
     const c10::cuda::CUDAGuard guard(t.u.device());
     cuda::CudaScanParams p = params_of(t, ctx->saved_data["reverse"].toBool(), ctx->saved_data["softplus"].toBool());
     p.chunk_states = s[9].data_ptr<float>();

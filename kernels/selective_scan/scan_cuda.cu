@@ -1,21 +1,21 @@
-// CUDA selective scan, forward and backward, fp32/bf16/fp16 inputs with an fp32 state.
+// CUDA selective scan, forward and backward, fp32/bf16/fp16 inputs with an fp32 state. The
+// kernels are in scan_cuda_kernels.cuh (so the tests' SIMT emulator can run them on a CPU);
+// this file launches them.
 //
-// Forward, time-parallel (the default): a block of kThreads threads owns one channel of one
-// batch row and walks time in passes of kThreads·kItems steps; each thread holds kItems
-// consecutive steps in registers. For each state n the step h ↦ a h + b (a = exp(Δ A_n),
-// b = Δ u B_n) is composed over the thread's items, the block scans those maps (warp shuffles,
-// then the warps' totals through shared memory), and each thread replays its items from the
-// state its prefix gives, adding C_n h to its outputs. Every input is read once, along time.
-// The state at each kChunk boundary is saved for the backward.
+// Time-parallel kernels (the default): a block of kThreads threads owns one channel of one batch
+// row and walks time in passes of kThreads·kItems steps; each thread holds kItems consecutive
+// steps in registers. For each state n the step h ↦ a h + b (a = exp(Δ A_n), b = Δ u B_n) is
+// composed over the thread's items, the block scans those maps (warp shuffles, then the warps'
+// totals through shared memory), and each thread replays its items from the state its prefix
+// gives. Every input is read once, along time. The forward saves the state at each kChunk
+// boundary; the backward walks the passes in reverse, recomputes the states from the saved one,
+// and scans the gradient flowing back along time the same way in the other direction.
 //
-// Forward, chunk-sequential (MABERT_SCAN_CUDA_FWD=sequential) and the backward: a block owns
+// Chunk-sequential kernels (MABERT_SCAN_CUDA_FWD / _BWD=sequential, kept for A/B): a block owns
 // kChannels channels of one batch row; each channel is a group of kLanes threads (one per state
-// n, kLanes = the next of 8/16/32 ≥ N) inside a warp, so the readout Σ_n C_n h_n is a shuffle
-// reduction. Time runs sequentially in chunks of kChunk steps: each chunk's u, Δ, z, B, C are
-// staged in shared memory with coalesced loads, and outputs go back the same way. The backward
-// walks the chunks in reverse scan order, recomputes the chunk's states into registers from the
-// saved chunk state, then sweeps it backwards. dB/dC are reduced over the block's channels in
-// shared memory and then added atomically; dA, dD and dbias once per thread at the end.
+// n) inside a warp, so the readout Σ_n C_n h_n is a shuffle reduction; time runs one step after
+// another in chunks of kChunk steps staged in shared memory. The backward recomputes a chunk's
+// states into registers from the saved chunk state, then sweeps it backwards.
 #include "scan_cuda.h"
 
 #include <cuda_bf16.h>
@@ -55,23 +55,29 @@ void launch_lanes(const CudaScanParams& p, const CudaScanGrads* g, cudaStream_t 
   throw std::invalid_argument("selective_scan CUDA: state size " + std::to_string(p.dstate) + " > 32");
 }
 
-bool sequential_forward() {  // read per launch (cheap next to one), so tests can switch it
-  const char* v = std::getenv("MABERT_SCAN_CUDA_FWD");
+// Read per launch (cheap next to one), so tests can switch them.
+bool sequential(const char* var) {
+  const char* v = std::getenv(var);
   return v && std::strcmp(v, "sequential") == 0;
 }
+bool sequential_forward() { return sequential("MABERT_SCAN_CUDA_FWD"); }
+bool sequential_backward() { return sequential("MABERT_SCAN_CUDA_BWD"); }
 
 template <typename T>
-void launch_parallel_fwd(const CudaScanParams& p, cudaStream_t stream) {
+void launch_parallel(const CudaScanParams& p, const CudaScanGrads* g, cudaStream_t stream) {
   if (p.dstate > kMaxN) throw std::invalid_argument("selective_scan CUDA: state size " + std::to_string(p.dstate) + " > 32");
-  if (!p.B_nl || !p.C_nl) throw std::invalid_argument("selective_scan CUDA: the parallel forward needs B and C as {batch, N, L}");
+  if (!p.B_nl || !p.C_nl) throw std::invalid_argument("selective_scan CUDA: the parallel kernels need B and C as {batch, N, L}");
   const dim3 grid(unsigned(p.channels), unsigned(p.batch));
-  scan_fwd_parallel_kernel<T><<<grid, kThreads, 0, stream>>>(p);
-  check(cudaGetLastError(), "forward launch");
+  if (g)
+    scan_bwd_parallel_kernel<T><<<grid, kThreads, 0, stream>>>(p, *g);
+  else
+    scan_fwd_parallel_kernel<T><<<grid, kThreads, 0, stream>>>(p);
+  check(cudaGetLastError(), g ? "backward launch" : "forward launch");
 }
 
 template <typename T>
 void launch_typed(const CudaScanParams& p, const CudaScanGrads* g, cudaStream_t stream) {
-  if (!g && !sequential_forward()) return launch_parallel_fwd<T>(p, stream);
+  if (g ? !sequential_backward() : !sequential_forward()) return launch_parallel<T>(p, g, stream);
   launch_lanes<T>(p, g, stream);
 }
 
@@ -88,6 +94,7 @@ void dispatch(const CudaScanParams& p, const CudaScanGrads* g, void* stream) {
 
 int64_t num_chunks(int64_t length) { return (length + kChunk - 1) / kChunk; }
 const char* cuda_forward_kind() { return sequential_forward() ? "sequential" : "parallel"; }
+const char* cuda_backward_kind() { return sequential_backward() ? "sequential" : "parallel"; }
 void launch_scan_fwd(const CudaScanParams& p, void* stream) { dispatch(p, nullptr, stream); }
 void launch_scan_bwd(const CudaScanParams& p, const CudaScanGrads& g, void* stream) { dispatch(p, &g, stream); }
 

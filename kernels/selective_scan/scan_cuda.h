@@ -34,10 +34,13 @@ struct CudaScanGrads {
 constexpr int kChunk = 32;  // time steps staged in shared memory (and registers, in the backward) per pass
 int64_t num_chunks(int64_t length);
 
-// The forward is time-parallel (a block scan per channel) unless MABERT_SCAN_CUDA_FWD=sequential
-// picks the chunk-sequential kernel (kept for A/B measurement; it needs no B_nl/C_nl).
+// Forward and backward are time-parallel (a block scan per channel) unless
+// MABERT_SCAN_CUDA_FWD=sequential / MABERT_SCAN_CUDA_BWD=sequential pick the chunk-sequential
+// kernels (kept for A/B measurement; they need no B_nl/C_nl). Any forward's chunk states serve
+// any backward.
 void launch_scan_fwd(const CudaScanParams& p, void* stream);
-const char* cuda_forward_kind();  // "parallel" | "sequential"
+const char* cuda_forward_kind();   // "parallel" | "sequential"
+const char* cuda_backward_kind();  // "parallel" | "sequential"
 void launch_scan_bwd(const CudaScanParams& p, const CudaScanGrads& g, void* stream);
 
 }  // namespace mabert::kernels::cuda

@@ -131,6 +131,61 @@ __device__ __forceinline__ Step then(Step x, Step y) { return {x.a * y.a, y.a * 
 __device__ __forceinline__ Step shfl_up(Step x, int off) {
   return {__shfl_up_sync(0xffffffffu, x.a, off), __shfl_up_sync(0xffffffffu, x.b, off)};
 }
+__device__ __forceinline__ Step shfl_down(Step x, int off) {
+  return {__shfl_down_sync(0xffffffffu, x.a, off), __shfl_down_sync(0xffffffffu, x.b, off)};
+}
+
+// The maps of every earlier thread of the block composed in time order (identity for thread 0).
+// Every thread must call it; `totals` is kThreads/32 Steps of shared memory, free again on return.
+__device__ __forceinline__ Step exclusive_prefix(Step mine, Step* totals) {
+  const int lane = threadIdx.x % 32, warp = threadIdx.x / 32;
+  Step inc = mine;
+#pragma unroll
+  for (int off = 1; off < 32; off *= 2) {
+    const Step o = shfl_up(inc, off);
+    if (lane >= off) inc = then(o, inc);
+  }
+  if (lane == 31) totals[warp] = inc;
+  __syncthreads();
+  Step before{1.f, 0.f};
+  for (int w = 0; w < warp; ++w) before = then(before, totals[w]);
+  const Step prev = shfl_up(inc, 1);
+  if (lane > 0) before = then(before, prev);
+  __syncthreads();
+  return before;
+}
+
+// The maps of every later thread composed latest first (identity for the last thread): what
+// a quantity flowing backwards in time goes through before it reaches this thread's items.
+__device__ __forceinline__ Step exclusive_suffix(Step mine, Step* totals) {
+  const int lane = threadIdx.x % 32, warp = threadIdx.x / 32;
+  Step inc = mine;
+#pragma unroll
+  for (int off = 1; off < 32; off *= 2) {
+    const Step o = shfl_down(inc, off);
+    if (lane + off < 32) inc = then(o, inc);
+  }
+  if (lane == 0) totals[warp] = inc;
+  __syncthreads();
+  Step after{1.f, 0.f};
+  for (int w = kThreads / 32 - 1; w > warp; --w) after = then(after, totals[w]);
+  const Step next = shfl_down(inc, 1);
+  if (lane < 31) after = then(after, next);
+  __syncthreads();
+  return after;
+}
+
+// The sum of v over the block, in every thread. `scratch`: kThreads/32 floats of shared memory.
+__device__ __forceinline__ float block_sum(float v, float* scratch) {
+#pragma unroll
+  for (int off = 16; off > 0; off /= 2) v += __shfl_xor_sync(0xffffffffu, v, off);
+  if (threadIdx.x % 32 == 0) scratch[threadIdx.x / 32] = v;
+  __syncthreads();
+  float total = 0.f;
+  for (int w = 0; w < kThreads / 32; ++w) total += scratch[w];
+  __syncthreads();
+  return total;
+}
 
 template <typename T>
 __global__ void __launch_bounds__(kThreads, 8) scan_fwd_parallel_kernel(CudaScanParams p) {
@@ -138,7 +193,6 @@ __global__ void __launch_bounds__(kThreads, 8) scan_fwd_parallel_kernel(CudaScan
   __shared__ float carry[kMaxN];  // the state after the previous pass, per n
   const int64_t c = blockIdx.x, b = blockIdx.y;
   const int64_t L = p.length, C = p.channels, N = p.dstate;
-  const int lane = threadIdx.x % 32, warp = threadIdx.x / 32;
   const int64_t row = (b * C + c) * L;
   const float D = p.D ? p.D[c] : 0.f, bias = p.bias ? p.bias[c] : 0.f;
   const int64_t chunks = (L + kChunk - 1) / kChunk;
@@ -176,20 +230,8 @@ __global__ void __launch_bounds__(kThreads, 8) scan_fwd_parallel_kernel(CudaScan
         inj[i] = i < valid ? d[i] * u[i] * load(Bnl, n * L + time_of(i)) : 0.f;
         mine = then(mine, Step{a[i], inj[i]});
       }
-      // Inclusive scan of the threads' maps within the warp, then across warps.
-      Step inc = mine;
-#pragma unroll
-      for (int off = 1; off < 32; off *= 2) {
-        const Step o = shfl_up(inc, off);
-        if (lane >= off) inc = then(o, inc);
-      }
-      if (lane == 31) warp_total[warp] = inc;
-      __syncthreads();
-      Step before{1.f, 0.f};  // everything before this thread in this pass
-      for (int w = 0; w < warp; ++w) before = then(before, warp_total[w]);
-      Step prev = shfl_up(inc, 1);
-      if (lane > 0) before = then(before, prev);
-      float h = before.a * carry[n] + before.b;  // the state before this thread's first item
+      const Step before = exclusive_prefix(mine, warp_total);  // everything before this thread in this pass
+      float h = before.a * carry[n] + before.b;                 // the state before this thread's first item
       if (p.chunk_states && first < L && first % kChunk == 0)
         p.chunk_states[((b * C + c) * chunks + first / kChunk) * N + n] = h;
 #pragma unroll
@@ -200,7 +242,7 @@ __global__ void __launch_bounds__(kThreads, 8) scan_fwd_parallel_kernel(CudaScan
           if (p.states) p.states[(row + time_of(i)) * N + n] = h;
         }
       }
-      __syncthreads();  // every thread has read carry[n] and warp_total
+      __syncthreads();  // every thread has read carry[n]
       if (threadIdx.x == kThreads - 1) carry[n] = h;  // past-the-end items are identities
     }
 #pragma unroll
@@ -216,7 +258,133 @@ __global__ void __launch_bounds__(kThreads, 8) scan_fwd_parallel_kernel(CudaScan
   }
 }
 
-// ---- Backward ------------------------------------------------------------------------------
+// ---- Time-parallel backward ------------------------------------------------------------------
+//
+// The same layout as the parallel forward, walking the passes in reverse scan order. Per state
+// n: the forward maps are scanned again from the pass's saved chunk state to recompute h before
+// each step; then the gradient flowing back along time is scanned the other way. With
+// G_s = ∂/∂h_s (everything after s included) and E_s = a_s G_s (what step s hands to s − 1),
+//   G_s = C_s dy_s + E_{s+1},   E_s = a_s E_{s+1} + a_s C_s dy_s,
+// so step s is the map E_{s+1} ↦ a_s E_{s+1} + a_s C_s dy_s, composed latest first. From G_s
+// and h: dC_s += dy_s h_s, dB_s += G_s Δ_s u_s (both summed over channels by atomics), dA_n +=
+// G_s a_s h_{s−1} Δ_s, dΔ_s += G_s (A_n a_s h_{s−1} + u_s B_s), du_s = D dy_s + Δ_s Σ_n G_s B_s.
+
+template <typename T>
+__global__ void __launch_bounds__(kThreads) scan_bwd_parallel_kernel(CudaScanParams p, CudaScanGrads g) {
+  __shared__ Step totals[kThreads / 32];
+  __shared__ float scratch[kThreads / 32];
+  __shared__ float carry[kMaxN];  // E entering the pass from the next one, per n
+  const int64_t c = blockIdx.x, b = blockIdx.y;
+  const int64_t L = p.length, C = p.channels, N = p.dstate;
+  const int64_t row = (b * C + c) * L;
+  const float D = p.D ? p.D[c] : 0.f, bias = p.bias ? p.bias[c] : 0.f;
+  const int64_t chunks = (L + kChunk - 1) / kChunk;
+  const T* Bnl = static_cast<const T*>(p.B_nl) + b * N * L;
+  const T* Cnl = static_cast<const T*>(p.C_nl) + b * N * L;
+  if (threadIdx.x < kMaxN) carry[threadIdx.x] = 0.f;
+  float dD = 0.f, dbias = 0.f;  // this thread's shares
+  __syncthreads();
+
+  for (int64_t s0 = (L - 1) / kSpan * kSpan; s0 >= 0; s0 -= kSpan) {
+    const int64_t first = s0 + int64_t(threadIdx.x) * kItems;
+    const int valid = int(L - first < kItems ? (L - first > 0 ? L - first : 0) : kItems);
+    auto time_of = [&](int i) { return p.reverse ? L - 1 - (first + i) : first + i; };
+    float u[kItems], d[kItems], slope[kItems], dy[kItems], ypre[kItems], dd[kItems], dub[kItems];
+#pragma unroll
+    for (int i = 0; i < kItems; ++i) {
+      u[i] = d[i] = slope[i] = dy[i] = 0.f;
+      if (i < valid) {
+        const int64_t ti = time_of(i);
+        u[i] = load(static_cast<const T*>(p.u), row + ti);
+        const float raw = load(static_cast<const T*>(p.delta), row + ti) + bias;
+        const bool pad = p.mask && p.mask[b * L + ti] == 0.f;
+        d[i] = pad ? 0.f : (p.softplus ? softplus_f(raw) : raw);
+        slope[i] = pad ? 0.f : (p.softplus ? sigmoid_f(raw) : 1.f);
+        dy[i] = load(static_cast<const T*>(g.dout), row + ti);
+        if (p.z) {
+          const float z = load(static_cast<const T*>(p.z), row + ti);
+          dy[i] *= z * sigmoid_f(z);
+        }
+      }
+      ypre[i] = D * u[i];
+      dd[i] = dub[i] = 0.f;
+    }
+    for (int n = 0; n < N; ++n) {
+      const float A = p.A[c * N + n];
+      float a[kItems], hprev[kItems];
+      Step mine{1.f, 0.f};
+#pragma unroll
+      for (int i = 0; i < kItems; ++i) {
+        a[i] = i < valid ? __expf(d[i] * A) : 1.f;
+        const float inj = i < valid ? d[i] * u[i] * load(Bnl, n * L + time_of(i)) : 0.f;
+        mine = then(mine, Step{a[i], inj});
+      }
+      const Step before = exclusive_prefix(mine, totals);
+      const float h0 = p.chunk_states[((b * C + c) * chunks + s0 / kChunk) * N + n];
+      float h = before.a * h0 + before.b;
+      Step back{1.f, 0.f};  // this thread's backward map, latest step first
+#pragma unroll
+      for (int i = 0; i < kItems; ++i) {
+        hprev[i] = h;
+        if (i < valid) {
+          const int64_t ti = time_of(i);
+          h = a[i] * h + d[i] * u[i] * load(Bnl, n * L + ti);
+          ypre[i] += load(Cnl, n * L + ti) * h;
+        }
+      }
+#pragma unroll
+      for (int i = kItems - 1; i >= 0; --i) {
+        const float cdy = i < valid ? load(Cnl, n * L + time_of(i)) * dy[i] : 0.f;
+        back = then(back, Step{a[i], a[i] * cdy});
+      }
+      const Step after = exclusive_suffix(back, totals);
+      float E = after.a * carry[n] + after.b;  // E_{s+1} for this thread's last step
+      float dA = 0.f;
+#pragma unroll
+      for (int i = kItems - 1; i >= 0; --i) {
+        if (i >= valid) continue;  // past the end: identity steps
+        const int64_t ti = time_of(i);
+        const float Bv = load(Bnl, n * L + ti), Cv = load(Cnl, n * L + ti);
+        const float G = Cv * dy[i] + E;
+        const float ahp = a[i] * hprev[i];
+        atomicAdd(g.dC + (b * L + ti) * N + n, dy[i] * (ahp + d[i] * u[i] * Bv));
+        atomicAdd(g.dB + (b * L + ti) * N + n, G * d[i] * u[i]);
+        dA += G * ahp * d[i];
+        dd[i] += G * (A * ahp + u[i] * Bv);
+        dub[i] += G * Bv;
+        E = a[i] * G;
+      }
+      const float dA_block = block_sum(dA, scratch);  // also: every thread has read carry[n]
+      if (threadIdx.x == 0) {
+        atomicAdd(g.dA + c * N + n, dA_block);
+        carry[n] = E;  // E at the pass's first step, for the pass before it
+      }
+    }
+#pragma unroll
+    for (int i = 0; i < kItems; ++i) {
+      if (i >= valid) continue;
+      const int64_t ti = time_of(i);
+      const float dv = dd[i] * slope[i];
+      dbias += dv;
+      dD += dy[i] * u[i];
+      store(static_cast<T*>(g.du), row + ti, dy[i] * D + d[i] * dub[i]);
+      store(static_cast<T*>(g.ddelta), row + ti, dv);
+      if (p.z && g.dz) {
+        const float z = load(static_cast<const T*>(p.z), row + ti), sg = sigmoid_f(z);
+        const float go = load(static_cast<const T*>(g.dout), row + ti);
+        store(static_cast<T*>(g.dz), row + ti, go * ypre[i] * sg * (1.f + z * (1.f - sg)));
+      }
+    }
+    __syncthreads();  // carry[] written by thread 0 is read by every thread in the next pass
+  }
+  const float dD_block = block_sum(dD, scratch), dbias_block = block_sum(dbias, scratch);
+  if (threadIdx.x == 0) {
+    if (g.dD) atomicAdd(g.dD + c, dD_block);
+    if (g.dbias) atomicAdd(g.dbias + c, dbias_block);
+  }
+}
+
+// ---- Backward, chunk-sequential ------------------------------------------------------------
 
 template <typename T, int kLanes>
 __global__ void __launch_bounds__(kChannels * kLanes) scan_bwd_kernel(CudaScanParams p, CudaScanGrads g) {

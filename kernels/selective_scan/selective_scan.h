@@ -57,7 +57,8 @@ ScanImpl default_scan_impl();
 float scan_roofline_cpu(int64_t count);
 const char* cpu_kernel_isa();                 // "avx2+fma" or "baseline"
 bool cuda_path_built();
-const char* cuda_forward_variant();           // "parallel" | "sequential" (MABERT_SCAN_CUDA_FWD) | "not built"
+// "forward parallel, backward parallel" (or sequential, by MABERT_SCAN_CUDA_FWD/_BWD), or "not built".
+std::string cuda_kernel_variants();
 double cuda_peak_bandwidth_gbs(int device);   // from the device's memory clock and bus width; 0 without CUDA
 
 // Self-checks. Before automatic dispatch (ScanOptions::impl = Auto) first uses a fast path for a

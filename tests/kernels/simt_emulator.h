@@ -162,6 +162,10 @@ inline float __shfl_up_sync(unsigned, float v, int delta) {
   const unsigned l = simt::lane();
   return simt::shuffle_from(v, l >= unsigned(delta) ? l - delta : l);
 }
+inline float __shfl_down_sync(unsigned, float v, int delta) {
+  const unsigned l = simt::lane();
+  return simt::shuffle_from(v, l + unsigned(delta) < 32 ? l + delta : l);
+}
 inline float __shfl_xor_sync(unsigned, float v, int mask, int width = 32) {
   const unsigned l = simt::lane();
   const unsigned seg = l - l % unsigned(width);

@@ -13,15 +13,17 @@ using namespace mabert;
 using namespace mabert::test;
 using kernels::ScanImpl;
 
-// Both forwards (the time-parallel default and the chunk-sequential one) with the one backward.
+// The time-parallel kernels (the default) and the chunk-sequential ones, forward and backward.
 // Lengths include 1037 (two passes of the parallel kernel, a partial last chunk) and 3000.
 TEST_CASE(cuda_matches_reference) {
   if (!torch::cuda::is_available()) SKIP("no CUDA device");
-  for (const char* fwd : {"parallel", "sequential"})
+  for (const char* kind : {"parallel", "sequential"})
   for (auto [dtype_, tol_] : {std::pair{at::kFloat, 1e-4}, {at::kBFloat16, 2e-2}}) {
-    setenv("MABERT_SCAN_CUDA_FWD", fwd, 1);
+    setenv("MABERT_SCAN_CUDA_FWD", kind, 1);
+    setenv("MABERT_SCAN_CUDA_BWD", kind, 1);
 #if MABERT_WITH_CUDA
-    REQUIRE(std::string(kernels::cuda::cuda_forward_kind()) == fwd);
+    REQUIRE(std::string(kernels::cuda::cuda_forward_kind()) == kind);
+    REQUIRE(std::string(kernels::cuda::cuda_backward_kind()) == kind);
 #endif
     const at::ScalarType dtype = dtype_;  // C++17 lambdas cannot capture structured bindings
     const double tol = tol_;
@@ -44,10 +46,11 @@ TEST_CASE(cuda_matches_reference) {
         EXPECT_MSG(false, "L=" << c.length << " N=" << c.dstate << " z=" << c.z << " mask=" << c.mask
                                 << " reverse=" << c.reverse << " " << f);
     }
-    std::printf("    %s forward, %s: worst max relative error over y and every gradient %.2e\n", fwd,
+    std::printf("    %s kernels, %s: worst max relative error over y and every gradient %.2e\n", kind,
                 c10::toString(dtype), worst);
   }
   unsetenv("MABERT_SCAN_CUDA_FWD");
+  unsetenv("MABERT_SCAN_CUDA_BWD");
 }
 
 // The self-check automatic dispatch runs on this device passes, for each dtype the model uses.

@@ -1,7 +1,6 @@
 // The CUDA selective-scan kernels' own source (scan_cuda_kernels.cuh), executed on the CPU by
-// the SIMT emulator and compared with the reference: the time-parallel forward, the chunk-
-// sequential forward, and the backward from either forward's chunk states, for y and every
-// gradient. This is not a GPU run (see simt_emulator.h for what is and is not modelled); it is
+// the SIMT emulator and compared with the reference: the time-parallel and the chunk-sequential
+// forward and backward, for y and every gradient. This is not a GPU run (see simt_emulator.h for what is and is not modelled); it is
 // what shows, on machines without a GPU, that the kernels compute the right numbers.
 #include "harness.h"
 #include "scan_fixtures.h"
@@ -82,7 +81,7 @@ struct Emulated {
                  [&] { kc::scan_fwd_parallel_kernel<T>(params); });
   }
   // du, ddelta, dA, dB, dC, dD, dz, dbias in the fixtures' order (only those defined).
-  std::vector<at::Tensor> backward(const at::Tensor& dy) {
+  std::vector<at::Tensor> backward(const at::Tensor& dy, bool parallel) {
     const at::Tensor dout = dy.to(kType).contiguous();
     at::Tensor du = at::full_like(u, NAN), ddelta = at::full_like(u, NAN);
     at::Tensor dz = z.defined() ? at::full_like(u, NAN) : at::Tensor();
@@ -93,7 +92,13 @@ struct Emulated {
     g.du = du.data_ptr(), g.ddelta = ddelta.data_ptr(), g.dz = dz.defined() ? dz.data_ptr() : nullptr;
     g.dA = dA.data_ptr<float>(), g.dD = dD.data_ptr<float>(), g.dbias = dbias.data_ptr<float>();
     g.dB = dB.data_ptr<float>(), g.dC = dC.data_ptr<float>();
-    sequential(&g);
+    if (parallel) {
+      const kc::CudaScanParams params = p;
+      simt::launch({unsigned(p.channels), unsigned(p.batch), 1}, kc::kThreads,
+                   [&] { kc::scan_bwd_parallel_kernel<T>(params, g); });
+    } else {
+      sequential(&g);
+    }
     std::vector<at::Tensor> out = {du, ddelta, dA, dB.transpose(1, 2), dC.transpose(1, 2), dD};
     if (dz.defined()) out.push_back(dz);
     out.push_back(dbias);
@@ -103,8 +108,17 @@ struct Emulated {
 
 // Runs one case through the emulated kernels with inputs of type T; the reference runs in
 // fp32 on the same (already rounded) inputs. Returns the worst relative error.
+struct Kernels {
+  bool parallel_forward, parallel_backward;
+  std::string name() const {
+    return std::string(parallel_forward ? "parallel" : "sequential") + " forward + " +
+           (parallel_backward ? "parallel" : "sequential") + " backward";
+  }
+};
+constexpr Kernels kParallel{true, true}, kSequential{false, false};
+
 template <typename T = float>
-double check_case(const ScanCase& c, bool parallel_forward, double tol) {
+double check_case(const ScanCase& c, Kernels k, double tol) {
   constexpr at::ScalarType st = Emulated<T>::kType;
   kernels::ScanInputs in = make_scan_inputs(c, 500 + c.length + c.dstate, st);
   at::manual_seed(11);
@@ -114,15 +128,14 @@ double check_case(const ScanCase& c, bool parallel_forward, double tol) {
     if (t->defined()) *t = t->to(at::kFloat);
   const ScanResult want = run_with_grads(ref_in, kernels::ScanImpl::Ref, c.reverse, dy.to(at::kFloat));
   Emulated<T> e(in, c.reverse);
-  e.forward(parallel_forward);
-  const std::vector<at::Tensor> grads = e.backward(dy);
+  e.forward(k.parallel_forward);
+  const std::vector<at::Tensor> grads = e.backward(dy, k.parallel_backward);
   double worst = 0;
   auto expect_close = [&](const std::string& what, const at::Tensor& got, const at::Tensor& ref) {
     const Err err = compare(got, ref);
     const double rel = std::isfinite(err.max_rel) ? err.max_rel : INFINITY;
     worst = std::max(worst, rel);
-    EXPECT_MSG(rel <= tol, c10::toString(st) << ", " << (parallel_forward ? "parallel" : "sequential")
-                               << " forward, L=" << c.length << " N=" << c.dstate << " z=" << c.z << " mask=" << c.mask
+    EXPECT_MSG(rel <= tol, c10::toString(st) << ", " << k.name() << ", L=" << c.length << " N=" << c.dstate << " z=" << c.z << " mask=" << c.mask
                                << " reverse=" << c.reverse << ": " << what << " max rel err " << rel << " (max abs "
                                << err.max_abs << ")");
   };
@@ -137,19 +150,18 @@ double check_case(const ScanCase& c, bool parallel_forward, double tol) {
 // Both forwards and the backward on the grid the other paths are tested on, at lengths that
 // cover one step, a partial 32-step chunk and several chunks.
 TEST_CASE(emulated_cuda_kernels_match_reference) {
-  for (bool parallel : {true, false}) {
+  for (Kernels k : {kParallel, kSequential}) {
     double worst = 0;
     int cases = 0;
     for_each_scan_case([&](ScanCase c) {
       if (c.length > 64) return;  // the long case is below, on fewer combinations
-      // The parallel forward runs a block per channel; the sequential kernels 8 channels a
-      // block, so 10 gives them one full and one partly empty block.
-      c.channels = parallel ? 3 : 10;
-      worst = std::max(worst, check_case(c, parallel, 1e-4));
+      // The parallel kernels run a block per channel; the sequential ones 8 channels a block,
+      // so 10 gives them one full and one partly empty block.
+      c.channels = k.parallel_forward ? 3 : 10;
+      worst = std::max(worst, check_case(c, k, 1e-4));
       ++cases;
     });
-    std::printf("    %s forward + backward, %d cases: worst max relative error %.2e\n",
-                parallel ? "parallel" : "sequential", cases, worst);
+    std::printf("    %s, %d cases: worst max relative error %.2e\n", k.name().c_str(), cases, worst);
   }
 }
 
@@ -160,22 +172,27 @@ TEST_CASE(emulated_cuda_kernels_long_sequences) {
   for (bool reverse : {false, true}) {
     ScanCase c;
     c.length = 1037, c.dstate = 4, c.channels = 3, c.z = true, c.mask = true, c.reverse = reverse;
-    worst = std::max(worst, check_case(c, true, 1e-4));
+    worst = std::max(worst, check_case(c, kParallel, 1e-4));
   }
-  std::printf("    parallel forward + backward at L=1037: worst max relative error %.2e\n", worst);
+  // Chunk states from the parallel forward feed the sequential backward too.
+  ScanCase c;
+  c.length = 1037, c.dstate = 4, c.channels = 3, c.z = true, c.mask = true;
+  worst = std::max(worst, check_case(c, Kernels{true, false}, 1e-4));
+  std::printf("    L=1037, parallel kernels both directions and parallel forward + sequential backward: "
+              "worst max relative error %.2e\n", worst);
 }
 
 // bf16 inputs and outputs (fp32 state), as the model runs under autocast on a GPU: the
 // kernels' bf16 loads and stores, with nvcc's rounding, on a few cases of the grid.
 TEST_CASE(emulated_cuda_kernels_bf16) {
   double worst = 0;
-  for (bool parallel : {true, false})
+  for (Kernels k : {kParallel, kSequential})
     for (bool reverse : {false, true}) {
       ScanCase c;
-      c.length = 64, c.dstate = 16, c.channels = parallel ? 3 : 10, c.z = true, c.mask = true, c.reverse = reverse;
-      worst = std::max(worst, check_case<c10::BFloat16>(c, parallel, 2e-2));
+      c.length = 64, c.dstate = 16, c.channels = k.parallel_forward ? 3 : 10, c.z = true, c.mask = true, c.reverse = reverse;
+      worst = std::max(worst, check_case<c10::BFloat16>(c, k, 2e-2));
     }
-  std::printf("    bf16, both forwards + backward, L=64: worst max relative error %.2e\n", worst);
+  std::printf("    bf16, parallel and sequential kernels, L=64: worst max relative error %.2e\n", worst);
 }
 
 // The saved chunk states are the reference's states just before each 32-step chunk in scan
