@@ -187,59 +187,83 @@ __device__ __forceinline__ float block_sum(float v, float* scratch) {
   return total;
 }
 
+// What a block of the parallel kernels works on: one channel c of one batch row b, and, per
+// pass, this thread's kItems consecutive scan steps from `first` on.
+template <typename T>
+struct ChannelRow {
+  const CudaScanParams& p;
+  int64_t c, b, L, C, N, row, chunks;
+  float D, bias;
+  const T *Bnl, *Cnl;  // this batch row's B and C, {N, L}
+  int64_t first = 0;   // this thread's first scan step in the current pass
+  int valid = 0;       // how many of its items are before the end (the rest are identity steps)
+
+  __device__ explicit ChannelRow(const CudaScanParams& params)
+      : p(params), c(blockIdx.x), b(blockIdx.y), L(params.length), C(params.channels), N(params.dstate),
+        row((b * C + c) * L), chunks((L + kChunk - 1) / kChunk), D(params.D ? params.D[c] : 0.f),
+        bias(params.bias ? params.bias[c] : 0.f), Bnl(static_cast<const T*>(params.B_nl) + b * N * L),
+        Cnl(static_cast<const T*>(params.C_nl) + b * N * L) {}
+
+  __device__ void start_pass(int64_t s0) {
+    first = s0 + int64_t(threadIdx.x) * kItems;
+    valid = int(L - first < kItems ? (L - first > 0 ? L - first : 0) : kItems);
+  }
+  __device__ int64_t time_of(int i) const { return p.reverse ? L - 1 - (first + i) : first + i; }  // memory time of item i
+  __device__ float B(int n, int i) const { return load(Bnl, n * L + time_of(i)); }
+  __device__ float Cm(int n, int i) const { return load(Cnl, n * L + time_of(i)); }
+  __device__ float chunk_state(int64_t s, int n) const { return p.chunk_states[((b * C + c) * chunks + s / kChunk) * N + n]; }
+  __device__ float& chunk_state(int64_t s, int n) { return p.chunk_states[((b * C + c) * chunks + s / kChunk) * N + n]; }
+
+  // u and the effective Δ of item i (Δ = 0 on a pad); `slope`, when given, gets softplus′ (0 on pads).
+  __device__ void load_step(int i, float& u, float& d, float* slope = nullptr) const {
+    const int64_t t = time_of(i);
+    u = load(static_cast<const T*>(p.u), row + t);
+    const float raw = load(static_cast<const T*>(p.delta), row + t) + bias;
+    const bool pad = p.mask && p.mask[b * L + t] == 0.f;
+    d = pad ? 0.f : (p.softplus ? softplus_f(raw) : raw);
+    if (slope) *slope = pad ? 0.f : (p.softplus ? sigmoid_f(raw) : 1.f);
+  }
+};
+
 template <typename T>
 __global__ void __launch_bounds__(kThreads, 8) scan_fwd_parallel_kernel(CudaScanParams p) {
-  __shared__ Step warp_total[kThreads / 32];
+  __shared__ Step totals[kThreads / 32];
   __shared__ float carry[kMaxN];  // the state after the previous pass, per n
-  const int64_t c = blockIdx.x, b = blockIdx.y;
-  const int64_t L = p.length, C = p.channels, N = p.dstate;
-  const int64_t row = (b * C + c) * L;
-  const float D = p.D ? p.D[c] : 0.f, bias = p.bias ? p.bias[c] : 0.f;
-  const int64_t chunks = (L + kChunk - 1) / kChunk;
-  const T* Bnl = static_cast<const T*>(p.B_nl) + b * N * L;
-  const T* Cnl = static_cast<const T*>(p.C_nl) + b * N * L;
+  ChannelRow<T> r(p);
   if (threadIdx.x < kMaxN) carry[threadIdx.x] = 0.f;
   __syncthreads();
 
-  for (int64_t s0 = 0; s0 < L; s0 += kSpan) {
-    const int64_t first = s0 + int64_t(threadIdx.x) * kItems;  // this thread's first scan step
-    const int valid = int(L - first < kItems ? (L - first > 0 ? L - first : 0) : kItems);  // items before the end
-    // Memory time of item i (items past the end are identity steps: a = 1, b = 0).
-    auto time_of = [&](int i) { return p.reverse ? L - 1 - (first + i) : first + i; };
+  for (int64_t s0 = 0; s0 < r.L; s0 += kSpan) {
+    r.start_pass(s0);
     float u[kItems], d[kItems], y[kItems];
 #pragma unroll
     for (int i = 0; i < kItems; ++i) {
-      const int64_t ti = time_of(i);
       u[i] = d[i] = 0.f;
-      if (i < valid) {
-        u[i] = load(static_cast<const T*>(p.u), row + ti);
-        const float raw = load(static_cast<const T*>(p.delta), row + ti) + bias;
-        const bool pad = p.mask && p.mask[b * L + ti] == 0.f;
-        d[i] = pad ? 0.f : (p.softplus ? softplus_f(raw) : raw);
-        if (p.delta_out) p.delta_out[row + ti] = d[i];
+      if (i < r.valid) {
+        r.load_step(i, u[i], d[i]);
+        if (p.delta_out) p.delta_out[r.row + r.time_of(i)] = d[i];
       }
-      y[i] = D * u[i];
+      y[i] = r.D * u[i];
     }
-    for (int n = 0; n < N; ++n) {
-      const float A = p.A[c * N + n];
+    for (int n = 0; n < r.N; ++n) {
+      const float A = p.A[r.c * r.N + n];
       float a[kItems], inj[kItems];
       Step mine{1.f, 0.f};
 #pragma unroll
       for (int i = 0; i < kItems; ++i) {
-        a[i] = i < valid ? __expf(d[i] * A) : 1.f;
-        inj[i] = i < valid ? d[i] * u[i] * load(Bnl, n * L + time_of(i)) : 0.f;
+        a[i] = i < r.valid ? __expf(d[i] * A) : 1.f;
+        inj[i] = i < r.valid ? d[i] * u[i] * r.B(n, i) : 0.f;
         mine = then(mine, Step{a[i], inj[i]});
       }
-      const Step before = exclusive_prefix(mine, warp_total);  // everything before this thread in this pass
-      float h = before.a * carry[n] + before.b;                 // the state before this thread's first item
-      if (p.chunk_states && first < L && first % kChunk == 0)
-        p.chunk_states[((b * C + c) * chunks + first / kChunk) * N + n] = h;
+      const Step before = exclusive_prefix(mine, totals);  // everything before this thread in this pass
+      float h = before.a * carry[n] + before.b;             // the state before this thread's first item
+      if (p.chunk_states && r.first < r.L && r.first % kChunk == 0) r.chunk_state(r.first, n) = h;
 #pragma unroll
       for (int i = 0; i < kItems; ++i) {
         h = a[i] * h + inj[i];
-        if (i < valid) {
-          y[i] += load(Cnl, n * L + time_of(i)) * h;
-          if (p.states) p.states[(row + time_of(i)) * N + n] = h;
+        if (i < r.valid) {
+          y[i] += r.Cm(n, i) * h;
+          if (p.states) p.states[(r.row + r.time_of(i)) * r.N + n] = h;
         }
       }
       __syncthreads();  // every thread has read carry[n]
@@ -247,13 +271,14 @@ __global__ void __launch_bounds__(kThreads, 8) scan_fwd_parallel_kernel(CudaScan
     }
 #pragma unroll
     for (int i = 0; i < kItems; ++i) {
-      if (i >= valid) continue;
+      if (i >= r.valid) continue;
+      const int64_t t = r.time_of(i);
       float out = y[i];
       if (p.z) {
-        const float z = load(static_cast<const T*>(p.z), row + time_of(i));
+        const float z = load(static_cast<const T*>(p.z), r.row + t);
         out *= z * sigmoid_f(z);
       }
-      store(static_cast<T*>(p.y), row + time_of(i), out);
+      store(static_cast<T*>(p.y), r.row + t, out);
     }
   }
 }
@@ -274,67 +299,52 @@ __global__ void __launch_bounds__(kThreads) scan_bwd_parallel_kernel(CudaScanPar
   __shared__ Step totals[kThreads / 32];
   __shared__ float scratch[kThreads / 32];
   __shared__ float carry[kMaxN];  // E entering the pass from the next one, per n
-  const int64_t c = blockIdx.x, b = blockIdx.y;
-  const int64_t L = p.length, C = p.channels, N = p.dstate;
-  const int64_t row = (b * C + c) * L;
-  const float D = p.D ? p.D[c] : 0.f, bias = p.bias ? p.bias[c] : 0.f;
-  const int64_t chunks = (L + kChunk - 1) / kChunk;
-  const T* Bnl = static_cast<const T*>(p.B_nl) + b * N * L;
-  const T* Cnl = static_cast<const T*>(p.C_nl) + b * N * L;
+  ChannelRow<T> r(p);
   if (threadIdx.x < kMaxN) carry[threadIdx.x] = 0.f;
   float dD = 0.f, dbias = 0.f;  // this thread's shares
   __syncthreads();
 
-  for (int64_t s0 = (L - 1) / kSpan * kSpan; s0 >= 0; s0 -= kSpan) {
-    const int64_t first = s0 + int64_t(threadIdx.x) * kItems;
-    const int valid = int(L - first < kItems ? (L - first > 0 ? L - first : 0) : kItems);
-    auto time_of = [&](int i) { return p.reverse ? L - 1 - (first + i) : first + i; };
+  for (int64_t s0 = (r.L - 1) / kSpan * kSpan; s0 >= 0; s0 -= kSpan) {
+    r.start_pass(s0);
     float u[kItems], d[kItems], slope[kItems], dy[kItems], ypre[kItems], dd[kItems], dub[kItems];
 #pragma unroll
     for (int i = 0; i < kItems; ++i) {
       u[i] = d[i] = slope[i] = dy[i] = 0.f;
-      if (i < valid) {
-        const int64_t ti = time_of(i);
-        u[i] = load(static_cast<const T*>(p.u), row + ti);
-        const float raw = load(static_cast<const T*>(p.delta), row + ti) + bias;
-        const bool pad = p.mask && p.mask[b * L + ti] == 0.f;
-        d[i] = pad ? 0.f : (p.softplus ? softplus_f(raw) : raw);
-        slope[i] = pad ? 0.f : (p.softplus ? sigmoid_f(raw) : 1.f);
-        dy[i] = load(static_cast<const T*>(g.dout), row + ti);
+      if (i < r.valid) {
+        r.load_step(i, u[i], d[i], &slope[i]);
+        const int64_t t = r.time_of(i);
+        dy[i] = load(static_cast<const T*>(g.dout), r.row + t);
         if (p.z) {
-          const float z = load(static_cast<const T*>(p.z), row + ti);
+          const float z = load(static_cast<const T*>(p.z), r.row + t);
           dy[i] *= z * sigmoid_f(z);
         }
       }
-      ypre[i] = D * u[i];
+      ypre[i] = r.D * u[i];
       dd[i] = dub[i] = 0.f;
     }
-    for (int n = 0; n < N; ++n) {
-      const float A = p.A[c * N + n];
+    for (int n = 0; n < r.N; ++n) {
+      const float A = p.A[r.c * r.N + n];
       float a[kItems], hprev[kItems];
       Step mine{1.f, 0.f};
 #pragma unroll
       for (int i = 0; i < kItems; ++i) {
-        a[i] = i < valid ? __expf(d[i] * A) : 1.f;
-        const float inj = i < valid ? d[i] * u[i] * load(Bnl, n * L + time_of(i)) : 0.f;
-        mine = then(mine, Step{a[i], inj});
+        a[i] = i < r.valid ? __expf(d[i] * A) : 1.f;
+        mine = then(mine, Step{a[i], i < r.valid ? d[i] * u[i] * r.B(n, i) : 0.f});
       }
       const Step before = exclusive_prefix(mine, totals);
-      const float h0 = p.chunk_states[((b * C + c) * chunks + s0 / kChunk) * N + n];
-      float h = before.a * h0 + before.b;
-      Step back{1.f, 0.f};  // this thread's backward map, latest step first
+      float h = before.a * r.chunk_state(s0, n) + before.b;
 #pragma unroll
       for (int i = 0; i < kItems; ++i) {
         hprev[i] = h;
-        if (i < valid) {
-          const int64_t ti = time_of(i);
-          h = a[i] * h + d[i] * u[i] * load(Bnl, n * L + ti);
-          ypre[i] += load(Cnl, n * L + ti) * h;
+        if (i < r.valid) {
+          h = a[i] * h + d[i] * u[i] * r.B(n, i);
+          ypre[i] += r.Cm(n, i) * h;
         }
       }
+      Step back{1.f, 0.f};  // this thread's backward map, latest step first
 #pragma unroll
       for (int i = kItems - 1; i >= 0; --i) {
-        const float cdy = i < valid ? load(Cnl, n * L + time_of(i)) * dy[i] : 0.f;
+        const float cdy = i < r.valid ? r.Cm(n, i) * dy[i] : 0.f;
         back = then(back, Step{a[i], a[i] * cdy});
       }
       const Step after = exclusive_suffix(back, totals);
@@ -342,13 +352,12 @@ __global__ void __launch_bounds__(kThreads) scan_bwd_parallel_kernel(CudaScanPar
       float dA = 0.f;
 #pragma unroll
       for (int i = kItems - 1; i >= 0; --i) {
-        if (i >= valid) continue;  // past the end: identity steps
-        const int64_t ti = time_of(i);
-        const float Bv = load(Bnl, n * L + ti), Cv = load(Cnl, n * L + ti);
-        const float G = Cv * dy[i] + E;
+        if (i >= r.valid) continue;  // past the end: identity steps
+        const int64_t at = (r.b * r.L + r.time_of(i)) * r.N + n;
+        const float Bv = r.B(n, i), G = r.Cm(n, i) * dy[i] + E;
         const float ahp = a[i] * hprev[i];
-        atomicAdd(g.dC + (b * L + ti) * N + n, dy[i] * (ahp + d[i] * u[i] * Bv));
-        atomicAdd(g.dB + (b * L + ti) * N + n, G * d[i] * u[i]);
+        atomicAdd(g.dC + at, dy[i] * (ahp + d[i] * u[i] * Bv));
+        atomicAdd(g.dB + at, G * d[i] * u[i]);
         dA += G * ahp * d[i];
         dd[i] += G * (A * ahp + u[i] * Bv);
         dub[i] += G * Bv;
@@ -356,31 +365,31 @@ __global__ void __launch_bounds__(kThreads) scan_bwd_parallel_kernel(CudaScanPar
       }
       const float dA_block = block_sum(dA, scratch);  // also: every thread has read carry[n]
       if (threadIdx.x == 0) {
-        atomicAdd(g.dA + c * N + n, dA_block);
+        atomicAdd(g.dA + r.c * r.N + n, dA_block);
         carry[n] = E;  // E at the pass's first step, for the pass before it
       }
     }
 #pragma unroll
     for (int i = 0; i < kItems; ++i) {
-      if (i >= valid) continue;
-      const int64_t ti = time_of(i);
+      if (i >= r.valid) continue;
+      const int64_t at = r.row + r.time_of(i);
       const float dv = dd[i] * slope[i];
       dbias += dv;
       dD += dy[i] * u[i];
-      store(static_cast<T*>(g.du), row + ti, dy[i] * D + d[i] * dub[i]);
-      store(static_cast<T*>(g.ddelta), row + ti, dv);
+      store(static_cast<T*>(g.du), at, dy[i] * r.D + d[i] * dub[i]);
+      store(static_cast<T*>(g.ddelta), at, dv);
       if (p.z && g.dz) {
-        const float z = load(static_cast<const T*>(p.z), row + ti), sg = sigmoid_f(z);
-        const float go = load(static_cast<const T*>(g.dout), row + ti);
-        store(static_cast<T*>(g.dz), row + ti, go * ypre[i] * sg * (1.f + z * (1.f - sg)));
+        const float z = load(static_cast<const T*>(p.z), at), sg = sigmoid_f(z);
+        const float go = load(static_cast<const T*>(g.dout), at);
+        store(static_cast<T*>(g.dz), at, go * ypre[i] * sg * (1.f + z * (1.f - sg)));
       }
     }
     __syncthreads();  // carry[] written by thread 0 is read by every thread in the next pass
   }
   const float dD_block = block_sum(dD, scratch), dbias_block = block_sum(dbias, scratch);
   if (threadIdx.x == 0) {
-    if (g.dD) atomicAdd(g.dD + c, dD_block);
-    if (g.dbias) atomicAdd(g.dbias + c, dbias_block);
+    if (g.dD) atomicAdd(g.dD + r.c, dD_block);
+    if (g.dbias) atomicAdd(g.dbias + r.c, dbias_block);
   }
 }
 
