@@ -8,6 +8,8 @@
 
 #include <functional>
 #include <string>
+#include <utility>
+#include <vector>
 
 namespace mabert::kernels {
 
@@ -20,8 +22,32 @@ inline at::Tensor placeholder_if_absent(const at::Tensor& t, const at::Tensor& l
 }
 inline at::Tensor absent_if_placeholder(const at::Tensor& t) { return t.numel() == 0 ? at::Tensor() : t; }
 
-// Self-checks (self_check.cpp). `path` runs one problem; the check compares it with the reference.
+// Comparing a path with the reference (self_check.cpp), for the self-checks and the tests.
 using ScanPathFn = std::function<ScanOutputs(const ScanInputs&, const ScanOptions&)>;
+
+// y and the gradient of every differentiable input that is defined, named "u", "delta", "A",
+// "B", "C", "D", "z", "delta_bias" in that order, for one upstream gradient dy.
+struct ScanGradients {
+  at::Tensor y;
+  std::vector<std::pair<std::string, at::Tensor>> grads;
+};
+ScanGradients scan_with_grads(const ScanPathFn& path, const ScanInputs& in, bool reverse, const at::Tensor& dy);
+// The same through the reference, in fp32 (fp64 for fp64 inputs) on the already-rounded inputs.
+ScanGradients reference_with_grads(const ScanInputs& in, bool reverse, const at::Tensor& dy);
+
+// max |got − want|, its mean, and the max relative to max |want| (in double, on the CPU); a
+// non-finite `got` is infinitely wrong.
+struct ScanError {
+  double max_abs = 0, mean_abs = 0, max_rel = 0;
+};
+ScanError scan_error(const at::Tensor& got, const at::Tensor& want);
+
+// `path` against reference_with_grads on the same inputs and upstream gradient: the error of
+// "y", then of every input gradient ("du", "ddelta", ...).
+std::vector<std::pair<std::string, ScanError>> compare_scan_with_reference(const ScanPathFn& path, const ScanInputs& in,
+                                                                           bool reverse, const at::Tensor& dy);
+
+// The self-checks. `path` runs one problem; the check compares it with the reference.
 double self_check_tolerance(at::ScalarType dtype);
 ScanSelfCheck self_check_scan(const ScanPathFn& path, const std::string& name, at::ScalarType dtype, at::Device device,
                               int64_t dstate);

@@ -57,37 +57,57 @@ ScanInputs make_problem(const Problem& pr, int64_t N, at::ScalarType dtype, at::
   return in;
 }
 
-struct Result {
-  at::Tensor y;
-  std::vector<std::pair<const char*, at::Tensor>> grads;
-};
+}  // namespace
 
-Result run_with_grads(const ScanPathFn& path, ScanInputs in, bool reverse, const at::Tensor& dy) {
-  const std::pair<const char*, at::Tensor*> leaves[] = {{"du", &in.u}, {"ddelta", &in.delta}, {"dA", &in.A},
-                                                        {"dB", &in.B}, {"dC", &in.C},         {"dD", &in.D},
-                                                        {"dz", &in.z}, {"ddelta_bias", &in.delta_bias}};
+ScanGradients scan_with_grads(const ScanPathFn& path, const ScanInputs& base, bool reverse, const at::Tensor& dy) {
+  ScanInputs in = base;
+  const std::pair<const char*, at::Tensor*> leaves[] = {{"u", &in.u}, {"delta", &in.delta}, {"A", &in.A},
+                                                        {"B", &in.B}, {"C", &in.C},         {"D", &in.D},
+                                                        {"z", &in.z}, {"delta_bias", &in.delta_bias}};
   for (const auto& [name, t] : leaves)
     if (t->defined()) *t = t->detach().clone().requires_grad_(true);
   ScanOptions opt;
   opt.reverse = reverse;
-  Result r;
+  ScanGradients r;
   r.y = path(in, opt).y;
   r.y.backward(dy.to(r.y.scalar_type()));
   r.y = r.y.detach();
-  for (const auto& [name, t] : leaves)
+  for (const auto& [name, t] : leaves)  // an input the path left without a gradient: zeros, compared as such
     if (t->defined()) r.grads.emplace_back(name, t->grad().defined() ? t->grad() : at::zeros_like(*t));
   return r;
 }
 
-// max |got − want| / max |want|, in double on the CPU; NaN counts as infinitely wrong.
-double relative_error(const at::Tensor& got, const at::Tensor& want) {
+ScanError scan_error(const at::Tensor& got, const at::Tensor& want) {
   const at::Tensor g = got.detach().to(at::kDouble).cpu(), w = want.detach().to(at::kDouble).cpu();
-  if (!at::isfinite(g).all().item<bool>()) return INFINITY;
-  const double scale = std::max(1e-12, w.abs().max().item<double>());
-  return (g - w).abs().max().item<double>() / scale;
+  ScanError e;
+  if (!at::isfinite(g).all().item<bool>()) {
+    e.max_abs = e.mean_abs = e.max_rel = INFINITY;
+    return e;
+  }
+  const at::Tensor d = (g - w).abs();
+  e.max_abs = d.max().item<double>();
+  e.mean_abs = d.mean().item<double>();
+  e.max_rel = e.max_abs / std::max(1e-12, w.abs().max().item<double>());
+  return e;
 }
 
-}  // namespace
+ScanGradients reference_with_grads(const ScanInputs& in, bool reverse, const at::Tensor& dy) {
+  ScanInputs ref_in = in;
+  const auto ref_type = in.u.scalar_type() == at::kDouble ? at::kDouble : at::kFloat;
+  for (at::Tensor* t : {&ref_in.u, &ref_in.delta, &ref_in.B, &ref_in.C, &ref_in.z})
+    if (t->defined()) *t = t->to(ref_type);
+  return scan_with_grads(selective_scan_ref, ref_in, reverse, dy.to(ref_type));
+}
+
+std::vector<std::pair<std::string, ScanError>> compare_scan_with_reference(const ScanPathFn& path, const ScanInputs& in,
+                                                                           bool reverse, const at::Tensor& dy) {
+  const ScanGradients want = reference_with_grads(in, reverse, dy);
+  const ScanGradients got = scan_with_grads(path, in, reverse, dy);
+  std::vector<std::pair<std::string, ScanError>> errors = {{"y", scan_error(got.y, want.y)}};
+  for (size_t i = 0; i < got.grads.size(); ++i)  // the same inputs on both sides: the same gradients
+    errors.emplace_back("d" + got.grads[i].first, scan_error(got.grads[i].second, want.grads[i].second));
+  return errors;
+}
 
 double self_check_tolerance(at::ScalarType dtype) {
   switch (dtype) {
@@ -116,26 +136,15 @@ ScanSelfCheck self_check_scan(const ScanPathFn& path, const std::string& name, a
       const ScanInputs in = make_problem(pr, dstate, dtype, device, seed++);
       at::Generator gen = at::make_generator<at::CPUGeneratorImpl>(seed++);
       const at::Tensor dy = at::randn({pr.batch, pr.channels, pr.length}, gen, at::TensorOptions()).to(device);
-      // The reference in fp32 on the same (already rounded) inputs.
-      ScanInputs ref_in = in;
-      for (at::Tensor* t : {&ref_in.u, &ref_in.delta, &ref_in.B, &ref_in.C, &ref_in.z})
-        if (t->defined()) *t = t->to(dtype == at::kDouble ? at::kDouble : at::kFloat);
-      const Result want = run_with_grads(selective_scan_ref, ref_in, pr.reverse, dy);
-      const Result got = run_with_grads(path, in, pr.reverse, dy);
-      auto check = [&](const char* what, const at::Tensor& g, const at::Tensor& w) {
-        const double e = relative_error(g, w);
-        r.worst_rel = std::max(r.worst_rel, e);
-        if (e > r.tolerance && r.failure.empty()) {
+      for (const auto& [what, e] : compare_scan_with_reference(path, in, pr.reverse, dy)) {
+        r.worst_rel = std::max(r.worst_rel, e.max_rel);
+        if (e.max_rel > r.tolerance && r.failure.empty()) {
           char line[160];
-          std::snprintf(line, sizeof line, "%s differs from the reference by %.3g of its scale (tolerance %.0e)%s", what,
-                        e, r.tolerance, pr.reverse ? " in a reverse scan" : "");
+          std::snprintf(line, sizeof line, "%s differs from the reference by %.3g of its scale (tolerance %.0e)%s",
+                        what.c_str(), e.max_rel, r.tolerance, pr.reverse ? " in a reverse scan" : "");
           r.failure = line;
         }
-      };
-      check("y", got.y, want.y);
-      for (size_t i = 0; i < got.grads.size() && i < want.grads.size(); ++i)
-        check(got.grads[i].first, got.grads[i].second, want.grads[i].second);
-      if (got.grads.size() != want.grads.size() && r.failure.empty()) r.failure = "returns a different set of gradients";
+      }
     }
   } catch (const std::exception& e) {
     const std::string what = e.what();

@@ -2,7 +2,7 @@
 // gradient of every input through autograd, and error summaries printed before asserting.
 #pragma once
 
-#include "selective_scan/selective_scan.h"
+#include "selective_scan/scan_paths.h"
 
 #include <ATen/ATen.h>
 #include <torch/autograd.h>
@@ -64,50 +64,28 @@ void for_each_scan_case(F&& fn) {
           }
 }
 
-struct ScanResult {
-  at::Tensor y;
-  std::vector<std::pair<std::string, at::Tensor>> grads;  // name → gradient
-};
+// The comparison machinery is the kernels' own (scan_paths.h), which the self-checks also use.
+using ScanResult = kernels::ScanGradients;
+using Err = kernels::ScanError;
+inline Err compare(const at::Tensor& got, const at::Tensor& want) { return kernels::scan_error(got, want); }
+
+// selective_scan with `impl` forced per call.
+inline kernels::ScanPathFn forced(kernels::ScanImpl impl) {
+  return [impl](const kernels::ScanInputs& in, const kernels::ScanOptions& opt) {
+    kernels::ScanOptions o = opt;
+    o.impl = impl;
+    return kernels::selective_scan(in, o);
+  };
+}
 
 // y and the gradient of every differentiable input for a fixed upstream gradient.
-inline ScanResult run_with_grads(const kernels::ScanInputs& base, kernels::ScanImpl impl, bool reverse,
+inline ScanResult run_with_grads(const kernels::ScanInputs& in, kernels::ScanImpl impl, bool reverse,
                                  const at::Tensor& dy) {
-  kernels::ScanInputs in = base;
-  std::vector<std::pair<std::string, at::Tensor*>> leaves = {{"u", &in.u}, {"delta", &in.delta}, {"A", &in.A},
-                                                             {"B", &in.B}, {"C", &in.C},         {"D", &in.D},
-                                                             {"z", &in.z}, {"delta_bias", &in.delta_bias}};
-  for (auto& [name, t] : leaves)
-    if (t->defined()) *t = t->detach().clone().requires_grad_(true);
-  kernels::ScanOptions opt;
-  opt.reverse = reverse;
-  opt.impl = impl;
-  ScanResult r;
-  r.y = kernels::selective_scan(in, opt).y;
-  r.y.backward(dy.to(r.y.scalar_type()));
-  r.y = r.y.detach();
-  for (auto& [name, t] : leaves)
-    if (t->defined()) r.grads.emplace_back(name, t->grad());
-  return r;
+  return kernels::scan_with_grads(forced(impl), in, reverse, dy);
 }
 
-struct Err {
-  double max_abs = 0, mean_abs = 0, max_rel = 0;
-};
-
-// Errors relative to the reference's scale (max |ref|), so tolerances read as fractions.
-inline Err compare(const at::Tensor& got, const at::Tensor& want) {
-  const at::Tensor g = got.to(at::kDouble).cpu(), w = want.to(at::kDouble).cpu();
-  const at::Tensor d = (g - w).abs();
-  Err e;
-  e.max_abs = d.max().item<double>();
-  e.mean_abs = d.mean().item<double>();
-  e.max_rel = e.max_abs / std::max(1e-12, w.abs().max().item<double>());
-  return e;
-}
-
-// Runs the reference (in fp32, on the same already-rounded inputs) and `impl` with the same
-// upstream gradient. Returns the worst relative error over y and every input gradient, and a
-// line for each quantity above `tol`.
+// `impl` against the reference (see compare_scan_with_reference). Returns the worst relative
+// error over y and every input gradient, and a line for each quantity above `tol`.
 struct PathComparison {
   double worst = 0;
   std::vector<std::string> failures;
@@ -115,14 +93,8 @@ struct PathComparison {
 
 inline PathComparison compare_with_reference(const kernels::ScanInputs& in, kernels::ScanImpl impl, bool reverse,
                                              const at::Tensor& dy, double tol) {
-  kernels::ScanInputs ref_in = in;
-  for (at::Tensor* t : {&ref_in.u, &ref_in.delta, &ref_in.B, &ref_in.C, &ref_in.z})
-    if (t->defined()) *t = t->to(at::kFloat);
-  const ScanResult want = run_with_grads(ref_in, kernels::ScanImpl::Ref, reverse, dy);
-  const ScanResult got = run_with_grads(in, impl, reverse, dy);
   PathComparison c;
-  auto check = [&](const std::string& what, const at::Tensor& g, const at::Tensor& w) {
-    const Err e = compare(g, w);
+  for (const auto& [what, e] : kernels::compare_scan_with_reference(forced(impl), in, reverse, dy)) {
     c.worst = std::max(c.worst, e.max_rel);
     if (e.max_rel > tol) {
       char line[200];
@@ -130,11 +102,7 @@ inline PathComparison compare_with_reference(const kernels::ScanInputs& in, kern
                     e.max_abs, e.mean_abs);
       c.failures.push_back(line);
     }
-  };
-  check("y", got.y, want.y);
-  for (size_t i = 0; i < got.grads.size() && i < want.grads.size(); ++i)
-    check("d" + got.grads[i].first, got.grads[i].second, want.grads[i].second);
-  if (got.grads.size() != want.grads.size()) c.failures.push_back("different sets of gradients");
+  }
   return c;
 }
 

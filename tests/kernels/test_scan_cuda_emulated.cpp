@@ -106,8 +106,8 @@ struct Emulated {
   }
 };
 
-// Runs one case through the emulated kernels with inputs of type T; the reference runs in
-// fp32 on the same (already rounded) inputs. Returns the worst relative error.
+// Runs one case through the emulated kernels with inputs of type T, against the reference on
+// the same (already rounded) inputs. Returns the worst relative error.
 struct Kernels {
   bool parallel_forward, parallel_backward;
   std::string name() const {
@@ -123,17 +123,14 @@ double check_case(const ScanCase& c, Kernels k, double tol) {
   kernels::ScanInputs in = make_scan_inputs(c, 500 + c.length + c.dstate, st);
   at::manual_seed(11);
   const at::Tensor dy = at::randn({c.batch, c.channels, c.length}).to(st);
-  kernels::ScanInputs ref_in = in;
-  for (at::Tensor* t : {&ref_in.u, &ref_in.delta, &ref_in.B, &ref_in.C, &ref_in.z})
-    if (t->defined()) *t = t->to(at::kFloat);
-  const ScanResult want = run_with_grads(ref_in, kernels::ScanImpl::Ref, c.reverse, dy.to(at::kFloat));
+  const ScanResult want = kernels::reference_with_grads(in, c.reverse, dy);
   Emulated<T> e(in, c.reverse);
   e.forward(k.parallel_forward);
   const std::vector<at::Tensor> grads = e.backward(dy, k.parallel_backward);
   double worst = 0;
   auto expect_close = [&](const std::string& what, const at::Tensor& got, const at::Tensor& ref) {
     const Err err = compare(got, ref);
-    const double rel = std::isfinite(err.max_rel) ? err.max_rel : INFINITY;
+    const double rel = err.max_rel;  // infinite when `got` is not finite
     worst = std::max(worst, rel);
     EXPECT_MSG(rel <= tol, c10::toString(st) << ", " << k.name() << ", L=" << c.length << " N=" << c.dstate << " z=" << c.z << " mask=" << c.mask
                                << " reverse=" << c.reverse << ": " << what << " max rel err " << rel << " (max abs "

@@ -3,7 +3,6 @@
 // double precision; padding properties; chosen-channel states; fall-back.
 #include "harness.h"
 #include "scan_fixtures.h"
-#include "selective_scan/scan_paths.h"
 
 using namespace mabert;
 using namespace mabert::test;
@@ -187,11 +186,7 @@ TEST_CASE(dispatch_picks_and_falls_back) {
 // The self-check automatic dispatch runs before trusting a fast path: it passes the real CPU
 // kernel, and catches a wrong output and a wrong gradient (each named) in kernels built to fail.
 TEST_CASE(self_check_passes_real_kernels_and_names_wrong_ones) {
-  const kernels::ScanPathFn cpu = [](const kernels::ScanInputs& in, const kernels::ScanOptions& opt) {
-    kernels::ScanOptions o = opt;
-    o.impl = ScanImpl::Cpu;
-    return kernels::selective_scan(in, o);
-  };
+  const kernels::ScanPathFn cpu = forced(ScanImpl::Cpu);
   for (int64_t N : {4, 16}) {
     const kernels::ScanSelfCheck c = kernels::self_check_scan(cpu, "cpu", at::kFloat, at::kCPU, N);
     std::printf("    cpu fp32 N=%lld: worst relative error %.2e (tolerance %.0e), %.1f ms\n", (long long)N, c.worst_rel,
