@@ -222,11 +222,7 @@ void SsmView::drawChannels() {
     const int c = part.trimmed().toInt(&ok);
     if (ok && c >= 0 && c < C) chosen.push_back(c);
   }
-  if (chosen.empty()) {
-    auto top = r.state_norms[L - 1].topk(std::min<int64_t>(4, C));
-    auto idx = std::get<1>(top);
-    for (int64_t i = 0; i < idx.size(0); ++i) chosen.push_back(idx[i].item<int64_t>());
-  }
+  if (chosen.empty()) chosen = r.top_channels;
   auto norms = r.state_norms.accessor<float, 2>();
   auto delta = r.delta.accessor<float, 2>();
   lines_plot_->clearGraphs();
@@ -234,8 +230,8 @@ void SsmView::drawChannels() {
   auto* mean = delta_plot_->addGraph();
   mean->setName("mean over channels");
   mean->setPen(QPen(Qt::black, 2));
-  auto dmean = r.delta.mean(1);
-  for (int64_t t = 0; t < L; ++t) mean->addData(static_cast<double>(t), dmean[t].item<float>());
+  auto dmean = r.delta_mean.accessor<float, 1>();
+  for (int64_t t = 0; t < L; ++t) mean->addData(static_cast<double>(t), dmean[t]);
   for (size_t k = 0; k < chosen.size(); ++k) {
     auto* g = lines_plot_->addGraph();
     g->setName(QString("channel %1").arg(chosen[k]));
@@ -324,15 +320,21 @@ void AttentionView::draw() {
     return;
   }
   const int h = head_->currentData().toInt();
-  torch::Tensor a = h < 0 || h >= last_.attention.size(0) ? last_.attention.mean(0) : last_.attention[h];
-  a = a.contiguous();
-  const int L = static_cast<int>(a.size(0));
-  auto acc = a.accessor<float, 2>();
+  // Values only: the head mean was computed with the inspection, on the worker.
+  const bool one_head = h >= 0 && h < last_.attention.size(0);
+  const int L = static_cast<int>(last_.attention.size(1));
+  const float* a = (one_head ? last_.attention.data_ptr<float>() + static_cast<int64_t>(h) * L * L
+                             : last_.attention_mean.data_ptr<float>());
   map_->data()->setSize(L, L);
   map_->data()->setRange(QCPRange(0, L - 1), QCPRange(0, L - 1));
+  float top = 1e-6f;
   for (int i = 0; i < L; ++i)
-    for (int j = 0; j < L; ++j) map_->data()->setCell(j, i, acc[i][j]);
-  map_->setDataRange(QCPRange(0, std::max(1e-6f, a.max().item<float>())));
+    for (int j = 0; j < L; ++j) {
+      const float v = a[static_cast<int64_t>(i) * L + j];
+      map_->data()->setCell(j, i, v);
+      top = std::max(top, v);
+    }
+  map_->setDataRange(QCPRange(0, top));
   plot_->xAxis->setRange(-0.5, L - 0.5);
   plot_->yAxis->setRange(-0.5, L - 0.5);
   updateTicks();

@@ -165,7 +165,7 @@ void MainWindow::buildMenus() {
   });
   file->addAction("Load run for analysis…", this, [this] {
     const QString d = QFileDialog::getExistingDirectory(this, "Run folder", train_->runsRoot());
-    if (!d.isEmpty()) QMetaObject::invokeMethod(analysis_worker_, "loadRun", Q_ARG(QString, d));
+    if (!d.isEmpty()) emit loadRunRequested(d);
   });
   file->addAction("Export all plots…", this, [this] {
     const QString d = QFileDialog::getExistingDirectory(this, "Export every plot (PNG, PDF, SVG) into");
@@ -206,6 +206,13 @@ void MainWindow::buildMenus() {
 }
 
 void MainWindow::wire() {
+  // Requests to the workers: typed signals, delivered queued on the workers' threads.
+  connect(this, &MainWindow::loadRunRequested, analysis_worker_, &AnalysisWorker::loadRun);
+  connect(this, &MainWindow::initModelRequested, analysis_worker_, &AnalysisWorker::initModel);
+  connect(this, &MainWindow::driftRequested, analysis_worker_, &AnalysisWorker::drift);
+  connect(this, &MainWindow::trainRequested, train_worker_, &TrainWorker::run);
+  connect(this, &MainWindow::gridRequested, train_worker_, &TrainWorker::runGrid);
+
   // Composer → everything that depends on the design.
   connect(composer_, &Composer::configChanged, this, [this](const ModelConfig& cfg) {
     train_->setDesign(cfg, composer_->valid());
@@ -219,7 +226,7 @@ void MainWindow::wire() {
   connect(train_, &TrainPanel::startRequested, this, [this](const TrainRequest& rq) {
     stall_->reset();
     analysis_->efficiencyView()->setBlocked(true);
-    QMetaObject::invokeMethod(train_worker_, "run", Qt::QueuedConnection, Q_ARG(mabert::ui::TrainRequest, rq));
+    emit trainRequested(rq);
   });
   connect(train_, &TrainPanel::pauseRequested, this, [this](bool p) { train_worker_->setPaused(p); });
   connect(train_, &TrainPanel::stopRequested, this, [this] { train_worker_->requestStop(); });
@@ -241,15 +248,15 @@ void MainWindow::wire() {
     // A finished (or stopped) pretraining or fine-tuning run is loaded into the views.
     if ((o.status == "finished" || o.status == "stopped" || o.status == "early_stopped") &&
         QFileInfo::exists(o.run_dir + "/config.json"))
-      QMetaObject::invokeMethod(analysis_worker_, "loadRun", Qt::QueuedConnection, Q_ARG(QString, o.run_dir));
+      emit loadRunRequested(o.run_dir);
   });
   connect(train_, &TrainPanel::loadRunRequested, this, [this](const QString& d) {
-    QMetaObject::invokeMethod(analysis_worker_, "loadRun", Qt::QueuedConnection, Q_ARG(QString, d));
+    emit loadRunRequested(d);
   });
   connect(train_, &TrainPanel::reopenRunRequested, this, [this](const QString& d) {
     try {
       composer_->setConfig(ModelConfig::load((d + "/config.json").toStdString()), "Reopen " + QDir(d).dirName());
-      QMetaObject::invokeMethod(analysis_worker_, "loadRun", Qt::QueuedConnection, Q_ARG(QString, d));
+      emit loadRunRequested(d);
     } catch (const std::exception& e) {
       QMessageBox::warning(this, "Reopen run", e.what());
     }
@@ -277,8 +284,7 @@ void MainWindow::wire() {
     drift->setBusy(true);
     QStringList probes = train_->probeSentences();
     if (probes.isEmpty()) probes << analysis_->sentence()->text();
-    QMetaObject::invokeMethod(analysis_worker_, "drift", Qt::QueuedConnection, Q_ARG(QStringList, probes),
-                              Q_ARG(mabert::analysis::DriftOptions, o));
+    emit driftRequested(probes, o);
   });
   connect(analysis_worker_, &AnalysisWorker::driftReady, this, [this](const std::vector<analysis::DriftCurve>& c) {
     analysis_->driftView()->setCurves(c, "loaded model: " + status_model_->text().mid(7));
@@ -292,8 +298,7 @@ void MainWindow::wire() {
 
   // Experiments run on the training thread, queued behind (never beside) a training run.
   connect(experiments_, &ExperimentsPanel::runRequested, this, [this](const QString& grid, const QString& out) {
-    QMetaObject::invokeMethod(train_worker_, "runGrid", Qt::QueuedConnection, Q_ARG(QString, grid), Q_ARG(QString, out),
-                              Q_ARG(QString, train_->registryPath()));
+    emit gridRequested(grid, out, train_->registryPath());
   });
   connect(experiments_, &ExperimentsPanel::stopRequested, this, [this] { train_worker_->requestStop(); });
   connect(train_worker_, &TrainWorker::gridCell, experiments_, &ExperimentsPanel::onCell);
@@ -323,9 +328,7 @@ void MainWindow::initUntrainedModel() {
   // Not while a run is going: it would compete for the cores; the run's model is loaded at its end.
   if (!composer_->valid() || train_->running()) return;
   ModelConfig cfg = composer_->config();
-  QMetaObject::invokeMethod(analysis_worker_, "initModel", Qt::QueuedConnection, Q_ARG(mabert::ModelConfig, cfg),
-                            Q_ARG(QString, train_->field("tokenizer")->text()), Q_ARG(QString, demo_corpus()),
-                            Q_ARG(QString, studio_data_dir()));
+  emit initModelRequested(cfg, train_->field("tokenizer")->text(), demo_corpus(), studio_data_dir());
 }
 
 void MainWindow::loadDemo() {
@@ -360,7 +363,7 @@ bool MainWindow::applyProject(const nlohmann::json& j, const QString& source) {
     const QString run = QString::fromStdString(j.value("run", ""));
     if (!run.isEmpty() && QFileInfo::exists(run + "/config.json")) {
       loaded_run_ = run;
-      QMetaObject::invokeMethod(analysis_worker_, "loadRun", Qt::QueuedConnection, Q_ARG(QString, run));
+      emit loadRunRequested(run);
     } else {
       initUntrainedModel();
     }

@@ -1,8 +1,5 @@
 #include "project.h"
 
-#include "util/files.h"
-#include "util/json_text.h"
-
 #include <QCoreApplication>
 #include <QDir>
 #include <QFileInfo>
@@ -16,33 +13,6 @@
 #endif
 
 namespace mabert::ui {
-
-void save_project(const QString& path, const nlohmann::json& project) {
-  nlohmann::json j = project;
-  j["format"] = kProjectFormat;
-  j["version"] = kProjectVersion;
-  const QFileInfo fi(path);
-  if (!fi.absoluteDir().exists() && !QDir().mkpath(fi.absolutePath()))
-    throw std::runtime_error(path.toStdString() + ": cannot create the folder");
-  write_file_atomic(path.toStdString(), j.dump(2) + "\n");
-}
-
-nlohmann::json load_project(const QString& path) {
-  const std::string p = path.toStdString();
-  nlohmann::json j = read_json_file(p);
-  if (!j.is_object()) throw std::runtime_error(p + ": expected a JSON object");
-  if (!j.contains("format") || !j["format"].is_string() || j["format"].get<std::string>() != kProjectFormat)
-    throw std::runtime_error(p + ": field 'format': expected \"" + kProjectFormat + "\" (not a MaBERT Studio project)");
-  // Compared as the JSON integer it is: get<int>() would wrap 2^32 + 1 into 1.
-  const nlohmann::json& version = j.contains("version") ? j["version"] : nlohmann::json();
-  if (!version.is_number_unsigned() || version.get<uint64_t>() < 1 || version.get<uint64_t>() > static_cast<uint64_t>(kProjectVersion))
-    throw std::runtime_error(p + ": field 'version': expected an integer from 1 to " + std::to_string(kProjectVersion));
-  for (const char* section : {"design", "data", "analysis"})
-    if (j.contains(section) && !j[section].is_object())
-      throw std::runtime_error(p + ": field '" + section + "': expected an object");
-  if (j.contains("run") && !j["run"].is_string()) throw std::runtime_error(p + ": field 'run': expected a string");
-  return j;
-}
 
 QString resources_dir() {
   const QString env = qEnvironmentVariable("MABERT_RESOURCES");

@@ -1,22 +1,15 @@
-// Projects: the whole setup (design, data, training options, analysis inputs, selected run) as
-// one JSON file, saved atomically; the last session is autosaved and restored on start. Also
-// where the studio finds its resources, the shared data and its own data folder.
+// Where the studio keeps and finds things: projects (the format is core/project), the last
+// session's autosave, its resources, the shared data and its own data folder.
 #pragma once
 
-#include <nlohmann/json.hpp>
+#include "project/project.h"
 
 #include <QString>
 
 namespace mabert::ui {
 
-inline constexpr const char* kProjectFormat = "mabert-studio-project";
-inline constexpr int kProjectVersion = 1;
-
-// Writes atomically (temp file + rename). Throws std::runtime_error naming the file.
-void save_project(const QString& path, const nlohmann::json& project);
-// Reads and checks the envelope: format, version and the type of each top-level section.
-// Throws std::runtime_error naming the file and the field at fault.
-nlohmann::json load_project(const QString& path);
+inline void save_project(const QString& path, const nlohmann::json& p) { project::save(path.toStdString(), p); }
+inline nlohmann::json load_project(const QString& path) { return project::load(path.toStdString()); }
 
 // $MABERT_RESOURCES, else the source tree's resources/ (compiled in), else next to the binary.
 QString resources_dir();

@@ -250,7 +250,7 @@ void TrainPanel::setRunning(bool r) {
 
 TrainRequest TrainPanel::request(const QString& kind) const {
   TrainRequest rq;
-  rq.kind = kind;
+  rq.kind = jobs::parse_job_kind(kind.toStdString());
   rq.model = design_;
   rq.train.steps = steps_->value();
   rq.train.batch_size = batch_->value();
@@ -258,7 +258,7 @@ TrainRequest TrainPanel::request(const QString& kind) const {
   rq.train.lr = lr_->value();
   rq.train.eval_every = eval_every_->value();
   rq.train.log_every = 1;
-  rq.train.device = device_->currentText().toStdString();
+  rq.train.device = parse_device(device_->currentText().toStdString());
   if (!corpus_->text().isEmpty()) rq.corpus = {corpus_->text().toStdString()};
   rq.tokenizer = tokenizer_->text().toStdString();
   rq.vocab = vocab_->value();

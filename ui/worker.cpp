@@ -1,7 +1,5 @@
 #include "worker.h"
 
-#include "data/corpus.h"
-#include "runs/registry.h"
 #include "util/errors.h"
 
 #include <filesystem>
@@ -9,131 +7,105 @@
 namespace mabert::ui {
 namespace fs = std::filesystem;
 
-namespace {
-
-std::string registry_path(const std::string& given) {
-  return given.empty() ? runs::Registry::default_path() : given;
-}
-
-}  // namespace
-
 // --- TrainWorker -------------------------------------------------------------------------------
 
+train::Hooks TrainWorker::hooks() {
+  train::Hooks h;
+  h.control = &control_;
+  h.on_step = [this](const train::StepStats& s) { emit step(s); };
+  h.on_eval = [this](const train::EvalStats& e) { emit evaluated(e); };
+  h.on_message = [this](const std::string& m) { emit message(QString::fromStdString(m)); };
+  return h;
+}
+
+// Padding drift on fixed probes while the model trains, with the run's tokenizer (read from the
+// run folder at the first probe, so a tokenizer the job trains itself is the one used).
+std::function<void(MaBert&, int64_t)> TrainWorker::drift_probe(const TrainRequest& rq) {
+  struct Probes {
+    std::vector<Encoding> encoded;
+    bool made = false;
+  };
+  auto probes = std::make_shared<Probes>();
+  return [this, probes, sentences = rq.probe_sentences, run_dir = rq.run_dir,
+          max_len = std::min<int64_t>(rq.train.max_len, 48)](MaBert& m, int64_t s) {
+    if (!probes->made) {
+      probes->made = true;
+      const Tokenizer tok = Tokenizer::load(run_dir + "/tokenizer.model");
+      probes->encoded = analysis::make_probes(tok, sentences, sentences.size(), max_len);
+    }
+    if (probes->encoded.empty()) return;
+    analysis::DriftOptions d;
+    d.pads = {0, 1, 2, 4, 8, 16};
+    d.left = true;  // forward scans carry pads into valid tokens only when pads come first
+    emit drift(s, analysis::padding_drift(m, probes->encoded, d, control_.stop_flag()));
+  };
+}
+
 void TrainWorker::run(const TrainRequest& rq) {
-  stop_ = false;
-  pause_ = false;
+  control_.reset();
   TrainOutcome out;
   out.run_dir = QString::fromStdString(rq.run_dir);
-  const std::string kind = rq.kind.toStdString();
-  const std::string id = fs::absolute(rq.run_dir).lexically_normal().string();
-  std::unique_ptr<runs::Registry> reg;
-  nlohmann::json cfg = {{"model", rq.model.to_json()}, {"train", rq.train.to_json()}, {"corpus", rq.corpus},
-                        {"task", rq.task}, {"from", rq.init}, {"source", "studio"}};
+  const jobs::Recording rec{rq.registry, {{"source", "studio"}}};
   try {
-    reg = std::make_unique<runs::Registry>(registry_path(rq.registry));
     emit started(out.run_dir);
-    train::Hooks hooks;
-    hooks.stop = &stop_;
-    hooks.pause = &pause_;
-    hooks.on_step = [this](const train::StepStats& s) { emit step(s); };
-    hooks.on_eval = [this](const train::EvalStats& e) { emit evaluated(e); };
-    hooks.on_message = [this](const std::string& m) { emit message(QString::fromStdString(m)); };
-
+    train::Hooks h = hooks();
     train::TrainResult r;
-    if (kind == "evaluate") {
-      reg->upsert({id, "eval", rq.task, "running", "", "", cfg, nullptr});
-      train::LoadedRun run = train::load_run(rq.init);
-      const std::string task = rq.task.empty() ? run.info.value("task", "") : rq.task;
-      if (task.empty()) throw std::runtime_error(rq.init + "/run.json: not a fine-tuning run (no task)");
-      const std::string dir = rq.data_dir.empty() ? run.info.value("data", "") : rq.data_dir;
-      const data::GlueSplit split = data::load_glue(task, dir, rq.split);
-      emit message(QString("evaluating %1 on %2 %3 (%4 examples)")
-                       .arg(QString::fromStdString(rq.init), QString::fromStdString(task), QString::fromStdString(rq.split))
-                       .arg(split.examples.size()));
-      r.status = "finished";
-      r.final_metrics = train::evaluate(run.model, run.tokenizer, split, rq.train.max_len, 64);
-      emit evaluated(train::EvalStats{0, r.final_metrics});
-    } else {
-      fs::create_directories(rq.run_dir);
-      reg->upsert({id, kind, rq.task, "running", "", "", cfg, nullptr});
-      std::string tokenizer = rq.tokenizer;
-      if (tokenizer.empty() && kind == "pretrain") {
-        TokenizerTrainOptions to;
-        to.inputs = rq.corpus;
-        to.model_prefix = rq.run_dir + "/tokenizer";
-        to.vocab_size = rq.vocab;
-        emit message(QString("training a %1-piece tokenizer on the corpus").arg(rq.vocab));
-        tokenizer = Tokenizer::train(to);
+    switch (rq.kind) {
+      case jobs::JobKind::Evaluate: {
+        jobs::EvalJob job;
+        job.run = rq.init, job.data_dir = rq.data_dir, job.split = rq.split, job.max_len = rq.train.max_len;
+        emit message(QString("evaluating %1 on its %2 split").arg(QString::fromStdString(rq.init), QString::fromStdString(rq.split)));
+        const jobs::EvalOutcome e = jobs::evaluate(job, rq.run_dir, rec);
+        emit message(QString("%1 %2: %3 examples").arg(QString::fromStdString(e.task), QString::fromStdString(rq.split)).arg(e.examples));
+        r.final_metrics = e.metrics;
+        emit evaluated(train::EvalStats{0, r.final_metrics});
+        break;
       }
-      // Padding drift on fixed probes while the model trains (the tokenizer is the run's).
-      std::vector<Encoding> probes;
-      std::unique_ptr<Tokenizer> probe_tok;
-      if (!rq.probe_sentences.empty() && rq.probe_every > 0 && !tokenizer.empty()) {
-        probe_tok = std::make_unique<Tokenizer>(Tokenizer::load(tokenizer));
-        probes = analysis::make_probes(*probe_tok, rq.probe_sentences, rq.probe_sentences.size(),
-                                       std::min<int64_t>(rq.train.max_len, 48));
-      }
-      if (!probes.empty()) {
-        hooks.probe_every = rq.probe_every;
-        hooks.on_probe = [this, &probes](MaBert& m, int64_t s) {
-          analysis::DriftOptions d;
-          d.pads = {0, 1, 2, 4, 8, 16};
-          d.left = true;  // forward scans carry pads into valid tokens only when pads come first
-          auto curves = analysis::padding_drift(m, probes, d, &stop_);
-          emit drift(s, curves);
-        };
-      }
-      if (kind == "pretrain") {
+      case jobs::JobKind::Pretrain: {
+        if (!rq.probe_sentences.empty() && rq.probe_every > 0) {
+          h.probe_every = rq.probe_every;
+          h.on_probe = drift_probe(rq);
+        }
         train::PretrainJob job;
-        job.model = rq.model;
-        job.corpus = rq.corpus;
-        job.tokenizer = tokenizer;
-        job.run_dir = rq.run_dir;
+        job.model = rq.model, job.corpus = rq.corpus, job.tokenizer = rq.tokenizer, job.run_dir = rq.run_dir;
         job.train = rq.train;
-        r = train::pretrain(job, hooks);
-      } else if (kind == "finetune") {
+        r = jobs::pretrain(job, rq.vocab, rec, h).result;
+        break;
+      }
+      case jobs::JobKind::Finetune: {
+        if (!rq.probe_sentences.empty() && rq.probe_every > 0) {
+          h.probe_every = rq.probe_every;
+          h.on_probe = drift_probe(rq);
+        }
         train::FinetuneJob job;
-        job.model = rq.model;
-        job.task = rq.task;
-        job.data_dir = rq.data_dir;
-        job.init = rq.init;
-        job.tokenizer = tokenizer;
-        job.run_dir = rq.run_dir;
-        job.train = rq.train;
-        r = train::finetune(job, hooks);
-      } else {
-        throw std::invalid_argument("unknown job kind '" + kind + "'");
+        job.model = rq.model, job.task = rq.task, job.data_dir = rq.data_dir, job.init = rq.init;
+        job.tokenizer = rq.tokenizer, job.run_dir = rq.run_dir, job.train = rq.train;
+        r = jobs::finetune(job, rec, h).result;
+        break;
       }
     }
-    out.status = QString::fromStdString(r.status);
+    out.status = QString::fromStdString(to_string(r.status));
     out.message = QString::fromStdString(r.message);
     out.metrics = r.final_metrics;
-    nlohmann::json metrics = {{"final", r.final_metrics}, {"best", r.best_metrics}, {"steps", r.steps}, {"last_loss", r.last_loss}};
-    reg->upsert({id, kind == "evaluate" ? "eval" : kind, rq.task, r.status, "", "", cfg, metrics});
   } catch (const std::exception& e) {
-    out.status = "failed";
+    out.status = QString::fromStdString(to_string(train::RunStatus::Failed));
     out.message = QString::fromStdString(describe_error(e));
-    if (reg) {
-      try {
-        reg->upsert({id, kind == "evaluate" ? "eval" : kind, rq.task, "failed", "", "", cfg, {{"error", describe_error(e)}}});
-      } catch (...) {
-      }
-    }
   }
   emit finished(out);
 }
 
 void TrainWorker::runGrid(const QString& grid_file, const QString& out_dir, const QString& registry) {
-  stop_ = false;
+  control_.reset();
   try {
     const experiments::Grid g = experiments::Grid::load(grid_file.toStdString());
     experiments::GridHooks h;
-    h.stop = &stop_;
+    h.control = &control_;
     h.registry = registry.toStdString();
     h.on_message = [this](const std::string& m) { emit message(QString::fromStdString(m)); };
     h.on_cell = [this](const experiments::CellResult& c) { emit gridCell(c); };
     const auto rep = experiments::run_grid(g, out_dir.toStdString(), h);
-    emit gridFinished(stop_ ? "stopped" : "finished", QString::fromStdString(experiments::results_markdown(g, rep.cells)),
+    emit gridFinished(control_.stop_requested() ? "stopped" : "finished",
+                      QString::fromStdString(experiments::results_markdown(g, rep.cells)),
                       QString("%1 encoders pretrained (%2 reused), %3 cells fine-tuned (%4 reused) in %5 s")
                           .arg(rep.pretrain_runs)
                           .arg(rep.pretrain_reused)
@@ -182,7 +154,7 @@ void AnalysisWorker::initModel(const ModelConfig& cfg_in, const QString& tokeniz
     cfg.head = "none";
     cfg.validate();
     {
-      std::lock_guard<std::mutex> seeded(init_mutex());
+      std::lock_guard<std::mutex> seeded(rng_mutex());
       torch::manual_seed(0);
       model_ = MaBert(cfg);
     }

@@ -10,7 +10,7 @@
 #include "analysis/efficiency.h"
 #include "analysis/inspect.h"
 #include "experiments/grid.h"
-#include "train/trainer.h"
+#include "jobs/runner.h"
 
 #include <QObject>
 #include <QString>
@@ -22,7 +22,7 @@
 namespace mabert::ui {
 
 struct TrainRequest {
-  QString kind = "pretrain";  // pretrain | finetune | evaluate
+  jobs::JobKind kind = jobs::JobKind::Pretrain;
   ModelConfig model;
   train::TrainOptions train;
   std::vector<std::string> corpus;  // pretraining
@@ -43,9 +43,9 @@ class TrainWorker : public QObject {
   Q_OBJECT
  public:
   // Safe to call from any thread.
-  void requestStop() { stop_ = true; }
-  void setPaused(bool p) { pause_ = p; }
-  bool paused() const { return pause_; }
+  void requestStop() { control_.request_stop(); }
+  void setPaused(bool p) { control_.set_paused(p); }
+  bool paused() const { return control_.paused(); }
 
  public slots:
   void run(const mabert::ui::TrainRequest& request);
@@ -64,7 +64,10 @@ class TrainWorker : public QObject {
   void gridFinished(const QString& status, const QString& markdown, const QString& message);
 
  private:
-  std::atomic<bool> stop_{false}, pause_{false};
+  train::Hooks hooks();  // signals for every report, this worker's control
+  std::function<void(MaBert&, int64_t)> drift_probe(const TrainRequest& rq);
+
+  train::Control control_;
 };
 
 struct ModelSource {

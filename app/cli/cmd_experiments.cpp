@@ -29,8 +29,8 @@ namespace fs = std::filesystem;
 
 namespace {
 
-std::atomic<bool> g_stop{false};
-void on_signal(int) { g_stop = true; }
+train::Control g_control;
+void on_signal(int) { g_control.request_stop_from_signal(); }
 
 void write_outputs(const std::string& prefix, const std::string& csv, const std::string& md, const std::string& svg) {
   if (prefix.empty()) return;
@@ -139,9 +139,9 @@ void add_bench_model_command(CLI::App* bench) {
       analysis::ProfileOptions o;
       o.lengths = a->lengths, o.mode = mode, o.repeats = a->repeats, o.warmup = a->warmup;
       o.batch = mode == "train" ? a->train_batch : a->batch;
-      o.device = a->device, o.bf16 = a->bf16, o.scan = a->scan;
+      o.device = parse_device(a->device), o.bf16 = a->bf16, o.scan = a->scan;
       std::fprintf(stderr, "%s, batch %lld, %s%s, %d repeats after %d warm-up; d=%lld, %zu models\n", mode.c_str(),
-                   static_cast<long long>(o.batch), o.device.c_str(), o.bf16 ? " bf16" : " fp32", o.repeats, o.warmup,
+                   static_cast<long long>(o.batch), to_string(o.device), o.bf16 ? " bf16" : " fp32", o.repeats, o.warmup,
                    static_cast<long long>(models.front().cfg.d_model), models.size());
       const auto pts = analysis::profile(models, o, [&](const analysis::ProfilePoint& p) {
         std::fprintf(stderr, "  %-14s L=%-5lld %9.2f ms  (min %.2f, max %.2f)  peak %8.1f MB  %s\n", p.schedule.c_str(),
@@ -156,7 +156,7 @@ void add_bench_model_command(CLI::App* bench) {
       }
       // Markdown: one row per length; time and peak memory of each model, and the ratio.
       const std::string ratio_head = baseline.empty() ? "mean of others / " + design : design + " / " + baseline;
-      md += "\n### " + mode + " (batch " + std::to_string(o.batch) + ", " + o.device + (o.bf16 ? ", bf16" : ", fp32") +
+      md += "\n### " + mode + " (batch " + std::to_string(o.batch) + ", " + to_string(o.device) + (o.bf16 ? ", bf16" : ", fp32") +
             ", median of " + std::to_string(o.repeats) + ")\n\n| length |";
       for (const auto& n : names) md += " " + n + " ms | peak MB |";
       md += " time " + ratio_head + " |\n|---|";
@@ -257,7 +257,7 @@ void add_experiment_commands(CLI::App& app) {
       std::signal(SIGINT, on_signal);
       std::signal(SIGTERM, on_signal);
       experiments::GridHooks h;
-      h.stop = &g_stop;
+      h.control = &g_control;
       h.registry = a->registry;
       h.on_message = [](const std::string& m) { std::fprintf(stderr, "%s\n", m.c_str()); };
       h.on_cell = [](const experiments::CellResult& c) {
@@ -268,7 +268,7 @@ void add_experiment_commands(CLI::App& app) {
       std::cout << experiments::results_markdown(g, rep.cells);
       std::fprintf(stderr, "%s: %d encoders pretrained (%d reused), %d cells fine-tuned (%d reused) in %.0f s\n", out.c_str(),
                    rep.pretrain_runs, rep.pretrain_reused, rep.finetune_runs, rep.finetune_reused, rep.seconds);
-      if (g_stop) throw std::runtime_error("stopped; run the same command again to resume");
+      if (g_control.stop_requested()) throw std::runtime_error("stopped; run the same command again to resume");
     });
   }
   {

@@ -4,9 +4,8 @@
 #include "cli/progress.h"
 
 #include "data/glue.h"
-#include "runs/registry.h"
+#include "jobs/runner.h"
 #include "tokenize/tokenizer.h"
-#include "train/trainer.h"
 #include "util/files.h"
 
 #include <ATen/Parallel.h>
@@ -28,8 +27,8 @@ namespace fs = std::filesystem;
 
 namespace {
 
-std::atomic<bool> g_stop{false};
-void on_signal(int) { g_stop = true; }
+train::Control g_control;
+void on_signal(int) { g_control.request_stop_from_signal(); }
 
 // Ctrl-C asks the loop to stop after the current step and write a checkpoint.
 void install_stop_handler() {
@@ -72,8 +71,12 @@ void add_train_options(CLI::App* c, Common& o) {
   c->add_option("--log-every", o.t.log_every, "Log every N steps")->capture_default_str();
   c->add_option("--patience", o.t.patience, "Stop after N evaluations without improvement (0 = never)")->capture_default_str();
   c->add_option("--seed", o.t.seed, "Random seed")->capture_default_str();
-  c->add_option("--device", o.t.device, "cpu or cuda")->capture_default_str();
+  c->add_option("--device", o.t.device, "cpu or cuda (default cpu)")
+      ->transform(CLI::CheckedTransformer(std::map<std::string, DeviceKind>{{"cpu", DeviceKind::Cpu}, {"cuda", DeviceKind::Cuda}}));
   c->add_flag("--bf16", o.t.bf16, "bf16 autocast on CUDA");
+  c->add_option("--scan", o.t.scan, "Selective-scan path for this run: auto, ref, cpu, cuda (default auto: the device's fast path, self-checked)")
+      ->transform(CLI::CheckedTransformer(std::map<std::string, kernels::ScanImpl>{
+          {"auto", kernels::ScanImpl::Auto}, {"ref", kernels::ScanImpl::Ref}, {"cpu", kernels::ScanImpl::Cpu}, {"cuda", kernels::ScanImpl::Cuda}}));
   c->add_flag("--resume", o.t.resume, "Continue the run in --out from its latest checkpoint");
   c->add_option("--out", o.out, "Run folder (default runs/<kind>-<time>)");
   c->add_option("--registry", o.registry, "Run registry database (default $MABERT_REGISTRY or ~/.local/share/mabert/runs.db)");
@@ -95,15 +98,9 @@ ModelConfig model_config(const Common& o) {
   return cfg;
 }
 
-// Runs a job with the terminal progress, the stop handler and the registry record around it.
-train::TrainResult run_job(Common& o, const std::string& kind, const std::string& task, const nlohmann::json& config,
-                           const std::function<train::TrainResult(const train::Hooks&)>& job) {
-  if (o.threads > 0) at::set_num_threads(o.threads);
-  runs::Registry reg(o.registry.empty() ? runs::Registry::default_path() : o.registry);
-  const std::string id = fs::absolute(o.out).lexically_normal().string();
-  reg.upsert({id, kind, task, "running", "", "", config, nullptr});
+// The hooks a terminal run uses: the progress bar or lines, and Ctrl-C as a stop.
+train::Hooks terminal_hooks(Progress& progress) {
   install_stop_handler();
-  Progress progress(o.quiet || o.json);
   train::Hooks hooks;
   hooks.on_step = [&](const train::StepStats& s) { progress.step(s); };
   hooks.on_eval = [&](const train::EvalStats& e) {
@@ -112,29 +109,25 @@ train::TrainResult run_job(Common& o, const std::string& kind, const std::string
     progress.line("eval at step " + std::to_string(e.step) + ":" + m);
   };
   hooks.on_message = [&](const std::string& m) { progress.line(m); };
-  hooks.stop = &g_stop;
-  train::TrainResult r;
-  try {
-    r = job(hooks);
-  } catch (...) {
-    reg.upsert({id, kind, task, "failed", "", "", config, nullptr});
-    throw;
-  }
-  nlohmann::json metrics = {{"final", r.final_metrics}, {"best", r.best_metrics}, {"steps", r.steps}, {"last_loss", r.last_loss}};
-  reg.upsert({id, kind, task, r.status, "", "", config, metrics});
+  hooks.control = &g_control;
+  return hooks;
+}
+
+// Prints a finished job's outcome (JSON with --json); a diverged run is an error.
+void report(const Common& o, const jobs::JobOutcome& out, Progress& progress) {
+  const train::TrainResult& r = out.result;
   if (o.json) {
-    std::cout << nlohmann::ordered_json({{"run", id}, {"status", r.status}, {"steps", r.steps}, {"last_loss", r.last_loss},
-                                         {"final_metrics", r.final_metrics}, {"best_metrics", r.best_metrics},
-                                         {"message", r.message}})
+    std::cout << nlohmann::ordered_json({{"run", out.run_id}, {"status", to_string(r.status)}, {"steps", r.steps},
+                                         {"last_loss", r.last_loss}, {"final_metrics", r.final_metrics},
+                                         {"best_metrics", r.best_metrics}, {"message", r.message}})
                      .dump(2)
               << '\n';
   } else {
-    progress.line("run " + id + ": " + r.status + " after " + std::to_string(r.steps) + " steps" +
+    progress.line("run " + out.run_id + ": " + to_string(r.status) + " after " + std::to_string(r.steps) + " steps" +
                   (r.message.empty() ? "" : " (" + r.message + ")"));
     for (const auto& [k, v] : r.final_metrics) std::printf("%s\t%.4f\n", k.c_str(), v);
   }
-  if (r.status == "diverged") throw std::runtime_error(r.message);
-  return r;
+  if (r.status == train::RunStatus::Diverged) throw std::runtime_error(r.message);
 }
 
 }  // namespace
@@ -236,7 +229,7 @@ void add_train_commands(CLI::App& app) {
       }
       if (a->corpus.empty()) throw CLI::ValidationError("pretrain", "give --corpus (or --demo)");
       if (a->out.empty()) a->out = default_run_dir(a->demo ? "demo" : "pretrain");
-      fs::create_directories(a->out);
+      if (a->threads > 0) at::set_num_threads(a->threads);
       train::PretrainJob job;
       job.model = model_config(*a);
       job.corpus = a->corpus;
@@ -245,21 +238,8 @@ void add_train_commands(CLI::App& app) {
       job.max_sentences = a->max_sentences;
       job.packed = a->packed;
       job.tokenizer = a->tokenizer;
-      if (job.tokenizer.empty()) {
-        const std::string existing = a->out + "/tokenizer.model";
-        if (a->t.resume && fs::exists(existing)) {
-          job.tokenizer = existing;
-        } else {
-          TokenizerTrainOptions to;
-          to.inputs = a->corpus;
-          to.model_prefix = a->out + "/tokenizer";
-          to.vocab_size = a->vocab;
-          std::fprintf(stderr, "training a %d-piece tokenizer on the corpus\n", a->vocab);
-          job.tokenizer = Tokenizer::train(to);
-        }
-      }
-      nlohmann::json cfg = {{"model", job.model.to_json()}, {"train", a->t.to_json()}, {"corpus", a->corpus}};
-      run_job(*a, "pretrain", "", cfg, [&](const train::Hooks& h) { return train::pretrain(job, h); });
+      Progress progress(a->quiet || a->json);
+      report(*a, jobs::pretrain(job, a->vocab, {a->registry, {}}, terminal_hooks(progress)), progress);
     });
   }
   // --- finetune -------------------------------------------------------------------------------
@@ -291,8 +271,9 @@ void add_train_commands(CLI::App& app) {
       job.run_dir = a->out;
       job.train = a->t;
       job.max_train_examples = a->max_train;
-      nlohmann::json cfg = {{"task", a->task}, {"from", a->init}, {"train", a->t.to_json()}};
-      run_job(*a, "finetune", data::glue_task(a->task).name, cfg, [&](const train::Hooks& h) { return train::finetune(job, h); });
+      if (a->threads > 0) at::set_num_threads(a->threads);
+      Progress progress(a->quiet || a->json);
+      report(*a, jobs::finetune(job, {a->registry, {}}, terminal_hooks(progress)), progress);
     });
   }
   // --- eval -----------------------------------------------------------------------------------
@@ -313,26 +294,16 @@ void add_train_commands(CLI::App& app) {
     c->add_flag("--last", a->last, "Use the latest checkpoint instead of the best one");
     c->add_flag("--json", a->json, "Machine-readable output");
     c->callback([a] {
-      train::LoadedRun r = train::load_run(a->run, !a->last);
-      const std::string task = r.info.value("task", "");
-      if (task.empty()) throw std::runtime_error(a->run + "/run.json: not a fine-tuning run (no task)");
-      const std::string dir = a->data.empty() ? r.info.value("data", "") : a->data;
-      const data::GlueSplit split = data::load_glue(task, dir, a->split);
-      std::vector<train::Prediction> preds;
-      const auto m = train::evaluate(r.model, r.tokenizer, split, a->max_len, a->batch, a->predictions.empty() ? nullptr : &preds);
-      if (!a->predictions.empty()) {
-        std::string out = "index\tprediction\n";
-        for (size_t i = 0; i < preds.size(); ++i) {
-          const double p = preds[i].label;
-          std::string v = split.task.regression ? std::to_string(p) : split.task.labels[static_cast<size_t>(p)];
-          out += std::to_string(i) + "\t" + v + "\n";
-        }
-        write_file_atomic(a->predictions, out);
-      }
+      jobs::EvalJob job;
+      job.run = a->run, job.data_dir = a->data, job.split = a->split, job.max_len = a->max_len, job.batch = a->batch;
+      job.best = !a->last, job.predictions = a->predictions;
+      const jobs::EvalOutcome r = jobs::evaluate(job);
+      const std::string& task = r.task;
+      const auto& m = r.metrics;
       if (a->json) {
-        std::cout << nlohmann::ordered_json({{"task", task}, {"split", a->split}, {"examples", split.examples.size()}, {"metrics", m}}).dump(2) << '\n';
+        std::cout << nlohmann::ordered_json({{"task", task}, {"split", a->split}, {"examples", r.examples}, {"metrics", m}}).dump(2) << '\n';
       } else {
-        std::printf("%s %s (%zu examples)\n", task.c_str(), a->split.c_str(), split.examples.size());
+        std::printf("%s %s (%zu examples)\n", task.c_str(), a->split.c_str(), r.examples);
         for (const auto& [k, v] : m) std::printf("%s\t%.4f\n", k.c_str(), v);
       }
     });

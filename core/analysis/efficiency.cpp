@@ -3,10 +3,11 @@
 #include "model/mabert.h"
 #include "tokenize/tokenizer.h"
 #include "selective_scan/selective_scan.h"
+#include "util/autocast.h"
 #include "util/errors.h"
 #include "util/memory.h"
 
-#include <ATen/autocast_mode.h>
+#include <ATen/CPUGeneratorImpl.h>
 #include <torch/torch.h>
 
 #include <algorithm>
@@ -30,13 +31,6 @@ void synchronize(const torch::Device& d) {
 #endif
 }
 
-
-// Restores the scan path chosen before the profile.
-struct ScanPathGuard {
-  kernels::ScanImpl saved = kernels::default_scan_impl();
-  ~ScanPathGuard() { kernels::set_default_scan_impl(saved); }
-};
-
 }  // namespace
 
 std::vector<ProfilePoint> profile(const ModelConfig& base, const std::vector<std::string>& schedules,
@@ -57,15 +51,8 @@ std::vector<ProfilePoint> profile(const std::vector<ProfileModel>& models, const
   if (opt.repeats < 1) throw std::invalid_argument("profile: repeats must be >= 1");
   if (opt.mode != "inference" && opt.mode != "train")
     throw std::invalid_argument("profile: mode must be inference or train, got '" + opt.mode + "'");
-  torch::Device dev(torch::kCPU);
-  if (opt.device == "cuda") {
-    if (!torch::cuda::is_available()) throw std::runtime_error("profile: --device cuda but no CUDA device is available");
-    dev = torch::Device(torch::kCUDA, 0);
-  } else if (opt.device != "cpu") {
-    throw std::invalid_argument("profile: device must be cpu or cuda, got '" + opt.device + "'");
-  }
-  ScanPathGuard scan_guard;
-  kernels::set_default_scan_impl(kernels::parse_scan_impl(opt.scan));
+  const torch::Device dev = torch_device(opt.device);
+  const kernels::ScanImpl scan = kernels::parse_scan_impl(opt.scan);  // per model: other threads keep theirs
   const bool bf16 = opt.bf16 && dev.is_cuda();
   const int mem_dev = dev.is_cuda() ? 0 : -1;
   const int64_t max_length = *std::max_element(opt.lengths.begin(), opt.lengths.end());
@@ -87,11 +74,12 @@ std::vector<ProfilePoint> profile(const std::vector<ProfileModel>& models, const
     e.cfg.dropout = 0.0;  // timing, not regularisation
     e.cfg.validate("profile");
     {
-      std::lock_guard<std::mutex> seeded(init_mutex());
+      std::lock_guard<std::mutex> seeded(rng_mutex());
       torch::manual_seed(opt.seed);
       e.model = MaBert(e.cfg);
     }
     e.model->to(dev);
+    e.model->set_scan_impl(scan);
     if (bf16 && opt.mode == "inference") e.model->to(torch::kBFloat16);
     e.params = count_parameters(*e.model);
     if (opt.mode == "train") {
@@ -106,6 +94,7 @@ std::vector<ProfilePoint> profile(const std::vector<ProfileModel>& models, const
   // Lengths outer, schedules inner: every schedule at one length is timed back to back under the
   // same conditions (caches, allocator state, other load), so the ratios compare like with like.
   std::vector<ProfilePoint> points;
+  at::Generator inputs_gen = at::make_generator<at::CPUGeneratorImpl>(opt.seed);  // the profile's own draws
   for (int64_t L : opt.lengths) {
     for (Entry& entry : entries) {
       MaBert& model = entry.model;
@@ -116,13 +105,12 @@ std::vector<ProfilePoint> profile(const std::vector<ProfileModel>& models, const
       if (stop && stop->load()) return points;
       ProfilePoint p;
       p.schedule = schedule, p.length = L, p.params = params;
-      std::unique_lock<std::mutex> drawing(init_mutex());
-      torch::Tensor ids = torch::randint(Tokenizer::kNumSpecial, cfg.vocab_size, {opt.batch, L}, torch::kLong).to(dev);
+      torch::Tensor ids =
+          torch::randint(Tokenizer::kNumSpecial, cfg.vocab_size, {opt.batch, L}, inputs_gen, torch::kLong).to(dev);
       torch::Tensor mask = torch::ones({opt.batch, L}, torch::kFloat).to(dev);
       // MLM-style loss on 15 % of the positions.
       const int64_t n_masked = std::max<int64_t>(1, L * 15 / 100);
-      torch::Tensor pos = torch::randperm(L, torch::kLong).narrow(0, 0, n_masked).to(dev);
-      drawing.unlock();
+      torch::Tensor pos = torch::randperm(L, inputs_gen, torch::kLong).narrow(0, 0, n_masked).to(dev);
       auto run_once = [&] {
         if (opt.mode == "inference") {
           torch::NoGradGuard g;
@@ -131,18 +119,11 @@ std::vector<ProfilePoint> profile(const std::vector<ProfileModel>& models, const
           optim->zero_grad();
           torch::Tensor loss;
           {
-            if (bf16) {
-              at::autocast::set_autocast_dtype(at::kCUDA, at::kBFloat16);
-              at::autocast::set_autocast_enabled(at::kCUDA, true);
-            }
+            AutocastBf16 autocast(bf16, dev);
             EncoderOutput r = model->forward(ids, mask);
             torch::Tensor h = r.hidden.index_select(1, pos);  // {B, n, D}
             torch::Tensor logits = model->mlm_logits(h).to(torch::kFloat);
             loss = torch::nn::functional::cross_entropy(logits.reshape({-1, cfg.vocab_size}), ids.index_select(1, pos).reshape(-1));
-            if (bf16) {
-              at::autocast::set_autocast_enabled(at::kCUDA, false);
-              at::autocast::clear_cache();
-            }
           }
           loss.backward();
           optim->step();

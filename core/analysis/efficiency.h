@@ -5,6 +5,7 @@
 #pragma once
 
 #include "model/config.h"
+#include "util/device.h"
 
 #include <atomic>
 #include <functional>
@@ -19,7 +20,7 @@ struct ProfileOptions {
   int repeats = 5;          // timed repeats (the median is reported)
   int warmup = 1;
   std::string mode = "inference";  // inference | train (forward + MLM loss + backward + AdamW step)
-  std::string device = "cpu";      // cpu | cuda
+  DeviceKind device = DeviceKind::Cpu;
   bool bf16 = false;               // CUDA only: weights and activations in bf16 (inference) / autocast (train)
   std::string scan = "auto";       // the selective-scan path: auto | ref | cpu | cuda
   uint64_t seed = 0;

@@ -79,12 +79,18 @@ Inspection inspect(MaBert& model, const Tokenizer& tok, const std::string& a, co
 
   auto w = r.pool_weights[0].to(torch::kCPU, torch::kDouble).contiguous();
   out.pool_weights.assign(w.data_ptr<double>(), w.data_ptr<double>() + L);
-  if (opt.attention_layer >= 0) out.attention = r.attentions[opt.attention_layer][0].to(torch::kCPU, torch::kFloat);
+  if (opt.attention_layer >= 0) {
+    out.attention = r.attentions[opt.attention_layer][0].to(torch::kCPU, torch::kFloat).contiguous();
+    out.attention_mean = out.attention.mean(0).contiguous();
+  }
   if (opt.ssm_layer >= 0 && r.ssm_trace.ssm_states.defined()) {
     // {1, C, L, N} → {L, C, N}
     out.states = r.ssm_trace.ssm_states[0].permute({1, 0, 2}).to(torch::kCPU, torch::kFloat).contiguous();
     out.state_norms = out.states.norm(2, {2});
     out.delta = r.ssm_trace.ssm_delta[0].transpose(0, 1).to(torch::kCPU, torch::kFloat).contiguous();
+    out.delta_mean = out.delta.mean(1).contiguous();
+    const torch::Tensor top = std::get<1>(out.state_norms[L - 1].topk(std::min<int64_t>(4, out.state_norms.size(1)))).contiguous();
+    out.top_channels.assign(top.data_ptr<int64_t>(), top.data_ptr<int64_t>() + top.numel());
     // Principal axes of the valid positions' states; every position projected on them.
     torch::Tensor flat = out.states.reshape({L, -1}).to(torch::kDouble);
     torch::Tensor vmask = torch::tensor(std::vector<int64_t>(out.valid.begin(), out.valid.end())).to(torch::kBool);

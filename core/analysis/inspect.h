@@ -1,6 +1,7 @@
 // Looking inside a model for one typed sentence (or pair): the pooling weights, the attention
 // probabilities of a chosen layer, and the SSM state trajectory of a chosen Mamba layer — all
 // from one forward pass, returned as plain CPU tensors the GUI and the CLI can draw or export.
+// Everything a view shows is computed here (on the worker), so drawing only reads values.
 #pragma once
 
 #include "model/mabert.h"
@@ -25,10 +26,13 @@ struct Inspection {
   std::vector<uint8_t> valid;       // 1 for real tokens, 0 for pads
   std::vector<double> pool_weights; // per token; exactly 0 on pads under MAP
   torch::Tensor attention;          // {H, L, L} of attention_layer, undefined when not asked or not T/P
+  torch::Tensor attention_mean;     // {L, L} the mean over heads
   // SSM trace of ssm_layer (forward scan), over the L positions:
   torch::Tensor state_norms;        // {L, C}  ‖h_t[c, :]‖₂ per channel c = 1..E·D
   torch::Tensor states;             // {L, C, N}
   torch::Tensor delta;              // {L, C}  effective Δ_t (0 on pads under psm_state)
+  torch::Tensor delta_mean;         // {L}     Δ_t's mean over channels
+  std::vector<int64_t> top_channels;  // the (up to) 4 channels with the largest state norm at the last position
   torch::Tensor path2d;             // {L, 2}  the state path projected on its first two principal axes
   std::vector<double> path_variance;  // share of variance the two axes explain
   int64_t truncated = 0;              // pieces dropped so that text and pads fit the model's max_len

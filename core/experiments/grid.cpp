@@ -1,8 +1,7 @@
 #include "experiments/grid.h"
 
 #include "data/glue.h"
-#include "runs/registry.h"
-#include "tokenize/tokenizer.h"
+#include "jobs/runner.h"
 #include "util/files.h"
 #include "util/json_text.h"
 
@@ -95,7 +94,13 @@ train::TrainOptions budget(const json& j, const std::string& where, const std::s
   if (j.contains("warmup")) o.warmup = get_real(j["warmup"], where, f("warmup"), 0);
   if (j.contains("weight_decay")) o.weight_decay = get_real(j["weight_decay"], where, f("weight_decay"), 0);
   if (j.contains("clip")) o.clip = get_real(j["clip"], where, f("clip"), 0);
-  if (j.contains("device")) o.device = get_string(j["device"], where, f("device"));
+  if (j.contains("device")) {
+    try {
+      o.device = parse_device(get_string(j["device"], where, f("device")));
+    } catch (const std::invalid_argument& e) {
+      grid_error(where, f("device"), e.what());
+    }
+  }
   if (vocab && j.contains("vocab")) *vocab = static_cast<int>(get_int(j["vocab"], where, f("vocab"), 6, 1 << 20));
   if (max_train && j.contains("max_train")) *max_train = get_int(j["max_train"], where, f("max_train"), 0, int64_t{1} << 40);
   if (!(o.lr > 0)) grid_error(where, f("lr"), "must be > 0");
@@ -287,25 +292,14 @@ GridReport run_grid(const Grid& grid, const std::string& out_dir, const GridHook
   auto say = [&](const std::string& m) {
     if (hooks.on_message) hooks.on_message(m);
   };
-  auto stopped = [&] { return hooks.stop && hooks.stop->load(); };
+  auto stopped = [&] { return hooks.control && hooks.control->stop_requested(); };
   fs::create_directories(out_dir);
-  runs::Registry reg(hooks.registry.empty() ? runs::Registry::default_path() : hooks.registry);
   GridReport rep;
+  train::Hooks h;
+  h.control = hooks.control;
 
   // One tokenizer for the whole grid, so every cell sees the same vocabulary.
-  const std::string tok_path = out_dir + "/tokenizer.model";
-  if (!fs::exists(tok_path)) {
-    TokenizerTrainOptions to;
-    to.inputs = grid.corpus;
-    to.model_prefix = out_dir + "/tokenizer";
-    to.vocab_size = grid.vocab;
-    say("training a " + std::to_string(grid.vocab) + "-piece tokenizer on the corpus");
-    Tokenizer::train(to);
-  }
-  auto record = [&](const std::string& dir, const std::string& kind, const std::string& task, const std::string& status,
-                    const json& config, const json& metrics) {
-    reg.upsert({fs::absolute(dir).lexically_normal().string(), kind, task, status, "", "", config, metrics});
-  };
+  const std::string tok_path = jobs::ensure_tokenizer(grid.corpus, out_dir + "/tokenizer", grid.vocab, say);
 
   // Pretraining: each distinct encoder once.
   std::map<std::string, std::string> encoder_dir;
@@ -327,15 +321,11 @@ GridReport run_grid(const Grid& grid, const std::string& out_dir, const GridHook
     job.run_dir = dir;
     job.train = grid.pretrain;
     job.train.resume = fs::exists(dir + "/checkpoints");  // an interrupted pretraining continues
-    const json cfg = {{"grid", grid.name}, {"model", job.model.to_json()}, {"train", job.train.to_json()}};
-    record(dir, "pretrain", "", "running", cfg, nullptr);
     say("pretraining encoder " + key + " (" + job.model.schedule + ") for " + std::to_string(job.train.steps) + " steps");
-    train::Hooks h;
-    h.stop = hooks.stop;
-    const train::TrainResult r = train::pretrain(job, h);
-    record(dir, "pretrain", "", r.status, cfg, {{"final", r.final_metrics}, {"steps", r.steps}});
-    if (r.status != "finished") throw std::runtime_error("pretraining " + dir + " ended: " + r.status + " " + r.message);
-    write_file_atomic(dir + "/done.json", json({{"status", r.status}, {"metrics", r.final_metrics}}).dump(2) + "\n");
+    const train::TrainResult r = jobs::pretrain(job, grid.vocab, {hooks.registry, {{"grid", grid.name}}}, h).result;
+    if (r.status != train::RunStatus::Finished)
+      throw std::runtime_error("pretraining " + dir + " ended: " + to_string(r.status) + " " + r.message);
+    write_file_atomic(dir + "/done.json", json({{"status", to_string(r.status)}, {"metrics", r.final_metrics}}).dump(2) + "\n");
     ++rep.pretrain_runs;
   }
 
@@ -365,15 +355,11 @@ GridReport run_grid(const Grid& grid, const std::string& out_dir, const GridHook
           job.train = grid.finetune;
           job.train.seed = seed;
           job.max_train_examples = grid.max_train_examples;
-          const json cfg = {{"grid", grid.name}, {"variant", v.name}, {"seed", seed}, {"train", job.train.to_json()}};
-          record(dir, "finetune", task, "running", cfg, nullptr);
           say("fine-tuning " + v.name + " on " + task + ", seed " + std::to_string(seed));
-          train::Hooks h;
-          h.stop = hooks.stop;
-          const train::TrainResult r = train::finetune(job, h);
-          record(dir, "finetune", task, r.status, cfg, {{"final", r.final_metrics}, {"best", r.best_metrics}});
-          if (r.status == "stopped") break;
-          if (r.status == "diverged") throw std::runtime_error(dir + ": " + r.message);
+          const jobs::Recording rec{hooks.registry, {{"grid", grid.name}, {"variant", v.name}, {"seed", seed}}};
+          const train::TrainResult r = jobs::finetune(job, rec, h).result;
+          if (r.status == train::RunStatus::Stopped) break;
+          if (r.status == train::RunStatus::Diverged) throw std::runtime_error(dir + ": " + r.message);
           c.metrics = r.best_metrics.empty() ? r.final_metrics : r.best_metrics;
           if (!c.metrics.count(metric)) throw std::runtime_error(dir + ": the evaluation has no '" + metric + "'");
           c.score = c.metrics.at(metric);

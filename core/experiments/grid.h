@@ -6,7 +6,8 @@
 #pragma once
 
 #include "model/config.h"
-#include "train/trainer.h"
+#include "train/hooks.h"
+#include "train/options.h"
 
 #include <nlohmann/json.hpp>
 
@@ -61,8 +62,8 @@ struct GridReport {
 struct GridHooks {
   std::function<void(const std::string&)> on_message;
   std::function<void(const CellResult&)> on_cell;
-  const std::atomic<bool>* stop = nullptr;
-  std::string registry;  // empty: the default registry
+  train::Control* control = nullptr;  // stop: after the current step, the cell starts over next time
+  std::string registry;               // empty: the default registry
 };
 
 // Runs (or resumes) the grid into out_dir: out_dir/encoders/<key>/ for pretraining runs,

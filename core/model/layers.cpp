@@ -195,7 +195,7 @@ ScanBranchImpl::ScanBranchImpl(const ModelConfig& cfg)
 }
 
 torch::Tensor ScanBranchImpl::forward(const torch::Tensor& x, const torch::Tensor& z, const torch::Tensor& mask,
-                                      bool reverse, torch::Tensor* states, torch::Tensor* delta) {
+                                      bool reverse, kernels::ScanImpl scan, torch::Tensor* states, torch::Tensor* delta) {
   // Causal conv looks back K−1 steps; the reverse direction looks ahead, with the kernel flipped.
   torch::Tensor xc;
   if (!reverse) {
@@ -223,6 +223,7 @@ torch::Tensor ScanBranchImpl::forward(const torch::Tensor& x, const torch::Tenso
   opt.delta_softplus = true;
   opt.reverse = reverse;
   opt.return_states = states != nullptr;
+  opt.prefer = scan;
   kernels::ScanOutputs out = kernels::selective_scan(in, opt);
   if (states) *states = out.states.detach();
   if (delta) *delta = out.delta.detach();
@@ -237,14 +238,15 @@ SsmCoreImpl::SsmCoreImpl(const ModelConfig& cfg, bool bidirectional_) : bidirect
   out_proj = register_module("out_proj", make_linear(cfg.d_inner(), cfg.d_model, false));
 }
 
-torch::Tensor SsmCoreImpl::forward(const torch::Tensor& u, const torch::Tensor& state_mask, LayerTrace* trace) {
+torch::Tensor SsmCoreImpl::forward(const torch::Tensor& u, const torch::Tensor& state_mask, kernels::ScanImpl scan,
+                                   LayerTrace* trace) {
   auto xz = in_proj(u).transpose(1, 2).chunk(2, 1);  // 2 × {B, C, L}
   const bool want = trace && trace->want_ssm;
   // The gate SiLU(z) is applied inside the scan; for B layers (y_f + y_b)·g = y_f·g + y_b·g.
-  torch::Tensor y = fwd(xz[0], xz[1], state_mask, false, want ? &trace->ssm_states : nullptr,
+  torch::Tensor y = fwd(xz[0], xz[1], state_mask, false, scan, want ? &trace->ssm_states : nullptr,
                         want ? &trace->ssm_delta : nullptr);
   if (bidirectional)
-    y = y + bwd(xz[0], xz[1], state_mask, true, want ? &trace->ssm_states_rev : nullptr,
+    y = y + bwd(xz[0], xz[1], state_mask, true, scan, want ? &trace->ssm_states_rev : nullptr,
                 want ? &trace->ssm_delta_rev : nullptr);
   return out_proj(y.transpose(1, 2));  // {B, L, D}
 }
@@ -276,7 +278,7 @@ MambaLayer::MambaLayer(const ModelConfig& cfg, bool bidirectional) {
 torch::Tensor MambaLayer::forward(const torch::Tensor& h, const LayerContext& ctx, LayerTrace* trace) {
   torch::Tensor x = norm1(h);
   if (ctx.psm_pre && ctx.mask3.defined()) x = x * ctx.mask3;  // Eq. 2: SSM(LN(H) ⊙ m)
-  torch::Tensor h1 = h + drop(ssm(x, ctx.psm_state ? ctx.mask : torch::Tensor(), trace));
+  torch::Tensor h1 = h + drop(ssm(x, ctx.psm_state ? ctx.mask : torch::Tensor(), ctx.scan, trace));
   torch::Tensor h2 = h1 + ffn(norm2(h1));
   if (ctx.psm_post && ctx.mask3.defined()) h2 = h2 * ctx.mask3;  // Eq. 3
   return h2;
@@ -297,7 +299,7 @@ torch::Tensor ParallelLayer::forward(const torch::Tensor& h, const LayerContext&
   torch::Tensor* probs = trace && trace->want_attention ? &trace->attention : nullptr;
   torch::Tensor a = attn(x, ctx, probs);
   torch::Tensor xs = ctx.psm_pre && ctx.mask3.defined() ? x * ctx.mask3 : x;
-  torch::Tensor s = ssm(xs, ctx.psm_state ? ctx.mask : torch::Tensor(), trace);
+  torch::Tensor s = ssm(xs, ctx.psm_state ? ctx.mask : torch::Tensor(), ctx.scan, trace);
   torch::Tensor h1 = h + drop(0.5 * (a + s));
   torch::Tensor h2 = h1 + ffn(norm2(h1));
   if (ctx.psm_post && ctx.mask3.defined()) h2 = h2 * ctx.mask3;

@@ -6,6 +6,7 @@
 #pragma once
 
 #include "model/config.h"
+#include "selective_scan/selective_scan.h"
 
 #include <torch/nn/module.h>
 #include <torch/nn/modules/container/any.h>
@@ -26,6 +27,7 @@ struct LayerContext {
   torch::Tensor attn_bias;  // {B, 1, 1, L} float, 0 on valid keys, −inf on pad keys
   torch::Tensor rel;        // {2R, D} DeBERTa's relative-position embeddings (normalised), shared by D layers
   bool psm_pre = true, psm_post = true, psm_state = true;
+  kernels::ScanImpl scan = kernels::ScanImpl::Auto;  // the model's preferred scan path (self-checked)
 };
 
 // Per-layer analysis outputs, filled only when asked for.
@@ -89,7 +91,7 @@ struct ScanBranchImpl : torch::nn::Module {
   explicit ScanBranchImpl(const ModelConfig& cfg);
   // x: {B, E·D, L} (after in_proj); z: {B, E·D, L} gate; mask: {B, L} or undefined
   torch::Tensor forward(const torch::Tensor& x, const torch::Tensor& z, const torch::Tensor& mask, bool reverse,
-                        torch::Tensor* states, torch::Tensor* delta);
+                        kernels::ScanImpl scan, torch::Tensor* states, torch::Tensor* delta);
 
   int64_t d_state, dt_rank, d_conv;
   torch::nn::Conv1d conv{nullptr};
@@ -102,7 +104,7 @@ TORCH_MODULE(ScanBranch);
 struct SsmCoreImpl : torch::nn::Module {
   SsmCoreImpl(const ModelConfig& cfg, bool bidirectional);
   // u: {B, L, D}; state_mask: {B, L} (psm_state) or undefined  →  {B, L, D}
-  torch::Tensor forward(const torch::Tensor& u, const torch::Tensor& state_mask, LayerTrace* trace);
+  torch::Tensor forward(const torch::Tensor& u, const torch::Tensor& state_mask, kernels::ScanImpl scan, LayerTrace* trace);
 
   bool bidirectional;
   torch::nn::Linear in_proj{nullptr}, out_proj{nullptr};

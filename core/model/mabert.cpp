@@ -113,6 +113,7 @@ EncoderOutput MaBertImpl::forward(const torch::Tensor& ids, const torch::Tensor&
   ctx.psm_pre = cfg_.psm_pre;
   ctx.psm_post = cfg_.psm_post;
   ctx.psm_state = cfg_.psm_state;
+  ctx.scan = scan_impl_;
   torch::Tensor h = embeddings(ids, segments, mask);  // {B, L, D}
   if (mask.defined()) {
     ctx.mask = mask.to(h.scalar_type());
@@ -188,7 +189,7 @@ MaBert extend_positions(MaBert& model, int64_t max_len, int64_t rel_range) {
   cfg.validate("extend_positions");
   MaBert out{nullptr};
   {
-    std::lock_guard<std::mutex> lock(init_mutex());
+    std::lock_guard<std::mutex> lock(rng_mutex());
     out = MaBert(cfg);
   }
   out->to(model->parameters().front().device());
@@ -211,11 +212,6 @@ MaBert extend_positions(MaBert& model, int64_t max_len, int64_t rel_range) {
       item.value().copy_(old);
   }
   return out;
-}
-
-std::mutex& init_mutex() {
-  static std::mutex m;
-  return m;
 }
 
 }  // namespace mabert

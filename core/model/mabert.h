@@ -7,6 +7,7 @@
 
 #include "model/config.h"
 #include "model/layers.h"
+#include "util/rng.h"  // rng_mutex(): held while seeding and building a model
 
 #include <torch/nn/modules/container/modulelist.h>
 
@@ -68,6 +69,10 @@ struct MaBertImpl : torch::nn::Module {
 
   // Switch padding-safe masking at run time (padding-drift analysis uses the same weights).
   void set_psm(bool pre, bool post, bool state);
+  // The selective-scan path this model's M/B/P layers ask for (self-checked before first use; the
+  // reference when it fails). A property of this model only: other models and threads are unaffected.
+  void set_scan_impl(kernels::ScanImpl impl) { scan_impl_ = impl; }
+  kernels::ScanImpl scan_impl() const { return scan_impl_; }
 
   const ModelConfig& config() const { return cfg_; }
   // One entry per schedule letter; with share_layers, entries of one letter are the same layer.
@@ -86,13 +91,9 @@ struct MaBertImpl : torch::nn::Module {
  private:
   ModelConfig cfg_;
   std::vector<std::shared_ptr<EncoderLayer>> layers_;
+  kernels::ScanImpl scan_impl_ = kernels::ScanImpl::Auto;
 };
 TORCH_MODULE(MaBert);
-
-// LibTorch has one default CPU generator per process. Code that seeds it and draws from it
-// (weight initialisation, random inputs) holds this lock, so a model built on one thread (the
-// studio's analysis worker, a profile) does not interleave draws with a run starting on another.
-std::mutex& init_mutex();
 
 // Parameter count of a module (every registered parameter once; the tied decoder is not counted twice).
 int64_t count_parameters(const torch::nn::Module& m);

@@ -5,7 +5,6 @@
 #include "util/files.h"
 #include "util/json_text.h"
 
-#include <ATen/CPUGeneratorImpl.h>
 #include <nlohmann/json.hpp>
 #include <torch/torch.h>
 
@@ -59,13 +58,8 @@ std::string save_checkpoint(const std::string& run_dir, MaBert& model, torch::op
   }
   save_safetensors((tmp / "model.safetensors").string(), weights, {{"format", "pt"}, {"producer", "mabert-studio"}});
   save_safetensors((tmp / "optimizer.safetensors").string(), moments);
-  auto gen = at::detail::getDefaultCPUGenerator();
-  torch::Tensor rng;
-  {
-    std::lock_guard<std::mutex> lock(gen.mutex());
-    rng = gen.get_state();
-  }
-  save_safetensors((tmp / "rng.safetensors").string(), {{"cpu", rng}});
+  if (!state.rng.defined()) throw std::logic_error("save_checkpoint: the trainer state has no generator state");
+  save_safetensors((tmp / "rng.safetensors").string(), {{state.rng_kind, state.rng}});
   nlohmann::ordered_json j = {{"step", state.step},
                               {"best_metric", state.best_metric},
                               {"best_step", state.best_step},
@@ -167,13 +161,11 @@ void load_checkpoint(const std::string& dir, MaBert& model, torch::optim::AdamW*
     const std::string rpath = dir + "/rng.safetensors";
     const SafetensorsFile r = load_safetensors(rpath);
     if (r.tensors.empty()) throw std::runtime_error(rpath + ": holds no generator state");
-    auto gen = at::detail::getDefaultCPUGenerator();
-    std::lock_guard<std::mutex> lock(gen.mutex());
-    try {
-      gen.set_state(r.tensors.at(0).second);
-    } catch (const c10::Error& e) {
-      throw std::runtime_error(rpath + ": not a CPU generator state (" + e.what_without_backtrace() + ")");
-    }
+    const auto& [kind, rng] = r.tensors.at(0);
+    if (kind != "cpu" && kind != "cuda") throw std::runtime_error(rpath + ": tensor '" + kind + "' is not a generator state (cpu or cuda)");
+    if (rng.scalar_type() != torch::kByte) throw std::runtime_error(rpath + ": tensor '" + kind + "' is not a byte tensor");
+    state->rng = rng;  // checked when the job's generator takes it
+    state->rng_kind = kind;
   }
 }
 

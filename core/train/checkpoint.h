@@ -19,6 +19,8 @@ struct TrainerState {
   double best_metric = 0;
   int64_t best_step = -1;
   int64_t evals_without_improvement = 0;
+  at::Tensor rng;                 // the job's generator state (JobRng), saved as rng.safetensors
+  std::string rng_kind = "cpu";   // its key there: "cpu" or "cuda"
 };
 
 // Writes <run_dir>/checkpoints/ckpt-<step>; keeps the newest `keep` checkpoints.

@@ -18,7 +18,6 @@
 namespace mabert::kernels {
 namespace {
 
-std::atomic<ScanImpl> g_default_impl{ScanImpl::Auto};
 
 void log_once(const std::string& reason) {
   static std::mutex mu;
@@ -57,9 +56,6 @@ const char* scan_impl_name(ScanImpl impl) {
   }
   return "?";
 }
-
-void set_default_scan_impl(ScanImpl impl) { g_default_impl = impl; }
-ScanImpl default_scan_impl() { return g_default_impl; }
 
 void check_scan_inputs(const ScanInputs& in) {
   for (auto [t, name] : {std::pair{&in.u, "u"}, {&in.delta, "delta"}, {&in.A, "A"}, {&in.B, "B"}, {&in.C, "C"}}) {
@@ -123,7 +119,7 @@ const ScanSelfCheck& checked(ScanImpl impl, at::ScalarType dtype, at::Device dev
 
 ScanImpl resolve(const ScanInputs& in, const ScanOptions& opt) {
   const bool forced_per_call = opt.impl != ScanImpl::Auto;
-  ScanImpl impl = forced_per_call ? opt.impl : default_scan_impl();
+  ScanImpl impl = forced_per_call ? opt.impl : opt.prefer;
   if (impl == ScanImpl::Auto) impl = in.u.is_cuda() ? ScanImpl::Cuda : ScanImpl::Cpu;
   if (impl == ScanImpl::Ref) return impl;
   const std::string why = unsupported_reason(impl, in);

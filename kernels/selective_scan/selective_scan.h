@@ -29,7 +29,12 @@ struct ScanOptions {
   bool reverse = false;        // scan from t = L−1 down to 0 (the backward half of `B` layers)
   bool return_states = false;  // also return h_t for every t (analysis views)
   at::Tensor state_channels;   // with return_states: int64 indices of the channels whose states to return; undefined = all
+  // Forced path (tests, benchmarks): runs as it is, no self-check. Auto: dispatch chooses.
   ScanImpl impl = ScanImpl::Auto;
+  // With impl = Auto, the path to try (self-checked first, the reference when it fails or cannot
+  // take the inputs); Auto = the device's fast path. Each model passes its own (MaBert::set_scan_impl),
+  // so one thread's choice never changes another's.
+  ScanImpl prefer = ScanImpl::Auto;
 };
 
 struct ScanOutputs {
@@ -47,10 +52,6 @@ ScanOutputs selective_scan_ref(const ScanInputs& in, const ScanOptions& opt);
 
 // The path selective_scan() would run for these inputs and options (after any fall-back).
 ScanImpl resolve_scan_impl(const ScanInputs& in, const ScanOptions& opt);
-
-// Process-wide default used when ScanOptions::impl is Auto (CLI --scan, GUI efficiency view).
-void set_default_scan_impl(ScanImpl impl);
-ScanImpl default_scan_impl();
 
 // Benchmark support. The roofline loop runs `count` exp + 2 multiply-adds over in-cache data on
 // every intra-op thread, with the CPU kernel's exp; returns a checksum.

@@ -4,6 +4,7 @@
 #include "harness.h"
 
 #include "experiments/grid.h"
+#include "model/config.h"
 #include "runs/registry.h"
 #include "util/files.h"
 #include "util/svg_plot.h"
@@ -83,6 +84,12 @@ TEST_CASE(toy_grid_runs_end_to_end_and_resumes_without_work) {
   runs::Registry reg(registry);
   EXPECT_EQ(reg.list("pretrain").size(), size_t{2});
   EXPECT_EQ(reg.list("finetune").size(), size_t{4});
+  // Each row records the model as the run folder's config.json holds it (vocabulary, head, pooling resolved).
+  for (const auto& r : reg.list()) {
+    const json on_disk = ModelConfig::load(r.id + "/config.json").to_json();
+    EXPECT_MSG(r.config.contains("model") && r.config["model"] == on_disk, r.id << ": registry model differs from config.json");
+    EXPECT_EQ(r.config.value("grid", ""), std::string("toy"));
+  }
 
   // A rerun does no work and gives the same table.
   const auto second = experiments::run_grid(g, out, h);

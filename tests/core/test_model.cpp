@@ -118,10 +118,10 @@ TEST_CASE(shapes_and_dtypes_for_every_layer_kind_and_pooling) {
 TEST_CASE(padding_invariance_with_full_psm) {
   // Under the reference scan and the fused kernel the model would pick by itself.
   for (kernels::ScanImpl impl : {kernels::ScanImpl::Ref, kernels::ScanImpl::Auto}) {
-  kernels::set_default_scan_impl(impl);
   std::printf("    scan path: %s\n", kernels::scan_impl_name(impl));
   for (const char* schedule : {"MMTMMT", "BTB", "PMP", "TBMP"}) {
     MaBert model(micro_config(schedule));
+    model->set_scan_impl(impl);
     model->eval();
     perturb(model, 0.2, 13);
     const auto sents = random_sentences(kLengths, model->config().vocab_size, 3);
@@ -143,7 +143,6 @@ TEST_CASE(padding_invariance_with_full_psm) {
     }
   }
   }
-  kernels::set_default_scan_impl(kernels::ScanImpl::Auto);
 }
 
 TEST_CASE(without_psm_padding_changes_outputs) {

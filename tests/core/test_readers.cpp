@@ -5,9 +5,7 @@
 #include "harness.h"
 
 #include "drivers.h"
-#ifdef MABERT_TEST_PROJECT
 #include "drivers_project.h"
-#endif
 
 #include "util/errors.h"
 #include "util/files.h"
@@ -43,9 +41,7 @@ const std::map<std::string, Driver>& drivers() {
       {"glue", fuzz::drive_glue},           {"corpus", fuzz::drive_corpus},
       {"safetensors", fuzz::drive_safetensors}, {"tokenizer", fuzz::drive_tokenizer},
       {"registry", fuzz::drive_registry},   {"metrics", fuzz::drive_metrics},
-#ifdef MABERT_TEST_PROJECT
       {"project", fuzz::drive_project},
-#endif
   };
   return d;
 }
@@ -351,9 +347,8 @@ TEST_CASE(metrics_log_tolerates_torn_lines_and_names_bad_ones) {
   EXPECT_THROWS_WITH(train::read_metrics_log(fuzz::scratch_dir() + "/no-such.jsonl"), "no-such.jsonl", "cannot open");
 }
 
-#ifdef MABERT_TEST_PROJECT
 TEST_CASE(project_errors_name_the_file_and_field) {
-  auto load = [](const std::string& text) { return fuzz::load_project_file(scratch("p.mabert.json", text)); };
+  auto load = [](const std::string& text) { return project::load(scratch("p.mabert.json", text)); };
   EXPECT_EQ(load(R"({"format": "mabert-studio-project", "version": 1, "run": "x"})")["run"].get<std::string>(), std::string("x"));
   EXPECT_THROWS_WITH(load(R"({"format": 5, "version": 1})"), "p.mabert.json", "field 'format'");  // was json::type_error
   EXPECT_THROWS_WITH(load(R"({"format": "mabert-studio-project", "version": 4294967297})"), "p.mabert.json", "field 'version'");
@@ -366,6 +361,5 @@ TEST_CASE(project_errors_name_the_file_and_field) {
                           std::string(500, ']') + "}"),
                      "p.mabert.json", "nested deeper");
 }
-#endif
 
 TEST_MAIN()

@@ -2,7 +2,9 @@
 // run registry.
 #include "harness.h"
 
+#include "analysis/efficiency.h"
 #include "io/safetensors.h"
+#include "jobs/runner.h"
 #include "runs/registry.h"
 #include "tokenize/tokenizer.h"
 #include "train/checkpoint.h"
@@ -11,7 +13,11 @@
 
 #include <torch/torch.h>
 
+#include <ATen/Parallel.h>
+
+#include <atomic>
 #include <filesystem>
+#include <thread>
 #include <unistd.h>
 
 using namespace mabert;
@@ -66,20 +72,22 @@ NamedTensors final_weights(const std::string& run_dir) {
 TEST_CASE(resume_gives_identical_weights) {
   const std::string a = temp_dir("straight"), b = temp_dir("resumed");
   const auto ra = train::pretrain(small_job(a));
-  EXPECT_EQ(ra.status, std::string("finished"));
+  EXPECT_EQ(std::string(to_string(ra.status)), std::string("finished"));
   EXPECT_EQ(ra.steps, 8);
 
-  std::atomic<bool> stop{false};
+  train::Control control;
   train::Hooks hooks;
-  hooks.stop = &stop;
-  hooks.on_step = [&](const train::StepStats& s) { stop = s.step >= 3; };
+  hooks.control = &control;
+  hooks.on_step = [&](const train::StepStats& s) {
+    if (s.step >= 3) control.request_stop();
+  };
   const auto rb1 = train::pretrain(small_job(b), hooks);
-  EXPECT_EQ(rb1.status, std::string("stopped"));
+  EXPECT_EQ(std::string(to_string(rb1.status)), std::string("stopped"));
   EXPECT_EQ(rb1.steps, 3);
   auto job = small_job(b);
   job.train.resume = true;
   const auto rb2 = train::pretrain(job);
-  EXPECT_EQ(rb2.status, std::string("finished"));
+  EXPECT_EQ(std::string(to_string(rb2.status)), std::string("finished"));
   EXPECT_EQ(rb2.steps, 8);
 
   const auto wa = final_weights(a), wb = final_weights(b);
@@ -105,8 +113,8 @@ TEST_CASE(divergence_stops_and_keeps_the_last_good_checkpoint) {
   job.train.save_every = 1;
   job.train.warmup = 0;
   const auto r = train::pretrain(job);
-  std::printf("    status %s after %lld steps: %s\n", r.status.c_str(), (long long)r.steps, r.message.c_str());
-  EXPECT_EQ(r.status, std::string("diverged"));
+  std::printf("    status %s after %lld steps: %s\n", to_string(r.status), (long long)r.steps, r.message.c_str());
+  EXPECT_EQ(std::string(to_string(r.status)), std::string("diverged"));
   EXPECT(r.message.find("last good checkpoint") != std::string::npos);
   const auto ckpt = train::latest_checkpoint(dir);
   if (r.steps > 0) {
@@ -152,6 +160,125 @@ TEST_CASE(registry_records_and_lists_runs) {
   EXPECT(!reg.get("/runs/none").has_value());
   write_file_atomic(temp_dir("bad") + "/runs.db", "this is not a database, just text that is long enough to be read");
   EXPECT_THROWS_WITH(runs::Registry(temp_dir("bad2") + "/../bad/runs.db"), "runs.db");
+}
+
+TEST_CASE(a_profile_on_another_thread_leaves_a_training_job_alone) {
+  // The efficiency view forces the reference scan and builds and seeds models on its own thread
+  // while a job trains. Neither may reach the job: its weights must equal those of the same job
+  // trained alone, bit for bit (the fused and reference scans differ in the last bits, and the
+  // job's dropout masks would shift with any draw from its stream). One intra-op thread each, so
+  // both runs split their work identically.
+  auto train_alone = [](const std::string& dir) {
+    std::thread t([&] {
+      at::set_num_threads(1);
+      train::pretrain(small_job(dir));
+    });
+    t.join();
+    return final_weights(dir);
+  };
+  const auto alone = train_alone(temp_dir("alone"));
+
+  const std::string dir = temp_dir("beside_profile");
+  std::atomic<bool> done{false};
+  std::atomic<int> profiles{0};
+  std::thread job([&] {
+    at::set_num_threads(1);
+    train::pretrain(small_job(dir));
+    done = true;
+  });
+  std::thread profiler([&] {
+    at::set_num_threads(1);
+    ModelConfig cfg = ModelConfig::preset("tiny");
+    cfg.d_model = 32, cfg.n_heads = 2, cfg.d_ffn = 64, cfg.d_state = 8, cfg.vocab_size = 300;
+    analysis::ProfileOptions o;
+    o.lengths = {48};
+    o.repeats = 1;
+    o.warmup = 0;
+    o.mode = "train";
+    o.scan = "ref";
+    o.seed = 7;
+    while (!done) {
+      analysis::profile(cfg, {"MMB"}, o);
+      ++profiles;
+    }
+  });
+  job.join();
+  profiler.join();
+  const auto beside = final_weights(dir);
+  REQUIRE(alone.size() == beside.size());
+  double worst = 0;
+  for (size_t i = 0; i < alone.size(); ++i) worst = std::max(worst, (alone[i].second - beside[i].second).abs().max().item<double>());
+  std::printf("    %d reference-scan profiles ran beside the job; max |Δw| vs the job alone = %.3g\n", profiles.load(), worst);
+  EXPECT(profiles.load() >= 1);
+  EXPECT_EQ(worst, 0.0);
+
+  // The comparison can fail: the same job on the reference scan ends elsewhere.
+  const std::string ref_dir = temp_dir("ref_scan");
+  std::thread t([&] {
+    at::set_num_threads(1);
+    train::PretrainJob j = small_job(ref_dir);
+    j.train.scan = kernels::ScanImpl::Ref;
+    train::pretrain(j);
+  });
+  t.join();
+  const auto on_ref = final_weights(ref_dir);
+  double moved = 0;
+  for (size_t i = 0; i < alone.size(); ++i) moved = std::max(moved, (alone[i].second - on_ref[i].second).abs().max().item<double>());
+  std::printf("    the same job on the reference scan: max |Δw| = %.3g\n", moved);
+  EXPECT(moved > 0);
+}
+
+TEST_CASE(registry_rows_hold_the_resolved_config) {
+  // Runs through the job runner: each row's model equals the run folder's config.json, although
+  // the job was given a preset's vocabulary size and no head.
+  const std::string root = temp_dir("runner");
+  const jobs::Recording rec{root + "/runs.db", {{"source", "test"}}};
+  auto pre = small_job(root + "/pre");
+  pre.model.vocab_size = 12345;
+  const auto p = jobs::pretrain(pre, 800, rec);
+  EXPECT_EQ(std::string(to_string(p.result.status)), std::string("finished"));
+  runs::Registry reg(rec.registry);
+  auto row = reg.get(p.run_id);
+  REQUIRE(row.has_value());
+  EXPECT_EQ(row->status, std::string("finished"));
+  EXPECT_EQ(row->kind, std::string("pretrain"));
+  EXPECT(row->config["model"] == nlohmann::json(ModelConfig::load(root + "/pre/config.json").to_json()));
+  EXPECT_EQ(row->config["model"]["vocab_size"].get<int64_t>(), Tokenizer::load(tokenizer()).vocab_size());
+  EXPECT_EQ(row->config.value("source", ""), std::string("test"));
+  EXPECT_EQ(row->metrics["steps"].get<int64_t>(), 8);
+
+  // A job that fails is recorded as failed with its error, and the error reaches the caller.
+  auto bad = small_job(root + "/bad");
+  bad.corpus = {root + "/no-such-corpus.txt"};
+  EXPECT_THROWS_WITH(jobs::pretrain(bad, 800, rec), "no-such-corpus");
+  row = reg.get(fs::absolute(root + "/bad").lexically_normal().string());
+  REQUIRE(row.has_value());
+  EXPECT_EQ(row->status, std::string("failed"));
+  EXPECT(row->metrics.contains("error"));
+}
+
+TEST_CASE(pause_blocks_the_loop_until_resumed) {
+  // The GUI's Pause: the loop waits on the control's condition variable between steps.
+  const std::string dir = temp_dir("pause");
+  train::Control control;
+  train::Hooks hooks;
+  hooks.control = &control;
+  std::atomic<int64_t> last_step{0};
+  hooks.on_step = [&](const train::StepStats& s) {
+    last_step = s.step;
+    if (s.step == 2) control.set_paused(true);
+  };
+  train::TrainResult r;
+  std::thread t([&] { r = train::pretrain(small_job(dir), hooks); });
+  while (!control.paused()) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  const int64_t while_paused = last_step.load();
+  control.set_paused(false);
+  t.join();
+  std::printf("    paused at step %lld for 300 ms; finished at step %lld\n", (long long)while_paused, (long long)r.steps);
+  EXPECT_EQ(while_paused, 2);
+  EXPECT_EQ(r.steps, 8);
+  EXPECT_EQ(std::string(to_string(r.status)), std::string("finished"));
 }
 
 TEST_MAIN()

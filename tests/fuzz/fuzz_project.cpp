@@ -1,4 +1,4 @@
-// libFuzzer target: MaBERT Studio project files (ui::load_project).
+// libFuzzer target: MaBERT Studio project files (core/project: project::load).
 // The driver and the contract it checks: drivers_project.h, drivers.h.
 #include "drivers_project.h"
 

@@ -1,0 +1,134 @@
+#include "jobs/runner.h"
+
+#include "runs/registry.h"
+#include "tokenize/tokenizer.h"
+#include "util/errors.h"
+#include "util/files.h"
+
+#include <filesystem>
+#include <stdexcept>
+
+namespace mabert::jobs {
+namespace fs = std::filesystem;
+using json = nlohmann::json;
+
+const char* to_string(JobKind k) {
+  switch (k) {
+    case JobKind::Pretrain: return "pretrain";
+    case JobKind::Finetune: return "finetune";
+    case JobKind::Evaluate: return "eval";
+  }
+  return "?";
+}
+
+JobKind parse_job_kind(const std::string& s) {
+  if (s == "pretrain") return JobKind::Pretrain;
+  if (s == "finetune") return JobKind::Finetune;
+  if (s == "eval" || s == "evaluate") return JobKind::Evaluate;
+  throw std::invalid_argument("unknown job kind '" + s + "' (expected pretrain, finetune or eval)");
+}
+
+namespace {
+
+std::string run_id(const std::string& dir) { return fs::absolute(dir).lexically_normal().string(); }
+
+// A registry row's config: the resolved model, the training options, the job's own fields.
+json row_config(const ModelConfig& resolved, const train::TrainOptions& t, json fields, const Recording& rec) {
+  json c = {{"model", resolved.to_json()}, {"train", t.to_json()}};
+  for (auto it = fields.begin(); it != fields.end(); ++it) c[it.key()] = it.value();
+  for (auto it = rec.extra.begin(); it != rec.extra.end(); ++it) c[it.key()] = it.value();
+  return c;
+}
+
+}  // namespace
+
+train::TrainResult record_run(const std::string& run_dir, JobKind kind, const std::string& task, const json& config,
+                              const Recording& rec, const std::function<train::TrainResult()>& body) {
+  runs::Registry reg(rec.registry.empty() ? runs::Registry::default_path() : rec.registry);
+  const std::string id = run_id(run_dir);
+  reg.upsert({id, to_string(kind), task, to_string(train::RunStatus::Running), "", "", config, nullptr});
+  train::TrainResult r;
+  try {
+    r = body();
+  } catch (const std::exception& e) {
+    try {
+      reg.upsert({id, to_string(kind), task, to_string(train::RunStatus::Failed), "", "", config,
+                  {{"error", describe_error(e)}}});
+    } catch (...) {  // the original error matters more than a failed row
+    }
+    throw;
+  }
+  reg.upsert({id, to_string(kind), task, to_string(r.status), "", "", config, train::to_json(r)});
+  return r;
+}
+
+std::string ensure_tokenizer(const std::vector<std::string>& corpus, const std::string& prefix, int vocab,
+                             const std::function<void(const std::string&)>& say) {
+  const std::string path = prefix + ".model";
+  if (fs::exists(path)) return path;
+  TokenizerTrainOptions to;
+  to.inputs = corpus;
+  to.model_prefix = prefix;
+  to.vocab_size = vocab;
+  if (say) say("training a " + std::to_string(vocab) + "-piece tokenizer on the corpus");
+  return Tokenizer::train(to);
+}
+
+JobOutcome pretrain(train::PretrainJob job, int vocab, const Recording& rec, const train::Hooks& hooks) {
+  fs::create_directories(job.run_dir);
+  if (job.tokenizer.empty()) {
+    const std::string prefix = job.run_dir + "/tokenizer";
+    if (!job.train.resume && fs::exists(prefix + ".model")) fs::remove(prefix + ".model");  // a fresh run trains its own
+    job.tokenizer = ensure_tokenizer(job.corpus, prefix, vocab, hooks.on_message);
+  }
+  const json config = row_config(train::resolved_config(job), job.train, {{"corpus", job.corpus}}, rec);
+  JobOutcome out{run_id(job.run_dir), {}};
+  out.result = record_run(job.run_dir, JobKind::Pretrain, "", config, rec, [&] { return train::pretrain(job, hooks); });
+  return out;
+}
+
+JobOutcome finetune(const train::FinetuneJob& job, const Recording& rec, const train::Hooks& hooks) {
+  fs::create_directories(job.run_dir);
+  const std::string task = data::glue_task(job.task).name;
+  const json config =
+      row_config(train::resolved_config(job), job.train, {{"task", task}, {"data", job.data_dir}, {"from", job.init}}, rec);
+  JobOutcome out{run_id(job.run_dir), {}};
+  out.result = record_run(job.run_dir, JobKind::Finetune, task, config, rec, [&] { return train::finetune(job, hooks); });
+  return out;
+}
+
+EvalOutcome evaluate(const EvalJob& job) {
+  train::LoadedRun r = train::load_run(job.run, job.best);
+  EvalOutcome out;
+  out.task = r.info.value("task", "");
+  if (out.task.empty()) throw std::runtime_error(job.run + "/run.json: not a fine-tuning run (no task)");
+  const std::string dir = job.data_dir.empty() ? r.info.value("data", "") : job.data_dir;
+  const data::GlueSplit split = data::load_glue(out.task, dir, job.split);
+  out.examples = split.examples.size();
+  std::vector<train::Prediction> preds;
+  out.metrics = train::evaluate(r.model, r.tokenizer, split, job.max_len, job.batch, job.predictions.empty() ? nullptr : &preds);
+  if (!job.predictions.empty()) {
+    std::string tsv = "index\tprediction\n";
+    for (size_t i = 0; i < preds.size(); ++i) {
+      const double p = preds[i].label;
+      tsv += std::to_string(i) + "\t" + (split.task.regression ? std::to_string(p) : split.task.labels[static_cast<size_t>(p)]) + "\n";
+    }
+    write_file_atomic(job.predictions, tsv);
+  }
+  return out;
+}
+
+EvalOutcome evaluate(const EvalJob& job, const std::string& record_dir, const Recording& rec) {
+  json config = {{"run", job.run}, {"data", job.data_dir}, {"split", job.split}};
+  for (auto it = rec.extra.begin(); it != rec.extra.end(); ++it) config[it.key()] = it.value();
+  EvalOutcome out;
+  record_run(record_dir, JobKind::Evaluate, "", config, rec, [&] {
+    out = evaluate(job);
+    train::TrainResult r;
+    r.final_metrics = out.metrics;
+    return r;
+  });
+  return out;
+}
+
+}  // namespace mabert::jobs

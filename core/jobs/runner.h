@@ -1,0 +1,71 @@
+// The job runner every front end calls — the CLI, the studio's worker, the grid runner. It owns
+// what is the same for every job: the run folder, the registry row (the *resolved* model config,
+// as the run's config.json holds it, from "running" to the final status and result record), a
+// tokenizer when none was given, and evaluating a finished run. Front ends only translate their
+// inputs and show progress through the hooks.
+//
+// Adding a job kind: a JobKind value (and its string), a function here that builds the job and
+// calls `record_run` around it, and the front ends' translation of their inputs into it.
+#pragma once
+
+#include "train/trainer.h"
+
+#include <nlohmann/json.hpp>
+
+#include <functional>
+#include <string>
+#include <vector>
+
+namespace mabert::jobs {
+
+enum class JobKind { Pretrain, Finetune, Evaluate };
+const char* to_string(JobKind k);           // "pretrain" | "finetune" | "eval" (the registry's kind)
+JobKind parse_job_kind(const std::string& s);  // also accepts "evaluate"
+
+// Where a job is recorded and what its row says besides the model and the training options
+// (e.g. {"source": "studio"} or the grid, variant and seed).
+struct Recording {
+  std::string registry;                           // empty: runs::Registry::default_path()
+  nlohmann::json extra = nlohmann::json::object();
+};
+
+struct JobOutcome {
+  std::string run_id;         // the run folder's absolute path: the registry's id
+  train::TrainResult result;
+};
+
+// Pretraining. Without job.tokenizer, one of `vocab` pieces is trained on the corpus into the run
+// folder (or the run folder's own is reused when resuming).
+JobOutcome pretrain(train::PretrainJob job, int vocab, const Recording& rec, const train::Hooks& hooks = {});
+JobOutcome finetune(const train::FinetuneJob& job, const Recording& rec, const train::Hooks& hooks = {});
+
+// Evaluating a fine-tuned run on a split of its task.
+struct EvalJob {
+  std::string run;                 // the fine-tuning run folder
+  std::string data_dir;            // empty: the folder the run was trained on
+  std::string split = "dev";
+  int64_t max_len = 128, batch = 64;
+  bool best = true;                // the best checkpoint (else the latest)
+  std::string predictions;         // when set: one prediction per example, in the task's order (TSV)
+};
+struct EvalOutcome {
+  std::string task;
+  size_t examples = 0;
+  std::map<std::string, double> metrics;
+};
+EvalOutcome evaluate(const EvalJob& job);
+// The same, recorded in the registry as an "eval" run with id `record_dir` (the studio's Evaluate).
+EvalOutcome evaluate(const EvalJob& job, const std::string& record_dir, const Recording& rec);
+
+// Trains a SentencePiece tokenizer on `corpus` into PREFIX.model unless that file exists;
+// returns its path. `say` hears about it when it trains.
+std::string ensure_tokenizer(const std::vector<std::string>& corpus, const std::string& prefix, int vocab,
+                             const std::function<void(const std::string&)>& say = {});
+
+// The registry row of one run, from start to end: `run` records it as running with `config`,
+// calls `body`, then records its final status and result (or "failed" with the error, rethrown).
+train::TrainResult record_run(const std::string& run_dir, JobKind kind, const std::string& task,
+                              const nlohmann::json& config, const Recording& rec,
+                              const std::function<train::TrainResult()>& body);
+
+}  // namespace mabert::jobs

@@ -1,0 +1,29 @@
+// Evaluation of a fine-tuned model on a GLUE split, and prediction for one sentence (or pair).
+#pragma once
+
+#include "data/glue.h"
+#include "model/mabert.h"
+#include "tokenize/tokenizer.h"
+
+#include <map>
+#include <string>
+#include <vector>
+
+namespace mabert::train {
+
+struct Prediction {
+  double label = 0;                  // class index or score
+  std::vector<double> probabilities; // classification
+  std::vector<double> map_weights;   // per token
+  std::vector<std::string> pieces;
+};
+
+// Evaluates a split; returns metrics (empty for unlabelled splits) and one prediction per example.
+std::map<std::string, double> evaluate(MaBert& model, const Tokenizer& tok, const data::GlueSplit& split, int64_t max_len,
+                                       int64_t batch_size, std::vector<Prediction>* predictions = nullptr);
+Prediction predict(MaBert& model, const Tokenizer& tok, const std::string& a, const std::string* b, int64_t max_len);
+
+// The split's examples encoded as the model sees them.
+std::vector<Encoding> encode_split(const Tokenizer& tok, const data::GlueSplit& split, int64_t max_len);
+
+}  // namespace mabert::train

@@ -1,0 +1,105 @@
+// GLUE fine-tuning: the encoder of a pretraining run (or a fresh one) with a new task head,
+// cross-entropy (classification) or MSE (regression) loss, the dev split as the evaluation.
+#include "train/trainer.h"
+
+#include "train/checkpoint.h"
+#include "train/loop.h"
+
+#include <torch/torch.h>
+
+namespace mabert::train {
+namespace {
+
+torch::Tensor task_loss(const ModelConfig& cfg, const torch::Tensor& logits, const torch::Tensor& labels) {
+  if (cfg.head == "regression") return torch::mse_loss(logits.to(torch::kFloat), labels.to(torch::kFloat));
+  return torch::cross_entropy_loss(logits.to(torch::kFloat), labels.to(torch::kLong));
+}
+
+// Encoder weights from the pretraining run's latest checkpoint; the task head keeps its fresh init.
+void load_encoder(MaBert& model, const std::string& init) {
+  const auto ckpt = latest_checkpoint(init);
+  if (!ckpt) throw std::runtime_error(init + ": no checkpoint to initialise from");
+  MaBert pre(ModelConfig::load(init + "/config.json"));
+  load_checkpoint(*ckpt, pre, nullptr, nullptr);
+  torch::NoGradGuard g;
+  auto dst = model->named_parameters();
+  for (const auto& p : pre->named_parameters())
+    if (torch::Tensor* t = dst.find(p.key())) t->copy_(p.value());
+}
+
+}  // namespace
+
+std::string finetune_tokenizer(const FinetuneJob& job) {
+  if (!job.init.empty()) return job.init + "/tokenizer.model";
+  if (job.tokenizer.empty()) throw std::invalid_argument("fine-tuning from random initialisation needs --tokenizer");
+  return job.tokenizer;
+}
+
+ModelConfig resolved_config(const FinetuneJob& job) {
+  const data::GlueTask& task = data::glue_task(job.task);
+  ModelConfig cfg = job.init.empty() ? job.model : ModelConfig::load(job.init + "/config.json");
+  cfg.vocab_size = Tokenizer::load(finetune_tokenizer(job)).vocab_size();
+  if (!job.pooling.empty()) cfg.pooling = job.pooling;
+  cfg.head = task.regression ? "regression" : "classification";
+  cfg.num_labels = task.regression ? 2 : task.num_labels();
+  cfg.validate();
+  return cfg;
+}
+
+TrainResult finetune(const FinetuneJob& job, const Hooks& hooks) {
+  const data::GlueTask& task = data::glue_task(job.task);
+  data::GlueSplit train = data::load_glue(task.name, job.data_dir, "train");
+  const std::string dev_name = task.name == "MNLI" ? "dev_matched" : "dev";
+  data::GlueSplit dev = data::load_glue(task.name, job.data_dir, dev_name);
+  if (job.max_train_examples > 0 && static_cast<int64_t>(train.examples.size()) > job.max_train_examples)
+    train.examples.resize(static_cast<size_t>(job.max_train_examples));
+  const std::string tok_path = finetune_tokenizer(job);
+  const Tokenizer tok = Tokenizer::load(tok_path);
+  const ModelConfig cfg = resolved_config(job);
+
+  LoopJob L;
+  L.device = torch_device(job.train.device);
+  if (job.train.bf16 && !L.device.is_cuda())
+    throw std::invalid_argument("--bf16 is autocast on CUDA; on the CPU training runs in fp32");
+  {
+    std::lock_guard<std::mutex> seeded(rng_mutex());
+    torch::manual_seed(job.train.seed);
+    L.model = MaBert(cfg);
+  }
+  if (!job.init.empty()) load_encoder(L.model, job.init);
+  L.model->to(L.device);
+  L.opt = job.train;
+  L.run_dir = job.run_dir;
+  nlohmann::ordered_json info = {{"kind", "finetune"}, {"task", task.name}, {"data", job.data_dir}, {"init", job.init},
+                                 {"train_examples", train.examples.size()}, {"train", job.train.to_json()},
+                                 {"model", cfg.to_json()}};
+  prepare_run_dir(job.run_dir, cfg, tok_path, info);
+
+  const auto enc = encode_split(tok, train, job.train.max_len);
+  std::vector<int64_t> lengths;
+  for (const auto& e : enc) lengths.push_back(static_cast<int64_t>(e.ids.size()));
+  data::BatchOrder order(lengths, job.train.batch_size, job.train.seed, job.train.bucket);
+  L.batch_at = [&](int64_t micro) {
+    std::vector<const Encoding*> items;
+    std::vector<double> labels;
+    for (int64_t i : order.at(micro)) {
+      items.push_back(&enc[static_cast<size_t>(i)]);
+      labels.push_back(train.examples[static_cast<size_t>(i)].label);
+    }
+    data::Batch b = data::collate(items);
+    b.labels = torch::tensor(labels, torch::kDouble);
+    return to_device(std::move(b), L.device);
+  };
+  L.loss_of = [&](const data::Batch& b) {
+    EncoderOutput out = L.model->forward(b.ids, b.mask, b.segments);
+    return task_loss(cfg, out.logits, b.labels);
+  };
+  L.evaluate = [&]() { return evaluate(L.model, tok, dev, job.train.max_len, 64); };
+  L.watch = job.train.early_stop_metric.empty() ? task.metric : job.train.early_stop_metric;
+  if (hooks.on_message)
+    hooks.on_message(task.name + ": " + std::to_string(train.examples.size()) + " training examples, " +
+                     std::to_string(dev.examples.size()) + " dev examples");
+  return run_loop(L, hooks);
+}
+
+}  // namespace mabert::train

@@ -1,0 +1,59 @@
+#include "train/hooks.h"
+
+#include <stdexcept>
+
+namespace mabert::train {
+
+const char* to_string(RunStatus s) {
+  switch (s) {
+    case RunStatus::Running: return "running";
+    case RunStatus::Finished: return "finished";
+    case RunStatus::Stopped: return "stopped";
+    case RunStatus::EarlyStopped: return "early_stopped";
+    case RunStatus::Diverged: return "diverged";
+    case RunStatus::Failed: return "failed";
+  }
+  return "?";
+}
+
+RunStatus parse_run_status(const std::string& s) {
+  for (RunStatus r : {RunStatus::Running, RunStatus::Finished, RunStatus::Stopped, RunStatus::EarlyStopped,
+                      RunStatus::Diverged, RunStatus::Failed})
+    if (s == to_string(r)) return r;
+  throw std::invalid_argument("unknown run status '" + s + "'");
+}
+
+nlohmann::ordered_json to_json(const TrainResult& r) {
+  return {{"status", to_string(r.status)}, {"steps", r.steps},        {"last_loss", r.last_loss},
+          {"final", r.final_metrics},      {"best", r.best_metrics},  {"message", r.message}};
+}
+
+void Control::request_stop() {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    stop_ = true;
+  }
+  cv_.notify_all();
+}
+
+void Control::set_paused(bool paused) {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    paused_ = paused;
+  }
+  cv_.notify_all();
+}
+
+void Control::reset() {
+  std::lock_guard<std::mutex> lock(mu_);
+  stop_ = false;
+  paused_ = false;
+}
+
+bool Control::wait_while_paused() {
+  std::unique_lock<std::mutex> lock(mu_);
+  cv_.wait(lock, [this] { return !paused_.load() || stop_.load(); });
+  return stop_.load();
+}
+
+}  // namespace mabert::train

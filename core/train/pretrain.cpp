@@ -1,0 +1,122 @@
+// MLM pretraining: examples from a corpus (natural sentences, or packed blocks), MLM masking drawn
+// per micro-step from the seed, held-out MLM loss as the evaluation.
+#include "train/trainer.h"
+
+#include "data/corpus.h"
+#include "train/loop.h"
+
+#include <torch/torch.h>
+
+namespace mabert::train {
+namespace {
+
+// Natural sentences (the padded, variable-length case PSM is for) or packed blocks of max_len.
+std::vector<Encoding> pretraining_examples(const PretrainJob& job, const Tokenizer& tok) {
+  std::vector<Encoding> examples;
+  const int64_t body = job.train.max_len - 2;
+  std::vector<int64_t> stream;
+  for (const auto& doc : data::read_corpus(job.corpus)) {
+    for (const auto& s : doc.sentences) {
+      if (job.max_sentences > 0 && static_cast<int64_t>(examples.size()) >= job.max_sentences) break;
+      if (!job.packed) {
+        Encoding e = tok.encode(s, nullptr, job.train.max_len);
+        if (e.ids.size() > 3) examples.push_back(std::move(e));  // at least two pieces of text
+        continue;
+      }
+      const auto p = tok.encode_pieces(s);
+      stream.insert(stream.end(), p.begin(), p.end());
+      while (static_cast<int64_t>(stream.size()) >= body) {
+        Encoding e;
+        e.ids.push_back(Tokenizer::kCls);
+        e.ids.insert(e.ids.end(), stream.begin(), stream.begin() + body);
+        e.ids.push_back(Tokenizer::kSep);
+        e.segments.assign(e.ids.size(), 0);
+        stream.erase(stream.begin(), stream.begin() + body);
+        examples.push_back(std::move(e));
+      }
+    }
+  }
+  if (examples.empty()) throw std::runtime_error("pretraining: the corpus gave no examples");
+  return examples;
+}
+
+}  // namespace
+
+ModelConfig resolved_config(const PretrainJob& job) {
+  ModelConfig cfg = job.model;
+  cfg.vocab_size = Tokenizer::load(job.tokenizer).vocab_size();
+  cfg.head = "none";
+  if (job.train.max_len > cfg.max_len)
+    throw std::invalid_argument("max_len " + std::to_string(job.train.max_len) + " exceeds the model's max_len " +
+                                std::to_string(cfg.max_len));
+  cfg.validate();
+  return cfg;
+}
+
+TrainResult pretrain(const PretrainJob& job, const Hooks& hooks) {
+  const Tokenizer tok = Tokenizer::load(job.tokenizer);
+  const ModelConfig cfg = resolved_config(job);
+  const std::vector<Encoding> examples = pretraining_examples(job, tok);
+  std::vector<int64_t> lengths;
+  for (const auto& e : examples) lengths.push_back(static_cast<int64_t>(e.ids.size()));
+
+  LoopJob L;
+  L.device = torch_device(job.train.device);
+  if (job.train.bf16 && !L.device.is_cuda())
+    throw std::invalid_argument("--bf16 is autocast on CUDA; on the CPU training runs in fp32");
+  {
+    std::lock_guard<std::mutex> seeded(rng_mutex());
+    torch::manual_seed(job.train.seed);
+    L.model = MaBert(cfg);
+  }
+  L.model->to(L.device);
+  L.opt = job.train;
+  L.run_dir = job.run_dir;
+  nlohmann::ordered_json info = {{"kind", "pretrain"}, {"corpus", job.corpus}, {"examples", examples.size()},
+                                 {"train", job.train.to_json()}, {"model", cfg.to_json()}};
+  prepare_run_dir(job.run_dir, cfg, job.tokenizer, info);
+  if (hooks.on_message)
+    hooks.on_message(std::to_string(examples.size()) + " examples, " + std::to_string(count_parameters(*L.model)) + " parameters");
+
+  data::BatchOrder order(lengths, job.train.batch_size, job.train.seed, job.train.bucket);
+  data::MlmMasking masking;
+  masking.vocab_size = cfg.vocab_size;
+  L.batch_at = [&](int64_t micro) {
+    std::vector<const Encoding*> items;
+    for (int64_t i : order.at(micro)) items.push_back(&examples[static_cast<size_t>(i)]);
+    data::Batch b = data::collate(items);
+    std::mt19937_64 rng(data::step_seed(job.train.seed, micro));
+    data::apply_mlm_masking(b, masking, rng);
+    return to_device(std::move(b), L.device);
+  };
+  L.loss_of = [&](const data::Batch& b) {
+    EncoderOutput out = L.model->forward(b.ids, b.mask, b.segments);
+    const torch::Tensor sel = b.labels.ne(-100);
+    const torch::Tensor logits = L.model->mlm_logits(out.hidden.index({sel}));
+    return torch::cross_entropy_loss(logits.to(torch::kFloat), b.labels.index({sel}));
+  };
+  // Held-out MLM loss on a fixed slice (first 2 % of examples, at most 256) as the evaluation.
+  std::vector<int64_t> held;
+  for (int64_t i = 0; i < std::min<int64_t>(256, std::max<int64_t>(1, static_cast<int64_t>(examples.size()) / 50)); ++i) held.push_back(i);
+  L.evaluate = [&]() -> std::map<std::string, double> {
+    torch::NoGradGuard g;
+    double total = 0;
+    int64_t n = 0;
+    for (size_t s = 0; s < held.size(); s += static_cast<size_t>(job.train.batch_size)) {
+      std::vector<const Encoding*> items;
+      for (size_t i = s; i < std::min(held.size(), s + static_cast<size_t>(job.train.batch_size)); ++i)
+        items.push_back(&examples[static_cast<size_t>(held[i])]);
+      data::Batch b = data::collate(items);
+      std::mt19937_64 rng(data::step_seed(job.train.seed ^ 0xE7A1u, static_cast<int64_t>(s)));
+      data::apply_mlm_masking(b, masking, rng);
+      total += L.loss_of(to_device(std::move(b), L.device)).item<double>();
+      ++n;
+    }
+    const double loss = total / std::max<int64_t>(1, n);
+    return {{"mlm_loss", loss}, {"neg_mlm_loss", -loss}};
+  };
+  L.watch = "neg_mlm_loss";
+  return run_loop(L, hooks);
+}
+
+}  // namespace mabert::train

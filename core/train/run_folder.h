@@ -1,0 +1,41 @@
+// A run folder on disk: creating one for a job, loading its model back, checking it after a crash.
+#pragma once
+
+#include "model/mabert.h"
+#include "tokenize/tokenizer.h"
+
+#include <nlohmann/json.hpp>
+
+#include <string>
+#include <vector>
+
+namespace mabert::train {
+
+// Creates the folder with config.json, tokenizer.model (copied unless it is already there) and
+// run.json (`info`), each written atomically.
+void prepare_run_dir(const std::string& run_dir, const ModelConfig& cfg, const std::string& tokenizer,
+                     const nlohmann::ordered_json& info);
+
+// Loads a run folder's model (latest checkpoint, or the best one when `best` and present) and
+// tokenizer.
+struct LoadedRun {
+  MaBert model{nullptr};
+  Tokenizer tokenizer;
+  nlohmann::json info;  // run.json
+};
+LoadedRun load_run(const std::string& run_dir, bool best = true);
+
+// What a run folder holds after a crash (`mabert runs check`): the latest checkpoint loads in
+// full (weights, AdamW moments, trainer and RNG state) into the model of the run's config.json,
+// and metrics.jsonl parses (torn lines skipped and listed). Throws, naming the file and what is
+// wrong, otherwise. No checkpoint yet is not an error (step −1).
+struct RunCheck {
+  std::string checkpoint;  // the folder that loaded; empty when none was written yet
+  int64_t step = -1;
+  size_t metric_records = 0;
+  std::vector<std::string> notes;   // metrics lines skipped (torn writes)
+  std::vector<std::string> leftovers;  // temporary files/folders of interrupted writes
+};
+RunCheck check_run(const std::string& run_dir);
+
+}  // namespace mabert::train

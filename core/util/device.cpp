@@ -1,0 +1,23 @@
+#include "util/device.h"
+
+#include <torch/cuda.h>
+
+#include <stdexcept>
+
+namespace mabert {
+
+const char* to_string(DeviceKind d) { return d == DeviceKind::Cuda ? "cuda" : "cpu"; }
+
+DeviceKind parse_device(const std::string& name) {
+  if (name == "cpu") return DeviceKind::Cpu;
+  if (name == "cuda") return DeviceKind::Cuda;
+  throw std::invalid_argument("device must be cpu or cuda, got '" + name + "'");
+}
+
+c10::Device torch_device(DeviceKind d) {
+  if (d == DeviceKind::Cpu) return c10::Device(c10::kCPU);
+  if (!torch::cuda::is_available()) throw std::runtime_error("--device cuda: no CUDA device is available");
+  return c10::Device(c10::kCUDA, 0);
+}
+
+}  // namespace mabert

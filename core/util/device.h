@@ -1,0 +1,19 @@
+// Where a job runs. The string forms ("cpu", "cuda") exist only at the edges: JSON, CLI, GUI.
+#pragma once
+
+#include <c10/core/Device.h>
+
+#include <string>
+
+namespace mabert {
+
+enum class DeviceKind { Cpu, Cuda };
+
+const char* to_string(DeviceKind d);
+// "cpu" | "cuda"; throws std::invalid_argument naming the value otherwise.
+DeviceKind parse_device(const std::string& name);
+// The device to put tensors on (CUDA: device 0, or LOCAL_RANK's later). Throws std::runtime_error
+// when CUDA is asked for and none is available.
+c10::Device torch_device(DeviceKind d);
+
+}  // namespace mabert
