@@ -57,19 +57,9 @@ TrainResult finetune(const FinetuneJob& job, const Hooks& hooks) {
   const Tokenizer tok = Tokenizer::load(tok_path);
   const ModelConfig cfg = resolved_config(job);
 
-  LoopJob L;
-  L.device = torch_device(job.train.device);
-  if (job.train.bf16 && !L.device.is_cuda())
-    throw std::invalid_argument("--bf16 is autocast on CUDA; on the CPU training runs in fp32");
-  {
-    std::lock_guard<std::mutex> seeded(rng_mutex());
-    torch::manual_seed(job.train.seed);
-    L.model = MaBert(cfg);
-  }
+  LoopJob L = new_loop_job(cfg, job.train, job.run_dir);
   if (!job.init.empty()) load_encoder(L.model, job.init);
   L.model->to(L.device);
-  L.opt = job.train;
-  L.run_dir = job.run_dir;
   nlohmann::ordered_json info = {{"kind", "finetune"}, {"task", task.name}, {"data", job.data_dir}, {"init", job.init},
                                  {"train_examples", train.examples.size()}, {"train", job.train.to_json()},
                                  {"model", cfg.to_json()}};

@@ -216,6 +216,20 @@ class Trainer {
 
 TrainResult run_loop(LoopJob& job, const Hooks& hooks) { return Trainer(job, hooks).run(); }
 
+LoopJob new_loop_job(const ModelConfig& cfg, const TrainOptions& opt, const std::string& run_dir) {
+  LoopJob L;
+  L.device = torch_device(opt.device);
+  if (opt.bf16 && !L.device.is_cuda()) throw std::invalid_argument("--bf16 is autocast on CUDA; on the CPU training runs in fp32");
+  {
+    std::lock_guard<std::mutex> seeded(rng_mutex());
+    torch::manual_seed(opt.seed);
+    L.model = MaBert(cfg);
+  }
+  L.opt = opt;
+  L.run_dir = run_dir;
+  return L;
+}
+
 data::Batch to_device(data::Batch b, const c10::Device& d) {
   b.ids = b.ids.to(d), b.mask = b.mask.to(d), b.segments = b.segments.to(d);
   if (b.labels.defined()) b.labels = b.labels.to(d);

@@ -29,6 +29,10 @@ struct LoopJob {
 
 TrainResult run_loop(LoopJob& job, const Hooks& hooks);
 
+// A job's starting point: the device (bf16 autocast only on CUDA), the model of `cfg` initialised
+// from the seed (under rng_mutex), the options and the run folder. The model is still on the CPU.
+LoopJob new_loop_job(const ModelConfig& cfg, const TrainOptions& opt, const std::string& run_dir);
+
 // AdamW with two groups: weight decay on weights, none on norms, biases, A_log and D (SPEC §1).
 torch::optim::AdamW make_optimizer(MaBert& model, const TrainOptions& o);
 

@@ -60,18 +60,8 @@ TrainResult pretrain(const PretrainJob& job, const Hooks& hooks) {
   std::vector<int64_t> lengths;
   for (const auto& e : examples) lengths.push_back(static_cast<int64_t>(e.ids.size()));
 
-  LoopJob L;
-  L.device = torch_device(job.train.device);
-  if (job.train.bf16 && !L.device.is_cuda())
-    throw std::invalid_argument("--bf16 is autocast on CUDA; on the CPU training runs in fp32");
-  {
-    std::lock_guard<std::mutex> seeded(rng_mutex());
-    torch::manual_seed(job.train.seed);
-    L.model = MaBert(cfg);
-  }
+  LoopJob L = new_loop_job(cfg, job.train, job.run_dir);
   L.model->to(L.device);
-  L.opt = job.train;
-  L.run_dir = job.run_dir;
   nlohmann::ordered_json info = {{"kind", "pretrain"}, {"corpus", job.corpus}, {"examples", examples.size()},
                                  {"train", job.train.to_json()}, {"model", cfg.to_json()}};
   prepare_run_dir(job.run_dir, cfg, job.tokenizer, info);
