@@ -2,6 +2,8 @@
 
 #include "plot_util.h"
 
+#include "analysis/profile_compare.h"
+
 #include <QComboBox>
 #include <QFormLayout>
 #include <QHBoxLayout>
@@ -194,12 +196,10 @@ void EfficiencyView::redraw() {
   }
   // Table: one row per point, with the ratio against all-T at the same length.
   QVector<QStringList> rows;
-  const QString all_t(static_cast<int>(cfg_.schedule.size()), 'T');
+  const std::string all_t(cfg_.schedule.size(), 'T');
   for (const auto& p : points_) {
-    QString ratio;
-    for (const auto& q : points_)
-      if (QString::fromStdString(q.schedule) == all_t && q.length == p.length && q.median_ms > 0 && p.error.empty())
-        ratio = QString::number(p.median_ms / q.median_ms, 'f', 3);
+    const double r = analysis::time_ratio(points_, p.schedule, all_t, p.length);
+    const QString ratio = r > 0 ? QString::number(r, 'f', 3) : QString();
     rows.push_back({QString::fromStdString(p.schedule), QString::number(p.length), QString::number(p.median_ms, 'f', 3),
                     QString::number(p.min_ms, 'f', 3), QString::number(p.max_ms, 'f', 3),
                     p.peak_bytes >= 0 ? QString::number(p.peak_bytes / 1048576.0, 'f', 2) : "—",

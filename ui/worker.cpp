@@ -151,7 +151,7 @@ void AnalysisWorker::initModel(const ModelConfig& cfg_in, const QString& tokeniz
     auto tok = std::make_unique<Tokenizer>(Tokenizer::load(tok_path));
     ModelConfig cfg = cfg_in;
     cfg.vocab_size = tok->vocab_size();
-    cfg.head = "none";
+    cfg.head = Head::None;
     cfg.validate();
     {
       std::lock_guard<std::mutex> seeded(rng_mutex());

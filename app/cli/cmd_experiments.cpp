@@ -5,6 +5,7 @@
 
 #include "analysis/drift.h"
 #include "analysis/efficiency.h"
+#include "analysis/profile_compare.h"
 #include "data/corpus.h"
 #include "data/glue.h"
 #include "experiments/grid.h"
@@ -54,12 +55,6 @@ std::string family_label(const std::string& family) {
   if (family == "bigbird") return "BigBird";
   if (family == "deberta") return "DeBERTa";
   return "MaBERT";
-}
-
-double median_of(const std::vector<analysis::ProfilePoint>& pts, const std::string& name, int64_t L) {
-  for (const auto& p : pts)
-    if (p.schedule == name && p.length == L && p.error.empty()) return p.median_ms;
-  return 0;
 }
 
 }  // namespace
@@ -154,52 +149,17 @@ void add_bench_model_command(CLI::App* bench) {
         if (csv.empty()) csv = "mode," + line + "\n";
         while (std::getline(lines, line)) csv += mode + "," + line + "\n";
       }
-      // Markdown: one row per length; time and peak memory of each model, and the ratio.
-      const std::string ratio_head = baseline.empty() ? "mean of others / " + design : design + " / " + baseline;
-      md += "\n### " + mode + " (batch " + std::to_string(o.batch) + ", " + to_string(o.device) + (o.bf16 ? ", bf16" : ", fp32") +
-            ", median of " + std::to_string(o.repeats) + ")\n\n| length |";
-      for (const auto& n : names) md += " " + n + " ms | peak MB |";
-      md += " time " + ratio_head + " |\n|---|";
-      for (size_t i = 0; i < names.size(); ++i) md += "---|---|";
-      md += "---|\n";
+      analysis::ComparisonTable table{names, baseline, a->lengths, ""};
+      table.heading = mode + " (batch " + std::to_string(o.batch) + ", " + to_string(o.device) + (o.bf16 ? ", bf16" : ", fp32") +
+                      ", median of " + std::to_string(o.repeats) + ")";
+      md += analysis::comparison_markdown(pts, table);
       std::vector<PlotSeries> series;
-      for (const auto& n : names) series.push_back({n, {}, {}});
-      int64_t crossover = -1;
-      for (int64_t L : a->lengths) {
-        md += "| " + std::to_string(L) + " |";
-        for (size_t k = 0; k < names.size(); ++k)
-          for (const auto& p : pts)
-            if (p.schedule == names[k] && p.length == L) {
-              char cell[96];
-              if (p.error.empty()) std::snprintf(cell, sizeof cell, " %.2f | %.1f |", p.median_ms, p.peak_bytes / 1048576.0);
-              else std::snprintf(cell, sizeof cell, " %s | — |", p.error.c_str());
-              md += cell;
-              if (p.error.empty()) series[k].x.push_back(static_cast<double>(L)), series[k].y.push_back(p.median_ms);
-            }
-        const double t_design = median_of(pts, design, L);
-        double ratio = 0;
-        if (baseline.empty()) {
-          double sum = 0;
-          int n = 0;
-          for (size_t k = 1; k < names.size(); ++k)
-            if (double t = median_of(pts, names[k], L); t > 0) sum += t, ++n;
-          if (n == static_cast<int>(names.size()) - 1 && t_design > 0) ratio = sum / n / t_design;
-        } else {
-          const double t_base = median_of(pts, baseline, L);
-          if (t_base > 0) ratio = t_design / t_base;
-          if (t_design > 0 && t_base > 0 && t_design < t_base) {
-            if (crossover < 0) crossover = L;
-          } else {
-            crossover = -1;  // must stay faster at every longer length
-          }
-        }
-        char r[32];
-        std::snprintf(r, sizeof r, " %.3f |\n", ratio);
-        md += r;
+      for (const auto& n : names) {
+        series.push_back({n, {}, {}});
+        for (int64_t L : a->lengths)
+          if (const double t = analysis::median_at(pts, n, L); t > 0)
+            series.back().x.push_back(static_cast<double>(L)), series.back().y.push_back(t);
       }
-      if (!baseline.empty())
-        md += crossover > 0 ? "\n" + design + " is faster than " + baseline + " from " + std::to_string(crossover) + " tokens on.\n"
-                            : "\n" + design + " is not faster than " + baseline + " at the longest length measured.\n";
       if (!a->out.empty()) {
         PlotSpec spec;
         spec.title = mode == "train" ? "Training-step time" : "Inference latency";

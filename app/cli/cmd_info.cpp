@@ -56,7 +56,7 @@ void run_info(const InfoArgs& a) {
   rows.push_back({"", "", "final_norm", count_parameters(*model->final_norm)});
   rows.push_back({"", "", "pooling (" + cfg.pooling + ")", count_parameters(*model->pooling)});
   rows.push_back({"", "", "mlm head (decoder tied)", count_parameters(*model->mlm)});
-  if (model->task_head) rows.push_back({"", "", cfg.head + " head", count_parameters(*model->task_head)});
+  if (model->task_head) rows.push_back({"", "", std::string(to_string(cfg.head)) + " head", count_parameters(*model->task_head)});
   const int64_t total = count_parameters(*model);
   int64_t encoder = total - count_parameters(*model->mlm) - (model->task_head ? count_parameters(*model->task_head) : 0);
 

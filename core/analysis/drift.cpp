@@ -1,5 +1,7 @@
 #include "analysis/drift.h"
 
+#include "data/batching.h"
+
 #include <torch/torch.h>
 
 namespace mabert::analysis {
@@ -44,13 +46,9 @@ double cosine_distance(const torch::Tensor& a, const torch::Tensor& b) {
 // Representations of one probe padded with k pads: ([CLS] vector, valid-token mean).
 std::pair<torch::Tensor, torch::Tensor> represent(MaBert& model, const Encoding& e, int64_t k, bool left,
                                                   const torch::Device& dev) {
-  const int64_t n = static_cast<int64_t>(e.ids.size()), L = n + k, off = left ? k : 0;
-  auto ids = torch::zeros({1, L}, torch::kLong), seg = torch::zeros({1, L}, torch::kLong),
-       mask = torch::zeros({1, L}, torch::kFloat);
-  ids.narrow(1, off, n).copy_(torch::tensor(e.ids, torch::kLong).view({1, n}));
-  seg.narrow(1, off, n).copy_(torch::tensor(e.segments, torch::kLong).view({1, n}));
-  mask.narrow(1, off, n).fill_(1.0f);
-  EncoderOutput r = model->forward(ids.to(dev), mask.to(dev), seg.to(dev));
+  const int64_t n = static_cast<int64_t>(e.ids.size()), off = left ? k : 0;
+  const data::Batch b = data::collate({&e}, {n + k, left});
+  EncoderOutput r = model->forward(b.ids.to(dev), b.mask.to(dev), b.segments.to(dev));
   torch::Tensor valid = r.hidden[0].narrow(0, off, n);  // {n, D}
   return {valid[0].cpu(), valid.mean(0).cpu()};
 }

@@ -1,4 +1,5 @@
 #include "analysis/efficiency.h"
+#include "analysis/profile_compare.h"
 
 #include "model/mabert.h"
 #include "tokenize/tokenizer.h"
@@ -172,7 +173,7 @@ std::string profile_csv(const std::vector<ProfilePoint>& points, const std::stri
     out << p.schedule << ',' << p.length << ',' << p.median_ms << ',' << p.min_ms << ',' << p.max_ms << ','
         << (p.peak_bytes >= 0 ? p.peak_bytes / 1048576.0 : -1) << ',' << (p.rss_bytes >= 0 ? p.rss_bytes / 1048576.0 : -1)
         << ',' << p.params << ',';
-    if (b && p.error.empty() && b->median_ms > 0) out << p.median_ms / b->median_ms;
+    if (const double r = time_ratio(points, p.schedule, baseline_schedule, p.length); r > 0) out << r;
     out << ',';
     if (b && p.error.empty() && b->peak_bytes > 0) out << static_cast<double>(p.peak_bytes) / b->peak_bytes;
     out << ',' << p.error << '\n';

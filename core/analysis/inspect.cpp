@@ -1,5 +1,7 @@
 #include "analysis/inspect.h"
 
+#include "data/batching.h"
+
 #include <torch/torch.h>
 
 namespace mabert::analysis {
@@ -51,15 +53,10 @@ Inspection inspect(MaBert& model, const Tokenizer& tok, const std::string& a, co
   Inspection out;
   out.truncated = enc.truncated;
   out.max_len = room;
-  out.ids.assign(static_cast<size_t>(L), Tokenizer::kPad);
-  out.valid.assign(static_cast<size_t>(L), 0);
-  std::vector<int64_t> segs(static_cast<size_t>(L), 0);
-  const int64_t off = opt.left_pad ? opt.pads : 0;
-  for (int64_t i = 0; i < n; ++i) {
-    out.ids[off + i] = enc.ids[i];
-    segs[off + i] = enc.segments[i];
-    out.valid[off + i] = 1;
-  }
+  const data::Batch batch = data::collate({&enc}, {L, opt.left_pad});
+  out.ids.assign(batch.ids.data_ptr<int64_t>(), batch.ids.data_ptr<int64_t>() + L);
+  const auto valid = batch.mask.accessor<float, 2>();
+  for (int64_t i = 0; i < L; ++i) out.valid.push_back(valid[0][i] > 0 ? 1 : 0);
   out.tokens = tok.pieces(out.ids);
   for (int64_t i = 0; i < L; ++i)
     if (!out.valid[i]) out.tokens[i] = "[PAD]";
@@ -68,9 +65,7 @@ Inspection inspect(MaBert& model, const Tokenizer& tok, const std::string& a, co
   const bool was_training = model->is_training();
   model->eval();
   const torch::Device dev = model->parameters().front().device();
-  auto ids = torch::tensor(out.ids, torch::kLong).view({1, L}).to(dev);
-  auto seg = torch::tensor(segs, torch::kLong).view({1, L}).to(dev);
-  auto mask = torch::tensor(std::vector<float>(out.valid.begin(), out.valid.end())).view({1, L}).to(dev);
+  auto ids = batch.ids.to(dev), seg = batch.segments.to(dev), mask = batch.mask.to(dev);
   ForwardOptions fo;
   fo.attentions = opt.attention_layer >= 0;
   fo.ssm_trace_layer = opt.ssm_layer;

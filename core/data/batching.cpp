@@ -17,8 +17,8 @@ uint64_t step_seed(uint64_t seed, int64_t step) {
   return z ^ (z >> 31);
 }
 
-Batch collate(const std::vector<const Encoding*>& items) {
-  int64_t L = 0;
+Batch collate(const std::vector<const Encoding*>& items, const Padding& pad) {
+  int64_t L = pad.length;
   for (const auto* e : items) L = std::max<int64_t>(L, static_cast<int64_t>(e->ids.size()));
   const int64_t B = static_cast<int64_t>(items.size());
   Batch b;
@@ -30,10 +30,11 @@ Batch collate(const std::vector<const Encoding*>& items) {
   auto mask = b.mask.accessor<float, 2>();
   for (int64_t i = 0; i < B; ++i) {
     const auto& e = *items[static_cast<size_t>(i)];
+    const int64_t off = pad.left ? L - static_cast<int64_t>(e.ids.size()) : 0;
     for (size_t t = 0; t < e.ids.size(); ++t) {
-      ids[i][static_cast<int64_t>(t)] = e.ids[t];
-      seg[i][static_cast<int64_t>(t)] = t < e.segments.size() ? e.segments[t] : 0;
-      mask[i][static_cast<int64_t>(t)] = 1.0f;
+      ids[i][off + static_cast<int64_t>(t)] = e.ids[t];
+      seg[i][off + static_cast<int64_t>(t)] = t < e.segments.size() ? e.segments[t] : 0;
+      mask[i][off + static_cast<int64_t>(t)] = 1.0f;
     }
     b.tokens += static_cast<int64_t>(e.ids.size());
   }

@@ -19,8 +19,15 @@ struct Batch {
   int64_t tokens = 0;                 // valid tokens
 };
 
-// Pads to the longest encoding in the batch ([PAD] = 0, mask 0).
-Batch collate(const std::vector<const Encoding*>& items);
+// How a batch is padded: to the longest encoding (length 0) or to `length` (at least that), with
+// the pads after the tokens or, `left`, before them. Batching, inspection and padding drift all pad
+// through this one function.
+struct Padding {
+  int64_t length = 0;
+  bool left = false;
+};
+// Pads with [PAD] = 0, mask 0, segment 0.
+Batch collate(const std::vector<const Encoding*>& items, const Padding& pad = {});
 
 struct MlmMasking {
   double select = 0.15, to_mask = 0.8, to_random = 0.1;

@@ -57,6 +57,18 @@ Field string_field(std::string ModelConfig::*member) {
           [member](const ModelConfig& c) { return nlohmann::ordered_json(c.*member); }};
 }
 
+Field head_field() {
+  return {[](ModelConfig& c, const json& v, const std::string& where, const std::string& name) {
+            if (!v.is_string()) field_error(where, name, "expected a string, got " + v.dump());
+            const std::string h = v.get<std::string>();
+            if (h == "none") c.head = Head::None;
+            else if (h == "classification") c.head = Head::Classification;
+            else if (h == "regression") c.head = Head::Regression;
+            else field_error(where, name, "'" + h + "' is not one of: none, classification, regression");
+          },
+          [](const ModelConfig& c) { return nlohmann::ordered_json(to_string(c.head)); }};
+}
+
 // Field order here is the order written to disk.
 const std::vector<std::pair<std::string, Field>>& fields() {
   static const std::vector<std::pair<std::string, Field>> table = {
@@ -88,7 +100,7 @@ const std::vector<std::pair<std::string, Field>>& fields() {
       {"psm_post", bool_field(&ModelConfig::psm_post)},
       {"psm_state", bool_field(&ModelConfig::psm_state)},
       {"pooling", string_field(&ModelConfig::pooling)},
-      {"head", string_field(&ModelConfig::head)},
+      {"head", head_field()},
       {"num_labels", int_field(&ModelConfig::num_labels)},
   };
   return table;
@@ -128,6 +140,21 @@ double rough_parameters(const ModelConfig& c, size_t layers) {
 }
 
 }  // namespace
+
+const char* to_string(Head h) {
+  switch (h) {
+    case Head::None: return "none";
+    case Head::Classification: return "classification";
+    case Head::Regression: return "regression";
+  }
+  return "?";
+}
+
+Head parse_head(const std::string& s) {
+  ModelConfig c;
+  head_field().read(c, s, "head", "head");
+  return c.head;
+}
 
 const char* layer_kind_name(LayerKind kind) {
   switch (kind) {
@@ -238,8 +265,7 @@ void ModelConfig::validate(const std::string& where) const {
   if (!(dt_init_floor > 0.0)) field_error(where, "dt_init_floor", "must be positive");
   require_one_of(where, "position", position, {"learned", "none"});
   require_one_of(where, "pooling", pooling, {"map", "attn", "cls", "mean", "masked_mean"});
-  require_one_of(where, "head", head, {"none", "classification", "regression"});
-  if (head == "classification" && num_labels < 2)
+  if (head == Head::Classification && num_labels < 2)
     field_error(where, "num_labels", "a classification head needs at least 2 labels");
 }
 

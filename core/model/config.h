@@ -41,6 +41,11 @@ const std::string& layer_letters();
 // and its 1-based position; rejects empty strings and schedules longer than max_layers.
 std::vector<LayerKind> parse_schedule(const std::string& schedule, int64_t max_layers = 64);
 
+// The task head on the pooled vector. JSON and screens use the strings of to_string.
+enum class Head { None, Classification, Regression };
+const char* to_string(Head h);
+Head parse_head(const std::string& s);  // throws ConfigError naming the value
+
 struct ModelConfig {
   // Architecture
   std::string schedule = "MMTMMTMMTMMT";
@@ -81,7 +86,7 @@ struct ModelConfig {
 
   // Pooling and task head
   std::string pooling = "map";  // map | attn | cls | mean | masked_mean
-  std::string head = "none";    // none | classification | regression
+  Head head = Head::None;       // JSON: "none" | "classification" | "regression"
   int64_t num_labels = 2;       // classes for the classification head
 
   // Derived values

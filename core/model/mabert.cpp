@@ -89,8 +89,8 @@ MaBertImpl::MaBertImpl(const ModelConfig& cfg) : cfg_(cfg) {
   final_norm = register_module("final_norm", torch::nn::LayerNorm(torch::nn::LayerNormOptions({cfg_.d_model}).eps(cfg_.layer_norm_eps)));
   pooling = register_module("pooling", Pooling(cfg_.pooling, cfg_.d_model));
   mlm = register_module("mlm", MlmHead(cfg_));
-  if (cfg_.head != "none") {
-    const int64_t out = cfg_.head == "regression" ? 1 : cfg_.num_labels;
+  if (cfg_.head != Head::None) {
+    const int64_t out = cfg_.head == Head::Regression ? 1 : cfg_.num_labels;
     task_head = register_module("head", torch::nn::Linear(cfg_.d_model, out));
     head_drop = register_module("head_drop", torch::nn::Dropout(cfg_.dropout));
     torch::NoGradGuard guard;
@@ -140,7 +140,7 @@ EncoderOutput MaBertImpl::forward(const torch::Tensor& ids, const torch::Tensor&
   std::tie(out.pooled, out.pool_weights) = pooling(out.hidden, ctx.mask);
   if (task_head) {
     out.logits = task_head(head_drop(out.pooled));
-    if (cfg_.head == "regression") out.logits = out.logits.squeeze(-1);
+    if (cfg_.head == Head::Regression) out.logits = out.logits.squeeze(-1);
   }
   return out;
 }

@@ -6,6 +6,7 @@
 #include "analysis/drift.h"
 #include "analysis/efficiency.h"
 #include "analysis/inspect.h"
+#include "analysis/profile_compare.h"
 #include "tokenize/tokenizer.h"
 #include "util/files.h"
 
@@ -184,6 +185,32 @@ TEST_CASE(profile_reports_medians_of_repeats_and_measured_memory) {
   EXPECT_EQ(seen, 8);
   o.lengths = {};
   EXPECT_THROWS_WITH(analysis::profile(cfg, {"MMT"}, o), "no lengths");
+}
+
+TEST_CASE(profile_comparison_ratios_and_crossover) {
+  // Made-up medians: the hybrid is slower at 512, faster from 1024 on, but not at 2048 in the
+  // second set (the crossover must hold at every longer length).
+  auto point = [](const std::string& s, int64_t L, double ms) {
+    analysis::ProfilePoint p;
+    p.schedule = s, p.length = L, p.median_ms = ms, p.peak_bytes = 1 << 20;
+    return p;
+  };
+  std::vector<analysis::ProfilePoint> pts = {point("MMT", 512, 12), point("TTT", 512, 10), point("MMT", 1024, 18),
+                                             point("TTT", 1024, 20), point("MMT", 2048, 30), point("TTT", 2048, 40)};
+  const std::vector<int64_t> lengths = {512, 1024, 2048};
+  EXPECT_EQ(analysis::time_ratio(pts, "MMT", "TTT", 512), 1.2);
+  EXPECT_EQ(analysis::crossover_length(pts, "MMT", "TTT", lengths), 1024);
+  EXPECT_EQ(analysis::others_over_design(pts, "MMT", {"TTT"}, 2048), 40.0 / 30.0);
+  EXPECT_EQ(analysis::time_ratio(pts, "MMT", "BBB", 512), 0.0);  // not measured
+  const std::string md = analysis::comparison_markdown(pts, {{"MMT", "TTT"}, "TTT", lengths, "inference"});
+  std::printf("%s", md.c_str());
+  EXPECT(md.find("| 1024 | 18.00 | 1.0 | 20.00 | 1.0 | 0.900 |") != std::string::npos);
+  EXPECT(md.find("MMT is faster than TTT from 1024 tokens on.") != std::string::npos);
+  pts[5].median_ms = 25;  // slower again at the longest length: no crossover
+  EXPECT_EQ(analysis::crossover_length(pts, "MMT", "TTT", lengths), int64_t{-1});
+  pts[4].error = "out of memory";
+  EXPECT_EQ(analysis::median_at(pts, "MMT", 2048), 0.0);
+  EXPECT_EQ(analysis::others_over_design(pts, "TTT", {"MMT"}, 2048), 0.0);
 }
 
 TEST_MAIN()

@@ -66,7 +66,7 @@ TEST_CASE(json_round_trip) {
   c.schedule = "BPTM";
   c.psm_state = false;
   c.pooling = "masked_mean";
-  c.head = "regression";
+  c.head = Head::Regression;
   c.dropout = 0.25;
   const std::string path = temp_dir() + "/roundtrip.json";
   c.save(path);

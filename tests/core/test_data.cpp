@@ -219,6 +219,23 @@ TEST_CASE(mlm_masking_statistics) {
   EXPECT_EQ(b.ids.size(1), 66);
 }
 
+TEST_CASE(collate_pads_right_or_left_to_a_length) {
+  Encoding a, b;
+  a.ids = {2, 10, 11, 3}, a.segments = {0, 0, 0, 0};
+  b.ids = {2, 12, 3}, b.segments = {0, 1, 1};
+  const data::Batch right = data::collate({&a, &b});
+  EXPECT(right.ids.sizes() == torch::IntArrayRef({2, 4}));
+  EXPECT(torch::equal(right.ids[1], torch::tensor({2, 12, 3, 0}, torch::kLong)));
+  EXPECT(torch::equal(right.mask[1], torch::tensor({1.f, 1.f, 1.f, 0.f})));
+  EXPECT_EQ(right.tokens, int64_t{7});
+  const data::Batch left = data::collate({&a, &b}, {6, true});
+  EXPECT(left.ids.sizes() == torch::IntArrayRef({2, 6}));
+  EXPECT(torch::equal(left.ids[0], torch::tensor({0, 0, 2, 10, 11, 3}, torch::kLong)));
+  EXPECT(torch::equal(left.ids[1], torch::tensor({0, 0, 0, 2, 12, 3}, torch::kLong)));
+  EXPECT(torch::equal(left.segments[1], torch::tensor({0, 0, 0, 0, 1, 1}, torch::kLong)));
+  EXPECT(torch::equal(left.mask[1], torch::tensor({0.f, 0.f, 0.f, 1.f, 1.f, 1.f})));
+}
+
 TEST_CASE(batch_order_is_a_function_of_seed_and_epoch) {
   std::vector<int64_t> lengths;
   for (int i = 0; i < 1000; ++i) lengths.push_back(5 + (i * 37) % 90);

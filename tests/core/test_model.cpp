@@ -68,7 +68,7 @@ TEST_CASE(shapes_and_dtypes_for_every_layer_kind_and_pooling) {
     for (const char* pool : {"map", "attn", "cls", "mean", "masked_mean"}) {
       ModelConfig cfg = micro_config(schedule);
       cfg.pooling = pool;
-      cfg.head = "classification";
+      cfg.head = Head::Classification;
       cfg.num_labels = 3;
       MaBert model(cfg);
       model->eval();
@@ -103,7 +103,7 @@ TEST_CASE(shapes_and_dtypes_for_every_layer_kind_and_pooling) {
   }
   // Regression head and a bf16 model.
   ModelConfig cfg = micro_config("MBTP");
-  cfg.head = "regression";
+  cfg.head = Head::Regression;
   MaBert model(cfg);
   model->eval();
   const PaddedBatch b = pad_batch(random_sentences(kLengths, cfg.vocab_size, 2), 0, true);
@@ -183,7 +183,7 @@ TEST_CASE(map_weights_zero_on_pads_and_sum_to_one) {
 
 TEST_CASE(gradients_reach_every_parameter) {
   ModelConfig cfg = micro_config("TMBP");
-  cfg.head = "classification";
+  cfg.head = Head::Classification;
   cfg.dropout = 0.1;
   MaBert model(cfg);
   model->train();
@@ -228,7 +228,7 @@ TEST_CASE(optimizer_steps_reduce_mlm_loss) {
 
 TEST_CASE(save_load_round_trip_gives_identical_outputs) {
   ModelConfig cfg = micro_config("MBTP");
-  cfg.head = "classification";
+  cfg.head = Head::Classification;
   cfg.pooling = "map";
   MaBert model(cfg);
   model->eval();
