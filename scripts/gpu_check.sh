@@ -63,11 +63,11 @@ done
 # --- the bundle: what the device lacks ------------------------------------------------------------
 # Debian packages copied file by file (headers and CMake package configs; the sqlite3 shared library
 # under its SONAME), plus the static SentencePiece of scripts/build_sentencepiece.sh.
-BUNDLE_PACKAGES=(nlohmann-json3-dev libcli11-dev libsqlite3-dev libsqlite3-0)
+BUNDLE_PACKAGES=(nlohmann-json3-dev libcli11-dev libsqlite3-dev libsqlite3-0 libgloo-dev)
 BUNDLE_REQUIRED=(
   usr/include/nlohmann/json.hpp usr/share/cmake/nlohmann_json/nlohmann_jsonConfig.cmake
   usr/include/CLI/CLI.hpp usr/share/cmake/CLI11/CLI11Config.cmake
-  usr/include/sqlite3.h usr/lib/libsqlite3.so.0
+  usr/include/sqlite3.h usr/lib/libsqlite3.so.0 usr/include/gloo/algorithm.h
   sentencepiece/include/sentencepiece_processor.h sentencepiece/include/sentencepiece_trainer.h
   sentencepiece/lib/libsentencepiece.a sentencepiece/lib/libsentencepiece_train.a)
 SPM="$ROOT/.deps/sentencepiece"
@@ -79,6 +79,7 @@ bundle_cmake_args() {
     "-DCLI11_DIR=$BUNDLE/usr/share/cmake/CLI11" \
     "-DSQLite3_INCLUDE_DIR=$BUNDLE/usr/include" \
     "-DSQLite3_LIBRARY=$BUNDLE/usr/lib/libsqlite3.so.0" \
+    "-DMABERT_GLOO_INCLUDE=$BUNDLE/usr/include" \
     "-DMABERT_SPM_PREFIX=$BUNDLE/sentencepiece"
 }
 
@@ -105,7 +106,7 @@ prepare() {
   copy_into() { mkdir -p "$tmp/$(dirname "$2")" && cp -L "$1" "$tmp/$2"; }
   # Header-only libraries with their CMake configs (relocatable: they locate the headers relative
   # to themselves), and sqlite3's headers.
-  for pkg in nlohmann-json3-dev libcli11-dev libsqlite3-dev; do
+  for pkg in nlohmann-json3-dev libcli11-dev libsqlite3-dev libgloo-dev; do
     while IFS= read -r f; do
       case "$f" in
         /usr/include/*|/usr/share/cmake/*) [ -f "$f" ] && [ ! -L "$f" ] && copy_into "$f" "${f#/}" ;;
@@ -507,7 +508,7 @@ dry_run() {
     prefix="$("$ROOT/.venv/bin/python" -c 'import torch.utils; print(torch.utils.cmake_prefix_path)')"
     mapfile -t args < <(configure_args "$prefix")
     if cmake -S "$ROOT" -B "$scratch" "${args[@]}" > "$scratch.log" 2>&1; then
-      for s in nlohmann_json_DIR CLI11_DIR SQLite3_INCLUDE_DIR SQLite3_LIBRARY MABERT_SPM_PREFIX; do
+      for s in nlohmann_json_DIR CLI11_DIR SQLite3_INCLUDE_DIR SQLite3_LIBRARY MABERT_GLOO_INCLUDE MABERT_SPM_PREFIX; do
         grep -m1 "^$s:" "$scratch/CMakeCache.txt" | sed 's/^/  /'
       done
       grep -E 'SentencePiece|MaBERT:' "$scratch.log" | sed 's/^/  /'

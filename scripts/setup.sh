@@ -31,7 +31,7 @@ PACKAGES=(
   qt6-base-dev qt6-base-dev-tools libqt6sql6-sqlite qt6-svg-dev libgl1-mesa-dev libxkbcommon-dev
   libqcustomplot-dev
   libsentencepiece-dev sentencepiece
-  nlohmann-json3-dev libcli11-dev libsqlite3-dev
+  nlohmann-json3-dev libcli11-dev libsqlite3-dev libgloo-dev
   xvfb xauth
 )
 missing=()

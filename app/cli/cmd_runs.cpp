@@ -45,9 +45,22 @@ void add_runs_command(CLI::App& app) {
     auto r = reg->get(a->id);
     if (!r) r = reg->get(std::filesystem::absolute(a->id).lexically_normal().string());
     if (!r) throw std::runtime_error("no run '" + a->id + "' in " + reg->path());
+    // Runs recorded before data parallelism existed were one process.
+    const nlohmann::json& c = r->config;
+    const bool obj = c.is_object();
+    const int64_t world = obj && c.contains("world_size") && c["world_size"].is_number_integer() ? c["world_size"].get<int64_t>() : 1;
+    const std::string backend = obj && c.contains("backend") && c["backend"].is_string() ? c["backend"].get<std::string>() : "none";
     nlohmann::ordered_json j = {{"id", r->id}, {"kind", r->kind}, {"task", r->task}, {"status", r->status},
-                                {"created", r->created}, {"updated", r->updated}, {"config", r->config}, {"metrics", r->metrics}};
-    std::cout << j.dump(2) << '\n';
+                                {"created", r->created}, {"updated", r->updated}, {"world_size", world}, {"backend", backend},
+                                {"config", r->config}, {"metrics", r->metrics}};
+    if (a->json) {
+      std::cout << j.dump(2) << '\n';
+      return;
+    }
+    std::printf("run      %s\nkind     %s%s\nstatus   %s\ncreated  %s, updated %s\nworld size %lld (%s)\n", r->id.c_str(),
+                r->kind.c_str(), r->task.empty() ? "" : (" " + r->task).c_str(), r->status.c_str(), r->created.c_str(),
+                r->updated.c_str(), static_cast<long long>(world), backend.c_str());
+    std::cout << "config   " << r->config.dump(2) << "\nmetrics  " << r->metrics.dump(2) << '\n';
   });
   CLI::App* check = runs->add_subcommand("check", "Check a run folder after a crash: the latest checkpoint loads, the "
                                                   "metrics log parses, the registry opens");

@@ -4,6 +4,7 @@
 #include "cli/progress.h"
 
 #include "data/glue.h"
+#include "dist/world.h"
 #include "jobs/runner.h"
 #include "tokenize/tokenizer.h"
 #include "util/files.h"
@@ -17,6 +18,7 @@
 #include <filesystem>
 #include <iostream>
 #include <memory>
+#include <thread>
 
 #ifndef MABERT_RESOURCES_DIR
 #define MABERT_RESOURCES_DIR "resources"
@@ -53,7 +55,7 @@ std::string resources_dir() {
 struct Common {
   train::TrainOptions t;
   std::string out, registry, preset = "tiny", schedule, config;
-  int threads = 0;
+  int threads = 0, dist_timeout = 300;
   bool json = false, quiet = false;
 };
 
@@ -80,7 +82,9 @@ void add_train_options(CLI::App* c, Common& o) {
   c->add_flag("--resume", o.t.resume, "Continue the run in --out from its latest checkpoint");
   c->add_option("--out", o.out, "Run folder (default runs/<kind>-<time>)");
   c->add_option("--registry", o.registry, "Run registry database (default $MABERT_REGISTRY or ~/.local/share/mabert/runs.db)");
-  c->add_option("--threads", o.threads, "Intra-op threads (0 = LibTorch's default)");
+  c->add_option("--threads", o.threads, "Intra-op threads (0 = LibTorch's default; under torchrun, cores / local ranks)");
+  c->add_option("--dist-timeout", o.dist_timeout, "Under torchrun: seconds a collective may wait for a peer before failing")
+      ->capture_default_str()->check(CLI::Range(1, 24 * 3600));
   c->add_flag("--quiet", o.quiet, "No progress output");
   c->add_flag("--json", o.json, "Print the result as JSON");
 }
@@ -96,6 +100,21 @@ ModelConfig model_config(const Common& o) {
   if (!o.schedule.empty()) cfg.schedule = o.schedule;
   cfg.validate();
   return cfg;
+}
+
+// This process's share of a data-parallel job when torchrun launched it (one process otherwise):
+// the group joined, the GPU of the local rank, intra-op threads shared among the local ranks, and
+// after a torchrun restart the run continues from its latest checkpoint.
+std::shared_ptr<dist::World> join_world(Common& o) {
+  const dist::Launch launch = dist::launch_from_env();
+  if (o.threads > 0) at::set_num_threads(o.threads);
+  if (!launch.distributed()) return std::make_shared<dist::World>();
+  if (o.out.empty()) throw CLI::ValidationError("--out", "under torchrun every rank must write to the same run folder: give --out");
+  if (o.threads == 0)
+    at::set_num_threads(std::max(1, static_cast<int>(std::thread::hardware_concurrency()) / launch.local_world_size));
+  o.t.device_index = launch.local_rank;
+  if (launch.restart > 0) o.t.resume = true;
+  return dist::World::join(launch, o.t.device, std::chrono::seconds(o.dist_timeout));
 }
 
 // The hooks a terminal run uses: the progress bar or lines, and Ctrl-C as a stop.
@@ -114,9 +133,10 @@ train::Hooks terminal_hooks(Progress& progress) {
 }
 
 // Prints a finished job's outcome (JSON with --json); a diverged run is an error.
-void report(const Common& o, const jobs::JobOutcome& out, Progress& progress) {
+void report(const Common& o, const jobs::JobOutcome& out, Progress& progress, const dist::World& world) {
   const train::TrainResult& r = out.result;
-  if (o.json) {
+  if (!world.root()) {  // rank 0 reports for the job
+  } else if (o.json) {
     std::cout << nlohmann::ordered_json({{"run", out.run_id}, {"status", to_string(r.status)}, {"steps", r.steps},
                                          {"last_loss", r.last_loss}, {"final_metrics", r.final_metrics},
                                          {"best_metrics", r.best_metrics}, {"message", r.message}})
@@ -228,9 +248,10 @@ void add_train_commands(CLI::App& app) {
         a->t.log_every = std::min<int64_t>(a->t.log_every, 10);
       }
       if (a->corpus.empty()) throw CLI::ValidationError("pretrain", "give --corpus (or --demo)");
+      const auto world = join_world(*a);
       if (a->out.empty()) a->out = default_run_dir(a->demo ? "demo" : "pretrain");
-      if (a->threads > 0) at::set_num_threads(a->threads);
       train::PretrainJob job;
+      job.world = world;
       job.model = model_config(*a);
       job.corpus = a->corpus;
       job.run_dir = a->out;
@@ -238,8 +259,8 @@ void add_train_commands(CLI::App& app) {
       job.max_sentences = a->max_sentences;
       job.packed = a->packed;
       job.tokenizer = a->tokenizer;
-      Progress progress(a->quiet || a->json);
-      report(*a, jobs::pretrain(job, a->vocab, {a->registry, {}}, terminal_hooks(progress)), progress);
+      Progress progress(a->quiet || a->json || !world->root());
+      report(*a, jobs::pretrain(job, a->vocab, {a->registry, {}}, terminal_hooks(progress)), progress, *world);
     });
   }
   // --- finetune -------------------------------------------------------------------------------
@@ -261,8 +282,10 @@ void add_train_commands(CLI::App& app) {
     add_model_options(c, *a);
     add_train_options(c, *a);
     c->callback([a] {
+      const auto world = join_world(*a);
       if (a->out.empty()) a->out = default_run_dir("finetune-" + data::glue_task(a->task).name);
       train::FinetuneJob job;
+      job.world = world;
       job.model = model_config(*a);
       job.task = a->task;
       job.data_dir = a->data;
@@ -271,9 +294,8 @@ void add_train_commands(CLI::App& app) {
       job.run_dir = a->out;
       job.train = a->t;
       job.max_train_examples = a->max_train;
-      if (a->threads > 0) at::set_num_threads(a->threads);
-      Progress progress(a->quiet || a->json);
-      report(*a, jobs::finetune(job, {a->registry, {}}, terminal_hooks(progress)), progress);
+      Progress progress(a->quiet || a->json || !world->root());
+      report(*a, jobs::finetune(job, {a->registry, {}}, terminal_hooks(progress)), progress, *world);
     });
   }
   // --- eval -----------------------------------------------------------------------------------

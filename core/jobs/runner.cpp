@@ -32,9 +32,39 @@ namespace {
 
 std::string run_id(const std::string& dir) { return fs::absolute(dir).lexically_normal().string(); }
 
+dist::World& world_of(const std::shared_ptr<dist::World>& w) {
+  static dist::World single;
+  return w ? *w : single;
+}
+
+// --batch is the global batch: each of the W ranks takes batch / W rows of it.
+void check_batch(const train::TrainOptions& t, const dist::World& world) {
+  if (t.batch_size % world.size() != 0)
+    throw std::invalid_argument("--batch " + std::to_string(t.batch_size) + " is the global batch and must divide by the " +
+                                std::to_string(world.size()) + " ranks (each takes batch / ranks examples)");
+}
+
+// Every rank must run the same job into the same folder: a hash of the row's config and the folder,
+// compared across ranks before anything trains.
+void check_same_job(const json& config, const std::string& run_dir, dist::World& world) {
+  if (world.size() == 1) return;
+  uint64_t h = 1469598103934665603ull;
+  for (unsigned char c : config.dump() + "\n" + run_id(run_dir)) h = (h ^ c) * 1099511628211ull;
+  const auto all = world.all_gather(static_cast<int64_t>(h >> 1));
+  std::string differ;
+  for (size_t r = 1; r < all.size(); ++r)
+    if (all[r] != all[0]) differ += (differ.empty() ? "" : ", ") + std::to_string(r);
+  if (!differ.empty())
+    throw std::runtime_error("rank " + std::to_string(world.rank()) + ": " +
+                             (differ.find(',') == std::string::npos ? "rank " + differ + " was" : "ranks " + differ + " were") +
+                             " given a different job than rank 0 (model, training options, data or run folder): "
+                             "launch every rank with the same command");
+}
+
 // A registry row's config: the resolved model, the training options, the job's own fields.
-json row_config(const ModelConfig& resolved, const train::TrainOptions& t, json fields, const Recording& rec) {
-  json c = {{"model", resolved.to_json()}, {"train", t.to_json()}};
+json row_config(const ModelConfig& resolved, const train::TrainOptions& t, json fields, const Recording& rec,
+                const dist::World& world) {
+  json c = {{"model", resolved.to_json()}, {"train", t.to_json()}, {"world_size", world.size()}, {"backend", world.backend()}};
   for (auto it = fields.begin(); it != fields.end(); ++it) c[it.key()] = it.value();
   for (auto it = rec.extra.begin(); it != rec.extra.end(); ++it) c[it.key()] = it.value();
   return c;
@@ -43,7 +73,8 @@ json row_config(const ModelConfig& resolved, const train::TrainOptions& t, json 
 }  // namespace
 
 train::TrainResult record_run(const std::string& run_dir, JobKind kind, const std::string& task, const json& config,
-                              const Recording& rec, const std::function<train::TrainResult()>& body) {
+                              const Recording& rec, const std::function<train::TrainResult()>& body, bool write_row) {
+  if (!write_row) return body();
   runs::Registry reg(rec.registry.empty() ? runs::Registry::default_path() : rec.registry);
   const std::string id = run_id(run_dir);
   reg.upsert({id, to_string(kind), task, to_string(train::RunStatus::Running), "", "", config, nullptr});
@@ -75,25 +106,37 @@ std::string ensure_tokenizer(const std::vector<std::string>& corpus, const std::
 }
 
 JobOutcome pretrain(train::PretrainJob job, int vocab, const Recording& rec, const train::Hooks& hooks) {
-  fs::create_directories(job.run_dir);
+  dist::World& world = world_of(job.world);
+  check_batch(job.train, world);
+  if (world.root()) fs::create_directories(job.run_dir);
   if (job.tokenizer.empty()) {
     const std::string prefix = job.run_dir + "/tokenizer";
-    if (!job.train.resume && fs::exists(prefix + ".model")) fs::remove(prefix + ".model");  // a fresh run trains its own
-    job.tokenizer = ensure_tokenizer(job.corpus, prefix, vocab, hooks.on_message);
+    if (world.root()) {
+      if (!job.train.resume && fs::exists(prefix + ".model")) fs::remove(prefix + ".model");  // a fresh run trains its own
+      ensure_tokenizer(job.corpus, prefix, vocab, hooks.on_message);
+    }
+    world.barrier();
+    job.tokenizer = prefix + ".model";
   }
-  const json config = row_config(train::resolved_config(job), job.train, {{"corpus", job.corpus}}, rec);
+  const json config = row_config(train::resolved_config(job), job.train, {{"corpus", job.corpus}}, rec, world);
+  check_same_job(config, job.run_dir, world);
   JobOutcome out{run_id(job.run_dir), {}};
-  out.result = record_run(job.run_dir, JobKind::Pretrain, "", config, rec, [&] { return train::pretrain(job, hooks); });
+  out.result = record_run(job.run_dir, JobKind::Pretrain, "", config, rec, [&] { return train::pretrain(job, hooks); },
+                          world.root());
   return out;
 }
 
 JobOutcome finetune(const train::FinetuneJob& job, const Recording& rec, const train::Hooks& hooks) {
-  fs::create_directories(job.run_dir);
+  dist::World& world = world_of(job.world);
+  check_batch(job.train, world);
+  if (world.root()) fs::create_directories(job.run_dir);
   const std::string task = data::glue_task(job.task).name;
-  const json config =
-      row_config(train::resolved_config(job), job.train, {{"task", task}, {"data", job.data_dir}, {"from", job.init}}, rec);
+  const json config = row_config(train::resolved_config(job), job.train,
+                                 {{"task", task}, {"data", job.data_dir}, {"from", job.init}}, rec, world);
+  check_same_job(config, job.run_dir, world);
   JobOutcome out{run_id(job.run_dir), {}};
-  out.result = record_run(job.run_dir, JobKind::Finetune, task, config, rec, [&] { return train::finetune(job, hooks); });
+  out.result = record_run(job.run_dir, JobKind::Finetune, task, config, rec, [&] { return train::finetune(job, hooks); },
+                          world.root());
   return out;
 }
 

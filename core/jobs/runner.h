@@ -35,7 +35,9 @@ struct JobOutcome {
 };
 
 // Pretraining. Without job.tokenizer, one of `vocab` pieces is trained on the corpus into the run
-// folder (or the run folder's own is reused when resuming).
+// folder (or the run folder's own is reused when resuming). Data-parallel (job.world of W ranks):
+// --batch must divide by W; rank 0 trains the tokenizer and writes the folder and the registry row,
+// the others wait; every rank checks it runs the same job as rank 0 before training.
 JobOutcome pretrain(train::PretrainJob job, int vocab, const Recording& rec, const train::Hooks& hooks = {});
 JobOutcome finetune(const train::FinetuneJob& job, const Recording& rec, const train::Hooks& hooks = {});
 
@@ -62,10 +64,11 @@ EvalOutcome evaluate(const EvalJob& job, const std::string& record_dir, const Re
 std::string ensure_tokenizer(const std::vector<std::string>& corpus, const std::string& prefix, int vocab,
                              const std::function<void(const std::string&)>& say = {});
 
-// The registry row of one run, from start to end: `run` records it as running with `config`,
-// calls `body`, then records its final status and result (or "failed" with the error, rethrown).
+// The registry row of one run, from start to end: records it as running with `config`, calls
+// `body`, then records its final status and result (or "failed" with the error, rethrown). In a
+// data-parallel job only rank 0 writes rows.
 train::TrainResult record_run(const std::string& run_dir, JobKind kind, const std::string& task,
                               const nlohmann::json& config, const Recording& rec,
-                              const std::function<train::TrainResult()>& body);
+                              const std::function<train::TrainResult()>& body, bool write_row = true);
 
 }  // namespace mabert::jobs

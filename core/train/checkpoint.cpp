@@ -11,6 +11,7 @@
 #include <algorithm>
 #include <cstdio>
 #include <filesystem>
+#include <map>
 #include <unistd.h>
 
 namespace mabert::train {
@@ -58,8 +59,11 @@ std::string save_checkpoint(const std::string& run_dir, MaBert& model, torch::op
   }
   save_safetensors((tmp / "model.safetensors").string(), weights, {{"format", "pt"}, {"producer", "mabert-studio"}});
   save_safetensors((tmp / "optimizer.safetensors").string(), moments);
-  if (!state.rng.defined()) throw std::logic_error("save_checkpoint: the trainer state has no generator state");
-  save_safetensors((tmp / "rng.safetensors").string(), {{state.rng_kind, state.rng}});
+  if (state.rngs.empty()) throw std::logic_error("save_checkpoint: the trainer state has no generator state");
+  NamedTensors rngs;
+  for (size_t r = 0; r < state.rngs.size(); ++r)
+    rngs.emplace_back(r == 0 ? state.rng_kind : state.rng_kind + "/rank-" + std::to_string(r), state.rngs[r]);
+  save_safetensors((tmp / "rng.safetensors").string(), rngs);
   nlohmann::ordered_json j = {{"step", state.step},
                               {"best_metric", state.best_metric},
                               {"best_step", state.best_step},
@@ -161,10 +165,28 @@ void load_checkpoint(const std::string& dir, MaBert& model, torch::optim::AdamW*
     const std::string rpath = dir + "/rng.safetensors";
     const SafetensorsFile r = load_safetensors(rpath);
     if (r.tensors.empty()) throw std::runtime_error(rpath + ": holds no generator state");
-    const auto& [kind, rng] = r.tensors.at(0);
-    if (kind != "cpu" && kind != "cuda") throw std::runtime_error(rpath + ": tensor '" + kind + "' is not a generator state (cpu or cuda)");
-    if (rng.scalar_type() != torch::kByte) throw std::runtime_error(rpath + ": tensor '" + kind + "' is not a byte tensor");
-    state->rng = rng;  // checked when the job's generator takes it
+    // "cpu" (or "cuda") for rank 0, then "<kind>/rank-<r>" for each further rank, in any order.
+    const std::string kind = r.tensors.at(0).first.substr(0, r.tensors.at(0).first.find('/'));
+    if (kind != "cpu" && kind != "cuda")
+      throw std::runtime_error(rpath + ": tensor '" + r.tensors.at(0).first + "' is not a generator state (cpu or cuda)");
+    std::map<size_t, torch::Tensor> by_rank;
+    for (const auto& [name, t] : r.tensors) {
+      size_t rank = 0;
+      if (name != kind) {
+        const std::string prefix = kind + "/rank-";
+        if (name.rfind(prefix, 0) != 0 || name.size() == prefix.size() || name.size() - prefix.size() > 6 ||
+            name.find_first_not_of("0123456789", prefix.size()) != std::string::npos)
+          throw std::runtime_error(rpath + ": tensor '" + name + "' is not a generator state of rank r ('" + prefix + "r')");
+        rank = std::stoul(name.substr(prefix.size()));
+      }
+      if (t.scalar_type() != torch::kByte) throw std::runtime_error(rpath + ": tensor '" + name + "' is not a byte tensor");
+      by_rank[rank] = t;  // checked when a job's generator takes it
+    }
+    state->rngs.clear();
+    for (size_t i = 0; i < by_rank.size(); ++i) {
+      if (!by_rank.count(i)) throw std::runtime_error(rpath + ": the generator state of rank " + std::to_string(i) + " is missing");
+      state->rngs.push_back(by_rank[i]);
+    }
     state->rng_kind = kind;
   }
 }

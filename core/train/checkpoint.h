@@ -19,8 +19,8 @@ struct TrainerState {
   double best_metric = 0;
   int64_t best_step = -1;
   int64_t evals_without_improvement = 0;
-  at::Tensor rng;                 // the job's generator state (JobRng), saved as rng.safetensors
-  std::string rng_kind = "cpu";   // its key there: "cpu" or "cuda"
+  std::vector<at::Tensor> rngs;   // each rank's generator state (JobRng), in rank order: rng.safetensors
+  std::string rng_kind = "cpu";   // "cpu" or "cuda": keys "<kind>" (rank 0), "<kind>/rank-<r>"
 };
 
 // Writes <run_dir>/checkpoints/ckpt-<step>; keeps the newest `keep` checkpoints.

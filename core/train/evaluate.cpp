@@ -29,17 +29,17 @@ std::map<std::string, double> evaluate(MaBert& model, const Tokenizer& tok, cons
     data::Batch b = to_device(data::collate(items), device);
     EncoderOutput out = model->forward(b.ids, b.mask, b.segments);
     const torch::Tensor logits = out.logits.to(torch::kFloat).cpu();
-    const torch::Tensor probs = model->config().head == "regression" ? logits : torch::softmax(logits, -1);
+    const torch::Tensor probs = model->config().head == Head::Regression ? logits : torch::softmax(logits, -1);
     const torch::Tensor weights = out.pool_weights.to(torch::kFloat).cpu();
     for (size_t k = 0; k < items.size(); ++k) {
       const auto i = static_cast<int64_t>(k);
-      const double p = model->config().head == "regression" ? logits[i].item<double>() : logits[i].argmax().item<double>();
+      const double p = model->config().head == Head::Regression ? logits[i].item<double>() : logits[i].argmax().item<double>();
       preds.push_back(p);
       labels.push_back(split.examples[s + k].label);
       if (predictions) {
         Prediction pr;
         pr.label = p;
-        if (model->config().head != "regression") {
+        if (model->config().head != Head::Regression) {
           auto row = probs[i].contiguous();
           pr.probabilities.assign(row.data_ptr<float>(), row.data_ptr<float>() + row.numel());
         }
@@ -67,7 +67,7 @@ Prediction predict(MaBert& model, const Tokenizer& tok, const std::string& a, co
   p.map_weights.assign(w.data_ptr<float>(), w.data_ptr<float>() + w.numel());
   if (out.logits.defined()) {
     const torch::Tensor l = out.logits[0].to(torch::kFloat).cpu();
-    if (model->config().head == "regression") {
+    if (model->config().head == Head::Regression) {
       p.label = l.item<double>();
     } else {
       auto pr = torch::softmax(l, -1).contiguous();

@@ -10,9 +10,12 @@
 namespace mabert::train {
 namespace {
 
-torch::Tensor task_loss(const ModelConfig& cfg, const torch::Tensor& logits, const torch::Tensor& labels) {
-  if (cfg.head == "regression") return torch::mse_loss(logits.to(torch::kFloat), labels.to(torch::kFloat));
-  return torch::cross_entropy_loss(logits.to(torch::kFloat), labels.to(torch::kLong));
+// Summed over the batch's examples (the loop divides by their number over every rank).
+torch::Tensor task_loss_sum(const ModelConfig& cfg, const torch::Tensor& logits, const torch::Tensor& labels) {
+  if (cfg.head == Head::Regression)
+    return torch::mse_loss(logits.to(torch::kFloat), labels.to(torch::kFloat), at::Reduction::Sum);
+  return torch::nn::functional::cross_entropy(logits.to(torch::kFloat), labels.to(torch::kLong),
+                                              torch::nn::functional::CrossEntropyFuncOptions().reduction(torch::kSum));
 }
 
 // Encoder weights from the pretraining run's latest checkpoint; the task head keeps its fresh init.
@@ -40,7 +43,7 @@ ModelConfig resolved_config(const FinetuneJob& job) {
   ModelConfig cfg = job.init.empty() ? job.model : ModelConfig::load(job.init + "/config.json");
   cfg.vocab_size = Tokenizer::load(finetune_tokenizer(job)).vocab_size();
   if (!job.pooling.empty()) cfg.pooling = job.pooling;
-  cfg.head = task.regression ? "regression" : "classification";
+  cfg.head = task.regression ? Head::Regression : Head::Classification;
   cfg.num_labels = task.regression ? 2 : task.num_labels();
   cfg.validate();
   return cfg;
@@ -57,13 +60,15 @@ TrainResult finetune(const FinetuneJob& job, const Hooks& hooks) {
   const Tokenizer tok = Tokenizer::load(tok_path);
   const ModelConfig cfg = resolved_config(job);
 
-  LoopJob L = new_loop_job(cfg, job.train, job.run_dir);
+  LoopJob L = new_loop_job(cfg, job.train, job.run_dir, job.world);
   if (!job.init.empty()) load_encoder(L.model, job.init);
   L.model->to(L.device);
+  dist::World& world = *L.world;
   nlohmann::ordered_json info = {{"kind", "finetune"}, {"task", task.name}, {"data", job.data_dir}, {"init", job.init},
                                  {"train_examples", train.examples.size()}, {"train", job.train.to_json()},
-                                 {"model", cfg.to_json()}};
-  prepare_run_dir(job.run_dir, cfg, tok_path, info);
+                                 {"model", cfg.to_json()}, {"world_size", world.size()}, {"backend", world.backend()}};
+  if (world.root()) prepare_run_dir(job.run_dir, cfg, tok_path, info);
+  world.barrier();
 
   const auto enc = encode_split(tok, train, job.train.max_len);
   std::vector<int64_t> lengths;
@@ -78,11 +83,12 @@ TrainResult finetune(const FinetuneJob& job, const Hooks& hooks) {
     }
     data::Batch b = data::collate(items);
     b.labels = torch::tensor(labels, torch::kDouble);
-    return to_device(std::move(b), L.device);
+    const auto [begin, end] = dist::shard(b.ids.size(0), world.rank(), world.size());
+    return to_device(slice_rows(b, begin, end), L.device);
   };
-  L.loss_of = [&](const data::Batch& b) {
+  L.loss_of = [&](const data::Batch& b) -> LossTerms {
     EncoderOutput out = L.model->forward(b.ids, b.mask, b.segments);
-    return task_loss(cfg, out.logits, b.labels);
+    return {task_loss_sum(cfg, out.logits, b.labels), b.ids.size(0)};
   };
   L.evaluate = [&]() { return evaluate(L.model, tok, dev, job.train.max_len, 64); };
   L.watch = job.train.early_stop_metric.empty() ? task.metric : job.train.early_stop_metric;

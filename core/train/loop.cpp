@@ -43,13 +43,14 @@ void append_jsonl(const std::string& path, const nlohmann::ordered_json& j) {
 class Trainer {
  public:
   Trainer(LoopJob& job, const Hooks& hooks)
-      : job_(job), o_(job.opt), hooks_(hooks), optimizer_(make_optimizer(job.model, job.opt)),
-        rng_(job.opt.seed, job.device), log_path_(job.run_dir + "/metrics.jsonl") {
+      : job_(job), o_(job.opt), hooks_(hooks), world_(*job.world), optimizer_(make_optimizer(job.model, job.opt)),
+        rng_(rank_seed(job.opt.seed, job.world->rank()), job.device), log_path_(job.run_dir + "/metrics.jsonl") {
     job_.model->set_scan_impl(o_.scan);
   }
 
   TrainResult run() {
     resume_if_asked();
+    start_from_rank_0_weights();
     job_.model->train();
     while (state_.step < o_.steps) {
       const int64_t step = state_.step;
@@ -57,6 +58,7 @@ class Trainer {
       optimizer_.zero_grad();
       const double loss = forward_backward(step);
       if (!std::isfinite(loss)) return diverged(loss, step);
+      sum_gradients_over_ranks();
       const double grad_norm = clip_gradients();
       optimizer_.step();
       state_.step = step + 1;
@@ -72,6 +74,9 @@ class Trainer {
   }
 
  private:
+  // Rank 0 keeps the job's seed (one process trains exactly as before); the others get their own streams.
+  static uint64_t rank_seed(uint64_t seed, int rank) { return rank == 0 ? seed : data::step_seed(seed, -1000 - rank); }
+
   void say(const std::string& m) const {
     if (hooks_.on_message) hooks_.on_message(m);
   }
@@ -82,10 +87,16 @@ class Trainer {
     if (!o_.resume) return;
     if (auto ckpt = latest_checkpoint(job_.run_dir)) {
       load_checkpoint(*ckpt, job_.model, &optimizer_, &state_);
-      try {
-        rng_.set_state(state_.rng);
-      } catch (const std::runtime_error& e) {
-        throw std::runtime_error(*ckpt + "/rng.safetensors: " + e.what());
+      const size_t r = static_cast<size_t>(world_.rank());
+      if (r < state_.rngs.size()) {
+        try {
+          rng_.set_state(state_.rngs[r]);
+        } catch (const std::runtime_error& e) {
+          throw std::runtime_error(*ckpt + "/rng.safetensors: " + e.what());
+        }
+      } else {
+        say("the checkpoint holds no random stream for rank " + std::to_string(r) + " (written by " +
+            std::to_string(state_.rngs.size()) + " ranks): it starts from its seed");
       }
       say("resumed from " + *ckpt + " at step " + std::to_string(state_.step));
     } else {
@@ -94,27 +105,63 @@ class Trainer {
     start_step_ = state_.step;
   }
 
+  // Every rank starts from rank 0's parameters and buffers (the same seed gives the same ones, a
+  // resumed run loads the same checkpoint; the broadcast makes it so whatever happened).
+  void start_from_rank_0_weights() {
+    if (world_.size() == 1) return;
+    torch::NoGradGuard g;
+    std::vector<at::Tensor> all;
+    for (const auto& p : job_.model->parameters()) all.push_back(p.detach());
+    for (const auto& b : job_.model->buffers()) all.push_back(b.detach());
+    world_.broadcast(all);
+  }
+
   void set_learning_rate(int64_t step) {
     lr_ = lr_at(o_, step);
     for (auto& g : optimizer_.param_groups()) static_cast<torch::optim::AdamWOptions&>(g.options()).lr(lr_);
   }
 
-  // Forward and backward over the step's micro-batches; the summed (accumulation-scaled) loss.
+  // Forward and backward over the step's micro-batches (this rank's rows of each). Each micro-batch's
+  // loss is its sum over the terms of every rank divided by their number, so the gradients summed
+  // over ranks are those of one process on the whole batch. Returns the step's loss.
   double forward_backward(int64_t step) {
-    double loss_sum = 0;
+    double step_loss = 0;
     for (int64_t k = 0; k < o_.grad_accum; ++k) {
       data::Batch b = job_.batch_at(step * o_.grad_accum + k);
       tokens_since_log_ += b.tokens;
-      at::Tensor loss;
-      {
+      const bool has_rows = b.ids.defined() && b.ids.size(0) > 0;
+      LossTerms terms;
+      if (has_rows) {
         JobRng::Use own_stream(rng_);  // dropout draws from this job's generator
         AutocastBf16 autocast(o_.bf16, job_.device);
-        loss = job_.loss_of(b) / static_cast<double>(o_.grad_accum);
+        terms = job_.loss_of(b);
       }
-      loss.backward();
-      loss_sum += loss.item<double>();
+      const double local_sum = has_rows ? terms.sum.item<double>() : 0.0;
+      const auto [sum, count] = world_.size() == 1 ? std::pair<double, double>{local_sum, static_cast<double>(terms.count)}
+                                                   : world_.sum2(local_sum, static_cast<double>(terms.count));
+      const double scale = std::max(1.0, count) * static_cast<double>(o_.grad_accum);
+      if (has_rows) (terms.sum / scale).backward();
+      step_loss += sum / scale;
     }
-    return loss_sum;
+    return step_loss;
+  }
+
+  // The global gradient: each rank's part summed (not on accumulation micro-steps: once per step).
+  // A parameter no rank computed a gradient for (pooling in MLM pretraining) keeps none, as in
+  // one process; one that only some ranks did (a rank without rows) counts as zero on the others.
+  void sum_gradients_over_ranks() {
+    if (world_.size() == 1) return;
+    std::vector<at::Tensor> params = job_.model->parameters();
+    at::Tensor have = at::zeros({static_cast<int64_t>(params.size())}, at::kDouble);
+    for (size_t i = 0; i < params.size(); ++i) have[static_cast<int64_t>(i)] = params[i].grad().defined() ? 1.0 : 0.0;
+    world_.all_reduce_sum({have});
+    std::vector<at::Tensor> grads;
+    for (size_t i = 0; i < params.size(); ++i) {
+      if (have[static_cast<int64_t>(i)].item<double>() == 0) continue;
+      if (!params[i].grad().defined()) params[i].mutable_grad() = at::zeros_like(params[i]);
+      grads.push_back(params[i].grad());
+    }
+    world_.all_reduce_sum(grads);
   }
 
   double clip_gradients() {
@@ -131,51 +178,58 @@ class Trainer {
     const double dt = std::chrono::duration<double>(now - t_log_).count();
     StepStats s;
     s.step = state_.step, s.total_steps = o_.steps, s.loss = loss_acc_ / loss_n_, s.lr = lr_, s.grad_norm = grad_norm;
-    s.tokens_per_s = dt > 0 ? tokens_since_log_ / dt : 0;
+    s.tokens_per_s = dt > 0 ? world_.sum(static_cast<double>(tokens_since_log_)) / dt : 0;
     s.elapsed_s = std::chrono::duration<double>(now - t0_).count();
     s.eta_s = s.elapsed_s / static_cast<double>(std::max<int64_t>(1, state_.step - start_step_)) * (o_.steps - state_.step);
-    append_jsonl(log_path_, {{"event", "step"}, {"step", s.step}, {"loss", s.loss}, {"lr", s.lr},
-                             {"grad_norm", s.grad_norm}, {"tokens_per_s", s.tokens_per_s}, {"elapsed_s", s.elapsed_s}});
+    if (world_.root())
+      append_jsonl(log_path_, {{"event", "step"}, {"step", s.step}, {"loss", s.loss}, {"lr", s.lr},
+                               {"grad_norm", s.grad_norm}, {"tokens_per_s", s.tokens_per_s}, {"elapsed_s", s.elapsed_s}});
     if (hooks_.on_step) hooks_.on_step(s);
     loss_acc_ = 0, loss_n_ = 0, tokens_since_log_ = 0, t_log_ = now;
   }
 
-  // Evaluates, keeps the best weights; returns true when early stopping triggers.
+  // Evaluates (every rank, on the same data, so every rank takes the same early-stopping
+  // decision), keeps the best weights; returns true when early stopping triggers.
   bool evaluate_now() {
     if (!job_.evaluate) return false;
     job_.model->eval();
     EvalStats ev{state_.step, job_.evaluate()};
     job_.model->train();
-    append_jsonl(log_path_, {{"event", "eval"}, {"step", ev.step}, {"metrics", ev.metrics}});
+    if (world_.root()) append_jsonl(log_path_, {{"event", "eval"}, {"step", ev.step}, {"metrics", ev.metrics}});
     if (hooks_.on_eval) hooks_.on_eval(ev);
     result_.final_metrics = ev.metrics;
     const double v = ev.metrics.count(job_.watch) ? ev.metrics.at(job_.watch) : NAN;
     if (state_.best_step < 0 || v > state_.best_metric) {
       state_.best_metric = v, state_.best_step = ev.step, state_.evals_without_improvement = 0;
       result_.best_metrics = ev.metrics;
-      save_model(job_.model, job_.run_dir + "/best");  // weights + config, atomically per file
+      if (world_.root()) save_model(job_.model, job_.run_dir + "/best");  // weights + config, atomically per file
+      world_.barrier();
     } else {
       ++state_.evals_without_improvement;
     }
     return o_.patience > 0 && state_.evals_without_improvement >= o_.patience;
   }
 
+  // Rank 0 writes it, with every rank's random stream; the others wait until it is in place.
   void checkpoint() {
-    state_.rng = rng_.state();
+    state_.rngs = world_.all_gather_bytes(rng_.state());
     state_.rng_kind = rng_.kind();
-    save_checkpoint(job_.run_dir, job_.model, optimizer_, state_);
+    if (world_.root()) save_checkpoint(job_.run_dir, job_.model, optimizer_, state_);
+    world_.barrier();
   }
 
   void probe() {
-    if (!hooks_.on_probe) return;
+    if (!hooks_.on_probe || !world_.root()) return;
     torch::NoGradGuard no_grad;
     job_.model->eval();
     hooks_.on_probe(job_.model, state_.step);
     job_.model->train();
   }
 
+  // Every rank stops at the same step: a stop asked of any (Ctrl-C, the GUI) stops all.
   bool stop_requested_after_pause() {
-    return hooks_.control && hooks_.control->wait_while_paused();
+    const bool here = hooks_.control && hooks_.control->wait_while_paused();
+    return world_.size() == 1 ? here : world_.any(here);
   }
 
   TrainResult diverged(double loss, int64_t step) {
@@ -194,13 +248,32 @@ class Trainer {
     const bool eval = status == RunStatus::Finished || (status == RunStatus::EarlyStopped && result_.final_metrics.empty());
     if (eval) evaluate_now();
     checkpoint();
+    check_replicas_agree();
     result_.steps = state_.step;
     return result_;
+  }
+
+  // Data-parallel replicas must end bitwise identical: a checksum of every parameter's bits,
+  // compared across ranks (a mismatch is a bug, and an error rather than a silently wrong model).
+  void check_replicas_agree() {
+    if (world_.size() == 1) return;
+    int64_t h = 0;
+    for (const auto& p : job_.model->parameters()) {
+      const at::Tensor flat = p.detach().contiguous().reshape(-1);
+      const at::ScalarType bits = flat.element_size() == 8 ? at::kLong : flat.element_size() == 2 ? at::kShort : at::kInt;
+      h = h * 1000003 + flat.view(bits).sum(at::kLong).item<int64_t>();
+    }
+    const auto all = world_.all_gather(h);
+    for (size_t r = 1; r < all.size(); ++r)
+      if (all[r] != all[0])
+        throw std::runtime_error("rank " + std::to_string(r) + "'s weights differ from rank 0's after training: the replicas diverged");
+    if (world_.root()) say("the " + std::to_string(world_.size()) + " replicas' weights are bitwise identical (checksum " + std::to_string(all[0]) + ")");
   }
 
   LoopJob& job_;
   const TrainOptions& o_;
   const Hooks& hooks_;
+  dist::World& world_;
   torch::optim::AdamW optimizer_;
   JobRng rng_;
   TrainerState state_;
@@ -216,9 +289,11 @@ class Trainer {
 
 TrainResult run_loop(LoopJob& job, const Hooks& hooks) { return Trainer(job, hooks).run(); }
 
-LoopJob new_loop_job(const ModelConfig& cfg, const TrainOptions& opt, const std::string& run_dir) {
+LoopJob new_loop_job(const ModelConfig& cfg, const TrainOptions& opt, const std::string& run_dir,
+                     std::shared_ptr<dist::World> world) {
   LoopJob L;
-  L.device = torch_device(opt.device);
+  L.world = world ? std::move(world) : std::make_shared<dist::World>();
+  L.device = torch_device(opt.device, opt.device_index);
   if (opt.bf16 && !L.device.is_cuda()) throw std::invalid_argument("--bf16 is autocast on CUDA; on the CPU training runs in fp32");
   {
     std::lock_guard<std::mutex> seeded(rng_mutex());
@@ -228,6 +303,16 @@ LoopJob new_loop_job(const ModelConfig& cfg, const TrainOptions& opt, const std:
   L.opt = opt;
   L.run_dir = run_dir;
   return L;
+}
+
+data::Batch slice_rows(const data::Batch& b, int64_t begin, int64_t end) {
+  if (begin == 0 && end == b.ids.size(0)) return b;
+  data::Batch s;
+  s.ids = b.ids.narrow(0, begin, end - begin), s.mask = b.mask.narrow(0, begin, end - begin);
+  s.segments = b.segments.narrow(0, begin, end - begin);
+  if (b.labels.defined()) s.labels = b.labels.narrow(0, begin, end - begin);
+  s.tokens = end > begin ? static_cast<int64_t>(s.mask.sum().item<double>()) : 0;
+  return s;
 }
 
 data::Batch to_device(data::Batch b, const c10::Device& d) {

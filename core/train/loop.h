@@ -4,6 +4,7 @@
 #pragma once
 
 #include "data/batching.h"
+#include "dist/world.h"
 #include "model/mabert.h"
 #include "train/hooks.h"
 #include "train/options.h"
@@ -16,13 +17,21 @@
 
 namespace mabert::train {
 
+// A batch's loss as a sum over its `count` terms (masked tokens, examples): the loop divides by
+// the count over every rank, so data-parallel training averages exactly as one process would.
+struct LossTerms {
+  at::Tensor sum;   // scalar, on device
+  int64_t count = 0;
+};
+
 struct LoopJob {
   MaBert model{nullptr};
   c10::Device device{c10::kCPU};
   TrainOptions opt;
   std::string run_dir;
-  std::function<data::Batch(int64_t micro_step)> batch_at;   // on device
-  std::function<at::Tensor(const data::Batch&)> loss_of;     // scalar, on device
+  std::shared_ptr<dist::World> world;                        // this process's share of the job
+  std::function<data::Batch(int64_t micro_step)> batch_at;   // this rank's rows, on device (may be none)
+  std::function<LossTerms(const data::Batch&)> loss_of;
   std::function<std::map<std::string, double>()> evaluate;   // may be empty
   std::string watch;                                         // metric for best/early stopping (higher is better)
 };
@@ -30,8 +39,13 @@ struct LoopJob {
 TrainResult run_loop(LoopJob& job, const Hooks& hooks);
 
 // A job's starting point: the device (bf16 autocast only on CUDA), the model of `cfg` initialised
-// from the seed (under rng_mutex), the options and the run folder. The model is still on the CPU.
-LoopJob new_loop_job(const ModelConfig& cfg, const TrainOptions& opt, const std::string& run_dir);
+// from the seed (under rng_mutex), the options, the run folder and the world (null: one process).
+// The model is still on the CPU.
+LoopJob new_loop_job(const ModelConfig& cfg, const TrainOptions& opt, const std::string& run_dir,
+                     std::shared_ptr<dist::World> world);
+
+// Rows [begin, end) of a batch (this rank's share of a global batch).
+data::Batch slice_rows(const data::Batch& b, int64_t begin, int64_t end);
 
 // AdamW with two groups: weight decay on weights, none on norms, biases, A_log and D (SPEC §1).
 torch::optim::AdamW make_optimizer(MaBert& model, const TrainOptions& o);

@@ -27,6 +27,7 @@ struct TrainOptions {
   std::string early_stop_metric; // empty: the task's metric
   int64_t patience = 0;          // evaluations without improvement before stopping; 0 = never
   DeviceKind device = DeviceKind::Cpu;
+  int device_index = 0;          // CUDA: which GPU (under torchrun, the local rank); not recorded
   bool bf16 = false;             // autocast to bf16 on CUDA
   bool resume = false;           // continue from the run folder's latest checkpoint
   kernels::ScanImpl scan = kernels::ScanImpl::Auto;  // this job's model's scan path (self-checked)

@@ -45,7 +45,7 @@ std::vector<Encoding> pretraining_examples(const PretrainJob& job, const Tokeniz
 ModelConfig resolved_config(const PretrainJob& job) {
   ModelConfig cfg = job.model;
   cfg.vocab_size = Tokenizer::load(job.tokenizer).vocab_size();
-  cfg.head = "none";
+  cfg.head = Head::None;
   if (job.train.max_len > cfg.max_len)
     throw std::invalid_argument("max_len " + std::to_string(job.train.max_len) + " exceeds the model's max_len " +
                                 std::to_string(cfg.max_len));
@@ -60,11 +60,14 @@ TrainResult pretrain(const PretrainJob& job, const Hooks& hooks) {
   std::vector<int64_t> lengths;
   for (const auto& e : examples) lengths.push_back(static_cast<int64_t>(e.ids.size()));
 
-  LoopJob L = new_loop_job(cfg, job.train, job.run_dir);
+  LoopJob L = new_loop_job(cfg, job.train, job.run_dir, job.world);
   L.model->to(L.device);
+  dist::World& world = *L.world;
   nlohmann::ordered_json info = {{"kind", "pretrain"}, {"corpus", job.corpus}, {"examples", examples.size()},
-                                 {"train", job.train.to_json()}, {"model", cfg.to_json()}};
-  prepare_run_dir(job.run_dir, cfg, job.tokenizer, info);
+                                 {"train", job.train.to_json()}, {"model", cfg.to_json()},
+                                 {"world_size", world.size()}, {"backend", world.backend()}};
+  if (world.root()) prepare_run_dir(job.run_dir, cfg, job.tokenizer, info);
+  world.barrier();
   if (hooks.on_message)
     hooks.on_message(std::to_string(examples.size()) + " examples, " + std::to_string(count_parameters(*L.model)) + " parameters");
 
@@ -74,16 +77,20 @@ TrainResult pretrain(const PretrainJob& job, const Hooks& hooks) {
   L.batch_at = [&](int64_t micro) {
     std::vector<const Encoding*> items;
     for (int64_t i : order.at(micro)) items.push_back(&examples[static_cast<size_t>(i)]);
+    // The whole batch is built and masked as one process would, then this rank takes its rows.
     data::Batch b = data::collate(items);
     std::mt19937_64 rng(data::step_seed(job.train.seed, micro));
     data::apply_mlm_masking(b, masking, rng);
-    return to_device(std::move(b), L.device);
+    const auto [begin, end] = dist::shard(b.ids.size(0), world.rank(), world.size());
+    return to_device(slice_rows(b, begin, end), L.device);
   };
-  L.loss_of = [&](const data::Batch& b) {
+  L.loss_of = [&](const data::Batch& b) -> LossTerms {
     EncoderOutput out = L.model->forward(b.ids, b.mask, b.segments);
     const torch::Tensor sel = b.labels.ne(-100);
     const torch::Tensor logits = L.model->mlm_logits(out.hidden.index({sel}));
-    return torch::cross_entropy_loss(logits.to(torch::kFloat), b.labels.index({sel}));
+    return {torch::nn::functional::cross_entropy(logits.to(torch::kFloat), b.labels.index({sel}),
+                                                 torch::nn::functional::CrossEntropyFuncOptions().reduction(torch::kSum)),
+            sel.sum().item<int64_t>()};
   };
   // Held-out MLM loss on a fixed slice (first 2 % of examples, at most 256) as the evaluation.
   std::vector<int64_t> held;
@@ -99,7 +106,8 @@ TrainResult pretrain(const PretrainJob& job, const Hooks& hooks) {
       data::Batch b = data::collate(items);
       std::mt19937_64 rng(data::step_seed(job.train.seed ^ 0xE7A1u, static_cast<int64_t>(s)));
       data::apply_mlm_masking(b, masking, rng);
-      total += L.loss_of(to_device(std::move(b), L.device)).item<double>();
+      const LossTerms t = L.loss_of(to_device(std::move(b), L.device));
+      total += t.sum.item<double>() / static_cast<double>(std::max<int64_t>(1, t.count));
       ++n;
     }
     const double loss = total / std::max<int64_t>(1, n);

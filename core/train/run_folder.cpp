@@ -70,7 +70,7 @@ RunCheck check_run(const std::string& run_dir) {
   load_checkpoint(*ckpt, model, &opt, &state);
   if (state.rng_kind == "cpu") {  // a CUDA generator's state can only be checked on a device
     try {
-      JobRng(0, c10::Device(c10::kCPU)).set_state(state.rng);
+      for (const auto& rng : state.rngs) JobRng(0, c10::Device(c10::kCPU)).set_state(rng);
     } catch (const std::runtime_error& e) {
       throw std::runtime_error(*ckpt + "/rng.safetensors: " + e.what());
     }

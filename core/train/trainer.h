@@ -2,8 +2,11 @@
 // AdamW (no decay on norms, biases, A_log, D), linear warm-up then linear decay, gradient clipping
 // and accumulation, periodic evaluation, early stopping, atomic checkpoints and exact resume.
 // Front ends run them through core/jobs (run folder, registry, tokenizer), not directly.
+// Data-parallel: with a world of W ranks, each step's global batch (the one process's batch of
+// the same seed, MLM masking included) is split by rows across the ranks; only rank 0 writes.
 #pragma once
 
+#include "dist/world.h"
 #include "model/config.h"
 #include "train/evaluate.h"
 #include "train/hooks.h"
@@ -25,6 +28,7 @@ struct PretrainJob {
   TrainOptions train;
   int64_t max_sentences = 0;  // 0 = all
   bool packed = false;        // blocks of max_len instead of natural sentences
+  std::shared_ptr<dist::World> world;  // data-parallel share of this process; null = one process
 };
 TrainResult pretrain(const PretrainJob& job, const Hooks& hooks = {});
 
@@ -36,6 +40,7 @@ struct FinetuneJob {
   TrainOptions train;
   int64_t max_train_examples = 0;  // 0 = all
   std::string pooling;             // overrides the pooling of the initial model (ablations); empty = keep
+  std::shared_ptr<dist::World> world;  // data-parallel share of this process; null = one process
 };
 TrainResult finetune(const FinetuneJob& job, const Hooks& hooks = {});
 

@@ -12,8 +12,8 @@ enum class DeviceKind { Cpu, Cuda };
 const char* to_string(DeviceKind d);
 // "cpu" | "cuda"; throws std::invalid_argument naming the value otherwise.
 DeviceKind parse_device(const std::string& name);
-// The device to put tensors on (CUDA: device 0, or LOCAL_RANK's later). Throws std::runtime_error
-// when CUDA is asked for and none is available.
-c10::Device torch_device(DeviceKind d);
+// The device to put tensors on (CUDA: GPU `index`). Throws std::runtime_error when CUDA is asked
+// for and that GPU is not there.
+c10::Device torch_device(DeviceKind d, int index = 0);
 
 }  // namespace mabert

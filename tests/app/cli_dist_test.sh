@@ -1,0 +1,135 @@
+#!/usr/bin/env bash
+# Data-parallel training on c10d under torchrun (Gloo, 127.0.0.1 only), as a user launches it:
+#  - 2 ranks at global batch 8 against 1 process at batch 8, same seed (dropout 0, so the only
+#    difference is the order of floating-point sums): losses step by step and final weights within
+#    a stated tolerance, printed; the ranks end bitwise identical (checked by the loop itself);
+#    the same for fine-tuning;
+#  - a rank killed with SIGKILL under --max-restarts 1: the group restarts, resumes from the latest
+#    checkpoint by itself and finishes, the step never going back; without torchrun's agent the
+#    surviving rank names the lost peer within --dist-timeout;
+#  - bad launches: a batch that does not divide, an unreachable store, ranks given different jobs.
+set -u
+MABERT="$1"; TORCHRUN="$2"; DEMO="$3"; SHARED="$4"
+[ -x "$TORCHRUN" ] || { echo "no torchrun at $TORCHRUN"; exit 77; }
+W="$(mktemp -d)"; trap 'rm -rf "$W"; kill $(jobs -p) 2>/dev/null' EXIT
+export MABERT_REGISTRY="$W/runs.db"
+fail=0
+ok()  { echo "ok   $*"; }
+bad() { echo "FAIL $*"; fail=1; }
+port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
+trun() { "$TORCHRUN" --no-python --nproc-per-node 2 --master-addr 127.0.0.1 --master-port "$(port)" "$@"; }
+
+# Compares two runs: metrics.jsonl step losses and the latest checkpoint's weights; prints max |Δ|.
+compare() {
+  python3 - "$1" "$2" "$3" "$4" <<'PY'
+import json, struct, sys, os
+a, b, tol_loss, tol_w = sys.argv[1], sys.argv[2], float(sys.argv[3]), float(sys.argv[4])
+def losses(d):
+    return [j["loss"] for j in map(json.loads, open(os.path.join(d, "metrics.jsonl"))) if j.get("event") == "step"]
+def weights(d):
+    ck = os.path.join(d, "checkpoints", open(os.path.join(d, "checkpoints", "latest")).read().strip(), "model.safetensors")
+    raw = open(ck, "rb").read()
+    n = struct.unpack("<Q", raw[:8])[0]
+    head = json.loads(raw[8:8 + n]); data = raw[8 + n:]
+    out = {}
+    for k, v in head.items():
+        if k == "__metadata__": continue
+        s, e = v["data_offsets"]
+        out[k] = struct.unpack("<%df" % ((e - s) // 4), data[s:e])
+    return out
+la, lb = losses(a), losses(b)
+assert len(la) == len(lb) and la, (len(la), len(lb))
+dl = max(abs(x - y) / abs(x) for x, y in zip(la, lb))
+wa, wb = weights(a), weights(b)
+assert wa.keys() == wb.keys()
+dw = max(max(abs(x - y) for x, y in zip(wa[k], wb[k])) for k in wa)
+print(f"    {len(la)} steps: max relative |Δloss| = {dl:.3g} (tolerance {tol_loss:g}); max |Δw| = {dw:.3g} (tolerance {tol_w:g})")
+sys.exit(0 if dl <= tol_loss and dw <= tol_w else 1)
+PY
+}
+
+"$MABERT" tokenizer train --input "$DEMO" --out "$W/tok" --vocab 800 >/dev/null 2>&1 || bad "tokenizer"
+cat >"$W/cfg.json" <<'JSON'
+{"schedule": "MMTMMT", "d_model": 64, "n_heads": 4, "d_ffn": 128, "d_state": 8, "max_len": 64, "dropout": 0.0}
+JSON
+base=(pretrain --corpus "$DEMO" --tokenizer "$W/tok.model" --config "$W/cfg.json" --max-len 32 --max-sentences 400 --log-every 1)
+pre=("${base[@]}" --steps 20 --batch 8 --lr 2e-3 --save-every 5)
+
+# --- equivalence ---------------------------------------------------------------------------------
+"$MABERT" "${pre[@]}" --out "$W/one" --threads 2 --quiet >/dev/null 2>"$W/one.err" || { bad "1-process pretraining"; tail "$W/one.err"; }
+trun "$MABERT" "${pre[@]}" --out "$W/two" >"$W/two.out" 2>"$W/two.err" || { bad "2-rank pretraining"; tail -20 "$W/two.err"; }
+grep -q "replicas' weights are bitwise identical" "$W/two.err" && ok "2 ranks end with bitwise identical weights" \
+  || bad "no replica check in the log"
+compare "$W/one" "$W/two" 1e-5 1e-5 && ok "2 ranks × 4 = 1 process × 8 (pretraining)" || bad "pretraining equivalence"
+python3 -c "import json; d=json.load(open('$W/two/run.json')); assert d['world_size']==2 and d['backend']=='gloo'" \
+  && "$MABERT" runs show "$W/two" | grep -q "world size 2 (gloo)" && ok "run.json and runs show: world size and backend" \
+  || bad "world size / backend not recorded"
+
+if [ -d "$SHARED/glue/RTE" ]; then
+  ft=(finetune --task RTE --data "$SHARED/glue/RTE" --from "$W/one" --steps 12 --batch 8 --max-len 64 --max-train 200
+      --log-every 1 --lr 1e-3 --eval-every 6 --save-every 6)
+  "$MABERT" "${ft[@]}" --out "$W/ft1" --threads 2 --quiet >/dev/null 2>&1 || bad "1-process fine-tuning"
+  trun "$MABERT" "${ft[@]}" --out "$W/ft2" >/dev/null 2>"$W/ft2.err" || { bad "2-rank fine-tuning"; tail -20 "$W/ft2.err"; }
+  compare "$W/ft1" "$W/ft2" 1e-5 1e-5 && ok "2 ranks × 4 = 1 process × 8 (fine-tuning RTE)" || bad "fine-tuning equivalence"
+fi
+
+# --- faults --------------------------------------------------------------------------------------
+# Rank 1 killed mid-run (a checkpoint every step): torchrun restarts the group, which resumes.
+slow=("${base[@]}" --batch 8 --save-every 1)
+( for _ in $(seq 200); do
+    if [ -f "$W/kill/metrics.jsonl" ] && [ "$(grep -c '"step"' "$W/kill/metrics.jsonl")" -ge 8 ]; then
+      pkill -KILL -n -f -- "--out $W/kill" && exit 0   # the newest: a worker (rank), not the agent
+    fi
+    sleep 0.1
+  done ) &
+killer=$!
+trun --max-restarts 1 "$MABERT" "${slow[@]}" --steps 40 --out "$W/kill" >/dev/null 2>"$W/kill.err"; rc=$?
+wait $killer 2>/dev/null
+steps=$(python3 -c "import json; print(' '.join(str(j['step']) for j in map(json.loads, open('$W/kill/metrics.jsonl')) if j.get('event')=='step'))")
+if [ $rc = 0 ] && grep -q "resumed from" "$W/kill.err" && "$MABERT" runs check "$W/kill" --json | python3 -c "import json,sys; assert json.load(sys.stdin)['step']==40"; then
+  ok "SIGKILL of a rank under --max-restarts 1: restarted, $(grep -o 'resumed from .*' "$W/kill.err" | sed 's#.*/##'), finished at step 40"
+else
+  bad "restart after SIGKILL (rc $rc)"; tail -20 "$W/kill.err"
+fi
+python3 - "$steps" <<'PY' && ok "the step never went back: logged steps resumed from the checkpoint" || bad "steps went back"
+import sys
+s = list(map(int, sys.argv[1].split()))
+print("    logged steps:", " ".join(map(str, s)))
+# The restarted group continues from its checkpoint (a checkpoint every step): the log never goes
+# back; a step logged just before the kill but not yet checkpointed may be logged once more.
+assert s[0] == 1 and s[-1] == 40, s
+assert all(b >= a for a, b in zip(s, s[1:])), s
+PY
+
+# Without torchrun's agent: rank 0 serves the store; rank 1 is killed; rank 0 names the loss.
+p=$(port)
+env WORLD_SIZE=2 RANK=0 MASTER_ADDR=127.0.0.1 MASTER_PORT=$p "$MABERT" "${slow[@]}" --steps 400 --out "$W/lost" --dist-timeout 20 >/dev/null 2>"$W/lost0.err" &
+r0=$!
+env WORLD_SIZE=2 RANK=1 MASTER_ADDR=127.0.0.1 MASTER_PORT=$p "$MABERT" "${slow[@]}" --steps 400 --out "$W/lost" --dist-timeout 20 >/dev/null 2>"$W/lost1.err" &
+r1=$!
+for _ in $(seq 300); do [ -f "$W/lost/metrics.jsonl" ] && grep -q '"step":3,' "$W/lost/metrics.jsonl" && break; sleep 0.1; done
+t0=$(date +%s); kill -KILL $r1; wait $r0; rc=$?; t1=$(date +%s)
+if [ $rc != 0 ] && grep -q "rank 0: .*a peer process exited, hung or is unreachable" "$W/lost0.err"; then
+  ok "a lost peer: rank 0 exits $rc after $((t1 - t0)) s naming it ($(grep -o 'rank 0: [^(]*' "$W/lost0.err" | head -1))"
+else
+  bad "lost peer not reported (rc $rc)"; tail -5 "$W/lost0.err"
+fi
+
+# --- bad launches ----------------------------------------------------------------------------------
+trun "$MABERT" "${base[@]}" --steps 20 --batch 7 --out "$W/odd" >/dev/null 2>"$W/odd.err"; rc=$?
+[ $rc != 0 ] && [ "$(grep -c 'must divide by the 2 ranks' "$W/odd.err")" = 2 ] && ok "--batch 7 on 2 ranks: an error on each rank" \
+  || { bad "indivisible batch (rc $rc)"; tail -5 "$W/odd.err"; }
+env WORLD_SIZE=2 RANK=1 MASTER_ADDR=127.0.0.1 MASTER_PORT=$(port) "$MABERT" "${pre[@]}" --out "$W/nostore" --dist-timeout 3 \
+  >/dev/null 2>"$W/nostore.err"; rc=$?
+[ $rc != 0 ] && grep -q "cannot reach the rendezvous store" "$W/nostore.err" && ok "unreachable store: $(grep -o 'cannot reach[^(]*' "$W/nostore.err")" \
+  || { bad "unreachable store (rc $rc)"; tail -5 "$W/nostore.err"; }
+p=$(port)
+env WORLD_SIZE=2 RANK=0 MASTER_ADDR=127.0.0.1 MASTER_PORT=$p "$MABERT" "${pre[@]}" --out "$W/mix" --dist-timeout 20 >/dev/null 2>"$W/mix0.err" &
+m0=$!
+env WORLD_SIZE=2 RANK=1 MASTER_ADDR=127.0.0.1 MASTER_PORT=$p "$MABERT" "${base[@]}" --steps 20 --batch 8 --lr 1e-3 --out "$W/mix" --dist-timeout 20 >/dev/null 2>"$W/mix1.err"; rc1=$?
+wait $m0; rc0=$?
+[ $rc0 != 0 ] && [ $rc1 != 0 ] && grep -q "different job" "$W/mix0.err" && grep -q "different job" "$W/mix1.err" \
+  && ok "ranks given different jobs: both refuse ($(grep -o 'rank 1 was given[^:]*' "$W/mix0.err"))" \
+  || { bad "mismatched configs (rc $rc0 $rc1)"; tail -n 3 "$W/mix0.err" "$W/mix1.err"; }
+
+exit $fail
