@@ -3,9 +3,14 @@
 #include "cli/commands.h"
 
 #include "bench/scan_bench.h"
+#include "dist/world.h"
+#include "model/mabert.h"
 
 #include <ATen/Parallel.h>
 
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
 #include <iostream>
 #include <memory>
 
@@ -42,6 +47,59 @@ void add_bench_command(CLI::App& app) {
       std::cout << report.to_table();
   });
   add_bench_model_command(bench);
+
+  // --- bench allreduce: the gradient all-reduce of data-parallel training, per model size -------
+  struct DistArgs {
+    std::vector<std::string> presets = {"tiny", "small", "base"};
+    int repeats = 10, timeout = 120;
+    std::string device = "cpu";
+  };
+  auto d = std::make_shared<DistArgs>();
+  CLI::App* ar = bench->add_subcommand(
+      "allreduce", "Under torchrun: the time of one step's gradient all-reduce (25 MB buckets, as training does) per preset");
+  ar->add_option("--presets", d->presets, "Model presets whose gradients to all-reduce")->delimiter(',')->capture_default_str();
+  ar->add_option("--repeats", d->repeats, "Timed repeats (median reported)")->capture_default_str()->check(CLI::Range(1, 1000));
+  ar->add_option("--device", d->device, "cpu (Gloo) or cuda (NCCL)")->capture_default_str();
+  ar->add_option("--dist-timeout", d->timeout, "Seconds a collective may wait")->capture_default_str();
+  ar->callback([d] {
+    const dist::Launch launch = dist::launch_from_env();
+    if (!launch.distributed())
+      throw std::runtime_error("bench allreduce measures a process group: launch it with torchrun --nproc-per-node N");
+    const DeviceKind kind = parse_device(d->device);
+    const auto world = dist::World::join(launch, kind, std::chrono::seconds(d->timeout));
+    const c10::Device dev = torch_device(kind, launch.local_rank);
+    if (world->root())
+      std::printf("| model | parameters | gradient MB | all-reduce ms (median of %d) | min | max | bus GB/s |\n|---|---|---|---|---|---|---|\n",
+                  d->repeats);
+    for (const std::string& preset : d->presets) {
+      ModelConfig cfg = ModelConfig::preset(preset);
+      std::vector<at::Tensor> grads;
+      int64_t bytes = 0;
+      {
+        MaBert model(cfg);  // the gradient tensors of a real model: its parameter shapes
+        for (const auto& p : model->parameters()) {
+          grads.push_back(at::randn_like(p).to(dev));
+          bytes += p.numel() * 4;
+        }
+      }
+      for (int i = 0; i < 2; ++i) world->all_reduce_sum(grads);  // warm-up: connections, buffers
+      std::vector<double> ms;
+      for (int i = 0; i < d->repeats; ++i) {
+        world->barrier();
+        const auto t0 = std::chrono::steady_clock::now();
+        world->all_reduce_sum(grads);
+        ms.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
+      }
+      std::sort(ms.begin(), ms.end());
+      const double med = ms[ms.size() / 2];
+      // A ring all-reduce moves 2 (W−1)/W of the data through each rank's link.
+      const double bus = 2.0 * (world->size() - 1) / world->size() * static_cast<double>(bytes) / (med * 1e-3) / 1e9;
+      if (world->root())
+        std::printf("| %s | %.2f M | %.1f | %.2f | %.2f | %.2f | %.2f |\n", preset.c_str(), bytes / 4 / 1e6, bytes / 1048576.0, med,
+                    ms.front(), ms.back(), bus);
+    }
+    if (world->root()) std::printf("\n%d ranks, backend %s, %s\n", world->size(), world->backend().c_str(), launch.master_addr.c_str());
+  });
 }
 
 }  // namespace mabert::cli
