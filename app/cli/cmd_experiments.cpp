@@ -8,6 +8,7 @@
 #include "analysis/profile_compare.h"
 #include "data/corpus.h"
 #include "data/glue.h"
+#include "dist/world.h"
 #include "experiments/grid.h"
 #include "train/trainer.h"
 #include "util/files.h"
@@ -24,6 +25,7 @@
 #include <memory>
 #include <set>
 #include <sstream>
+#include <thread>
 
 namespace mabert::cli {
 namespace fs = std::filesystem;
@@ -190,18 +192,25 @@ void add_experiment_commands(CLI::App& app) {
   {
     struct Args {
       std::string grid, out, registry;
-      int threads = 0;
+      int threads = 0, dist_timeout = 6 * 3600;
       bool dry = false;
     };
     auto a = std::make_shared<Args>();
-    CLI::App* c = app.add_subcommand("ablate", "Run (or resume) an ablation grid; writes results.md and results.csv");
+    CLI::App* c = app.add_subcommand("ablate", "Run (or resume) an ablation grid; writes results.md and results.csv. Under "
+                                               "torchrun the cells spread over the ranks");
     c->add_option("--grid", a->grid, "Grid JSON (see resources/grids/)")->required();
     c->add_option("--out", a->out, "Output folder (default runs/grid-<name>)");
     c->add_option("--registry", a->registry, "Run registry database");
     c->add_option("--threads", a->threads, "Intra-op threads (0 = LibTorch's default)");
     c->add_flag("--dry-run", a->dry, "Validate the grid and list its encoders and cells");
+    c->add_option("--dist-timeout", a->dist_timeout,
+                  "Under torchrun: seconds a rank may wait for the others between phases (the longest pretraining)")
+        ->capture_default_str()->check(CLI::Range(1, 7 * 24 * 3600));
     c->callback([a] {
+      const dist::Launch launch = dist::launch_from_env();
       if (a->threads > 0) at::set_num_threads(a->threads);
+      else if (launch.distributed())
+        at::set_num_threads(std::max(1, static_cast<int>(std::thread::hardware_concurrency()) / launch.local_world_size));
       const experiments::Grid g = experiments::Grid::load(a->grid);
       const std::string out = a->out.empty() ? "runs/grid-" + g.name : a->out;
       std::set<std::string> encoders;
@@ -217,14 +226,18 @@ void add_experiment_commands(CLI::App& app) {
       std::signal(SIGINT, on_signal);
       std::signal(SIGTERM, on_signal);
       experiments::GridHooks h;
+      h.world = dist::World::join(launch, DeviceKind::Cpu, std::chrono::seconds(a->dist_timeout));
+      const bool root = h.world->root();
       h.control = &g_control;
       h.registry = a->registry;
       h.on_message = [](const std::string& m) { std::fprintf(stderr, "%s\n", m.c_str()); };
-      h.on_cell = [](const experiments::CellResult& c) {
+      h.on_cell = [root](const experiments::CellResult& c) {
+        if (!root) return;
         std::fprintf(stderr, "  %-14s %-6s seed %-3llu %.4f%s\n", c.variant.c_str(), c.task.c_str(),
                      static_cast<unsigned long long>(c.seed), c.score, c.reused ? " (done earlier)" : "");
       };
       const auto rep = experiments::run_grid(g, out, h);
+      if (!root) return;  // rank 0 reports the grid
       std::cout << experiments::results_markdown(g, rep.cells);
       std::fprintf(stderr, "%s: %d encoders pretrained (%d reused), %d cells fine-tuned (%d reused) in %.0f s\n", out.c_str(),
                    rep.pretrain_runs, rep.pretrain_reused, rep.finetune_runs, rep.finetune_reused, rep.seconds);

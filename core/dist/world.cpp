@@ -170,6 +170,13 @@ void World::barrier() {
   collective("barrier", rank_, [&] { group_->pg->barrier(c10d::BarrierOptions{})->wait(); });
 }
 
+int64_t World::ticket(const std::string& name) {
+  if (size_ == 1) return local_tickets_[name]++;
+  int64_t n = 0;
+  collective("taking a ticket from the store", rank_, [&] { n = group_->store->add("ticket/" + name, 1); });
+  return n - 1;
+}
+
 std::vector<int64_t> World::all_gather(int64_t v) {
   if (size_ == 1) return {v};
   std::vector<at::Tensor> in = {at::full({1}, v, at::TensorOptions().dtype(at::kLong))};

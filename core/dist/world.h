@@ -9,6 +9,7 @@
 #include <ATen/core/Tensor.h>
 
 #include <chrono>
+#include <map>
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -51,6 +52,9 @@ class World {
   std::pair<double, double> sum2(double a, double b);  // two sums in one all-reduce
   bool any(bool v);
   void barrier();
+  // The next number of the counter `name`, shared by every rank (the store's atomic add; a local
+  // counter for one process): a work queue.
+  int64_t ticket(const std::string& name);
   // Every rank's value, in rank order.
   std::vector<int64_t> all_gather(int64_t v);
   // A byte tensor of each rank (equal sizes), in rank order (per-rank generator states).
@@ -61,6 +65,7 @@ class World {
   std::shared_ptr<Group> group_;
   int rank_ = 0, size_ = 1;
   std::string backend_ = "none";
+  std::map<std::string, int64_t> local_tickets_;
 };
 
 // The rows [begin, end) of a global batch of `rows` examples that `rank` of `size` takes: as even

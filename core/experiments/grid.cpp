@@ -5,6 +5,7 @@
 #include "util/files.h"
 #include "util/json_text.h"
 
+#include <atomic>
 #include <chrono>
 #include <cmath>
 #include <filesystem>
@@ -287,96 +288,197 @@ std::string encoder_key(const Grid& grid, const Variant& v) {
   return slug(c.schedule) + "-" + fnv_hex(k.dump());
 }
 
-GridReport run_grid(const Grid& grid, const std::string& out_dir, const GridHooks& hooks) {
-  const auto t0 = std::chrono::steady_clock::now();
-  auto say = [&](const std::string& m) {
-    if (hooks.on_message) hooks.on_message(m);
-  };
-  auto stopped = [&] { return hooks.control && hooks.control->stop_requested(); };
-  fs::create_directories(out_dir);
-  GridReport rep;
-  train::Hooks h;
-  h.control = hooks.control;
+namespace {
 
-  // One tokenizer for the whole grid, so every cell sees the same vocabulary.
-  const std::string tok_path = jobs::ensure_tokenizer(grid.corpus, out_dir + "/tokenizer", grid.vocab, say);
-
-  // Pretraining: each distinct encoder once.
-  std::map<std::string, std::string> encoder_dir;
-  for (const Variant& v : grid.variants) {
-    const std::string key = encoder_key(grid, v);
-    if (encoder_dir.count(key)) continue;
-    const std::string dir = out_dir + "/encoders/" + key;
-    encoder_dir[key] = dir;
-    if (fs::exists(dir + "/done.json")) {
-      ++rep.pretrain_reused;
-      say("encoder " + key + ": reusing " + dir);
-      continue;
-    }
-    if (stopped()) break;
-    train::PretrainJob job;
-    job.model = variant_config(grid, v);
-    job.corpus = grid.corpus;
-    job.tokenizer = tok_path;
-    job.run_dir = dir;
-    job.train = grid.pretrain;
-    job.train.resume = fs::exists(dir + "/checkpoints");  // an interrupted pretraining continues
-    say("pretraining encoder " + key + " (" + job.model.schedule + ") for " + std::to_string(job.train.steps) + " steps");
-    const train::TrainResult r = jobs::pretrain(job, grid.vocab, {hooks.registry, {{"grid", grid.name}}}, h).result;
-    if (r.status != train::RunStatus::Finished)
-      throw std::runtime_error("pretraining " + dir + " ended: " + to_string(r.status) + " " + r.message);
-    write_file_atomic(dir + "/done.json", json({{"status", to_string(r.status)}, {"metrics", r.final_metrics}}).dump(2) + "\n");
-    ++rep.pretrain_runs;
+// Cells handed out one at a time: through the c10d store's atomic counter when the grid runs on
+// several ranks (each rank takes the next index until none are left), in order otherwise.
+class WorkQueue {
+ public:
+  WorkQueue(dist::World& world, std::string name) : world_(world), name_(std::move(name)) {}
+  bool next(size_t n, size_t* i) {
+    *i = static_cast<size_t>(world_.ticket(name_));
+    return *i < n;
   }
 
-  // Fine-tuning: every variant × task × seed; a cell with result.json is read back.
-  for (const Variant& v : grid.variants)
-    for (const std::string& task : grid.tasks)
-      for (uint64_t seed : grid.seeds) {
-        if (stopped()) break;
-        const std::string dir = out_dir + "/cells/" + slug(v.name) + "/" + task + "/seed-" + std::to_string(seed);
-        const std::string result_path = dir + "/result.json";
-        CellResult c;
-        c.variant = v.name, c.task = task, c.seed = seed, c.run_dir = dir;
-        const std::string metric = data::glue_task(task).metric;
-        if (fs::exists(result_path)) {
-          read_cell_result(result_path, &c);
-          c.reused = true;
-          ++rep.finetune_reused;
-        } else {
-          if (fs::exists(dir)) remove_tree(dir);  // a half-finished cell starts over
-          const ModelConfig mc = variant_config(grid, v);
-          train::FinetuneJob job;
-          job.task = task;
-          job.data_dir = grid.data_dir + "/" + task;
-          job.init = encoder_dir.at(encoder_key(grid, v));
-          job.pooling = mc.pooling;
-          job.run_dir = dir;
-          job.train = grid.finetune;
-          job.train.seed = seed;
-          job.max_train_examples = grid.max_train_examples;
-          say("fine-tuning " + v.name + " on " + task + ", seed " + std::to_string(seed));
-          const jobs::Recording rec{hooks.registry, {{"grid", grid.name}, {"variant", v.name}, {"seed", seed}}};
-          const train::TrainResult r = jobs::finetune(job, rec, h).result;
-          if (r.status == train::RunStatus::Stopped) break;
-          if (r.status == train::RunStatus::Diverged) throw std::runtime_error(dir + ": " + r.message);
-          c.metrics = r.best_metrics.empty() ? r.final_metrics : r.best_metrics;
-          if (!c.metrics.count(metric)) throw std::runtime_error(dir + ": the evaluation has no '" + metric + "'");
-          c.score = c.metrics.at(metric);
-          write_file_atomic(result_path, json({{"variant", v.name}, {"task", task}, {"seed", seed}, {"metric", metric},
-                                               {"score", c.score}, {"metrics", c.metrics}})
-                                                 .dump(2) +
-                                             "\n");
-          ++rep.finetune_runs;
-        }
-        if (hooks.on_cell) hooks.on_cell(c);
-        rep.cells.push_back(c);
-      }
+ private:
+  dist::World& world_;
+  std::string name_;
+};
 
-  write_file_atomic(out_dir + "/results.md", results_markdown(grid, rep.cells));
-  write_file_atomic(out_dir + "/results.csv", results_csv(grid, rep.cells));
-  rep.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-  return rep;
+struct GridRun {
+  const Grid& grid;
+  const std::string& out;
+  const GridHooks& hooks;
+  dist::World& world;
+  GridReport rep;
+  train::Hooks h;
+  std::string tokenizer;
+  std::vector<std::string> mine;  // run folders this rank trained (the others' rows rank 0 adds at the end)
+  std::string queue_name;         // the work queues' names: the same on every rank, new for each run
+
+  void say(const std::string& m) const {
+    if (hooks.on_message) hooks.on_message(world.size() > 1 ? "[rank " + std::to_string(world.rank()) + "] " + m : m);
+  }
+  bool stopped() const { return hooks.control && hooks.control->stop_requested(); }
+  // Several ranks share one SQLite registry only through rank 0 (SQLite on a shared filesystem is
+  // not safe for concurrent writers).
+  jobs::Recording recording(json extra) const { return {hooks.registry, std::move(extra), world.root()}; }
+
+  std::string cell_dir(const Variant& v, const std::string& task, uint64_t seed) const {
+    return out + "/cells/" + slug(v.name) + "/" + task + "/seed-" + std::to_string(seed);
+  }
+
+  // Each distinct encoder once (a finished one, with done.json, is reused).
+  std::map<std::string, std::string> pretrain_encoders() {
+    std::map<std::string, std::string> dirs;  // key -> folder
+    std::vector<std::pair<std::string, const Variant*>> todo;
+    for (const Variant& v : grid.variants) {
+      const std::string key = encoder_key(grid, v);
+      if (dirs.emplace(key, out + "/encoders/" + key).second) todo.emplace_back(key, &v);
+    }
+    WorkQueue queue(world, queue_name + "/encoders");
+    for (size_t i; !stopped() && queue.next(todo.size(), &i);) {
+      const auto& [key, v] = todo[i];
+      const std::string dir = dirs.at(key);
+      if (fs::exists(dir + "/done.json")) {
+        ++rep.pretrain_reused;
+        say("encoder " + key + ": reusing " + dir);
+        continue;
+      }
+      train::PretrainJob job;
+      job.model = variant_config(grid, *v);
+      job.corpus = grid.corpus;
+      job.tokenizer = tokenizer;
+      job.run_dir = dir;
+      job.train = grid.pretrain;
+      job.train.resume = fs::exists(dir + "/checkpoints");  // an interrupted pretraining continues
+      say("pretraining encoder " + key + " (" + job.model.schedule + ") for " + std::to_string(job.train.steps) + " steps");
+      const train::TrainResult r = jobs::pretrain(job, grid.vocab, recording({{"grid", grid.name}}), h).result;
+      if (r.status == train::RunStatus::Stopped) break;
+      if (r.status != train::RunStatus::Finished)
+        throw std::runtime_error("pretraining " + dir + " ended: " + to_string(r.status) + " " + r.message);
+      write_file_atomic(dir + "/done.json", json({{"status", to_string(r.status)}, {"metrics", r.final_metrics}}).dump(2) + "\n");
+      mine.push_back(dir);
+      ++rep.pretrain_runs;
+    }
+    return dirs;
+  }
+
+  // Every variant × task × seed; a cell with result.json is read back.
+  void finetune_cells(const std::map<std::string, std::string>& encoders) {
+    struct Cell {
+      const Variant* v;
+      std::string task;
+      uint64_t seed;
+    };
+    std::vector<Cell> todo;
+    for (const Variant& v : grid.variants)
+      for (const std::string& task : grid.tasks)
+        for (uint64_t seed : grid.seeds) todo.push_back({&v, task, seed});
+    WorkQueue queue(world, queue_name + "/cells");
+    for (size_t i; !stopped() && queue.next(todo.size(), &i);) {
+      const Cell& cell = todo[i];
+      const std::string dir = cell_dir(*cell.v, cell.task, cell.seed);
+      if (fs::exists(dir + "/result.json")) continue;  // read back with the others at the end
+      if (fs::exists(dir)) remove_tree(dir);              // a half-finished cell starts over
+      train::FinetuneJob job;
+      job.task = cell.task;
+      job.data_dir = grid.data_dir + "/" + cell.task;
+      job.init = encoders.at(encoder_key(grid, *cell.v));
+      job.pooling = variant_config(grid, *cell.v).pooling;
+      job.run_dir = dir;
+      job.train = grid.finetune;
+      job.train.seed = cell.seed;
+      job.max_train_examples = grid.max_train_examples;
+      say("fine-tuning " + cell.v->name + " on " + cell.task + ", seed " + std::to_string(cell.seed));
+      const train::TrainResult r =
+          jobs::finetune(job, recording({{"grid", grid.name}, {"variant", cell.v->name}, {"seed", cell.seed}}), h).result;
+      if (r.status == train::RunStatus::Stopped) break;
+      if (r.status == train::RunStatus::Diverged) throw std::runtime_error(dir + ": " + r.message);
+      const std::string metric = data::glue_task(cell.task).metric;
+      const auto metrics = r.best_metrics.empty() ? r.final_metrics : r.best_metrics;
+      if (!metrics.count(metric)) throw std::runtime_error(dir + ": the evaluation has no '" + metric + "'");
+      write_file_atomic(dir + "/result.json", json({{"variant", cell.v->name}, {"task", cell.task}, {"seed", cell.seed},
+                                                    {"metric", metric}, {"score", metrics.at(metric)}, {"metrics", metrics}})
+                                                      .dump(2) +
+                                                  "\n");
+      mine.push_back(dir);
+      ++rep.finetune_runs;
+    }
+  }
+
+  // Rank 0's registry rows for the runs the other ranks made (they write none themselves).
+  void record_others(const std::map<std::string, std::string>& encoders) {
+    if (world.size() == 1 || !world.root()) return;
+    auto others = [&](const std::string& dir) { return std::find(mine.begin(), mine.end(), dir) == mine.end(); };
+    auto config_of = [&](const std::string& dir, json extra) {
+      const json info = read_json_file(dir + "/run.json");
+      json c = {{"model", read_json_file(dir + "/config.json")}, {"train", info.value("train", json::object())},
+                {"world_size", 1}, {"backend", "none"}, {"grid", grid.name}};
+      for (auto it = extra.begin(); it != extra.end(); ++it) c[it.key()] = it.value();
+      return c;
+    };
+    for (const auto& [key, dir] : encoders)
+      if (others(dir) && fs::exists(dir + "/done.json")) {
+        train::TrainResult r;
+        r.final_metrics = read_json_file(dir + "/done.json").value("metrics", std::map<std::string, double>{});
+        jobs::record_run(dir, jobs::JobKind::Pretrain, "", config_of(dir, {{"corpus", grid.corpus}}), recording({}), [&] { return r; });
+      }
+    for (const CellResult& c : rep.cells)
+      if (others(c.run_dir)) {
+        train::TrainResult r;
+        r.final_metrics = r.best_metrics = c.metrics;
+        jobs::record_run(c.run_dir, jobs::JobKind::Finetune, c.task,
+                         config_of(c.run_dir, {{"variant", c.variant}, {"seed", c.seed}}), recording({}), [&] { return r; });
+      }
+  }
+
+  // Every finished cell in grid order, as the results table shows them (whichever rank ran it).
+  void collect_cells() {
+    for (const Variant& v : grid.variants)
+      for (const std::string& task : grid.tasks)
+        for (uint64_t seed : grid.seeds) {
+          CellResult c;
+          c.variant = v.name, c.task = task, c.seed = seed, c.run_dir = cell_dir(v, task, seed);
+          if (!fs::exists(c.run_dir + "/result.json")) continue;
+          read_cell_result(c.run_dir + "/result.json", &c);
+          c.reused = std::find(mine.begin(), mine.end(), c.run_dir) == mine.end();
+          if (c.reused && world.size() == 1) ++rep.finetune_reused;
+          if (hooks.on_cell) hooks.on_cell(c);
+          rep.cells.push_back(c);
+        }
+  }
+};
+
+}  // namespace
+
+GridReport run_grid(const Grid& grid, const std::string& out_dir, const GridHooks& hooks) {
+  const auto t0 = std::chrono::steady_clock::now();
+  static dist::World single;
+  // Every rank runs the same grids in the same order, so the n-th run has the same queues everywhere.
+  static std::atomic<int64_t> runs{0};
+  GridRun run{grid, out_dir, hooks, hooks.world ? *hooks.world : single, {}, {}, {}, {}, "grid-" + std::to_string(runs++)};
+  run.h.control = hooks.control;
+  dist::World& world = run.world;
+  // One tokenizer for the whole grid, so every cell sees the same vocabulary (rank 0 trains it).
+  if (world.root()) {
+    fs::create_directories(out_dir);
+    jobs::ensure_tokenizer(grid.corpus, out_dir + "/tokenizer", grid.vocab, [&](const std::string& m) { run.say(m); });
+  }
+  world.barrier();
+  run.tokenizer = out_dir + "/tokenizer.model";
+  const auto encoders = run.pretrain_encoders();
+  world.barrier();  // every encoder is pretrained before any cell starts from one
+  run.finetune_cells(encoders);
+  world.barrier();
+  run.collect_cells();
+  run.record_others(encoders);
+  if (world.root()) {
+    write_file_atomic(out_dir + "/results.md", results_markdown(grid, run.rep.cells));
+    write_file_atomic(out_dir + "/results.csv", results_csv(grid, run.rep.cells));
+  }
+  run.rep.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  return run.rep;
 }
 
 std::string results_markdown(const Grid& grid, const std::vector<CellResult>& cells) {

@@ -6,6 +6,7 @@
 #pragma once
 
 #include "model/config.h"
+#include "dist/world.h"
 #include "train/hooks.h"
 #include "train/options.h"
 
@@ -64,6 +65,9 @@ struct GridHooks {
   std::function<void(const CellResult&)> on_cell;
   train::Control* control = nullptr;  // stop: after the current step, the cell starts over next time
   std::string registry;               // empty: the default registry
+  // Under torchrun: the grid's cells spread over the ranks (each a one-process job), handed out by
+  // an atomic counter in the c10d store; only rank 0 writes registry rows and the results table.
+  std::shared_ptr<dist::World> world;
 };
 
 // Runs (or resumes) the grid into out_dir: out_dir/encoders/<key>/ for pretraining runs,

@@ -74,7 +74,7 @@ json row_config(const ModelConfig& resolved, const train::TrainOptions& t, json 
 
 train::TrainResult record_run(const std::string& run_dir, JobKind kind, const std::string& task, const json& config,
                               const Recording& rec, const std::function<train::TrainResult()>& body, bool write_row) {
-  if (!write_row) return body();
+  if (!write_row || !rec.write) return body();
   runs::Registry reg(rec.registry.empty() ? runs::Registry::default_path() : rec.registry);
   const std::string id = run_id(run_dir);
   reg.upsert({id, to_string(kind), task, to_string(train::RunStatus::Running), "", "", config, nullptr});

@@ -27,6 +27,7 @@ JobKind parse_job_kind(const std::string& s);  // also accepts "evaluate"
 struct Recording {
   std::string registry;                           // empty: runs::Registry::default_path()
   nlohmann::json extra = nlohmann::json::object();
+  bool write = true;                              // false: no row (a distributed grid's other ranks)
 };
 
 struct JobOutcome {

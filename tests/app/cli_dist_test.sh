@@ -73,6 +73,30 @@ if [ -d "$SHARED/glue/RTE" ]; then
   compare "$W/ft1" "$W/ft2" 1e-5 1e-5 && ok "2 ranks × 4 = 1 process × 8 (fine-tuning RTE)" || bad "fine-tuning equivalence"
 fi
 
+# --- a distributed grid: the same results table as one process --------------------------------------
+if [ -d "$SHARED/glue/SST-2" ]; then
+  cat >"$W/grid.json" <<JSON
+{"name": "toy", "preset": "tiny", "model": {"d_model": 32, "n_heads": 2, "d_ffn": 64, "d_state": 8, "max_len": 64},
+ "variants": [{"name": "MMT", "schedule": "MMT"}, {"name": "TTT", "schedule": "TTT"}, {"name": "MMT cls", "schedule": "MMT", "pooling": "cls"}],
+ "pretrain": {"corpus": ["$(realpath "$DEMO")"], "vocab": 500, "steps": 6, "batch": 8, "max_len": 32, "lr": 2e-3},
+ "finetune": {"steps": 16, "batch": 16, "max_len": 48, "lr": 3e-3, "max_train": 512},
+ "tasks": ["SST-2"], "data": "$(realpath "$SHARED")/glue", "seeds": [1, 2]}
+JSON
+  "$MABERT" ablate --grid "$W/grid.json" --out "$W/g1" --threads 1 >/dev/null 2>"$W/g1.err" || bad "1-process grid"
+  MABERT_REGISTRY="$W/g2.db" trun "$MABERT" ablate --grid "$W/grid.json" --out "$W/g2" >"$W/g2.md" 2>"$W/g2.err" || { bad "2-rank grid"; tail "$W/g2.err"; }
+  if cmp -s "$W/g1/results.md" "$W/g2/results.md" && cmp -s "$W/g1/results.csv" "$W/g2/results.csv" && grep -q "^\[rank 1\] fine-tuning" "$W/g2.err"; then
+    ok "a 2-rank grid ($(grep -c '^\[rank 1\] fine-tuning' "$W/g2.err") of 6 cells on rank 1) gives the 1-process results table and scores"
+    sed 's/^/    /' "$W/g2/results.csv"
+  else
+    bad "distributed grid table differs"; diff "$W/g1/results.csv" "$W/g2/results.csv"
+  fi
+  python3 - "$W/g2.db" <<'PY' && ok "rank 0 recorded every run of the grid (2 encoders, 6 cells)" || bad "grid registry rows"
+import sqlite3, sys
+rows = sqlite3.connect(sys.argv[1]).execute("select kind, status from runs").fetchall()
+assert sorted(rows) == [("finetune", "finished")] * 6 + [("pretrain", "finished")] * 2, rows
+PY
+fi
+
 # --- faults --------------------------------------------------------------------------------------
 # Rank 1 killed mid-run (a checkpoint every step): torchrun restarts the group, which resumes.
 slow=("${base[@]}" --batch 8 --save-every 1)
