@@ -172,7 +172,7 @@ TrainPanel::TrainPanel(QWidget* parent) : QWidget(parent) {
   auto* hv = new QVBoxLayout(hist);
   history_ = new QTreeWidget;
   history_->setObjectName("history");
-  history_->setHeaderLabels({"run", "kind", "task", "status", "updated", "result"});
+  history_->setHeaderLabels({"run", "kind", "task", "status", "ranks", "updated", "result"});
   history_->setRootIsDecorated(false);
   history_->setToolTip("Every run of the studio and the CLI (the shared run registry). Tick runs to compare them.");
   hv->addWidget(history_, 2);
@@ -374,6 +374,7 @@ void TrainPanel::refreshHistory() {
           if (it.value().is_number()) result += QString("%1=%2 ").arg(QString::fromStdString(it.key())).arg(it.value().get<double>(), 0, 'f', 3);
       auto* it = new QTreeWidgetItem(history_, {QDir(QString::fromStdString(r.id)).dirName(), QString::fromStdString(r.kind),
                                                 QString::fromStdString(r.task), QString::fromStdString(r.status),
+                                                QString::fromStdString(runs::placement_of(r).text()),
                                                 QString::fromStdString(r.updated), result});
       it->setData(0, Qt::UserRole, QString::fromStdString(r.id));
       it->setToolTip(0, QString::fromStdString(r.id));

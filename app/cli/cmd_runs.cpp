@@ -46,10 +46,9 @@ void add_runs_command(CLI::App& app) {
     if (!r) r = reg->get(std::filesystem::absolute(a->id).lexically_normal().string());
     if (!r) throw std::runtime_error("no run '" + a->id + "' in " + reg->path());
     // Runs recorded before data parallelism existed were one process.
-    const nlohmann::json& c = r->config;
-    const bool obj = c.is_object();
-    const int64_t world = obj && c.contains("world_size") && c["world_size"].is_number_integer() ? c["world_size"].get<int64_t>() : 1;
-    const std::string backend = obj && c.contains("backend") && c["backend"].is_string() ? c["backend"].get<std::string>() : "none";
+    const runs::Placement where = runs::placement_of(*r);
+    const int64_t world = where.world_size;
+    const std::string& backend = where.backend;
     nlohmann::ordered_json j = {{"id", r->id}, {"kind", r->kind}, {"task", r->task}, {"status", r->status},
                                 {"created", r->created}, {"updated", r->updated}, {"world_size", world}, {"backend", backend},
                                 {"config", r->config}, {"metrics", r->metrics}};

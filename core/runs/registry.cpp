@@ -145,4 +145,17 @@ std::vector<RunRecord> Registry::list(const std::string& kind) const {
   return out;
 }
 
+std::string Placement::text() const {
+  return world_size == 1 ? "1" : std::to_string(world_size) + " (" + backend + ")";
+}
+
+Placement placement_of(const RunRecord& r) {
+  Placement p;
+  const nlohmann::json& c = r.config;
+  if (!c.is_object()) return p;
+  if (c.contains("world_size") && c["world_size"].is_number_integer()) p.world_size = c["world_size"].get<int64_t>();
+  if (c.contains("backend") && c["backend"].is_string()) p.backend = c["backend"].get<std::string>();
+  return p;
+}
+
 }  // namespace mabert::runs

@@ -22,6 +22,15 @@ struct RunRecord {
   nlohmann::json config, metrics;
 };
 
+// How many processes trained a run and over which backend ("none" for one process), from its
+// row's config; rows written before data parallelism existed read as one process.
+struct Placement {
+  int64_t world_size = 1;
+  std::string backend = "none";
+  std::string text() const;  // "1" or "2 (gloo)"
+};
+Placement placement_of(const RunRecord& r);
+
 class Registry {
  public:
   // Opens (creating if needed) the database. Errors name the file.

@@ -228,10 +228,18 @@ class TestStudio : public QObject {
     const auto rec = reg.get(QFileInfo(outcome.run_dir).absoluteFilePath().toStdString());
     QVERIFY(rec.has_value());
     QCOMPARE(QString::fromStdString(rec->status), QString("finished"));
+    // Its row holds the model exactly as the run folder's config.json does (resolved vocabulary
+    // and head), not the composer's design.
+    const nlohmann::json on_disk = ModelConfig::load((outcome.run_dir + "/config.json").toStdString()).to_json();
+    QVERIFY(rec->config.contains("model"));
+    QVERIFY(rec->config["model"] == on_disk);
+    QCOMPARE(QString::fromStdString(rec->config.value("source", "")), QString("studio"));
     // The finished run is loaded into the views.
     QTRY_VERIFY_WITH_TIMEOUT(w.loadedRun() == outcome.run_dir, 60000);
     p->refreshHistory();
     QVERIFY(p->history()->topLevelItemCount() >= 1);
+    QCOMPARE(p->history()->headerItem()->text(4), QString("ranks"));
+    QCOMPARE(p->history()->topLevelItem(0)->text(4), QString("1"));  // one process
     // Compare: the run's loss curve from metrics.jsonl.
     QCOMPARE(TrainPanel::readLossCurve(outcome.run_dir).size(), 30);
   }
