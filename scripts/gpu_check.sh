@@ -53,8 +53,8 @@ STAGES=(preflight configure build ctest pretrain scan
 declare -A TIMEOUT=(
   [preflight]=15 [configure]=35 [build]=175 [ctest]=45 [pretrain]=40 [scan]=40
   [model-hybrid-inference]=15 [model-hybrid-train]=20
-  [model-baselines-inference]=30 [model-baselines-train]=40
-  [nccl]=10 [report]=5)
+  [model-baselines-inference]=25 [model-baselines-train]=35
+  [nccl]=30 [report]=5)
 for s in "${STAGES[@]}"; do
   v="GPU_CHECK_TIMEOUT_$(echo "$s" | tr 'a-z-' 'A-Z_')"
   if [ -n "${!v:-}" ]; then TIMEOUT[$s]="${!v}"; fi
@@ -230,6 +230,15 @@ cmd_pretrain() {  # cpu|cuda-fp32|cuda-bf16
     cuda-bf16) ARGS+=(--device cuda --bf16 --threads 2) ;;
   esac
 }
+# NCCL: one rank under torchrun on the GPU: a process group of one, so every collective of the
+# training step (the gradient all-reduce in buckets, the loss sums, the checkpoint's gathers) runs
+# through NCCL; then the bucketed all-reduce timed per preset.
+cmd_nccl_pretrain() {
+  SUB=(pretrain)
+  ARGS=(--device cuda --corpus "$CORPUS" --preset tiny --vocab 800 --steps 6 --batch 8 --max-len 32 --max-sentences 400
+        --log-every 1 --save-every 3 --out "$WORK/nccl/run" --registry "$WORK/nccl/runs.db" --dist-timeout 60)
+}
+cmd_nccl_allreduce() { SUB=(bench allreduce); ARGS=(--device cuda --presets tiny,small,base --repeats 10); }
 # Stated before any GPU run: relative to the CPU fp32 run, the first logged loss (mean of steps
 # 1-5) and then every logged loss and the held-out MLM loss.
 TOL_FP32=(0.005 0.02)
@@ -376,16 +385,24 @@ stage_model-baselines-train() { model_stage baselines train; }
 
 stage_nccl() {
   need_binary
-  local line nccl
+  local d="$WORK/nccl" nccl rc=0 launch
+  rm -rf "$d" && mkdir -p "$d"
   nccl="$("$PYTHON" -c 'import torch; print(".".join(map(str, torch.cuda.nccl.version())))' 2>/dev/null || echo "?")"
-  if "$M" --help 2>&1 | grep -qiE 'distributed|nccl|world-size' ||
-     "$M" pretrain --help 2>&1 | grep -qE -- '--(distributed|world-size|nproc|ddp|nccl)'; then
-    line="SKIP: $M mentions distributed training, but gpu_check.sh has no NCCL step yet: add it (stage_nccl). torch's NCCL: $nccl."
-  else
-    line="SKIP: $M has no distributed support (neither 'mabert --help' nor 'mabert pretrain --help' mentions it); the NCCL step comes with the distributed-training issue. torch's NCCL: $nccl."
+  launch=("$PYTHON" -m torch.distributed.run --no-python --nproc-per-node 1 --master-addr 127.0.0.1)
+  cmd_nccl_pretrain
+  "${launch[@]}" --master-port 29531 "$M" "${SUB[@]}" "${ARGS[@]}" > "$d/pretrain.log" 2>&1 || { tail -20 "$d/pretrain.log"; rc=1; }
+  if [ "$rc" = 0 ]; then
+    "$PYTHON" - "$d/run/run.json" <<'PY' || rc=1
+import json, sys
+info = json.load(open(sys.argv[1]))
+print(f"1-rank training on CUDA: backend {info['backend']}, world size {info['world_size']}")
+raise SystemExit(0 if info["backend"] == "nccl" else 1)
+PY
   fi
-  echo "$line" | tee "$WORK/nccl.txt"
-  exit $SKIP
+  cmd_nccl_allreduce
+  "${launch[@]}" --master-port 29532 "$M" "${SUB[@]}" "${ARGS[@]}" > "$d/allreduce.md" 2>"$d/allreduce.log" || { tail -20 "$d/allreduce.log"; rc=1; }
+  { echo "torch's NCCL: $nccl"; cat "$d/allreduce.md"; } | tee "$WORK/nccl.txt"
+  return $rc
 }
 
 stage_report() {
@@ -478,8 +495,8 @@ dry_run() {
   if [ -f "$PAPER" ]; then self_args+=(--paper "$PAPER"); else log "  (no $PAPER here: the paper's tables are not re-read)"; fi
   "$PYTHON" "$REPORT" "${self_args[@]}" || bad=1
   # The -D options of our own that the device's configure passes still exist.
-  for s in MABERT_GUI MABERT_CUDA MABERT_BUILD_TESTS MABERT_SPM_PREFIX; do
-    if grep -rqs "$s" "$ROOT/CMakeLists.txt" "$ROOT/cmake"; then :; else log "  FAIL -D$s: no longer in CMakeLists.txt or cmake/"; bad=1; fi
+  for s in MABERT_GUI MABERT_CUDA MABERT_BUILD_TESTS MABERT_SPM_PREFIX MABERT_GLOO_INCLUDE; do
+    if grep -rqs "$s" "$ROOT/CMakeLists.txt" "$ROOT/cmake" "$ROOT/core/CMakeLists.txt"; then :; else log "  FAIL -D$s: no longer in CMakeLists.txt or cmake/"; bad=1; fi
   done
 
   log "3. the command lines against $bin"
@@ -495,6 +512,8 @@ dry_run() {
     for s in cpu cuda-fp32 cuda-bf16; do cmd_pretrain "$s"; check "pretrain $s"; done
     for s in float32 bfloat16; do cmd_scan parallel "$s"; check "scan $s"; done
     for s in hybrid baselines; do cmd_model "$s" inference; check "model $s inference"; cmd_model "$s" train; check "model $s train"; done
+    cmd_nccl_pretrain; check "nccl pretrain"
+    cmd_nccl_allreduce; check "nccl allreduce"
     rm -f "$help"
   else
     log "  (no $bin yet: command lines not checked)"
@@ -536,7 +555,7 @@ plan_line() {
     model-hybrid-*) echo "bench model base bf16 MMTMMTMMTMMT vs all-T, ${1##*-}, $LENGTHS" ;;
     model-baselines-inference) echo "bench model --baselines base bf16, inference, $LENGTHS" ;;
     model-baselines-train) echo "bench model --baselines base bf16, train (batch $TRAIN_BATCH), $LENGTHS" ;;
-    nccl) echo "placeholder: skipped until the binary has distributed support" ;;
+    nccl) echo "1-rank torchrun pretraining on CUDA (backend must be nccl), then bench allreduce --device cuda" ;;
     report) echo "\$OUT/summary.md (paper's A100 Tables B5-B7 beside), results.json, artifacts.tar.gz" ;;
   esac
 }

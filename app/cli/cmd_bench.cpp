@@ -63,7 +63,7 @@ void add_bench_command(CLI::App& app) {
   ar->add_option("--dist-timeout", d->timeout, "Seconds a collective may wait")->capture_default_str();
   ar->callback([d] {
     const dist::Launch launch = dist::launch_from_env();
-    if (!launch.distributed())
+    if (!launch.launched)
       throw std::runtime_error("bench allreduce measures a process group: launch it with torchrun --nproc-per-node N");
     const DeviceKind kind = parse_device(d->device);
     const auto world = dist::World::join(launch, kind, std::chrono::seconds(d->timeout));

@@ -108,7 +108,7 @@ ModelConfig model_config(const Common& o) {
 std::shared_ptr<dist::World> join_world(Common& o) {
   const dist::Launch launch = dist::launch_from_env();
   if (o.threads > 0) at::set_num_threads(o.threads);
-  if (!launch.distributed()) return std::make_shared<dist::World>();
+  if (!launch.launched) return std::make_shared<dist::World>();
   if (o.out.empty()) throw CLI::ValidationError("--out", "under torchrun every rank must write to the same run folder: give --out");
   if (o.threads == 0)
     at::set_num_threads(std::max(1, static_cast<int>(std::thread::hardware_concurrency()) / launch.local_world_size));

@@ -51,7 +51,11 @@ Launch launch_from_env() {
   l.restart = env_int("TORCHELASTIC_RESTART_COUNT", 0, 0);
   if (l.rank >= l.world_size)
     throw std::runtime_error("RANK=" + std::to_string(l.rank) + " is not below WORLD_SIZE=" + std::to_string(l.world_size));
-  if (!l.distributed()) return l;
+  l.launched = std::getenv("WORLD_SIZE") && std::getenv("MASTER_ADDR") && std::getenv("MASTER_PORT");
+  if (!l.launched) {
+    if (l.distributed()) throw std::runtime_error("WORLD_SIZE > 1 but MASTER_ADDR or MASTER_PORT is not set (launch with torchrun)");
+    return l;
+  }
   const char* addr = std::getenv("MASTER_ADDR");
   if (!addr || !*addr) throw std::runtime_error("WORLD_SIZE > 1 but MASTER_ADDR is not set (launch with torchrun)");
   l.master_addr = addr;
@@ -72,7 +76,7 @@ World::~World() = default;
 
 std::shared_ptr<World> World::join(const Launch& l, DeviceKind device, std::chrono::seconds timeout) {
   auto w = std::make_shared<World>();
-  if (!l.distributed()) return w;
+  if (!l.launched) return w;
   w->rank_ = l.rank, w->size_ = l.world_size;
   w->group_ = std::make_shared<Group>();
   const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(timeout);
@@ -116,7 +120,7 @@ std::shared_ptr<World> World::join(const Launch& l, DeviceKind device, std::chro
 }
 
 void World::broadcast(const std::vector<at::Tensor>& tensors) {
-  if (size_ == 1) return;
+  if (!group_) return;
   for (const at::Tensor& t : tensors) {
     std::vector<at::Tensor> one = {t};
     collective("broadcast", rank_, [&] { group_->pg->broadcast(one, c10d::BroadcastOptions{})->wait(); });
@@ -124,7 +128,7 @@ void World::broadcast(const std::vector<at::Tensor>& tensors) {
 }
 
 void World::all_reduce_sum(const std::vector<at::Tensor>& tensors, int64_t bucket_bytes) {
-  if (size_ == 1 || tensors.empty()) return;
+  if (!group_ || tensors.empty()) return;
   // Buckets of one dtype and device, each flattened into one tensor for one all-reduce.
   size_t i = 0;
   while (i < tensors.size()) {
@@ -150,14 +154,14 @@ void World::all_reduce_sum(const std::vector<at::Tensor>& tensors, int64_t bucke
 }
 
 double World::sum(double v) {
-  if (size_ == 1) return v;
+  if (!group_) return v;
   at::Tensor t = at::full({1}, v, at::TensorOptions().dtype(at::kDouble));
   all_reduce_sum({t});
   return t.item<double>();
 }
 
 std::pair<double, double> World::sum2(double a, double b) {
-  if (size_ == 1) return {a, b};
+  if (!group_) return {a, b};
   at::Tensor t = at::tensor({a, b}, at::TensorOptions().dtype(at::kDouble));
   all_reduce_sum({t});
   return {t[0].item<double>(), t[1].item<double>()};
@@ -166,19 +170,19 @@ std::pair<double, double> World::sum2(double a, double b) {
 bool World::any(bool v) { return sum(v ? 1.0 : 0.0) > 0; }
 
 void World::barrier() {
-  if (size_ == 1) return;
+  if (!group_) return;
   collective("barrier", rank_, [&] { group_->pg->barrier(c10d::BarrierOptions{})->wait(); });
 }
 
 int64_t World::ticket(const std::string& name) {
-  if (size_ == 1) return local_tickets_[name]++;
+  if (!group_) return local_tickets_[name]++;
   int64_t n = 0;
   collective("taking a ticket from the store", rank_, [&] { n = group_->store->add("ticket/" + name, 1); });
   return n - 1;
 }
 
 std::vector<int64_t> World::all_gather(int64_t v) {
-  if (size_ == 1) return {v};
+  if (!group_) return {v};
   std::vector<at::Tensor> in = {at::full({1}, v, at::TensorOptions().dtype(at::kLong))};
   std::vector<std::vector<at::Tensor>> out(1);
   for (int r = 0; r < size_; ++r) out[0].push_back(at::empty({1}, at::kLong));
@@ -189,7 +193,7 @@ std::vector<int64_t> World::all_gather(int64_t v) {
 }
 
 std::vector<at::Tensor> World::all_gather_bytes(const at::Tensor& bytes) {
-  if (size_ == 1) return {bytes};
+  if (!group_) return {bytes};
   std::vector<at::Tensor> in = {bytes.contiguous()};
   std::vector<std::vector<at::Tensor>> out(1);
   for (int r = 0; r < size_; ++r) out[0].push_back(at::empty_like(in[0]));

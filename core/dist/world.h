@@ -24,6 +24,7 @@ struct Launch {
   std::string master_addr;
   int master_port = 0;
   bool agent_store = false;  // torchrun's agent serves the store: every rank is a client
+  bool launched = false;     // started by torchrun (or by hand with its variables), even as 1 process
   bool distributed() const { return world_size > 1; }
 };
 // Throws std::runtime_error naming the variable when one is present but malformed, or when
@@ -40,6 +41,9 @@ class World {
   ~World();
 
   int rank() const { return rank_; }
+  // A process group exists (torchrun launched this process, even alone): collectives go through
+  // the backend, so one rank on one GPU exercises NCCL. Otherwise each is the identity.
+  bool grouped() const { return group_ != nullptr; }
   int size() const { return size_; }
   bool root() const { return rank_ == 0; }
   const std::string& backend() const { return backend_; }  // "none" | "gloo" | "nccl"

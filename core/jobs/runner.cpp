@@ -47,7 +47,7 @@ void check_batch(const train::TrainOptions& t, const dist::World& world) {
 // Every rank must run the same job into the same folder: a hash of the row's config and the folder,
 // compared across ranks before anything trains.
 void check_same_job(const json& config, const std::string& run_dir, dist::World& world) {
-  if (world.size() == 1) return;
+  if (!world.grouped()) return;
   uint64_t h = 1469598103934665603ull;
   for (unsigned char c : config.dump() + "\n" + run_id(run_dir)) h = (h ^ c) * 1099511628211ull;
   const auto all = world.all_gather(static_cast<int64_t>(h >> 1));

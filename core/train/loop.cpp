@@ -108,7 +108,7 @@ class Trainer {
   // Every rank starts from rank 0's parameters and buffers (the same seed gives the same ones, a
   // resumed run loads the same checkpoint; the broadcast makes it so whatever happened).
   void start_from_rank_0_weights() {
-    if (world_.size() == 1) return;
+    if (!world_.grouped()) return;
     torch::NoGradGuard g;
     std::vector<at::Tensor> all;
     for (const auto& p : job_.model->parameters()) all.push_back(p.detach());
@@ -137,7 +137,7 @@ class Trainer {
         terms = job_.loss_of(b);
       }
       const double local_sum = has_rows ? terms.sum.item<double>() : 0.0;
-      const auto [sum, count] = world_.size() == 1 ? std::pair<double, double>{local_sum, static_cast<double>(terms.count)}
+      const auto [sum, count] = !world_.grouped() ? std::pair<double, double>{local_sum, static_cast<double>(terms.count)}
                                                    : world_.sum2(local_sum, static_cast<double>(terms.count));
       const double scale = std::max(1.0, count) * static_cast<double>(o_.grad_accum);
       if (has_rows) (terms.sum / scale).backward();
@@ -150,7 +150,7 @@ class Trainer {
   // A parameter no rank computed a gradient for (pooling in MLM pretraining) keeps none, as in
   // one process; one that only some ranks did (a rank without rows) counts as zero on the others.
   void sum_gradients_over_ranks() {
-    if (world_.size() == 1) return;
+    if (!world_.grouped()) return;
     std::vector<at::Tensor> params = job_.model->parameters();
     at::Tensor have = at::zeros({static_cast<int64_t>(params.size())}, at::kDouble);
     for (size_t i = 0; i < params.size(); ++i) have[static_cast<int64_t>(i)] = params[i].grad().defined() ? 1.0 : 0.0;
@@ -229,7 +229,7 @@ class Trainer {
   // Every rank stops at the same step: a stop asked of any (Ctrl-C, the GUI) stops all.
   bool stop_requested_after_pause() {
     const bool here = hooks_.control && hooks_.control->wait_while_paused();
-    return world_.size() == 1 ? here : world_.any(here);
+    return !world_.grouped() ? here : world_.any(here);
   }
 
   TrainResult diverged(double loss, int64_t step) {
@@ -256,7 +256,7 @@ class Trainer {
   // Data-parallel replicas must end bitwise identical: a checksum of every parameter's bits,
   // compared across ranks (a mismatch is a bug, and an error rather than a silently wrong model).
   void check_replicas_agree() {
-    if (world_.size() == 1) return;
+    if (!world_.grouped()) return;
     int64_t h = 0;
     for (const auto& p : job_.model->parameters()) {
       const at::Tensor flat = p.detach().contiguous().reshape(-1);

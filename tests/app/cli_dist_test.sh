@@ -61,6 +61,12 @@ trun "$MABERT" "${pre[@]}" --out "$W/two" >"$W/two.out" 2>"$W/two.err" || { bad 
 grep -q "replicas' weights are bitwise identical" "$W/two.err" && ok "2 ranks end with bitwise identical weights" \
   || bad "no replica check in the log"
 compare "$W/one" "$W/two" 1e-5 1e-5 && ok "2 ranks × 4 = 1 process × 8 (pretraining)" || bad "pretraining equivalence"
+# One rank under torchrun goes through the process group (every collective, as NCCL would on a
+# GPU): bit for bit the plain process.
+"$TORCHRUN" --no-python --nproc-per-node 1 --master-addr 127.0.0.1 --master-port "$(port)" "$MABERT" "${pre[@]}" \
+  --threads 2 --out "$W/solo" >/dev/null 2>"$W/solo.err" || { bad "1-rank torchrun"; tail "$W/solo.err"; }
+compare "$W/one" "$W/solo" 0 0 && ok "1 rank under torchrun (a process group of one) = the plain process, bit for bit" \
+  || bad "1-rank torchrun differs"
 python3 -c "import json; d=json.load(open('$W/two/run.json')); assert d['world_size']==2 and d['backend']=='gloo'" \
   && "$MABERT" runs show "$W/two" | grep -q "world size 2 (gloo)" && ok "run.json and runs show: world size and backend" \
   || bad "world size / backend not recorded"
