@@ -49,6 +49,10 @@ void TrainWorker::run(const TrainRequest& rq) {
   try {
     emit started(out.run_dir);
     train::Hooks h = hooks();
+    if (rq.kind != jobs::JobKind::Evaluate && !rq.probe_sentences.empty() && rq.probe_every > 0) {
+      h.probe_every = rq.probe_every;
+      h.on_probe = drift_probe(rq);
+    }
     train::TrainResult r;
     switch (rq.kind) {
       case jobs::JobKind::Evaluate: {
@@ -62,10 +66,6 @@ void TrainWorker::run(const TrainRequest& rq) {
         break;
       }
       case jobs::JobKind::Pretrain: {
-        if (!rq.probe_sentences.empty() && rq.probe_every > 0) {
-          h.probe_every = rq.probe_every;
-          h.on_probe = drift_probe(rq);
-        }
         train::PretrainJob job;
         job.model = rq.model, job.corpus = rq.corpus, job.tokenizer = rq.tokenizer, job.run_dir = rq.run_dir;
         job.train = rq.train;
@@ -73,10 +73,6 @@ void TrainWorker::run(const TrainRequest& rq) {
         break;
       }
       case jobs::JobKind::Finetune: {
-        if (!rq.probe_sentences.empty() && rq.probe_every > 0) {
-          h.probe_every = rq.probe_every;
-          h.on_probe = drift_probe(rq);
-        }
         train::FinetuneJob job;
         job.model = rq.model, job.task = rq.task, job.data_dir = rq.data_dir, job.init = rq.init;
         job.tokenizer = rq.tokenizer, job.run_dir = rq.run_dir, job.train = rq.train;

@@ -31,6 +31,32 @@ bool complete(const fs::path& dir) {
   return true;
 }
 
+// rng.safetensors: "cpu" (or "cuda") for rank 0, then "<kind>/rank-<r>" for each further rank.
+void read_generator_states(const std::string& rpath, const SafetensorsFile& r, TrainerState* state) {
+  const std::string kind = r.tensors.at(0).first.substr(0, r.tensors.at(0).first.find('/'));
+  if (kind != "cpu" && kind != "cuda")
+    throw std::runtime_error(rpath + ": tensor '" + r.tensors.at(0).first + "' is not a generator state (cpu or cuda)");
+  std::map<size_t, torch::Tensor> by_rank;
+  for (const auto& [name, t] : r.tensors) {
+    size_t rank = 0;
+    if (name != kind) {
+      const std::string prefix = kind + "/rank-";
+      if (name.rfind(prefix, 0) != 0 || name.size() == prefix.size() || name.size() - prefix.size() > 6 ||
+          name.find_first_not_of("0123456789", prefix.size()) != std::string::npos)
+        throw std::runtime_error(rpath + ": tensor '" + name + "' is not a generator state of rank r ('" + prefix + "r')");
+      rank = std::stoul(name.substr(prefix.size()));
+    }
+    if (t.scalar_type() != torch::kByte) throw std::runtime_error(rpath + ": tensor '" + name + "' is not a byte tensor");
+    by_rank[rank] = t;  // checked when a job's generator takes it
+  }
+  state->rngs.clear();
+  for (size_t i = 0; i < by_rank.size(); ++i) {
+    if (!by_rank.count(i)) throw std::runtime_error(rpath + ": the generator state of rank " + std::to_string(i) + " is missing");
+    state->rngs.push_back(by_rank[i]);
+  }
+  state->rng_kind = kind;
+}
+
 }  // namespace
 
 bool no_weight_decay(const std::string& name) {
@@ -165,29 +191,7 @@ void load_checkpoint(const std::string& dir, MaBert& model, torch::optim::AdamW*
     const std::string rpath = dir + "/rng.safetensors";
     const SafetensorsFile r = load_safetensors(rpath);
     if (r.tensors.empty()) throw std::runtime_error(rpath + ": holds no generator state");
-    // "cpu" (or "cuda") for rank 0, then "<kind>/rank-<r>" for each further rank, in any order.
-    const std::string kind = r.tensors.at(0).first.substr(0, r.tensors.at(0).first.find('/'));
-    if (kind != "cpu" && kind != "cuda")
-      throw std::runtime_error(rpath + ": tensor '" + r.tensors.at(0).first + "' is not a generator state (cpu or cuda)");
-    std::map<size_t, torch::Tensor> by_rank;
-    for (const auto& [name, t] : r.tensors) {
-      size_t rank = 0;
-      if (name != kind) {
-        const std::string prefix = kind + "/rank-";
-        if (name.rfind(prefix, 0) != 0 || name.size() == prefix.size() || name.size() - prefix.size() > 6 ||
-            name.find_first_not_of("0123456789", prefix.size()) != std::string::npos)
-          throw std::runtime_error(rpath + ": tensor '" + name + "' is not a generator state of rank r ('" + prefix + "r')");
-        rank = std::stoul(name.substr(prefix.size()));
-      }
-      if (t.scalar_type() != torch::kByte) throw std::runtime_error(rpath + ": tensor '" + name + "' is not a byte tensor");
-      by_rank[rank] = t;  // checked when a job's generator takes it
-    }
-    state->rngs.clear();
-    for (size_t i = 0; i < by_rank.size(); ++i) {
-      if (!by_rank.count(i)) throw std::runtime_error(rpath + ": the generator state of rank " + std::to_string(i) + " is missing");
-      state->rngs.push_back(by_rank[i]);
-    }
-    state->rng_kind = kind;
+    read_generator_states(rpath, r, state);
   }
 }
 
