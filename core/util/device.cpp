@@ -17,7 +17,7 @@ DeviceKind parse_device(const std::string& name) {
 c10::Device torch_device(DeviceKind d, int index) {
   if (d == DeviceKind::Cpu) return c10::Device(c10::kCPU);
   if (!torch::cuda::is_available()) throw std::runtime_error("--device cuda: no CUDA device is available");
-  if (index < 0 || static_cast<size_t>(index) >= torch::cuda::device_count())
+  if (index < 0 || index >= static_cast<int>(torch::cuda::device_count()))
     throw std::runtime_error("--device cuda: GPU " + std::to_string(index) + " is not there (this machine has " +
                              std::to_string(torch::cuda::device_count()) + ")");
   return c10::Device(c10::kCUDA, static_cast<c10::DeviceIndex>(index));
