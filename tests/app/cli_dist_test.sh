@@ -61,6 +61,10 @@ trun "$MABERT" "${pre[@]}" --out "$W/two" >"$W/two.out" 2>"$W/two.err" || { bad 
 grep -q "replicas' weights are bitwise identical" "$W/two.err" && ok "2 ranks end with bitwise identical weights" \
   || bad "no replica check in the log"
 compare "$W/one" "$W/two" 1e-5 1e-5 && ok "2 ranks × 4 = 1 process × 8 (pretraining)" || bad "pretraining equivalence"
+# Gradient accumulation: 2 micro-steps per step, all-reduced once per step.
+"$MABERT" "${pre[@]}" --accum 2 --out "$W/one-acc" --threads 2 --quiet >/dev/null 2>&1 || bad "1-process accumulation"
+trun "$MABERT" "${pre[@]}" --accum 2 --out "$W/two-acc" >/dev/null 2>"$W/two-acc.err" || { bad "2-rank accumulation"; tail "$W/two-acc.err"; }
+compare "$W/one-acc" "$W/two-acc" 1e-5 1e-5 && ok "with --accum 2: 2 ranks = 1 process" || bad "accumulation equivalence"
 # One rank under torchrun goes through the process group (every collective, as NCCL would on a
 # GPU): bit for bit the plain process.
 "$TORCHRUN" --no-python --nproc-per-node 1 --master-addr 127.0.0.1 --master-port "$(port)" "$MABERT" "${pre[@]}" \

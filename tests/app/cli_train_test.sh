@@ -23,6 +23,15 @@ run "$MABERT" tokenize --model "$W/tok.model" --text "It was a truth." --json \
 run "$MABERT" pretrain --corpus "$DEMO" --tokenizer "$W/tok.model" --preset tiny --schedule MTM --steps 30 --batch 8 \
   --max-len 48 --max-sentences 400 --out "$W/pre" --json && json "assert d['status']=='finished' and d['steps']==30" \
   && ok "pretrain" || bad "pretrain"
+# The registry row records the model as the run folder's config.json holds it (vocabulary from the
+# tokenizer, no head), not the preset the command line named.
+run "$MABERT" runs show "$W/pre" --json && python3 - "$W" <<'PY' && ok "registry row model = config.json" || bad "registry row model differs from config.json"
+import json, sys
+w = sys.argv[1]
+row = json.load(open(f"{w}/out"))
+assert row["config"]["model"] == json.load(open(f"{w}/pre/config.json")), "model differs"
+assert row["config"]["model"]["vocab_size"] != 8000 and row["world_size"] == 1 and row["backend"] == "none"
+PY
 
 if [ -d "$SHARED/glue/CoLA" ]; then
   run "$MABERT" finetune --task CoLA --data "$SHARED/glue/CoLA" --from "$W/pre" --steps 30 --batch 16 --max-train 400 \
