@@ -232,6 +232,7 @@ void MainWindow::wire() {
   connect(train_, &TrainPanel::stopRequested, this, [this] { train_worker_->requestStop(); });
   connect(train_worker_, &TrainWorker::started, train_, &TrainPanel::onStarted);
   connect(train_worker_, &TrainWorker::step, train_, &TrainPanel::onStep);
+  connect(train_worker_, &TrainWorker::pausedAt, train_, &TrainPanel::onPaused);
   connect(train_worker_, &TrainWorker::step, this, [this] {
     status_stall_->setText(QString("UI max stall %1 ms").arg(stall_->maxStallMs(), 0, 'f', 1));
   });

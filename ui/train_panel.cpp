@@ -302,6 +302,11 @@ void TrainPanel::start(const QString& kind) {
   emit startRequested(rq);
 }
 
+void TrainPanel::onPaused(qint64 step) {
+  status_->setText(QString("paused after step %1 — Resume continues, Stop writes a checkpoint").arg(step));
+  emit pausedShown(step);
+}
+
 void TrainPanel::onStarted(const QString& run_dir) { log_->appendPlainText("run folder: " + run_dir); }
 
 void TrainPanel::onStep(const train::StepStats& s) {

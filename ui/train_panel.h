@@ -56,6 +56,7 @@ class TrainPanel : public QWidget {
  public slots:
   void onStarted(const QString& run_dir);
   void onStep(const mabert::train::StepStats& s);
+  void onPaused(qint64 step);
   void onEvaluated(const mabert::train::EvalStats& e);
   void onMessage(const QString& m);
   void onFinished(const mabert::ui::TrainOutcome& o);
@@ -70,6 +71,7 @@ class TrainPanel : public QWidget {
   void reopenRunRequested(const QString& run_dir);
   void runFinished(const mabert::ui::TrainOutcome& o);
   void stepShown(qint64 step);  // after the GUI drew a step (tests wait on GUI-thread signals only)
+  void pausedShown(qint64 step);  // the worker confirmed the pause took hold
 
  private:
   void setRunning(bool r);

@@ -13,6 +13,7 @@ train::Hooks TrainWorker::hooks() {
   train::Hooks h;
   h.control = &control_;
   h.on_step = [this](const train::StepStats& s) { emit step(s); };
+  h.on_paused = [this](int64_t s) { emit pausedAt(s); };
   h.on_eval = [this](const train::EvalStats& e) { emit evaluated(e); };
   h.on_message = [this](const std::string& m) { emit message(QString::fromStdString(m)); };
   return h;

@@ -56,6 +56,7 @@ class TrainWorker : public QObject {
  signals:
   void started(const QString& run_dir);
   void step(const mabert::train::StepStats& s);
+  void pausedAt(qint64 step);  // the pause took hold after this step
   void evaluated(const mabert::train::EvalStats& e);
   void message(const QString& text);
   void drift(qint64 step, const std::vector<mabert::analysis::DriftCurve>& curves);

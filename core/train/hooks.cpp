@@ -50,8 +50,9 @@ void Control::reset() {
   paused_ = false;
 }
 
-bool Control::wait_while_paused() {
+bool Control::wait_while_paused(const std::function<void()>& on_block) {
   std::unique_lock<std::mutex> lock(mu_);
+  if (paused_.load() && !stop_.load() && on_block) on_block();
   cv_.wait(lock, [this] { return !paused_.load() || stop_.load(); });
   return stop_.load();
 }

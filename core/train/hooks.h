@@ -52,8 +52,9 @@ class Control {
   void reset();  // neither stopped nor paused (a new job)
   bool stop_requested() const { return stop_.load(); }
   bool paused() const { return paused_.load(); }
-  // Blocks while paused; returns whether a stop was asked for.
-  bool wait_while_paused();
+  // Blocks while paused (calling `on_block` once, under the lock, when it starts to wait); returns
+  // whether a stop was asked for.
+  bool wait_while_paused(const std::function<void()>& on_block = {});
   // For analyses that poll a flag (padding drift during training).
   const std::atomic<bool>* stop_flag() const { return &stop_; }
 
@@ -71,6 +72,8 @@ struct Hooks {
   // in eval mode and no gradients, for analyses such as padding drift during training.
   std::function<void(MaBert&, int64_t step)> on_probe;
   int64_t probe_every = 0;
+  // Called on the training thread when a pause takes hold: the last step is done, nothing runs.
+  std::function<void(int64_t step)> on_paused;
   Control* control = nullptr;  // checked after every step; a stop skips the final evaluation
 };
 

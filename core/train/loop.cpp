@@ -228,7 +228,9 @@ class Trainer {
 
   // Every rank stops at the same step: a stop asked of any (Ctrl-C, the GUI) stops all.
   bool stop_requested_after_pause() {
-    const bool here = hooks_.control && hooks_.control->wait_while_paused();
+    const bool here = hooks_.control && hooks_.control->wait_while_paused([this] {
+      if (hooks_.on_paused) hooks_.on_paused(state_.step);
+    });
     return !world_.grouped() ? here : world_.any(here);
   }
 

@@ -362,10 +362,13 @@ class TestStudio : public QObject {
     QSignalSpy done(p, &TrainPanel::runFinished);
     p->button("pretrain")->click();
     QVERIFY(steps.wait(120000));
-    // Pause: at most the step in flight completes, then nothing.
+    // Pause: at most the step in flight completes (the worker confirms when the pause holds), then nothing.
+    QSignalSpy paused(p, &TrainPanel::pausedShown);
     p->button("pause")->click();
-    QTest::qWait(400);
+    QVERIFY(paused.wait(30000));
+    QCoreApplication::processEvents();  // a step signal queued before the confirmation is drawn
     const int at_pause = static_cast<int>(steps.size());
+    QCOMPARE(paused.first().first().toLongLong(), static_cast<qint64>(steps.last().first().toLongLong()));
     QTest::qWait(600);
     QCOMPARE(static_cast<int>(steps.size()), at_pause);
     QCOMPARE(p->button("pause")->text(), QString("Resume"));
