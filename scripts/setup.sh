@@ -17,6 +17,8 @@ BUILD_DIR="${BUILD_DIR:-$ROOT/build}"
 MABERT_GUI="${MABERT_GUI:-ON}"
 MABERT_CUDA="${MABERT_CUDA:-AUTO}"
 TORCH_VERSION="2.11.0"
+# Python interop (the Hugging Face export's parity checks), pinned: offline-loadable remote code.
+PY_INTEROP=("transformers==5.24.0" "sentencepiece==0.2.3")
 VENV="$ROOT/.venv"
 ACTION="${1:-build}"
 
@@ -59,6 +61,23 @@ if [ -z "${Torch_DIR:-}" ]; then
   else
     log "torch $have: present"
   fi
+fi
+# The venv also holds the Python side of interop (transformers, sentencepiece), with or without
+# Torch_DIR; without torch in it (Torch_DIR users) the export parity test says so and skips.
+if [ ! -x "$VENV/bin/python" ]; then
+  log "creating $VENV"
+  /usr/bin/python3 -m venv "$VENV"
+fi
+if ! "$VENV/bin/python" - "${PY_INTEROP[@]}" <<'PY' 2>/dev/null
+import sys
+from importlib.metadata import version
+sys.exit(any(version(p.split("==")[0]) != p.split("==")[1] for p in sys.argv[1:]))
+PY
+then
+  log "installing ${PY_INTEROP[*]} into $VENV"
+  "$VENV/bin/pip" install -q "${PY_INTEROP[@]}"
+else
+  log "${PY_INTEROP[*]}: present"
 fi
 
 # --- 2b. SentencePiece, static, from Debian's source package --------------------------------

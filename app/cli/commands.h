@@ -11,5 +11,6 @@ void add_train_commands(CLI::App& app);
 void add_runs_command(CLI::App& app);
 void add_bench_model_command(CLI::App* bench);  // `bench model`, beside `bench scan`
 void add_experiment_commands(CLI::App& app);    // ablate, drift
+void add_export_commands(CLI::App& app);        // export, encode
 
 }  // namespace mabert::cli
