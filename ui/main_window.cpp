@@ -278,7 +278,10 @@ void MainWindow::wire() {
     if (what == "inspect") analysis_->onInspectFailed(msg);
     if (what == "drift") analysis_->driftView()->setBusy(false);
     if (what == "profile") analysis_->efficiencyView()->onDone({});
+    if (what == "export") train_->onExportFailed(msg);
   });
+  connect(train_, &TrainPanel::exportRequested, analysis_worker_, &AnalysisWorker::exportRun);
+  connect(analysis_worker_, &AnalysisWorker::exported, train_, &TrainPanel::onExported);
   auto* drift = analysis_->driftView();
   connect(drift, &DriftView::computeRequested, this, [this, drift](const analysis::DriftOptions& o) {
     if (!analysis_->hasModel()) return;

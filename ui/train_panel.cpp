@@ -18,6 +18,7 @@
 #include <QHeaderView>
 #include <QLabel>
 #include <QLineEdit>
+#include <QMessageBox>
 #include <QPlainTextEdit>
 #include <QProgressBar>
 #include <QPushButton>
@@ -181,7 +182,11 @@ TrainPanel::TrainPanel(QWidget* parent) : QWidget(parent) {
   auto* compare = new QPushButton("Compare ticked");
   auto* load = new QPushButton("Load for analysis");
   auto* reopen = new QPushButton("Reopen design");
-  for (auto* b : {refresh, compare, load, reopen}) hb->addWidget(b);
+  export_ = new QPushButton("Export for Python…");
+  export_->setObjectName("export");
+  export_->setToolTip("A Hugging Face model folder of the selected run (mabert export --format hf): loads with "
+                      "transformers' AutoModel / AutoTokenizer, trust_remote_code=True");
+  for (auto* b : {refresh, compare, load, reopen, export_}) hb->addWidget(b);
   hv->addLayout(hb);
   compare_plot_ = make_plot(hist, "Loss curves of the ticked runs", "step", "loss");
   compare_plot_->legend->setVisible(true);
@@ -209,6 +214,7 @@ TrainPanel::TrainPanel(QWidget* parent) : QWidget(parent) {
   connect(reopen, &QPushButton::clicked, this, [this] {
     if (!selectedRun().isEmpty()) emit reopenRunRequested(selectedRun());
   });
+  connect(export_, &QPushButton::clicked, this, &TrainPanel::exportSelected);
   connect(history_, &QTreeWidget::itemDoubleClicked, this, [this](QTreeWidgetItem* it) {
     emit loadRunRequested(it->data(0, Qt::UserRole).toString());
   });
@@ -394,6 +400,42 @@ void TrainPanel::refreshHistory() {
 QString TrainPanel::selectedRun() const {
   auto* it = history_->currentItem();
   return it ? it->data(0, Qt::UserRole).toString() : QString();
+}
+
+void TrainPanel::exportSelected() {
+  const QString run = selectedRun();
+  if (run.isEmpty()) {
+    log_->appendPlainText("export: select a run in the history first");
+    return;
+  }
+  const QString out = QFileDialog::getSaveFileName(this, "Export for Python: new folder", run + "-hf");
+  if (out.isEmpty()) return;
+  const QDir dir(out);
+  bool force = false;
+  if (dir.exists() && !dir.isEmpty()) {
+    if (QMessageBox::question(this, "Replace folder?", out + " exists and is not empty. Replace it?") != QMessageBox::Yes) return;
+    force = true;
+  }
+  exportRun(run, out, force);
+}
+
+void TrainPanel::exportRun(const QString& run_dir, const QString& out_dir, bool force) {
+  export_->setEnabled(false);
+  log_->appendPlainText("exporting " + run_dir + " → " + out_dir + " …");
+  emit exportRequested(run_dir, out_dir, force);
+}
+
+void TrainPanel::onExported(const QString& out_dir, const QString& summary) {
+  export_->setEnabled(true);
+  log_->appendPlainText("exported " + summary + " to " + out_dir +
+                        "\n  Python: AutoModel.from_pretrained(\"" + out_dir + "\", trust_remote_code=True)");
+  emit exportShown(out_dir, true);
+}
+
+void TrainPanel::onExportFailed(const QString& message) {
+  export_->setEnabled(true);
+  log_->appendPlainText("export failed: " + message);
+  emit exportShown(QString(), false);
 }
 
 QVector<QPair<double, double>> TrainPanel::readLossCurve(const QString& run_dir, QString* note) {

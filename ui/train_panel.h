@@ -62,6 +62,10 @@ class TrainPanel : public QWidget {
   void onFinished(const mabert::ui::TrainOutcome& o);
   void refreshHistory();
   void compareChecked();
+  // Export `run_dir` for Python into `out_dir` (the History button asks for the folder first).
+  void exportRun(const QString& run_dir, const QString& out_dir, bool force);
+  void onExported(const QString& out_dir, const QString& summary);
+  void onExportFailed(const QString& message);
 
  signals:
   void startRequested(const mabert::ui::TrainRequest& request);
@@ -69,6 +73,8 @@ class TrainPanel : public QWidget {
   void stopRequested();
   void loadRunRequested(const QString& run_dir);
   void reopenRunRequested(const QString& run_dir);
+  void exportRequested(const QString& run_dir, const QString& out_dir, bool force);
+  void exportShown(const QString& out_dir, bool ok);  // the panel reported an export's end
   void runFinished(const mabert::ui::TrainOutcome& o);
   void stepShown(qint64 step);  // after the GUI drew a step (tests wait on GUI-thread signals only)
   void pausedShown(qint64 step);  // the worker confirmed the pause took hold
@@ -77,6 +83,7 @@ class TrainPanel : public QWidget {
   void setRunning(bool r);
   void start(const QString& kind);
   QString selectedRun() const;
+  void exportSelected();  // asks for the folder (and whether to replace it), then exportRun
 
   ModelConfig design_;
   bool design_valid_ = true, running_ = false;
@@ -86,7 +93,7 @@ class TrainPanel : public QWidget {
   QComboBox *task_, *device_, *split_;
   QSpinBox *vocab_, *steps_, *batch_, *max_len_, *eval_every_;
   QDoubleSpinBox* lr_;
-  QPushButton *pretrain_, *finetune_, *evaluate_, *pause_, *stop_;
+  QPushButton *pretrain_, *finetune_, *evaluate_, *pause_, *stop_, *export_;
   QProgressBar* progress_;
   QLabel* status_;
   QPlainTextEdit* log_;

@@ -1,6 +1,9 @@
 #include "worker.h"
 
+#include "interop/hf_export.h"
 #include "util/errors.h"
+
+#include <QDir>
 
 #include <filesystem>
 
@@ -207,6 +210,18 @@ void AnalysisWorker::profile(const ModelConfig& cfg, const QStringList& schedule
     emit profileDone(QString::fromStdString(analysis::profile_csv(points, baseline)));
   } catch (const std::exception& e) {
     emit failed("profile", QString::fromStdString(describe_error(e)));
+  }
+}
+
+void AnalysisWorker::exportRun(const QString& run_dir, const QString& out_dir, bool force) {
+  try {
+    const interop::HfExportResult r = interop::export_hf({run_dir.toStdString(), out_dir.toStdString(), force, true});
+    emit exported(QString::fromStdString(r.out_dir),
+                  QString("%1 of %2 (%3, %4 parameters)")
+                      .arg(QString::fromStdString(r.checkpoint), QDir(run_dir).dirName(), QString::fromStdString(r.architecture))
+                      .arg(r.parameters));
+  } catch (const std::exception& e) {
+    emit failed("export", QString::fromStdString(describe_error(e)));
   }
 }
 

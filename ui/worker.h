@@ -3,7 +3,8 @@
 //   TrainWorker    — pretraining, fine-tuning and evaluation through the core trainer, with
 //                    live step/eval signals and padding drift on fixed probes during training.
 //   AnalysisWorker — owns the model being inspected (a loaded run, or a freshly initialised
-//                    one from the composer) and runs inspections, drift and efficiency profiles.
+//                    one from the composer) and runs inspections, drift and efficiency profiles,
+//                    and exports runs for Python.
 #pragma once
 
 #include "analysis/drift.h"
@@ -91,6 +92,8 @@ class AnalysisWorker : public QObject {
   void inspect(const QString& a, const QString& b, const mabert::analysis::InspectOptions& opt, quint64 serial);
   void drift(const QStringList& sentences, const mabert::analysis::DriftOptions& opt);
   void profile(const mabert::ModelConfig& cfg, const QStringList& schedules, const mabert::analysis::ProfileOptions& opt);
+  // `mabert export --format hf` for a run folder (History's "Export for Python…").
+  void exportRun(const QString& run_dir, const QString& out_dir, bool force);
 
  signals:
   void modelReady(const mabert::ui::ModelSource& source);
@@ -98,6 +101,7 @@ class AnalysisWorker : public QObject {
   void driftReady(const std::vector<mabert::analysis::DriftCurve>& curves);
   void profilePoint(const mabert::analysis::ProfilePoint& p);
   void profileDone(const QString& csv);
+  void exported(const QString& out_dir, const QString& summary);
   void failed(const QString& what, const QString& message);
 
  private:

@@ -12,6 +12,7 @@
 #include "project.h"
 #include "runs/registry.h"
 #include "train_panel.h"
+#include "util/files.h"
 
 #include <QCheckBox>
 #include <QComboBox>
@@ -21,6 +22,7 @@
 #include <QLabel>
 #include <QLineEdit>
 #include <QMimeData>
+#include <QPlainTextEdit>
 #include <QProgressBar>
 #include <QPushButton>
 #include <QSignalSpy>
@@ -242,6 +244,35 @@ class TestStudio : public QObject {
     QCOMPARE(p->history()->topLevelItem(0)->text(4), QString("1"));  // one process
     // Compare: the run's loss curve from metrics.jsonl.
     QCOMPARE(TrainPanel::readLossCurve(outcome.run_dir).size(), 30);
+  }
+
+  // History → "Export for Python…": the selected run becomes a Hugging Face folder on the analysis
+  // worker; an existing non-empty folder is refused without the replace confirmation (force).
+  void historyExportsForPython() {
+    QVERIFY(win_);
+    TrainPanel* p = win_->trainPanel();
+    p->refreshHistory();
+    QVERIFY(p->history()->topLevelItemCount() >= 1);
+    const QString run = p->history()->topLevelItem(0)->data(0, Qt::UserRole).toString();
+    QVERIFY(p->button("export"));
+    QSignalSpy shown(p, &TrainPanel::exportShown);
+    const QString out = tmp_.path() + "/export-hf";
+    p->exportRun(run, out, false);
+    QVERIFY(!p->button("export")->isEnabled());  // one export at a time
+    QTRY_VERIFY_WITH_TIMEOUT(!shown.isEmpty(), 60000);
+    QCOMPARE(shown.last().at(1).toBool(), true);
+    QVERIFY(p->button("export")->isEnabled());
+    for (const char* f : {"config.json", "model.safetensors", "modeling_mabert.py", "configuration_mabert.py",
+                          "tokenization_mabert.py", "tokenizer.model", "tokenizer_config.json"})
+      QVERIFY2(QFileInfo::exists(out + "/" + f), f);
+    const auto cfg = nlohmann::json::parse(read_file((out + "/config.json").toStdString()));
+    QCOMPARE(QString::fromStdString(cfg.at("model_type").get<std::string>()), QString("mabert"));
+    QCOMPARE(QString::fromStdString(cfg.at("architectures").at(0).get<std::string>()), QString("MabertForMaskedLM"));
+    p->exportRun(run, out, false);  // again, without force: refused, named, the folder intact
+    QTRY_VERIFY_WITH_TIMEOUT(shown.size() == 2, 60000);
+    QCOMPARE(shown.last().at(1).toBool(), false);
+    QVERIFY(p->findChild<QPlainTextEdit*>()->toPlainText().contains("exists and is not empty"));
+    QVERIFY(QFileInfo::exists(out + "/model.safetensors"));
   }
 
   void viewsFillFromTheTrainedModel() {
