@@ -240,6 +240,12 @@ Composer::Composer(QWidget* parent) : QWidget(parent), undo_(new QUndoStack(this
   pooling_->setToolTip("How one vector is made from the tokens. map: mask-aware attention pooling (pads get weight 0);\n"
                        "attn: the same without the mask; cls: the first token; mean / masked_mean: averages.");
   form->addRow("Pooling", pooling_);
+  conv_ = new QComboBox;
+  conv_->setObjectName("conv");
+  for (const char* c : {"causal", "centred"}) conv_->addItem(c);
+  conv_->setToolTip("The SSM's depth-wise convolution. causal: looks back only (right padding never reaches a valid token);\n"
+                    "centred: looks both ways, so end padding leaks into the last valid tokens unless PSM masks it.");
+  form->addRow("Convolution", conv_);
   width_ = new QSpinBox;
   width_->setRange(32, 2048);
   width_->setSingleStep(32);
@@ -353,6 +359,7 @@ Composer::Composer(QWidget* parent) : QWidget(parent), undo_(new QUndoStack(this
   });
   for (auto* cb : {psm_pre_, psm_post_, psm_state_, share_}) connect(cb, &QCheckBox::toggled, this, [this] { fromPanel(); });
   connect(pooling_, &QComboBox::currentIndexChanged, this, [this] { fromPanel(); });
+  connect(conv_, &QComboBox::currentIndexChanged, this, [this] { fromPanel(); });
   for (auto* sp : {width_, heads_, state_, vocab_, max_len_, embed_, window_, block_, random_, rel_})
     connect(sp, &QSpinBox::editingFinished, this, [this] { fromPanel(); });
   refresh();
@@ -429,6 +436,7 @@ void Composer::fromPanel() {
   ModelConfig c = cfg_;
   c.psm_pre = psm_pre_->isChecked(), c.psm_post = psm_post_->isChecked(), c.psm_state = psm_state_->isChecked();
   c.pooling = pooling_->currentText().toStdString();
+  c.conv = conv_->currentText().toStdString();
   c.d_model = width_->value(), c.n_heads = heads_->value(), c.d_state = state_->value();
   c.vocab_size = vocab_->value(), c.max_len = max_len_->value();
   c.embed_dim = embed_->value(), c.share_layers = share_->isChecked();
@@ -458,6 +466,7 @@ void Composer::refresh() {
   psm_post_->setChecked(cfg_.psm_post);
   psm_state_->setChecked(cfg_.psm_state);
   pooling_->setCurrentText(QString::fromStdString(cfg_.pooling));
+  conv_->setCurrentText(QString::fromStdString(cfg_.conv));
   width_->setValue(static_cast<int>(cfg_.d_model));
   heads_->setValue(static_cast<int>(cfg_.n_heads));
   state_->setValue(static_cast<int>(cfg_.d_state));

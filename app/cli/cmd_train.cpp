@@ -54,7 +54,7 @@ std::string resources_dir() {
 
 struct Common {
   train::TrainOptions t;
-  std::string out, registry, preset = "tiny", schedule, config;
+  std::string out, registry, preset = "tiny", schedule, config, conv;
   int threads = 0, dist_timeout = 300;
   bool json = false, quiet = false;
 };
@@ -93,11 +93,14 @@ void add_model_options(CLI::App* c, Common& o) {
   c->add_option("--preset", o.preset, "Preset: tiny, small, base, or a baseline at a size (bert-, albert-, longformer-, bigbird-, deberta-<size>)")->capture_default_str();
   c->add_option("--schedule", o.schedule, "Layer schedule over T M B P L S D (overrides the preset's)");
   c->add_option("--config", o.config, "Model config JSON (instead of a preset)");
+  c->add_option("--conv", o.conv, "Depth-wise convolution of M/B/P layers: causal (looks back) or centred (looks both ways; end padding leaks without PSM)")
+      ->check(CLI::IsMember({"causal", "centred"}));
 }
 
 ModelConfig model_config(const Common& o) {
   ModelConfig cfg = o.config.empty() ? ModelConfig::preset(o.preset) : ModelConfig::load(o.config);
   if (!o.schedule.empty()) cfg.schedule = o.schedule;
+  if (!o.conv.empty()) cfg.conv = o.conv;
   cfg.validate();
   return cfg;
 }

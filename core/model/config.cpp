@@ -92,6 +92,7 @@ const std::vector<std::pair<std::string, Field>>& fields() {
       {"d_state", int_field(&ModelConfig::d_state)},
       {"expand", int_field(&ModelConfig::expand)},
       {"d_conv", int_field(&ModelConfig::d_conv)},
+      {"conv", string_field(&ModelConfig::conv)},
       {"dt_rank", int_field(&ModelConfig::dt_rank)},
       {"dt_min", real_field(&ModelConfig::dt_min)},
       {"dt_max", real_field(&ModelConfig::dt_max)},
@@ -265,6 +266,7 @@ void ModelConfig::validate(const std::string& where) const {
   if (!(dt_init_floor > 0.0)) field_error(where, "dt_init_floor", "must be positive");
   require_one_of(where, "position", position, {"learned", "none"});
   require_one_of(where, "pooling", pooling, {"map", "attn", "cls", "mean", "masked_mean"});
+  require_one_of(where, "conv", conv, {"causal", "centred"});
   if (head == Head::Classification && num_labels < 2)
     field_error(where, "num_labels", "a classification head needs at least 2 labels");
 }

@@ -74,6 +74,11 @@ struct ModelConfig {
   int64_t d_state = 16;
   int64_t expand = 2;
   int64_t d_conv = 4;
+  // The depth-wise convolution's reach: "causal" looks back d_conv − 1 tokens (Mamba's, and what
+  // keeps right padding from reaching valid tokens); "centred" looks (d_conv − 1) / 2 back and the
+  // rest ahead, as an encoder without a causal constraint might — end padding then leaks into the
+  // last valid tokens unless PSM masks it. The reverse scan of B layers mirrors either.
+  std::string conv = "causal";
   int64_t dt_rank = 0;  // 0 = ceil(d_model / 16)
   double dt_min = 1e-3;
   double dt_max = 1e-1;

@@ -174,9 +174,12 @@ torch::Tensor FeedForwardImpl::forward(const torch::Tensor& x) { return drop(fc2
 
 // ---------------------------------------------------------------------------------------------
 ScanBranchImpl::ScanBranchImpl(const ModelConfig& cfg)
-    : d_state(cfg.d_state), dt_rank(cfg.resolved_dt_rank()), d_conv(cfg.d_conv) {
+    : d_state(cfg.d_state),
+      dt_rank(cfg.resolved_dt_rank()),
+      d_conv(cfg.d_conv),
+      conv_back(cfg.conv == "centred" ? (cfg.d_conv - 1) / 2 : cfg.d_conv - 1) {
   const int64_t C = cfg.d_inner();
-  // Depth-wise conv; the causal (or anti-causal) padding is applied by hand in forward.
+  // Depth-wise conv; its padding (causal or centred, mirrored for the reverse scan) is applied by hand in forward.
   conv = register_module("conv", torch::nn::Conv1d(torch::nn::Conv1dOptions(C, C, d_conv).groups(C).bias(true)));
   x_proj = register_module("x_proj", make_linear(C, dt_rank + 2 * d_state, false));
   dt_proj = register_module("dt_proj", torch::nn::Linear(torch::nn::LinearOptions(dt_rank, C).bias(true)));
@@ -196,12 +199,14 @@ ScanBranchImpl::ScanBranchImpl(const ModelConfig& cfg)
 
 torch::Tensor ScanBranchImpl::forward(const torch::Tensor& x, const torch::Tensor& z, const torch::Tensor& mask,
                                       bool reverse, kernels::ScanImpl scan, torch::Tensor* states, torch::Tensor* delta) {
-  // Causal conv looks back K−1 steps; the reverse direction looks ahead, with the kernel flipped.
+  // The conv looks back conv_back steps and ahead d_conv − 1 − conv_back (0 when causal); the
+  // reverse direction is the mirror image: the same reach ahead and back, with the kernel flipped.
+  const int64_t back = conv_back, ahead = d_conv - 1 - conv_back;
   torch::Tensor xc;
   if (!reverse) {
-    xc = at::conv1d(F::pad(x, F::PadFuncOptions({d_conv - 1, 0})), conv->weight, conv->bias, {1}, torch::IntArrayRef{0}, {1}, x.size(1));
+    xc = at::conv1d(F::pad(x, F::PadFuncOptions({back, ahead})), conv->weight, conv->bias, {1}, torch::IntArrayRef{0}, {1}, x.size(1));
   } else {
-    xc = at::conv1d(F::pad(x, F::PadFuncOptions({0, d_conv - 1})), conv->weight.flip(-1), conv->bias, {1},
+    xc = at::conv1d(F::pad(x, F::PadFuncOptions({ahead, back})), conv->weight.flip(-1), conv->bias, {1},
                     torch::IntArrayRef{0}, {1}, x.size(1));
   }
   xc = F::silu(xc);                                              // {B, C, L}

@@ -94,6 +94,7 @@ struct ScanBranchImpl : torch::nn::Module {
                         kernels::ScanImpl scan, torch::Tensor* states, torch::Tensor* delta);
 
   int64_t d_state, dt_rank, d_conv;
+  int64_t conv_back;  // tokens the forward direction's conv looks back (d_conv − 1 causal; (d_conv − 1) / 2 centred)
   torch::nn::Conv1d conv{nullptr};
   torch::nn::Linear x_proj{nullptr}, dt_proj{nullptr};
   torch::Tensor A_log, D;

@@ -47,7 +47,7 @@ run "$MABERT" pretrain --corpus "$DEMO" --tokenizer "$W/tok.model" --preset tiny
   --max-len 48 --max-sentences 400 --lr 3e-3 --out "$W/pre" --quiet || bad "pretrain"
 config c1 schedule='"MBPT"' pooling='"map"'
 config c2 schedule='"BPTM"' pooling='"attn"' embed_dim=64
-config c3 schedule='"MMBT"' pooling='"cls"' share_layers=true psm_post=false
+config c3 schedule='"MMBT"' pooling='"cls"' share_layers=true psm_post=false conv='"centred"'
 config c4 schedule='"PBMT"' pooling='"mean"' position='"none"' type_vocab_size=0
 config c5 schedule='"TBMP"' pooling='"masked_mean"' psm_pre=false psm_post=false psm_state=false
 ft() { run "$MABERT" finetune --task "$1" --data "$GLUE/$1" --tokenizer "$W/tok.model" --config "$W/$2.json" --out "$W/$3" "${TRAIN[@]}"; }
@@ -70,7 +70,7 @@ check() {  # check RUN LABEL [--pairs] [encode flags]: export, encode both paddi
 check pre "TMBP map MLM" --mlm-logits
 check ft1 "MBPT map classification"
 check ft2 "BPTM attn regression factorised" --pairs
-check ft3 "MMBT cls shared psm_post=off" --pairs
+check ft3 "MMBT cls shared psm_post=off centred-conv" --pairs
 check ft4 "PBMT mean no-positions no-segments" --pairs
 check ft5 "TBMP masked_mean PSM off"
 

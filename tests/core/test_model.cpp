@@ -165,6 +165,89 @@ TEST_CASE(without_psm_padding_changes_outputs) {
   }
 }
 
+// Which regimes are padding-invariant (docs/MODEL.md, "Where padding can reach a valid token").
+// Pads reach a valid token through two doors of a scan direction: its convolution reads a pad
+// position (forward causal: left padding; reverse causal: right padding; centred: both sides),
+// which psm_pre closes (the SSM input is then exactly the zeros the convolution pads with); and
+// its scan passes pads before valid tokens (forward: left padding; reverse: right padding), which
+// only psm_state closes (pre leaves u = SiLU(conv bias) ≠ 0 on pads). psm_post closes neither.
+// The whole grid — side × layer kind × conv mode × the 8 PSM combinations — is measured against
+// that rule, with 1..9 pads, so a rule that is wrong in either direction fails.
+TEST_CASE(padding_invariance_by_side_kind_conv_and_psm_level) {
+  const auto sents = random_sentences(kLengths, 97, 21);
+  int invariant = 0, leaking = 0;
+  for (const char* schedule : {"MTM", "BTB", "PTP"}) {
+    for (const char* conv : {"causal", "centred"}) {
+      ModelConfig cfg = micro_config(schedule);
+      cfg.conv = conv;
+      MaBert model(cfg);
+      model->eval();
+      perturb(model, 0.2, 17);
+      for (bool left : {false, true}) {
+        std::string row;
+        for (int levels = 0; levels < 8; ++levels) {
+          const bool pre = levels & 1, post = levels & 2, state = levels & 4;
+          model->set_psm(pre, post, state);
+          double worst = 0;
+          for (int64_t extra : {1, 4, 9}) worst = std::max(worst, padding_drift(model, sents, extra, left).hidden);
+          // The rule, per scan direction this layer kind runs.
+          const bool centred = std::string(conv) == "centred";
+          bool expect_invariant = true;
+          for (bool reverse : {false, true}) {
+            if (reverse && schedule[0] != 'B') continue;
+            const bool pads_before = left != reverse;  // pads precede the valid tokens in scan order
+            const bool conv_reads_pads = centred || pads_before;
+            if (conv_reads_pads && !pre) expect_invariant = false;
+            if (pads_before && !state) expect_invariant = false;
+          }
+          const bool is_invariant = worst <= 1e-5;
+          EXPECT_MSG(is_invariant == expect_invariant, schedule << " conv=" << conv << (left ? " left" : " right")
+                     << " pre=" << pre << " post=" << post << " state=" << state << ": max|Δ| " << worst
+                     << (expect_invariant ? " but the rule says invariant" : " but the rule says it leaks"));
+          EXPECT_MSG(expect_invariant || worst > 1e-3, "a leak this small could hide under round-off: " << worst);
+          (is_invariant ? invariant : leaking)++;
+          char cell[32];
+          std::snprintf(cell, sizeof cell, " %c%c%c:%s", pre ? 'p' : '-', post ? 'o' : '-', state ? 's' : '-', is_invariant ? "inv " : "LEAK");
+          row += cell;
+        }
+        std::printf("    %s %-7s %-5s%s\n", schedule, conv, left ? "left" : "right", row.c_str());
+      }
+    }
+  }
+  std::printf("    (p = psm_pre, o = psm_post, s = psm_state)  %d invariant, %d leaking regimes\n", invariant, leaking);
+}
+
+// psm_post is redundant once psm_pre is on: every consumer of a pad's hidden state is then
+// masked (the SSM input by pre, attention keys by the −inf bias, pooling by the mask), so valid
+// tokens come out the same with and without it — under both conv modes, both sides, every kind.
+TEST_CASE(psm_pre_and_pre_plus_post_give_identical_valid_outputs) {
+  const auto sents = random_sentences(kLengths, 97, 22);
+  double worst = 0;
+  for (const char* schedule : {"MTMBP", "BTPM"}) {
+    for (const char* conv : {"causal", "centred"}) {
+      ModelConfig cfg = micro_config(schedule);
+      cfg.conv = conv;
+      MaBert model(cfg);
+      model->eval();
+      perturb(model, 0.2, 19);
+      for (bool left : {false, true})
+        for (bool state : {false, true}) {
+          torch::NoGradGuard guard;
+          const PaddedBatch b = pad_batch(sents, 6, left);
+          model->set_psm(true, false, state);
+          const EncoderOutput pre = model->forward(b.ids, b.mask);
+          model->set_psm(true, true, state);
+          const EncoderOutput both = model->forward(b.ids, b.mask);
+          for (size_t i = 0; i < sents.size(); ++i)
+            worst = std::max(worst, max_abs_diff(pre.hidden[i].index_select(0, b.valid[i]), both.hidden[i].index_select(0, b.valid[i])));
+          worst = std::max(worst, max_abs_diff(pre.pooled, both.pooled));
+        }
+    }
+  }
+  std::printf("    pre vs pre+post, valid tokens and MAP-pooled vectors: max|Δ| %.2e\n", worst);
+  EXPECT_LE(worst, 1e-6);
+}
+
 TEST_CASE(map_weights_zero_on_pads_and_sum_to_one) {
   for (bool left : {false, true}) {
     MaBert model(micro_config("MTB"));

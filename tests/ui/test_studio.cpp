@@ -88,6 +88,23 @@ class TestStudio : public QObject {
     tokenizer_ = QString::fromStdString(Tokenizer::train(o));
   }
 
+  // The convolution mode is a model field like any other: the combo edits the config (undoable),
+  // and a config sets the combo.
+  void composerConvMode() {
+    Composer c;
+    auto* conv = c.findChild<QComboBox*>("conv");
+    QVERIFY(conv);
+    QCOMPARE(QString::fromStdString(c.config().conv), QString("causal"));
+    conv->setCurrentText("centred");
+    QCOMPARE(QString::fromStdString(c.config().conv), QString("centred"));
+    c.undoStack()->undo();
+    QCOMPARE(QString::fromStdString(c.config().conv), QString("causal"));
+    ModelConfig cfg = c.config();
+    cfg.conv = "centred";
+    c.setConfig(cfg);
+    QCOMPARE(conv->currentText(), QString("centred"));
+  }
+
   void composerEdits() {
     Composer c;
     c.resize(360, 900);
