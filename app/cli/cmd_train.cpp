@@ -68,6 +68,9 @@ void add_train_options(CLI::App* c, Common& o) {
   c->add_option("--weight-decay", o.t.weight_decay, "AdamW weight decay")->capture_default_str();
   c->add_option("--clip", o.t.clip, "Gradient-norm clip (0 = off)")->capture_default_str();
   c->add_option("--max-len", o.t.max_len, "Maximum sequence length in tokens")->capture_default_str();
+  c->add_option("--padding", o.t.left_padding, "Pad batches after the tokens (right) or before them (left), in training and evaluation")
+      ->transform(CLI::CheckedTransformer(std::map<std::string, bool>{{"right", false}, {"left", true}}))
+      ->default_str("right");
   c->add_option("--eval-every", o.t.eval_every, "Evaluate every N steps (0 = at the end)")->capture_default_str();
   c->add_option("--save-every", o.t.save_every, "Checkpoint every N steps (0 = at the end)")->capture_default_str();
   c->add_option("--log-every", o.t.log_every, "Log every N steps")->capture_default_str();

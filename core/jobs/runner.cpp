@@ -149,7 +149,10 @@ EvalOutcome evaluate(const EvalJob& job) {
   const data::GlueSplit split = data::load_glue(out.task, dir, job.split);
   out.examples = split.examples.size();
   std::vector<train::Prediction> preds;
-  out.metrics = train::evaluate(r.model, r.tokenizer, split, job.max_len, job.batch, job.predictions.empty() ? nullptr : &preds);
+  // Batches padded on the side the run was trained with (run.json's train options).
+  const auto train_opts = r.info.find("train");
+  const bool left = train_opts != r.info.end() && train_opts->is_object() && train_opts->value("padding", "right") == "left";
+  out.metrics = train::evaluate(r.model, r.tokenizer, split, job.max_len, job.batch, job.predictions.empty() ? nullptr : &preds, left);
   if (!job.predictions.empty()) {
     std::string tsv = "index\tprediction\n";
     for (size_t i = 0; i < preds.size(); ++i) {

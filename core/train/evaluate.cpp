@@ -16,7 +16,7 @@ std::vector<Encoding> encode_split(const Tokenizer& tok, const data::GlueSplit& 
 }
 
 std::map<std::string, double> evaluate(MaBert& model, const Tokenizer& tok, const data::GlueSplit& split, int64_t max_len,
-                                       int64_t batch_size, std::vector<Prediction>* predictions) {
+                                       int64_t batch_size, std::vector<Prediction>* predictions, bool left_padding) {
   torch::NoGradGuard guard;
   const bool was_training = model->is_training();
   model->eval();
@@ -26,7 +26,7 @@ std::map<std::string, double> evaluate(MaBert& model, const Tokenizer& tok, cons
   for (size_t s = 0; s < enc.size(); s += static_cast<size_t>(batch_size)) {
     std::vector<const Encoding*> items;
     for (size_t i = s; i < std::min(enc.size(), s + static_cast<size_t>(batch_size)); ++i) items.push_back(&enc[i]);
-    data::Batch b = to_device(data::collate(items), device);
+    data::Batch b = to_device(data::collate(items, {0, left_padding}), device);
     EncoderOutput out = model->forward(b.ids, b.mask, b.segments);
     const torch::Tensor logits = out.logits.to(torch::kFloat).cpu();
     const torch::Tensor probs = model->config().head == Head::Regression ? logits : torch::softmax(logits, -1);

@@ -20,7 +20,8 @@ struct Prediction {
 
 // Evaluates a split; returns metrics (empty for unlabelled splits) and one prediction per example.
 std::map<std::string, double> evaluate(MaBert& model, const Tokenizer& tok, const data::GlueSplit& split, int64_t max_len,
-                                       int64_t batch_size, std::vector<Prediction>* predictions = nullptr);
+                                       int64_t batch_size, std::vector<Prediction>* predictions = nullptr,
+                                       bool left_padding = false);
 Prediction predict(MaBert& model, const Tokenizer& tok, const std::string& a, const std::string* b, int64_t max_len);
 
 // The split's examples encoded as the model sees them.

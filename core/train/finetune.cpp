@@ -81,7 +81,7 @@ TrainResult finetune(const FinetuneJob& job, const Hooks& hooks) {
       items.push_back(&enc[static_cast<size_t>(i)]);
       labels.push_back(train.examples[static_cast<size_t>(i)].label);
     }
-    data::Batch b = data::collate(items);
+    data::Batch b = data::collate(items, {0, job.train.left_padding});
     b.labels = torch::tensor(labels, torch::kDouble);
     const auto [begin, end] = dist::shard(b.ids.size(0), world.rank(), world.size());
     return to_device(slice_rows(b, begin, end), L.device);
@@ -90,7 +90,7 @@ TrainResult finetune(const FinetuneJob& job, const Hooks& hooks) {
     EncoderOutput out = L.model->forward(b.ids, b.mask, b.segments);
     return {task_loss_sum(cfg, out.logits, b.labels), b.ids.size(0)};
   };
-  L.evaluate = [&]() { return evaluate(L.model, tok, dev, job.train.max_len, 64); };
+  L.evaluate = [&]() { return evaluate(L.model, tok, dev, job.train.max_len, 64, nullptr, job.train.left_padding); };
   L.watch = job.train.early_stop_metric.empty() ? task.metric : job.train.early_stop_metric;
   if (hooks.on_message)
     hooks.on_message(task.name + ": " + std::to_string(train.examples.size()) + " training examples, " +

@@ -10,8 +10,10 @@ nlohmann::ordered_json TrainOptions::to_json() const {
           {"beta2", beta2},       {"warmup", warmup},         {"clip", clip},             {"eval_every", eval_every},
           {"save_every", save_every}, {"log_every", log_every}, {"seed", seed},           {"bucket", bucket},
           {"early_stop_metric", early_stop_metric}, {"patience", patience}, {"device", to_string(device)}, {"bf16", bf16}};
-  // Only when chosen: grids key their encoders by these options, and earlier runs had no "scan".
+  // Only when chosen: grids key their encoders by these options, and earlier runs had no "scan"
+  // or "padding".
   if (scan != kernels::ScanImpl::Auto) j["scan"] = kernels::scan_impl_name(scan);
+  if (left_padding) j["padding"] = "left";
   return j;
 }
 

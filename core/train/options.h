@@ -24,6 +24,7 @@ struct TrainOptions {
   int64_t log_every = 10;
   uint64_t seed = 42;
   bool bucket = true;
+  bool left_padding = false;     // pad batches before the tokens (training and evaluation); JSON "padding": "left"
   std::string early_stop_metric; // empty: the task's metric
   int64_t patience = 0;          // evaluations without improvement before stopping; 0 = never
   DeviceKind device = DeviceKind::Cpu;

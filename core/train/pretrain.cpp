@@ -78,7 +78,7 @@ TrainResult pretrain(const PretrainJob& job, const Hooks& hooks) {
     std::vector<const Encoding*> items;
     for (int64_t i : order.at(micro)) items.push_back(&examples[static_cast<size_t>(i)]);
     // The whole batch is built and masked as one process would, then this rank takes its rows.
-    data::Batch b = data::collate(items);
+    data::Batch b = data::collate(items, {0, job.train.left_padding});
     std::mt19937_64 rng(data::step_seed(job.train.seed, micro));
     data::apply_mlm_masking(b, masking, rng);
     const auto [begin, end] = dist::shard(b.ids.size(0), world.rank(), world.size());
@@ -103,7 +103,7 @@ TrainResult pretrain(const PretrainJob& job, const Hooks& hooks) {
       std::vector<const Encoding*> items;
       for (size_t i = s; i < std::min(held.size(), s + static_cast<size_t>(job.train.batch_size)); ++i)
         items.push_back(&examples[static_cast<size_t>(held[i])]);
-      data::Batch b = data::collate(items);
+      data::Batch b = data::collate(items, {0, job.train.left_padding});
       std::mt19937_64 rng(data::step_seed(job.train.seed ^ 0xE7A1u, static_cast<int64_t>(s)));
       data::apply_mlm_masking(b, masking, rng);
       const LossTerms t = L.loss_of(to_device(std::move(b), L.device));

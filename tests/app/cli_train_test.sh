@@ -37,6 +37,22 @@ if [ -d "$SHARED/glue/CoLA" ]; then
   run "$MABERT" finetune --task CoLA --data "$SHARED/glue/CoLA" --from "$W/pre" --steps 30 --batch 16 --max-train 400 \
     --max-len 48 --out "$W/ft" --json && json "assert d['status']=='finished' and 'mcc' in d['final_metrics']" \
     && ok "finetune CoLA" || bad "finetune CoLA"
+  # Left padding, PSM off (pads then reach valid tokens): recorded in run.json and used again by
+  # `mabert eval`, whose dev score equals the run's final one.
+  "$MABERT" info --preset tiny --schedule MTM --json | python3 -c "
+import json, sys; c = json.load(sys.stdin)['config']
+c.update(psm_pre=False, psm_post=False, psm_state=False, pooling='mean', vocab_size=800)
+json.dump(c, open('$W/nopsm.json', 'w'))"
+  run "$MABERT" finetune --task CoLA --data "$SHARED/glue/CoLA" --tokenizer "$W/tok.model" --config "$W/nopsm.json" --steps 20 \
+    --batch 16 --max-train 200 --max-len 48 --lr 3e-3 --padding left --out "$W/ft-left" --json && cp "$W/out" "$W/ft-left.json" \
+    && run "$MABERT" eval --run "$W/ft-left" --max-len 48 --json && python3 - "$W" <<'PY' && ok "left padding: recorded, eval reproduces" || bad "left padding"
+import json, sys
+w = sys.argv[1]
+final = json.load(open(f"{w}/ft-left.json"))["final_metrics"]
+again = json.load(open(f"{w}/out"))["metrics"]
+assert json.load(open(f"{w}/ft-left/run.json"))["train"]["padding"] == "left"
+assert all(abs(final[k] - again[k]) < 1e-12 for k in again), (final, again)
+PY
   run "$MABERT" eval --run "$W/ft" --split dev --predictions "$W/preds.tsv" --json \
     && json "assert d['examples']==1043 and -1<=d['metrics']['mcc']<=1" && [ "$(wc -l <"$W/preds.tsv")" = 1044 ] \
     && ok "eval + predictions" || bad "eval + predictions"
