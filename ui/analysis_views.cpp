@@ -81,12 +81,26 @@ MapView::MapView(QWidget* parent) : QWidget(parent) {
       "α = softmax(score + mask). Pads get exactly 0 weight; darker = more weight.");
   help->setWordWrap(true);
   v->addWidget(help);
+  notice_ = new QLabel;
+  notice_->setObjectName("map_untrained");
+  notice_->setWordWrap(true);
+  notice_->setStyleSheet("background: #fff3cd; color: #664d03; border: 1px solid #ffe69c; padding: 6px;");
+  notice_->hide();
+  v->addWidget(notice_);
   text_ = new QTextBrowser;
   text_->setMaximumHeight(120);
   text_->setObjectName("map_tokens");
   v->addWidget(text_);
   plot_ = make_plot(this, "MAP weight per token", "token", "α");
   v->addWidget(plot_, 1);
+}
+
+void MapView::setPoolingTrained(bool trained, const QString& why) {
+  trained_ = trained;
+  notice_->setText("<b>This pooling was never trained</b> — " + why +
+                   " The weights below are its random initialisation, not what the model attends to; "
+                   "load a fine-tuned run (History → Load for analysis) to see learned weights.");
+  notice_->setVisible(!trained);
 }
 
 void MapView::show(const analysis::Inspection& r) {
@@ -97,7 +111,7 @@ void MapView::show(const analysis::Inspection& r) {
     const double w = r.pool_weights[i];
     const int a = static_cast<int>(std::round(230 * w / wmax));
     const QString fg = a > 140 ? "white" : "black";
-    const QString style = r.valid[i] ? QString("background: rgba(0,90,180,%1); color:%2;").arg(a).arg(fg)
+    const QString style = r.valid[i] ? QString(trained_ ? "background: rgba(0,90,180,%1); color:%2;" : "background: rgba(120,120,120,%1); color:%2;").arg(a).arg(fg)
                                      : QString("background:#eee; color:#999; text-decoration: line-through;");
     html += QString("<span style='%1' title='%2'>&nbsp;%3&nbsp;</span> ")
                 .arg(style)
@@ -108,7 +122,7 @@ void MapView::show(const analysis::Inspection& r) {
 
   plot_->clearPlottables();
   auto* bars = new QCPBars(plot_->xAxis, plot_->yAxis);
-  bars->setBrush(series_color(0));
+  bars->setBrush(trained_ ? series_color(0) : QColor(170, 170, 170));
   bars->setPen(Qt::NoPen);
   auto* pads = new QCPBars(plot_->xAxis, plot_->yAxis);
   pads->setBrush(QColor(200, 200, 200));
@@ -416,6 +430,9 @@ AnalysisPanel::AnalysisPanel(QWidget* parent) : QWidget(parent) {
 void AnalysisPanel::setModel(const ModelSource& source) {
   has_model_ = true;
   model_label_->setText("model: " + source.description);
+  map_->setPoolingTrained(source.pooling_trained, source.run_dir.isEmpty()
+                                                      ? QString("the model has random weights.")
+                                                      : QString("this is a pretraining run, and MLM never trains the pooling's score layer (only fine-tuning does)."));
   model_label_->setToolTip(QString::fromStdString(source.config.to_json().dump(2)));
   ssm_->setLayers(analysis::ssm_layers(source.config), source.config);
   attention_->setLayers(analysis::attention_layers(source.config), source.config);

@@ -27,10 +27,17 @@ class MapView : public QWidget {
  public:
   explicit MapView(QWidget* parent = nullptr);
   void show(const analysis::Inspection& r);
+  // Whether the pooling was trained (ModelSource::pooling_trained); when not, a notice says the
+  // weights are an initialisation and they are drawn in grey.
+  void setPoolingTrained(bool trained, const QString& why);
+  bool poolingTrained() const { return trained_; }
+  QLabel* notice() const { return notice_; }
   QCustomPlot* plot() const { return plot_; }
   QTextBrowser* text() const { return text_; }
 
  private:
+  bool trained_ = true;
+  QLabel* notice_;
   QTextBrowser* text_;
   QCustomPlot* plot_;
 };

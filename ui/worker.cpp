@@ -126,7 +126,9 @@ void AnalysisWorker::loadRun(const QString& run_dir) {
     model_->eval();
     tok_ = std::make_unique<Tokenizer>(std::move(r.tokenizer));
     max_len_ = model_->config().max_len;
-    emit modelReady({"run " + run_dir, model_->config(), run_dir});
+    const std::string& pooling = model_->config().pooling;
+    const bool learned_pooling = pooling == "map" || pooling == "attn";
+    emit modelReady({"run " + run_dir, model_->config(), run_dir, !learned_pooling || r.info.value("kind", "") == "finetune"});
   } catch (const std::exception& e) {
     emit failed("load run", QString::fromStdString(describe_error(e)));
   }
@@ -161,7 +163,7 @@ void AnalysisWorker::initModel(const ModelConfig& cfg_in, const QString& tokeniz
     model_->eval();
     tok_ = std::move(tok);
     max_len_ = cfg.max_len;
-    emit modelReady({"untrained " + QString::fromStdString(cfg.schedule) + " (random weights)", cfg, {}});
+    emit modelReady({"untrained " + QString::fromStdString(cfg.schedule) + " (random weights)", cfg, {}, false});
   } catch (const std::exception& e) {
     emit failed("initialise model", QString::fromStdString(describe_error(e)));
   }

@@ -76,6 +76,10 @@ struct ModelSource {
   QString description;  // "run …" or "untrained …"
   ModelConfig config;
   QString run_dir;      // empty for an untrained model
+  // Whether the pooling's weights were ever trained: MLM pretraining never trains MAP's (or attn's)
+  // score layer, only fine-tuning does; the MAP view says so rather than drawing initial weights
+  // as if they meant something. Poolings without parameters (cls, mean, masked_mean) count as trained.
+  bool pooling_trained = false;
 };
 
 class AnalysisWorker : public QObject {

@@ -18,6 +18,7 @@
 #include <QComboBox>
 #include <QFormLayout>
 #include <QDir>
+#include <QDirIterator>
 #include <QElapsedTimer>
 #include <QLabel>
 #include <QLineEdit>
@@ -322,6 +323,10 @@ class TestStudio : public QObject {
     QCOMPARE(pad_bars->dataCount(), 6);
     for (int i = 0; i < pad_bars->dataCount(); ++i) QCOMPARE((pad_bars->data()->begin() + i)->value, 0.0);
     QVERIFY(a->mapView()->text()->toHtml().contains("[PAD]"));
+    // A pretraining run: MLM never trained MAP's score layer, and the view says so.
+    QVERIFY(!a->mapView()->poolingTrained());
+    QVERIFY(!a->mapView()->notice()->isHidden());
+    QVERIFY(a->mapView()->notice()->text().contains("never trained"));
     // SSM: a heat map of tokens × channels, chosen channels, the 2-D path, Δ per token.
     QVERIFY(r.state_norms.defined());
     auto ssm = a->ssmView()->plots();
@@ -515,6 +520,19 @@ class TestStudio : public QObject {
     for (int r = 0; r < 2; ++r) QVERIFY2(e->table()->item(r, 1)->text().contains("± ") && e->table()->item(r, 1)->text().endsWith("(2)"),
                                          qPrintable(e->table()->item(r, 1)->text()));
     QVERIFY(QFileInfo::exists(tmp_.path() + "/gui-grid/results.md"));
+    // A fine-tuned cell loads into the analysis views with a trained pooling: no notice.
+    QString finetuned;
+    for (QDirIterator it(tmp_.path() + "/gui-grid", {"run.json"}, QDir::Files, QDirIterator::Subdirectories); it.hasNext();) {
+      const QString f = it.next();
+      if (nlohmann::json::parse(read_file(f.toStdString())).value("kind", "") == "finetune") finetuned = QFileInfo(f).path();
+    }
+    QVERIFY(!finetuned.isEmpty());
+    QSignalSpy loaded(win_.get(), &MainWindow::modelLoaded);
+    emit win_->trainPanel()->loadRunRequested(finetuned);
+    QTRY_VERIFY_WITH_TIMEOUT(!loaded.isEmpty(), 60000);
+    QVERIFY(loaded.last().at(0).value<ModelSource>().pooling_trained);
+    QVERIFY(win_->analysis()->mapView()->poolingTrained());
+    QVERIFY(win_->analysis()->mapView()->notice()->isHidden());
   }
 
   void plotsAndTablesExport() {
