@@ -3,6 +3,7 @@
 
 #include "model/attention.h"
 
+#include "conv_silu/conv_silu.h"
 #include "selective_scan/selective_scan.h"
 
 #include <torch/torch.h>
@@ -200,28 +201,23 @@ ScanBranchImpl::ScanBranchImpl(const ModelConfig& cfg)
 torch::Tensor ScanBranchImpl::forward(const torch::Tensor& x, const torch::Tensor& z, const torch::Tensor& mask,
                                       bool reverse, kernels::ScanImpl scan, torch::Tensor* states, torch::Tensor* delta) {
   // The conv looks back conv_back steps and ahead d_conv − 1 − conv_back (0 when causal); the
-  // reverse direction is the mirror image: the same reach ahead and back, with the kernel flipped.
-  const int64_t back = conv_back, ahead = d_conv - 1 - conv_back;
-  torch::Tensor xc;
-  if (!reverse) {
-    xc = at::conv1d(F::pad(x, F::PadFuncOptions({back, ahead})), conv->weight, conv->bias, {1}, torch::IntArrayRef{0}, {1}, x.size(1));
-  } else {
-    xc = at::conv1d(F::pad(x, F::PadFuncOptions({ahead, back})), conv->weight.flip(-1), conv->bias, {1},
-                    torch::IntArrayRef{0}, {1}, x.size(1));
-  }
-  xc = F::silu(xc);                                              // {B, C, L}
-  torch::Tensor dbl = x_proj(xc.transpose(1, 2));                // {B, L, R + 2N}
+  // reverse direction is the mirror image. The fused CPU path unless the model asked for the
+  // reference scan (then the whole core runs as the oracle).
+  const auto conv_impl = scan == kernels::ScanImpl::Ref ? kernels::ConvImpl::Ref : kernels::ConvImpl::Auto;
+  torch::Tensor xc = kernels::conv_silu(x, conv->weight.squeeze(1), conv->bias, conv_back, reverse, conv_impl);  // {B, L, C}
+  torch::Tensor dbl = x_proj(xc);                                                 // {B, L, R + 2N}
   auto pieces = dbl.split_with_sizes({dt_rank, d_state, d_state}, -1);
-  torch::Tensor dt = torch::matmul(pieces[0], dt_proj->weight.t()).transpose(1, 2);  // {B, C, L}, bias in the scan
+  torch::Tensor dt = torch::matmul(pieces[0], dt_proj->weight.t());               // {B, L, C}, bias in the scan
 
+  // The scan's {B, C, L} arguments as transposed views of the time-major rows (read in place).
   kernels::ScanInputs in;
-  in.u = xc;
-  in.delta = dt;
+  in.u = xc.transpose(1, 2);
+  in.delta = dt.transpose(1, 2);
   in.A = -torch::exp(A_log);
   in.B = pieces[1].transpose(1, 2);  // {B, N, L}
   in.C = pieces[2].transpose(1, 2);
   in.D = D;
-  in.z = z;
+  in.z = z.transpose(1, 2);
   in.delta_bias = dt_proj->bias;
   in.mask = mask;
   kernels::ScanOptions opt;
@@ -232,7 +228,7 @@ torch::Tensor ScanBranchImpl::forward(const torch::Tensor& x, const torch::Tenso
   kernels::ScanOutputs out = kernels::selective_scan(in, opt);
   if (states) *states = out.states.detach();
   if (delta) *delta = out.delta.detach();
-  return out.y;  // {B, C, L}
+  return out.y.transpose(1, 2);  // {B, L, C}
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -245,15 +241,17 @@ SsmCoreImpl::SsmCoreImpl(const ModelConfig& cfg, bool bidirectional_) : bidirect
 
 torch::Tensor SsmCoreImpl::forward(const torch::Tensor& u, const torch::Tensor& state_mask, kernels::ScanImpl scan,
                                    LayerTrace* trace) {
-  auto xz = in_proj(u).transpose(1, 2).chunk(2, 1);  // 2 × {B, C, L}
+  const torch::Tensor xz = in_proj(u);  // {B, L, 2C}: the input and the gate, used in place
+  const int64_t C = xz.size(2) / 2;
+  const torch::Tensor x_in = xz.narrow(2, 0, C), z_in = xz.narrow(2, C, C);
   const bool want = trace && trace->want_ssm;
   // The gate SiLU(z) is applied inside the scan; for B layers (y_f + y_b)·g = y_f·g + y_b·g.
-  torch::Tensor y = fwd(xz[0], xz[1], state_mask, false, scan, want ? &trace->ssm_states : nullptr,
+  torch::Tensor y = fwd(x_in, z_in, state_mask, false, scan, want ? &trace->ssm_states : nullptr,
                         want ? &trace->ssm_delta : nullptr);
   if (bidirectional)
-    y = y + bwd(xz[0], xz[1], state_mask, true, scan, want ? &trace->ssm_states_rev : nullptr,
+    y = y + bwd(x_in, z_in, state_mask, true, scan, want ? &trace->ssm_states_rev : nullptr,
                 want ? &trace->ssm_delta_rev : nullptr);
-  return out_proj(y.transpose(1, 2));  // {B, L, D}
+  return out_proj(y);  // {B, L, D}
 }
 
 // ---------------------------------------------------------------------------------------------

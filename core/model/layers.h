@@ -89,7 +89,10 @@ TORCH_MODULE(FeedForward);
 // The parameters of one scan direction: depth-wise conv, x_proj (δ, B, C), dt_proj, A_log, D.
 struct ScanBranchImpl : torch::nn::Module {
   explicit ScanBranchImpl(const ModelConfig& cfg);
-  // x: {B, E·D, L} (after in_proj); z: {B, E·D, L} gate; mask: {B, L} or undefined
+  // x, z: {B, L, E·D} time-major slices of in_proj's output (the input and the gate); mask: {B, L}
+  // or undefined  →  {B, L, E·D}. Nothing is transposed or copied on the way: conv + SiLU
+  // (kernels/conv_silu), x_proj and dt_proj read and write time-major rows, and the scan reads
+  // them in place.
   torch::Tensor forward(const torch::Tensor& x, const torch::Tensor& z, const torch::Tensor& mask, bool reverse,
                         kernels::ScanImpl scan, torch::Tensor* states, torch::Tensor* delta);
 

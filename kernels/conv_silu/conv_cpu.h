@@ -1,0 +1,32 @@
+// The fused CPU conv + SiLU: raw-pointer parameters shared by the per-ISA builds of
+// conv_cpu_kernel.h (baseline, AVX2+FMA, AVX-512; the scan's ISA choice, scan_cpu.h).
+// Work is split over (batch, time) rows; the loops over channels are the vectorised ones.
+#pragma once
+
+#include <cstdint>
+
+namespace mabert::kernels::conv_cpu {
+
+template <typename S>
+struct ConvParams {
+  int64_t batch = 0, length = 0, channels = 0, width = 0, back = 0;  // width = K
+  int step = 1;                     // +1 forward, −1 reverse
+  int64_t stride_b = 0, stride_t = 0;  // x's batch and row strides (channel stride 1)
+  const S* x = nullptr;
+  const S* wt = nullptr;    // {K, C}: the weight transposed, so a tap's weights are contiguous
+  const S* bias = nullptr;  // {C}
+};
+
+// y: {batch, L, C} contiguous.
+// Backward: dacc (scratch) and dx {batch, L, C} contiguous; dw {threads, K, C} and db {threads, C}
+// zeroed per-thread partials the caller sums.
+#define MABERT_CONV_DECLARE(isa, S)                                               \
+  void conv_fwd_##isa(const ConvParams<S>& p, S* y);                              \
+  void conv_bwd_##isa(const ConvParams<S>& p, const S* dy, S* dacc, S* dx, S* dw, S* db);
+MABERT_CONV_DECLARE(base, float)
+MABERT_CONV_DECLARE(base, double)
+MABERT_CONV_DECLARE(avx2, float)
+MABERT_CONV_DECLARE(avx512, float)
+#undef MABERT_CONV_DECLARE
+
+}  // namespace mabert::kernels::conv_cpu

@@ -1,0 +1,13 @@
+// The fused CPU conv + SiLU compiled for the avx2 ISA (see conv_cpu_kernel.h; flags in kernels/CMakeLists.txt).
+#define CONV_ISA isa_avx2
+#include "conv_cpu_kernel.h"
+
+namespace mabert::kernels::conv_cpu {
+
+void conv_fwd_avx2(const ConvParams<float>& p, float* y) { isa_avx2::fwd(p, y); }
+void conv_bwd_avx2(const ConvParams<float>& p, const float* dy, float* dacc, float* dx, float* dw, float* db) {
+  isa_avx2::bwd(p, dy, dacc, dx, dw, db);
+}
+
+
+}  // namespace mabert::kernels::conv_cpu

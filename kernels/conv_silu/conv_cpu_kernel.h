@@ -1,0 +1,97 @@
+// The fused CPU depth-wise conv + bias + SiLU, forward and backward, included by one .cpp per ISA
+// (CONV_ISA names its namespace) and compiled with that ISA's flags.
+//   forward:  a = bias + Σ_k w_k · x[t + s(k − back)] ;  y = a · σ(a)
+//   backward: the pre-activation a is recomputed (not stored), dA = dy · σ(a)(1 + a(1 − σ(a)));
+//             db = Σ dA, dw_k = Σ dA · x[t + s(k − back)], dx[τ] = Σ_k w_k · dA[τ − s(k − back)].
+#include "conv_cpu.h"
+#include "vmath.h"
+
+#include <ATen/Parallel.h>
+
+namespace CONV_ISA {
+using mabert::kernels::conv_cpu::ConvParams;
+
+template <typename S>
+inline S sigmoid(S a) {
+  return S(1) / (S(1) + vexp(-a));
+}
+
+// a[c] = bias[c] + Σ_k w[k, c] · x[b, t + s(k − back), c], taps outside [0, L) skipped.
+template <typename S>
+inline void preactivation(const ConvParams<S>& p, int64_t b, int64_t t, S* __restrict a) {
+  const int64_t C = p.channels;
+  const S* __restrict bias = p.bias;
+#pragma omp simd
+  for (int64_t c = 0; c < C; ++c) a[c] = bias[c];
+  for (int64_t k = 0; k < p.width; ++k) {
+    const int64_t tt = t + p.step * (k - p.back);
+    if (tt < 0 || tt >= p.length) continue;
+    const S* __restrict xr = p.x + b * p.stride_b + tt * p.stride_t;
+    const S* __restrict w = p.wt + k * C;
+#pragma omp simd
+    for (int64_t c = 0; c < C; ++c) a[c] += w[c] * xr[c];
+  }
+}
+
+template <typename S>
+void fwd(const ConvParams<S>& p, S* y) {
+  const int64_t L = p.length, C = p.channels;
+  at::parallel_for(0, p.batch * L, 16, [&](int64_t r0, int64_t r1) {
+    for (int64_t r = r0; r < r1; ++r) {
+      S* __restrict out = y + r * C;
+      preactivation(p, r / L, r % L, out);
+#pragma omp simd
+      for (int64_t c = 0; c < C; ++c) out[c] = out[c] * sigmoid(out[c]);
+    }
+  });
+}
+
+template <typename S>
+void bwd(const ConvParams<S>& p, const S* dy, S* dacc, S* dx, S* dw, S* db) {
+  const int64_t L = p.length, C = p.channels, K = p.width;
+  // Pass 1: dA per row, and this thread's share of dw and db.
+  at::parallel_for(0, p.batch * L, 16, [&](int64_t r0, int64_t r1) {
+    const int64_t tid = at::get_thread_num();
+    S* __restrict dwt = dw + tid * K * C;
+    S* __restrict dbt = db + tid * C;
+    for (int64_t r = r0; r < r1; ++r) {
+      const int64_t b = r / L, t = r % L;
+      S* __restrict da = dacc + r * C;
+      const S* __restrict g = dy + r * C;
+      preactivation(p, b, t, da);
+#pragma omp simd
+      for (int64_t c = 0; c < C; ++c) {
+        const S a = da[c], sg = sigmoid(a);
+        da[c] = g[c] * sg * (S(1) + a * (S(1) - sg));
+        dbt[c] += da[c];
+      }
+      for (int64_t k = 0; k < K; ++k) {
+        const int64_t tt = t + p.step * (k - p.back);
+        if (tt < 0 || tt >= L) continue;
+        const S* __restrict xr = p.x + b * p.stride_b + tt * p.stride_t;
+        S* __restrict w = dwt + k * C;
+#pragma omp simd
+        for (int64_t c = 0; c < C; ++c) w[c] += da[c] * xr[c];
+      }
+    }
+  });
+  // Pass 2: dx[τ] gathers the rows whose taps read τ.
+  at::parallel_for(0, p.batch * L, 16, [&](int64_t r0, int64_t r1) {
+    for (int64_t r = r0; r < r1; ++r) {
+      const int64_t b = r / L, tau = r % L;
+      S* __restrict out = dx + r * C;
+#pragma omp simd
+      for (int64_t c = 0; c < C; ++c) out[c] = S(0);
+      for (int64_t k = 0; k < K; ++k) {
+        const int64_t t = tau - p.step * (k - p.back);
+        if (t < 0 || t >= L) continue;
+        const S* __restrict da = dacc + (b * L + t) * C;
+        const S* __restrict w = p.wt + k * C;
+#pragma omp simd
+        for (int64_t c = 0; c < C; ++c) out[c] += w[c] * da[c];
+      }
+    }
+  });
+}
+
+}  // namespace CONV_ISA
