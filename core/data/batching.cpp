@@ -9,6 +9,20 @@
 
 namespace mabert::data {
 
+HeldOutSplit held_out_split(int64_t n, double fraction, int64_t max_held) {
+  HeldOutSplit s;
+  const auto want = static_cast<int64_t>(static_cast<double>(n) * fraction);
+  const int64_t n_held = n < 2 ? 0 : std::min(max_held, std::max<int64_t>(1, want));
+  const int64_t stride = n_held == 0 ? 1 : n / n_held;
+  for (int64_t i = 0; i < n; ++i) {
+    if (static_cast<int64_t>(s.held.size()) < n_held && i % stride == stride / 2)
+      s.held.push_back(i);
+    else
+      s.trained.push_back(i);
+  }
+  return s;
+}
+
 uint64_t step_seed(uint64_t seed, int64_t step) {
   // splitmix64 of the pair: well-mixed, and stable across platforms.
   uint64_t z = seed * 0x9E3779B97F4A7C15ull + static_cast<uint64_t>(step) + 0x632BE59BD9B4E019ull;

@@ -60,6 +60,13 @@ class BatchOrder {
   std::vector<std::vector<int64_t>> order_;
 };
 
+// A held-out split of n examples: every k-th example, `fraction` of them (at least one, at most
+// `max_held`; none when n < 2), spread over the whole corpus; `trained` is the rest, in order.
+struct HeldOutSplit {
+  std::vector<int64_t> held, trained;
+};
+HeldOutSplit held_out_split(int64_t n, double fraction = 0.02, int64_t max_held = 256);
+
 // A seed for step-specific randomness (masking) derived from the run seed.
 uint64_t step_seed(uint64_t seed, int64_t step);
 

@@ -57,26 +57,31 @@ TrainResult pretrain(const PretrainJob& job, const Hooks& hooks) {
   const Tokenizer tok = Tokenizer::load(job.tokenizer);
   const ModelConfig cfg = resolved_config(job);
   const std::vector<Encoding> examples = pretraining_examples(job, tok);
+  // Held out for the evaluation (2 % of the examples, at most 256, spread over the corpus), never
+  // trained on.
+  const data::HeldOutSplit split = data::held_out_split(static_cast<int64_t>(examples.size()));
+  const std::vector<int64_t>&held = split.held, &trained = split.trained;
   std::vector<int64_t> lengths;
-  for (const auto& e : examples) lengths.push_back(static_cast<int64_t>(e.ids.size()));
+  for (int64_t i : trained) lengths.push_back(static_cast<int64_t>(examples[static_cast<size_t>(i)].ids.size()));
 
   LoopJob L = new_loop_job(cfg, job.train, job.run_dir, job.world);
   L.model->to(L.device);
   dist::World& world = *L.world;
   nlohmann::ordered_json info = {{"kind", "pretrain"}, {"corpus", job.corpus}, {"examples", examples.size()},
-                                 {"train", job.train.to_json()}, {"model", cfg.to_json()},
+                                 {"held_out", held.size()}, {"train", job.train.to_json()}, {"model", cfg.to_json()},
                                  {"world_size", world.size()}, {"backend", world.backend()}};
   if (world.root()) prepare_run_dir(job.run_dir, cfg, job.tokenizer, info);
   world.barrier();
   if (hooks.on_message)
-    hooks.on_message(std::to_string(examples.size()) + " examples, " + std::to_string(count_parameters(*L.model)) + " parameters");
+    hooks.on_message(std::to_string(trained.size()) + " training examples, " + std::to_string(held.size()) +
+                     " held out, " + std::to_string(count_parameters(*L.model)) + " parameters");
 
   data::BatchOrder order(lengths, job.train.batch_size, job.train.seed, job.train.bucket);
   data::MlmMasking masking;
   masking.vocab_size = cfg.vocab_size;
   L.batch_at = [&](int64_t micro) {
     std::vector<const Encoding*> items;
-    for (int64_t i : order.at(micro)) items.push_back(&examples[static_cast<size_t>(i)]);
+    for (int64_t i : order.at(micro)) items.push_back(&examples[static_cast<size_t>(trained[static_cast<size_t>(i)])]);
     // The whole batch is built and masked as one process would, then this rank takes its rows.
     data::Batch b = data::collate(items, {0, job.train.left_padding});
     std::mt19937_64 rng(data::step_seed(job.train.seed, micro));
@@ -92,9 +97,7 @@ TrainResult pretrain(const PretrainJob& job, const Hooks& hooks) {
                                                  torch::nn::functional::CrossEntropyFuncOptions().reduction(torch::kSum)),
             sel.sum().item<int64_t>()};
   };
-  // Held-out MLM loss on a fixed slice (first 2 % of examples, at most 256) as the evaluation.
-  std::vector<int64_t> held;
-  for (int64_t i = 0; i < std::min<int64_t>(256, std::max<int64_t>(1, static_cast<int64_t>(examples.size()) / 50)); ++i) held.push_back(i);
+  // Held-out MLM loss as the evaluation (the held examples above, fixed masking per batch).
   L.evaluate = [&]() -> std::map<std::string, double> {
     torch::NoGradGuard g;
     double total = 0;

@@ -256,6 +256,23 @@ TEST_CASE(batch_order_is_a_function_of_seed_and_epoch) {
   EXPECT_LE(spread / static_cast<double>(a.size()), 10.0);
 }
 
+TEST_CASE(held_out_split_is_spread_disjoint_and_complete) {
+  for (int64_t n : {0, 1, 2, 49, 50, 51, 1000, 69045}) {
+    const data::HeldOutSplit s = data::held_out_split(n);
+    const int64_t want = n < 2 ? 0 : std::min<int64_t>(256, std::max<int64_t>(1, n / 50));
+    EXPECT_EQ(static_cast<int64_t>(s.held.size()), want);
+    EXPECT_EQ(static_cast<int64_t>(s.held.size() + s.trained.size()), n);
+    std::set<int64_t> all(s.held.begin(), s.held.end());
+    all.insert(s.trained.begin(), s.trained.end());
+    EXPECT_EQ(static_cast<int64_t>(all.size()), n);  // disjoint, and every example in one of them
+    EXPECT(std::is_sorted(s.trained.begin(), s.trained.end()));
+    if (want > 1) {
+      EXPECT_LE(s.held.front(), n / want);     // spread: from the start of the corpus ...
+      EXPECT_GT(s.held.back(), n - 2 * (n / want));  // ... to its end
+    }
+  }
+}
+
 TEST_CASE(metrics_match_hand_computed_values) {
   using namespace mabert::train;
   // tp=3 tn=2 fp=1 fn=2: MCC = (6 − 2) / sqrt(4·5·3·4) = 4 / sqrt(240)
