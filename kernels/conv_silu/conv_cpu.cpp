@@ -3,7 +3,7 @@
 #include "conv_cpu.h"
 #include "conv_silu.h"
 
-#include "selective_scan/scan_cpu.h"  // cpu::best_isa(): one ISA choice for every fused kernel
+#include "selective_scan/scan_cpu.h"  // MABERT_BY_ISA: one ISA choice for every fused kernel
 
 #include <ATen/ATen.h>
 #include <ATen/Parallel.h>
@@ -22,26 +22,12 @@ using torch::autograd::AutogradContext;
 using torch::autograd::variable_list;
 
 void run_fwd(const conv_cpu::ConvParams<float>& p, float* y) {
-#if MABERT_HAVE_X86_KERNELS
-  switch (cpu::best_isa()) {
-    case cpu::Isa::Avx512: return conv_cpu::conv_fwd_avx512(p, y);
-    case cpu::Isa::Avx2: return conv_cpu::conv_fwd_avx2(p, y);
-    default: break;
-  }
-#endif
-  conv_cpu::conv_fwd_base(p, y);
+  MABERT_BY_ISA(conv_cpu::conv_fwd)(p, y);
 }
 void run_fwd(const conv_cpu::ConvParams<double>& p, double* y) { conv_cpu::conv_fwd_base(p, y); }
 
 void run_bwd(const conv_cpu::ConvParams<float>& p, const float* dy, float* dacc, float* dx, float* dw, float* db) {
-#if MABERT_HAVE_X86_KERNELS
-  switch (cpu::best_isa()) {
-    case cpu::Isa::Avx512: return conv_cpu::conv_bwd_avx512(p, dy, dacc, dx, dw, db);
-    case cpu::Isa::Avx2: return conv_cpu::conv_bwd_avx2(p, dy, dacc, dx, dw, db);
-    default: break;
-  }
-#endif
-  conv_cpu::conv_bwd_base(p, dy, dacc, dx, dw, db);
+  MABERT_BY_ISA(conv_cpu::conv_bwd)(p, dy, dacc, dx, dw, db);
 }
 void run_bwd(const conv_cpu::ConvParams<double>& p, const double* dy, double* dacc, double* dx, double* dw, double* db) {
   conv_cpu::conv_bwd_base(p, dy, dacc, dx, dw, db);

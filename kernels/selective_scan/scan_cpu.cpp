@@ -45,26 +45,12 @@ using torch::autograd::AutogradContext;
 using torch::autograd::variable_list;
 
 void run_fwd(const cpu::ScanParams<float>& p) {
-#if MABERT_HAVE_X86_KERNELS
-  switch (cpu::best_isa()) {
-    case cpu::Isa::Avx512: return cpu::scan_fwd_avx512(p);
-    case cpu::Isa::Avx2: return cpu::scan_fwd_avx2(p);
-    default: break;
-  }
-#endif
-  cpu::scan_fwd_base(p);
+  MABERT_BY_ISA(cpu::scan_fwd)(p);
 }
 void run_fwd(const cpu::ScanParams<double>& p) { cpu::scan_fwd_base(p); }
 
 void run_bwd(const cpu::ScanParams<float>& p, const cpu::ScanGrads<float>& g) {
-#if MABERT_HAVE_X86_KERNELS
-  switch (cpu::best_isa()) {
-    case cpu::Isa::Avx512: return cpu::scan_bwd_avx512(p, g);
-    case cpu::Isa::Avx2: return cpu::scan_bwd_avx2(p, g);
-    default: break;
-  }
-#endif
-  cpu::scan_bwd_base(p, g);
+  MABERT_BY_ISA(cpu::scan_bwd)(p, g);
 }
 void run_bwd(const cpu::ScanParams<double>& p, const cpu::ScanGrads<double>& g) { cpu::scan_bwd_base(p, g); }
 
@@ -210,14 +196,7 @@ ScanOutputs selective_scan_cpu(const ScanInputs& in, const ScanOptions& opt) {
 
 float scan_roofline_cpu(int64_t count) {
   const int threads = at::get_num_threads();
-#if MABERT_HAVE_X86_KERNELS
-  switch (cpu::best_isa()) {
-    case cpu::Isa::Avx512: return cpu::roofline_loop_avx512(count, threads, 0.f);
-    case cpu::Isa::Avx2: return cpu::roofline_loop_avx2(count, threads, 0.f);
-    default: break;
-  }
-#endif
-  return cpu::roofline_loop_base(count, threads, 0.f);
+  return MABERT_BY_ISA(cpu::roofline_loop)(count, threads, 0.f);
 }
 
 const char* cpu_kernel_isa() { return cpu::isa_name(cpu::best_isa()); }

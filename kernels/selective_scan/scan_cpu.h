@@ -66,4 +66,22 @@ enum class Isa { Base, Avx2, Avx512 };
 Isa best_isa();  // what this CPU runs, capped by MABERT_SCAN_ISA=base|avx2 when set
 const char* isa_name(Isa isa);
 
+// One of a kernel's per-ISA variants, by best_isa(): one choice for every fused CPU kernel.
+template <class Fn>
+Fn by_isa(Fn avx512, Fn avx2, Fn base) {
+  switch (best_isa()) {
+    case Isa::Avx512: return avx512;
+    case Isa::Avx2: return avx2;
+    default: return base;
+  }
+}
+
 }  // namespace mabert::kernels::cpu
+
+// The variant of kernel NAME (NAME_avx512, NAME_avx2, NAME_base) this CPU runs; only NAME_base where
+// the x86 variants are not compiled (MABERT_HAVE_X86_KERNELS=0, set for the kernels library).
+#if MABERT_HAVE_X86_KERNELS
+#define MABERT_BY_ISA(NAME) ::mabert::kernels::cpu::by_isa(&NAME##_avx512, &NAME##_avx2, &NAME##_base)
+#else
+#define MABERT_BY_ISA(NAME) (&NAME##_base)
+#endif
