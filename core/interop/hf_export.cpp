@@ -105,13 +105,11 @@ HfExportResult export_hf(const HfExportOptions& opt) {
   train::LoadedRun loaded = train::load_run(run, opt.best);
   MaBert& model = loaded.model;
   const ModelConfig& cfg = model->config();
-  check_exportable(cfg, run);
 
   HfExportResult r;
   r.out_dir = out;
   r.architecture = cfg.head != Head::None ? "MabertForSequenceClassification" : "MabertForMaskedLM";
-  if (opt.best && fs::exists(run + "/best/model.safetensors")) r.checkpoint = "best";
-  else r.checkpoint = fs::path(*train::latest_checkpoint(run)).lexically_relative(run).string();
+  r.checkpoint = loaded.weights;
 
   // Everything goes into a sibling temp folder first, then is renamed into place.
   const fs::path parent = fs::path(out).parent_path().empty() ? fs::path(".") : fs::path(out).parent_path();

@@ -35,11 +35,13 @@ LoadedRun load_run(const std::string& run_dir, bool best) {
   r.tokenizer = Tokenizer::load(run_dir + "/tokenizer.model");
   if (best && fs::exists(run_dir + "/best/model.safetensors")) {
     r.model = load_model(run_dir + "/best");
+    r.weights = "best";
   } else {
     r.model = MaBert(ModelConfig::load(run_dir + "/config.json"));
     const auto ckpt = latest_checkpoint(run_dir);
     if (!ckpt) throw std::runtime_error(run_dir + ": no checkpoint to load");
     load_checkpoint(*ckpt, r.model, nullptr, nullptr);
+    r.weights = fs::path(*ckpt).lexically_relative(run_dir).string();
   }
   if (r.model->config().vocab_size != r.tokenizer.vocab_size())
     throw std::runtime_error(run_dir + ": the tokenizer has " + std::to_string(r.tokenizer.vocab_size()) +

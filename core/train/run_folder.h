@@ -22,6 +22,7 @@ struct LoadedRun {
   MaBert model{nullptr};
   Tokenizer tokenizer;
   nlohmann::json info;  // run.json
+  std::string weights;  // what was loaded, relative to the run folder: "best" or "checkpoints/ckpt-…"
 };
 LoadedRun load_run(const std::string& run_dir, bool best = true);
 
