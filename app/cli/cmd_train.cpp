@@ -308,7 +308,7 @@ void add_train_commands(CLI::App& app) {
   {
     struct Args {
       std::string run, data, split = "dev", predictions;
-      int64_t max_len = 128, batch = 64;
+      int64_t max_len = 0, batch = 64;
       bool json = false, last = false;
     };
     auto a = std::make_shared<Args>();
@@ -317,7 +317,7 @@ void add_train_commands(CLI::App& app) {
     c->add_option("--data", a->data, "The task's folder (default: the one the run was trained on)");
     c->add_option("--split", a->split, "train, dev, test, dev_matched, ...")->capture_default_str();
     c->add_option("--predictions", a->predictions, "Write one prediction per example, in the task's order (TSV)");
-    c->add_option("--max-len", a->max_len, "Maximum sequence length")->capture_default_str();
+    c->add_option("--max-len", a->max_len, "Maximum sequence length (default: the length the run was trained at)");
     c->add_option("--batch", a->batch, "Batch size")->capture_default_str();
     c->add_flag("--last", a->last, "Use the latest checkpoint instead of the best one");
     c->add_flag("--json", a->json, "Machine-readable output");

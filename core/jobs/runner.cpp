@@ -149,10 +149,16 @@ EvalOutcome evaluate(const EvalJob& job) {
   const data::GlueSplit split = data::load_glue(out.task, dir, job.split);
   out.examples = split.examples.size();
   std::vector<train::Prediction> preds;
-  // Batches padded on the side the run was trained with (run.json's train options).
+  // Batches padded on the side, and cut at the length, the run was trained with (run.json's train
+  // options), so the run's own dev score is reproduced.
   const auto train_opts = r.info.find("train");
-  const bool left = train_opts != r.info.end() && train_opts->is_object() && train_opts->value("padding", "right") == "left";
-  out.metrics = train::evaluate(r.model, r.tokenizer, split, job.max_len, job.batch, job.predictions.empty() ? nullptr : &preds, left);
+  const bool has_opts = train_opts != r.info.end() && train_opts->is_object();
+  const bool left = has_opts && train_opts->value("padding", "right") == "left";
+  int64_t max_len = job.max_len;
+  if (max_len <= 0)
+    max_len = has_opts && train_opts->value("max_len", json()).is_number_integer() ? train_opts->value("max_len", int64_t{128})
+                                                                                   : 128;
+  out.metrics = train::evaluate(r.model, r.tokenizer, split, max_len, job.batch, job.predictions.empty() ? nullptr : &preds, left);
   if (!job.predictions.empty()) {
     std::string tsv = "index\tprediction\n";
     for (size_t i = 0; i < preds.size(); ++i) {

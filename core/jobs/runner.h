@@ -47,7 +47,7 @@ struct EvalJob {
   std::string run;                 // the fine-tuning run folder
   std::string data_dir;            // empty: the folder the run was trained on
   std::string split = "dev";
-  int64_t max_len = 128, batch = 64;
+  int64_t max_len = 0, batch = 64;  // max_len 0: the length the run was trained at (run.json), else 128
   bool best = true;                // the best checkpoint (else the latest)
   std::string predictions;         // when set: one prediction per example, in the task's order (TSV)
 };
