@@ -4,7 +4,7 @@
 #
 #   scripts/setup.sh           install + build
 #   scripts/setup.sh test      install + build + run all tests (CTest)
-#   scripts/setup.sh run       install + build + open MaBERT Studio on the demo (the main job)
+#   scripts/setup.sh run       install + build + open MaBERT Studio on the shipped SST-2 model, the demo one click away (the main job)
 #   scripts/setup.sh cli-demo  install + build + the CLI demo (pretraining in the terminal)
 #
 # Environment: BUILD_DIR (default build), MABERT_GUI (ON|OFF, default ON),
@@ -121,7 +121,7 @@ case "$ACTION" in
       echo "mabert-studio was not built (MABERT_GUI=$MABERT_GUI); 'scripts/setup.sh cli-demo' runs the CLI demo" >&2
       exit 1
     fi
-    log "opening MaBERT Studio on the demo (press Pretrain; the views fill when it finishes)"
+    log "opening MaBERT Studio on the shipped SST-2 model (resources/models); the demo pretraining is on \"Data & runs\" (press Pretrain)"
     if [ -n "${DISPLAY:-}" ] || [ -n "${WAYLAND_DISPLAY:-}" ]; then
       exec "$STUDIO" "${@:2}"
     fi

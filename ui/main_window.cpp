@@ -117,7 +117,12 @@ MainWindow::MainWindow(const StudioOptions& opt, QWidget* parent) : QMainWindow(
       statusBar()->showMessage(QString("last session not restored: ") + e.what(), 10000);
     }
   }
-  if (loaded_run_.isEmpty()) initUntrainedModel();
+  // Nothing to show from a session: the shipped fine-tuned model, so the views show learned
+  // structure at once (the demo pretraining is still one click away on "Data & runs").
+  if (loaded_run_.isEmpty() && !restored && !default_shipped_model().isEmpty())
+    openShippedModel(default_shipped_model(), default_sentence());
+  else if (loaded_run_.isEmpty())
+    initUntrainedModel();
   train_->refreshHistory();
   // The session is also saved every 30 s, so a crash or a kill loses at most that much setup.
   if (opt_.autosave) {
@@ -131,7 +136,6 @@ MainWindow::MainWindow(const StudioOptions& opt, QWidget* parent) : QMainWindow(
     });
     autosave->start();
   }
-  (void)restored;
 }
 
 MainWindow::~MainWindow() {
@@ -167,6 +171,11 @@ void MainWindow::buildMenus() {
     const QString d = QFileDialog::getExistingDirectory(this, "Run folder", train_->runsRoot());
     if (!d.isEmpty()) emit loadRunRequested(d);
   });
+  QMenu* shipped = file->addMenu("Open shipped model");
+  shipped->setObjectName("shipped_models");
+  for (const QString& d : shipped_models())
+    shipped->addAction(QDir(d).dirName(), this, [this, d] { openShippedModel(d); });
+  shipped->setEnabled(!shipped->isEmpty());
   file->addAction("Export all plots…", this, [this] {
     const QString d = QFileDialog::getExistingDirectory(this, "Export every plot (PNG, PDF, SVG) into");
     if (d.isEmpty()) return;
@@ -348,6 +357,13 @@ void MainWindow::loadDemo() {
   train_->restore(data);
   setProbesFromCorpus();
   project_path_.clear();
+}
+
+void MainWindow::openShippedModel(const QString& dir, const QString& sentence) {
+  loaded_run_ = dir;
+  if (!sentence.isEmpty()) analysis_->sentence()->setText(sentence);
+  tabs_->setCurrentWidget(analysis_);
+  emit loadRunRequested(dir);
 }
 
 nlohmann::json MainWindow::projectState() const {

@@ -67,6 +67,9 @@ class MainWindow : public QMainWindow {
   bool openProject(const QString& path);
   // The ready demo: shipped corpus, the tiny MMTMMT design, 300 steps at length 64.
   void loadDemo();
+  // Loads a shipped trained model (a run folder under resources/models) into the analysis views
+  // and shows them, with `sentence` typed when given. The composer keeps its design.
+  void openShippedModel(const QString& dir, const QString& sentence = {});
   void setPresentationMode(bool on);
   // Writes every plot of the window as PNG (and optionally PDF/SVG) into `dir`; returns the files.
   QStringList exportAllPlots(const QString& dir, const QStringList& formats = {"png"});

@@ -24,6 +24,24 @@ QString resources_dir() {
 
 QString demo_corpus() { return resources_dir() + "/demo/corpus.txt"; }
 
+QStringList shipped_models() {
+  QStringList out;
+  const QDir dir(resources_dir() + "/models");
+  for (const QString& name : dir.entryList(QDir::Dirs | QDir::NoDotAndDotDot, QDir::Name))
+    if (QFileInfo::exists(dir.filePath(name) + "/config.json")) out << dir.filePath(name);
+  return out;
+}
+
+QString default_shipped_model() {
+  const QString d = resources_dir() + "/models/mabert-tiny-sst2";
+  return QFileInfo::exists(d + "/config.json") ? d : QString();
+}
+
+QString default_sentence() {
+  // SST-2 is lower-cased, and so is what its model reads best.
+  return "the acting is wonderful, but the story is a dull and predictable mess.";
+}
+
 QString shared_data_dir() {
   const QString env = qEnvironmentVariable("MABERT_SHARED_DATA");
   if (!env.isEmpty()) return env;

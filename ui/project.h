@@ -15,6 +15,13 @@ inline nlohmann::json load_project(const QString& path) { return project::load(p
 QString resources_dir();
 // The shipped demo corpus.
 QString demo_corpus();
+// The trained models shipped in resources/models (run folders, documented in its README.md): every
+// folder there with a config.json, by name.
+QStringList shipped_models();
+// The model a fresh start opens in the analysis views (the SST-2 fine-tuned encoder), and the
+// sentence typed for it; empty when it is not shipped.
+QString default_shipped_model();
+QString default_sentence();
 // $MABERT_SHARED_DATA, else ../shared/data beside the source tree when present; empty if none.
 QString shared_data_dir();
 // The studio's own folder for runs and scratch files (per user).

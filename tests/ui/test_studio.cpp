@@ -14,6 +14,9 @@
 #include "train_panel.h"
 #include "util/files.h"
 
+#include <algorithm>
+#include <set>
+
 #include <QCheckBox>
 #include <QComboBox>
 #include <QFormLayout>
@@ -22,6 +25,7 @@
 #include <QElapsedTimer>
 #include <QLabel>
 #include <QLineEdit>
+#include <QMenu>
 #include <QMimeData>
 #include <QPlainTextEdit>
 #include <QProgressBar>
@@ -87,6 +91,47 @@ class TestStudio : public QObject {
     o.model_prefix = (tmp_.path() + "/tok").toStdString();
     o.vocab_size = 700;
     tokenizer_ = QString::fromStdString(Tokenizer::train(o));
+  }
+
+  // A fresh start opens on the shipped SST-2 model: the analysis views, a sentence typed, the MAP
+  // weights of a trained pooling (no "never trained" notice), far from uniform. The composer keeps
+  // the demo design, so pretraining it is one click away; File → Open shipped model lists them all.
+  void opensOnTheShippedModel() {
+    const QString shipped = default_shipped_model();
+    QVERIFY2(!shipped.isEmpty(), "resources/models/mabert-tiny-sst2 is not shipped");
+    StudioOptions opt;
+    opt.fresh = true;
+    opt.autosave = false;
+    MainWindow w(opt);
+    w.show();
+    AnalysisPanel* a = w.analysis();
+    QSignalSpy insp(a, &AnalysisPanel::inspectionShown);
+    QTRY_VERIFY_WITH_TIMEOUT(a->hasModel(), 60000);
+    QCOMPARE(w.loadedRun(), shipped);
+    QCOMPARE(w.tabs()->currentWidget(), static_cast<QWidget*>(a));
+    QCOMPARE(a->sentence()->text(), default_sentence());
+    analysis::Inspection r;
+    latest_inspection(a, insp, &r);
+    QVERIFY(a->mapView()->poolingTrained());
+    QVERIFY(a->mapView()->notice()->isHidden());
+    std::vector<std::pair<double, std::string>> w_tok;
+    for (size_t i = 0; i < r.tokens.size(); ++i)
+      if (r.valid[i]) w_tok.emplace_back(r.pool_weights[i], r.tokens[i]);
+    std::sort(w_tok.rbegin(), w_tok.rend());
+    QVERIFY(w_tok.size() >= 10);
+    qInfo("shipped SST-2 model, MAP weights of \"%s\": top %s %.3f, %s %.3f, %s %.3f (uniform %.3f)",
+          qPrintable(default_sentence()), w_tok[0].second.c_str(), w_tok[0].first, w_tok[1].second.c_str(),
+          w_tok[1].first, w_tok[2].second.c_str(), w_tok[2].first, 1.0 / static_cast<double>(w_tok.size()));
+    QVERIFY(w_tok[0].first >= 2.0 / static_cast<double>(w_tok.size()));
+    // Learned structure: the pooling weighs the two words that carry the sentiment most.
+    const std::set<std::string> top2 = {w_tok[0].second, w_tok[1].second};
+    QVERIFY2(top2 == (std::set<std::string>{"\u2581wonderful", "\u2581dull"}), w_tok[0].second.c_str());
+    QCOMPARE(w.composer()->schedule(), QString("MMTMMT"));
+    QVERIFY(w.trainPanel()->button("pretrain")->isEnabled());
+    auto* menu = w.findChild<QMenu*>("shipped_models");
+    QVERIFY(menu);
+    QCOMPARE(menu->actions().size(), shipped_models().size());
+    QVERIFY(shipped_models().size() >= 2);
   }
 
   // The convolution mode is a model field like any other: the combo edits the config (undoable),
@@ -552,45 +597,31 @@ class TestStudio : public QObject {
     QVERIFY(err.contains("x.bmpx"));
   }
 
-  // Under Xvfb (MABERT_SCREENSHOT_DIR set): a trained model's views, written as PNGs.
+  // Under Xvfb (MABERT_SCREENSHOT_DIR set): the window as `setup.sh run` opens it, on the shipped
+  // SST-2 model (start.png), every analysis view of that model, then a short pretraining run from
+  // the GUI (training-live.png, training-done.png), written as PNGs.
   void screenshots() {
     const QString out = qEnvironmentVariable("MABERT_SCREENSHOT_DIR");
     if (out.isEmpty()) QSKIP("set MABERT_SCREENSHOT_DIR (run under xvfb-run) to write screenshots");
     QDir().mkpath(out);
-    if (!win_) {
-      StudioOptions opt;
-      opt.fresh = true;
-      opt.autosave = false;
-      win_ = std::make_unique<MainWindow>(opt);
-    }
+    win_.reset();
+    StudioOptions opt;
+    opt.fresh = true;
+    opt.autosave = false;
+    win_ = std::make_unique<MainWindow>(opt);
     MainWindow& w = *win_;
     w.show();
     w.showNormal();
     w.resize(1600, 1000);
-    w.composer()->setScheduleText("MMTMMT");
-    const int steps = qEnvironmentVariableIntValue("MABERT_SCREENSHOT_STEPS");
-    TrainPanel* p = w.trainPanel();
-    small_run(p, "", tmp_.path() + "/runs", steps > 0 ? steps : 60);
-    p->restore({{"max_len", 64}, {"batch", 32}, {"lr", 5e-4}, {"eval_every", 50}});
-    QSignalSpy done(p, &TrainPanel::runFinished);
-    QSignalSpy loaded(&w, &MainWindow::modelLoaded);
-    w.tabs()->setCurrentIndex(0);
-    p->button("pretrain")->click();
-    QTest::qWait(3000);
-    QVERIFY(w.grab().save(out + "/training-live.png"));
-    // The grab itself holds the GUI thread (~150 ms under Xvfb): measure the run from here on.
-    w.stallMonitor()->reset();
-    QVERIFY(done.wait(1800000));
-    qInfo("GUI event loop during the %d-step run under Xvfb: longest stall %.1f ms", steps > 0 ? steps : 60, w.runStallMs());
-    QVERIFY(loaded.wait(60000) || !w.loadedRun().isEmpty());
-    QVERIFY(w.grab().save(out + "/training-done.png"));
     AnalysisPanel* a = w.analysis();
-    w.tabs()->setCurrentIndex(1);
     QSignalSpy insp(a, &AnalysisPanel::inspectionShown);
-    a->pads()->setValue(4);
-    a->sentence()->setText("The captain looked at the letter and smiled, for the news was good.");
+    QTRY_VERIFY_WITH_TIMEOUT(a->hasModel() && w.loadedRun() == default_shipped_model(), 60000);
     latest_inspection(a, insp);
+    QTest::qWait(300);
+    QVERIFY(w.grab().save(out + "/start.png"));
     const char* names[] = {"map", "ssm", "attention", "drift", "efficiency"};
+    a->pads()->setValue(4);
+    latest_inspection(a, insp);
     for (int i = 0; i < 3; ++i) {
       a->tabs()->setCurrentIndex(i);
       QTest::qWait(300);
@@ -614,14 +645,31 @@ class TestStudio : public QObject {
     a->tabs()->setCurrentIndex(0);
     a->pads()->setValue(0);
     QString long_text;
-    for (int i = 0; i < 400; ++i) long_text += "the old sailor told a story ";
+    for (int i = 0; i < 200; ++i) long_text += "the old sailor told a story ";
     a->sentence()->setText(long_text);
     latest_inspection(a, insp);
     QVERIFY(a->notice()->isVisibleTo(a));
     QTest::qWait(300);
     QVERIFY(w.grab().save(out + "/view-map-too-long.png"));
-    for (const char* n : {"training-done", "view-map", "view-ssm", "view-attention", "view-drift", "view-efficiency",
-                          "view-map-too-long"})
+
+    // The demo pretraining from the GUI, live and done.
+    const int steps = qEnvironmentVariableIntValue("MABERT_SCREENSHOT_STEPS");
+    TrainPanel* p = w.trainPanel();
+    small_run(p, "", tmp_.path() + "/runs", steps > 0 ? steps : 60);
+    p->restore({{"max_len", 64}, {"batch", 32}, {"lr", 5e-4}, {"eval_every", 50}});
+    QSignalSpy done(p, &TrainPanel::runFinished);
+    w.tabs()->setCurrentIndex(0);
+    p->button("pretrain")->click();
+    QTest::qWait(3000);
+    QVERIFY(w.grab().save(out + "/training-live.png"));
+    // The grab itself holds the GUI thread (~150 ms under Xvfb): measure the run from here on.
+    w.stallMonitor()->reset();
+    QVERIFY(done.wait(1800000));
+    qInfo("GUI event loop during the %d-step run under Xvfb: longest stall %.1f ms", steps > 0 ? steps : 60, w.runStallMs());
+    QTRY_VERIFY_WITH_TIMEOUT(w.loadedRun() == done.first().at(0).value<TrainOutcome>().run_dir, 60000);
+    QVERIFY(w.grab().save(out + "/training-done.png"));
+    for (const char* n : {"start", "training-done", "view-map", "view-ssm", "view-attention", "view-drift",
+                          "view-efficiency", "view-map-too-long"})
       QVERIFY(QFileInfo(out + "/" + n + ".png").size() > 10000);
   }
 
