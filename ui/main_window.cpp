@@ -119,8 +119,8 @@ MainWindow::MainWindow(const StudioOptions& opt, QWidget* parent) : QMainWindow(
   }
   // Nothing to show from a session: the shipped fine-tuned model, so the views show learned
   // structure at once (the demo pretraining is still one click away on "Data & runs").
-  if (loaded_run_.isEmpty() && !restored && !default_shipped_model().isEmpty())
-    openShippedModel(default_shipped_model(), default_sentence());
+  if (const QString shipped = default_shipped_model(); loaded_run_.isEmpty() && !restored && !shipped.isEmpty())
+    openShippedModel(shipped, default_sentence());
   else if (loaded_run_.isEmpty())
     initUntrainedModel();
   train_->refreshHistory();

@@ -154,10 +154,8 @@ EvalOutcome evaluate(const EvalJob& job) {
   const auto train_opts = r.info.find("train");
   const bool has_opts = train_opts != r.info.end() && train_opts->is_object();
   const bool left = has_opts && train_opts->value("padding", "right") == "left";
-  int64_t max_len = job.max_len;
-  if (max_len <= 0)
-    max_len = has_opts && train_opts->value("max_len", json()).is_number_integer() ? train_opts->value("max_len", int64_t{128})
-                                                                                   : 128;
+  const json trained_len = has_opts ? train_opts->value("max_len", json()) : json();
+  const int64_t max_len = job.max_len > 0 ? job.max_len : trained_len.is_number_integer() ? trained_len.get<int64_t>() : 128;
   out.metrics = train::evaluate(r.model, r.tokenizer, split, max_len, job.batch, job.predictions.empty() ? nullptr : &preds, left);
   if (!job.predictions.empty()) {
     std::string tsv = "index\tprediction\n";
