@@ -201,4 +201,12 @@ float scan_roofline_cpu(int64_t count) {
 
 const char* cpu_kernel_isa() { return cpu::isa_name(cpu::best_isa()); }
 
+int cpu_kernel_threads() {
+#ifdef INTRA_OP_PARALLEL  // ATen's headers define it when this file is compiled with OpenMP
+  return at::get_num_threads();
+#else
+  return 1;
+#endif
+}
+
 }  // namespace mabert::kernels

@@ -57,6 +57,10 @@ ScanImpl resolve_scan_impl(const ScanInputs& in, const ScanOptions& opt);
 // every intra-op thread, with the CPU kernel's exp; returns a checksum.
 float scan_roofline_cpu(int64_t count);
 const char* cpu_kernel_isa();                 // "avx2+fma" or "baseline"
+// Threads the fused CPU kernels (scan, conv) split their work over: the intra-op thread count,
+// or 1 where the kernels were built without OpenMP (the ThreadSanitizer build), since
+// at::parallel_for is then a serial loop.
+int cpu_kernel_threads();
 bool cuda_path_built();
 // "forward parallel, backward parallel" (or sequential, by MABERT_SCAN_CUDA_FWD/_BWD), or "not built".
 std::string cuda_kernel_variants();

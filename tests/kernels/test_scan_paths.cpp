@@ -52,6 +52,40 @@ TEST_CASE(cpu_reads_model_layouts_in_place) {
   }
 }
 
+// The fused kernels split channel blocks (scan) and rows (conv) over the intra-op threads; each
+// thread keeps its own dB/dC/dW slices, summed afterwards. Without OpenMP at::parallel_for is a
+// serial loop, which once made the kernels single-threaded unnoticed: check they do split, and
+// that one thread and three give the same outputs (bitwise) and gradients (to rounding).
+TEST_CASE(cpu_kernels_split_across_threads_with_the_same_results) {
+  const int saved = at::get_num_threads();
+#if !defined(__SANITIZE_THREAD__)
+  at::set_num_threads(3);
+  EXPECT_MSG(kernels::cpu_kernel_threads() == 3, "the CPU kernels run on " << kernels::cpu_kernel_threads()
+                                                   << " thread(s) with 3 intra-op threads: built without OpenMP?");
+#endif
+  ScanCase c;
+  c.batch = 2, c.channels = 200, c.length = 300, c.dstate = 16, c.mask = true;
+  double worst = 0;
+  for (bool reverse : {false, true}) {
+    c.reverse = reverse;
+    const kernels::ScanInputs in = make_scan_inputs(c, 77);
+    at::manual_seed(5);
+    const at::Tensor dy = at::randn({c.batch, c.channels, c.length});
+    at::set_num_threads(1);
+    const ScanResult one = run_with_grads(in, ScanImpl::Cpu, reverse, dy);
+    at::set_num_threads(3);
+    const ScanResult three = run_with_grads(in, ScanImpl::Cpu, reverse, dy);
+    EXPECT_MSG(at::equal(one.y, three.y), "reverse=" << reverse << ": y differs between 1 and 3 threads");
+    for (size_t i = 0; i < one.grads.size(); ++i) {
+      const double e = compare(three.grads[i].second, one.grads[i].second).max_rel;
+      EXPECT_MSG(e <= 1e-6, "reverse=" << reverse << " " << one.grads[i].first << ": " << e);
+      worst = std::max(worst, e);
+    }
+  }
+  at::set_num_threads(saved);
+  std::printf("    scan, 1 vs 3 threads: y bitwise equal, worst relative gradient difference %.2e\n", worst);
+}
+
 TEST_CASE(cpu_accepts_bf16_inputs) {
   double worst = 0;
   for (bool reverse : {false, true}) {
