@@ -3,13 +3,28 @@
 
 #include "model/config.h"
 #include "util/errors.h"
+#include "util/openmp_wait.h"
 
 #include <c10/util/Exception.h>
 
 #include <exception>
 #include <iostream>
+#include <string>
+
+namespace {
+
+// Commands that run models get libgomp's spinning bounded (util/openmp_wait.h); the quick ones
+// that only read files are not re-executed for it.
+bool runs_models(int argc, char** argv) {
+  if (argc < 2) return false;
+  const std::string cmd = argv[1];
+  return cmd != "info" && cmd != "runs" && cmd != "export" && cmd.rfind('-', 0) != 0;
+}
+
+}  // namespace
 
 int main(int argc, char** argv) {
+  if (runs_models(argc, argv)) mabert::bound_openmp_spinning(argv);
   CLI::App app{"mabert: hybrid Transformer–Mamba encoders (MaBERT) — inspect, train, evaluate, benchmark"};
   app.require_subcommand(1);
   app.set_version_flag("--version", "mabert 0.1.0");

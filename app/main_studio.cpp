@@ -6,7 +6,10 @@
 
 #include <ATen/Parallel.h>
 
+#include "util/openmp_wait.h"
+
 int main(int argc, char** argv) {
+  mabert::bound_openmp_spinning(argv);  // train and analysis workers share the cores
   QApplication app(argc, argv);
   QApplication::setApplicationName("mabert-studio");
   QApplication::setOrganizationName("mabert");

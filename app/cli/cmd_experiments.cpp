@@ -12,6 +12,7 @@
 #include "experiments/grid.h"
 #include "train/trainer.h"
 #include "util/files.h"
+#include "util/openmp_wait.h"
 #include "util/svg_plot.h"
 
 #include <ATen/Parallel.h>
@@ -137,9 +138,10 @@ void add_bench_model_command(CLI::App* bench) {
       o.lengths = a->lengths, o.mode = mode, o.repeats = a->repeats, o.warmup = a->warmup;
       o.batch = mode == "train" ? a->train_batch : a->batch;
       o.device = parse_device(a->device), o.bf16 = a->bf16, o.scan = a->scan;
-      std::fprintf(stderr, "%s, batch %lld, %s%s, %d repeats after %d warm-up; d=%lld, %zu models\n", mode.c_str(),
-                   static_cast<long long>(o.batch), to_string(o.device), o.bf16 ? " bf16" : " fp32", o.repeats, o.warmup,
-                   static_cast<long long>(models.front().cfg.d_model), models.size());
+      std::fprintf(stderr, "%s, batch %lld, %s%s, %d repeats after %d warm-up; d=%lld, %zu models; %d threads, OpenMP wait: %s\n",
+                   mode.c_str(), static_cast<long long>(o.batch), to_string(o.device), o.bf16 ? " bf16" : " fp32", o.repeats,
+                   o.warmup, static_cast<long long>(models.front().cfg.d_model), models.size(), at::get_num_threads(),
+                   openmp_wait_setting().c_str());
       const auto pts = analysis::profile(models, o, [&](const analysis::ProfilePoint& p) {
         std::fprintf(stderr, "  %-14s L=%-5lld %9.2f ms  (min %.2f, max %.2f)  peak %8.1f MB  %s\n", p.schedule.c_str(),
                      static_cast<long long>(p.length), p.median_ms, p.min_ms, p.max_ms, p.peak_bytes / 1048576.0, p.error.c_str());

@@ -4,6 +4,7 @@
 
 #include "selective_scan/selective_scan.h"
 #include "util/memory.h"
+#include "util/openmp_wait.h"
 
 #include <torch/torch.h>
 
@@ -83,6 +84,7 @@ ScanBenchReport run_scan_bench(const ScanBenchConfig& cfg, const std::function<v
   rep.config = cfg;
   rep.cpu_isa = kernels::cpu_kernel_isa();
   rep.kernel_threads = kernels::cpu_kernel_threads();
+  rep.openmp_wait = openmp_wait_setting();
   rep.threads = at::get_num_threads();
   if (cfg.device == "cuda" && !torch::cuda::is_available())
     throw std::runtime_error("--device cuda: no CUDA device is available on this machine");
@@ -176,6 +178,7 @@ nlohmann::ordered_json ScanBenchReport::to_json() const {
                  {"warmup", config.warmup}};
   j["cpu_isa"] = cpu_isa;
   j["cpu_kernel_threads"] = kernel_threads;
+  j["openmp_wait"] = openmp_wait;
   if (config.device == "cuda") j["cuda_kernels"] = kernels::cuda_kernel_variants();
   j["threads"] = threads;
   if (peak_bandwidth_gbs > 0) j["peak_bandwidth_gbs"] = peak_bandwidth_gbs;
@@ -204,9 +207,9 @@ nlohmann::ordered_json ScanBenchReport::to_json() const {
 std::string ScanBenchReport::to_table() const {
   std::ostringstream s;
   char line[320];
-  std::snprintf(line, sizeof line, "selective scan: B=%lld, E*d=%lld, N=%lld, %s on %s, %d threads, CPU kernel %s on %d threads; medians of %d after %d warm-up\n",
+  std::snprintf(line, sizeof line, "selective scan: B=%lld, E*d=%lld, N=%lld, %s on %s, %d threads, CPU kernel %s on %d threads, OpenMP wait: %s; medians of %d after %d warm-up\n",
                 (long long)config.batch, (long long)config.channels, (long long)config.dstate, config.dtype.c_str(),
-                config.device.c_str(), threads, cpu_isa.c_str(), kernel_threads, config.repeats, config.warmup);
+                config.device.c_str(), threads, cpu_isa.c_str(), kernel_threads, openmp_wait.c_str(), config.repeats, config.warmup);
   s << line;
   if (config.device == "cuda") s << "CUDA kernels: " << kernels::cuda_kernel_variants() << " (MABERT_SCAN_CUDA_FWD/_BWD=sequential pick the others)\n";
   for (const auto& c : self_checks) {

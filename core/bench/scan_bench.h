@@ -35,6 +35,7 @@ struct ScanBenchRow {
 struct ScanBenchReport {
   ScanBenchConfig config;
   std::string cpu_isa;
+  std::string openmp_wait;  // util/openmp_wait.h
   int kernel_threads = 1;  // threads the fused CPU kernels split over (1: built without OpenMP)
   int threads = 0;
   double peak_bandwidth_gbs = 0;
