@@ -2,6 +2,8 @@
 // after warm-up, measured peaks, a roofline floor, and achieved bandwidth on CUDA.
 #include "bench/scan_bench.h"
 
+#include "model/config.h"
+#include "model/layers.h"
 #include "selective_scan/selective_scan.h"
 #include "util/memory.h"
 #include "util/openmp_wait.h"
@@ -70,6 +72,16 @@ kernels::ScanInputs make_inputs(const ScanBenchConfig& c, int64_t L, torch::Devi
   return in;
 }
 
+// One direction of the SSM core as the model runs it between in_proj and out_proj: conv + SiLU,
+// x_proj, dt_proj, the scan with Δ's bias and softplus, D skip and gate (model/layers.h).
+ScanBranch make_core(const ScanBenchConfig& c) {
+  ModelConfig mc;
+  mc.d_model = c.channels / mc.expand;
+  mc.d_state = c.dstate;
+  torch::manual_seed(0);
+  return ScanBranch(mc);
+}
+
 std::vector<std::string> available_paths(const ScanBenchConfig& c) {
   if (!c.paths.empty()) return c.paths;
   std::vector<std::string> p = {"ref"};
@@ -104,6 +116,7 @@ ScanBenchReport run_scan_bench(const ScanBenchConfig& cfg, const std::function<v
       progress("self-check " + name + ": " + (c.passed() ? "passed" : "FAILED: " + c.failure));
   }
 
+  ScanBranch core = make_core(cfg);
   for (int64_t L : cfg.lengths) {
     const kernels::ScanInputs in = make_inputs(cfg, L, dev, dt);
     // The upstream gradient arrives from out_proj, laid out {B, L, C}.
@@ -113,8 +126,33 @@ ScanBenchReport run_scan_bench(const ScanBenchConfig& cfg, const std::function<v
       const int64_t count = cfg.batch * cfg.channels * L * cfg.dstate;
       roof = time_ms([&] { kernels::scan_roofline_cpu(count); }, cfg.warmup, cfg.repeats, dev);
     }
-    const ScanBenchRow* ref_row = nullptr;
     const size_t first = rep.rows.size();
+    auto measure = [&](const std::string& name, const std::function<void()>& fwd, const std::function<void()>& fwdbwd,
+                       double roof_ms) {
+      ScanBenchRow row;
+      row.path = name;
+      row.length = L;
+      row.fwd_ms = time_ms(fwd, cfg.warmup, cfg.repeats, dev);
+      row.fwdbwd_ms = time_ms(fwdbwd, cfg.warmup, cfg.repeats, dev);
+      row.fwd_peak_mb = peak_mb(fwd, dev);
+      row.fwdbwd_peak_mb = peak_mb(fwdbwd, dev);
+      if (roof_ms > 0) {
+        row.roofline_ms = roof_ms;
+        row.roofline_multiple = row.fwd_ms / roof_ms;
+      }
+      if (dev.is_cuda()) {
+        const double es = torch::elementSize(dt);
+        const double bytes = es * (4.0 * cfg.batch * cfg.channels * L + 2.0 * cfg.batch * L * cfg.dstate);
+        row.bandwidth_gbs = bytes / (row.fwd_ms * 1e-3) / 1e9;
+        if (rep.peak_bandwidth_gbs > 0) row.bandwidth_share = row.bandwidth_gbs / rep.peak_bandwidth_gbs;
+      }
+      rep.rows.push_back(row);
+      if (progress) {
+        std::ostringstream s;
+        s << "L=" << L << " " << name << ": fwd " << row.fwd_ms << " ms, fwd+bwd " << row.fwdbwd_ms << " ms";
+        progress(s.str());
+      }
+    };
     for (const auto& name : paths) {
       const ScanImpl impl = kernels::parse_scan_impl(name);
       if (impl == ScanImpl::Ref && L > cfg.ref_max_length) continue;
@@ -132,36 +170,36 @@ ScanBenchReport run_scan_bench(const ScanBenchConfig& cfg, const std::function<v
           *t = t->detach().requires_grad_(true);
         kernels::selective_scan(x, opt).y.backward(dy);
       };
-      ScanBenchRow row;
-      row.path = name;
-      row.length = L;
-      row.fwd_ms = time_ms(fwd, cfg.warmup, cfg.repeats, dev);
-      row.fwdbwd_ms = time_ms(fwdbwd, cfg.warmup, cfg.repeats, dev);
-      row.fwd_peak_mb = peak_mb(fwd, dev);
-      row.fwdbwd_peak_mb = peak_mb(fwdbwd, dev);
-      if (roof > 0) {
-        row.roofline_ms = roof;
-        row.roofline_multiple = row.fwd_ms / roof;
-      }
-      if (dev.is_cuda()) {
-        const double es = torch::elementSize(dt);
-        const double bytes = es * (4.0 * cfg.batch * cfg.channels * L + 2.0 * cfg.batch * L * cfg.dstate);
-        row.bandwidth_gbs = bytes / (row.fwd_ms * 1e-3) / 1e9;
-        if (rep.peak_bandwidth_gbs > 0) row.bandwidth_share = row.bandwidth_gbs / rep.peak_bandwidth_gbs;
-      }
-      rep.rows.push_back(row);
-      if (progress) {
-        std::ostringstream s;
-        s << "L=" << L << " " << name << ": fwd " << row.fwd_ms << " ms, fwd+bwd " << row.fwdbwd_ms << " ms";
-        progress(s.str());
-      }
+      measure(name, fwd, fwdbwd, roof);
     }
-    for (size_t i = first; i < rep.rows.size(); ++i)
-      if (rep.rows[i].path == "ref") ref_row = &rep.rows[i];
-    if (ref_row) {
-      const ScanBenchRow ref = *ref_row;
-      for (size_t i = first; i < rep.rows.size(); ++i) {
-        auto& r = rep.rows[i];
+    // The whole core (CPU): the fused conv, time-major projections and fused scan against the
+    // same module run as the oracle (reference conv and scan). Its time over the scan's shows
+    // what the conv and the two small projections add.
+    if (!dev.is_cuda() && dt == torch::kFloat) {
+      for (const auto& name : paths) {
+        const ScanImpl impl = kernels::parse_scan_impl(name);
+        if (impl == ScanImpl::Ref && L > cfg.ref_max_length) continue;
+        const torch::Tensor x = torch::randn({cfg.batch, L, cfg.channels}), z = torch::randn({cfg.batch, L, cfg.channels});
+        const torch::Tensor dyc = dy.transpose(1, 2);  // {B, L, C}, as out_proj hands it back
+        auto fwd = [&] {
+          torch::NoGradGuard g;
+          core->forward(x, z, torch::Tensor(), false, impl, nullptr, nullptr);
+        };
+        auto fwdbwd = [&] {
+          const torch::Tensor xg = x.detach().requires_grad_(true), zg = z.detach().requires_grad_(true);
+          core->forward(xg, zg, torch::Tensor(), false, impl, nullptr, nullptr).backward(dyc);
+        };
+        measure("core:" + name, fwd, fwdbwd, 0.0);
+      }
+      core->zero_grad();
+    }
+    // Each row against its own reference: the scan's against "ref", the core's against "core:ref".
+    for (size_t i = first; i < rep.rows.size(); ++i) {
+      auto& r = rep.rows[i];
+      const std::string want = r.path.rfind("core:", 0) == 0 ? "core:ref" : "ref";
+      for (size_t k = first; k < rep.rows.size(); ++k) {
+        const ScanBenchRow& ref = rep.rows[k];
+        if (ref.path != want) continue;
         r.speedup_fwd = ref.fwd_ms / r.fwd_ms;
         r.speedup_fwdbwd = ref.fwdbwd_ms / r.fwdbwd_ms;
         r.mem_ratio = r.fwdbwd_peak_mb > 0 ? ref.fwdbwd_peak_mb / r.fwdbwd_peak_mb : 0;
@@ -218,7 +256,7 @@ std::string ScanBenchReport::to_table() const {
                   c.failure.empty() ? "" : ": ", c.failure.c_str());
     s << line;
   }
-  std::snprintf(line, sizeof line, "%6s %-5s %10s %12s %9s %11s %10s %14s %9s %9s%s\n", "L", "path", "fwd ms", "fwd+bwd ms",
+  std::snprintf(line, sizeof line, "%6s %-8s %10s %12s %9s %11s %10s %14s %9s %9s%s\n", "L", "path", "fwd ms", "fwd+bwd ms",
                 "fwd MB", "fwd+bwd MB", "fwd x ref", "fwd+bwd x ref", "mem ref/x", "fwd/roof",
                 peak_bandwidth_gbs > 0 ? "   GB/s (share)" : "");
   s << line;
@@ -229,9 +267,11 @@ std::string ScanBenchReport::to_table() const {
       std::snprintf(b, sizeof b, "   %.0f (%.0f%%)", r.bandwidth_gbs, 100 * r.bandwidth_share);
       bw = b;
     }
-    std::snprintf(line, sizeof line, "%6lld %-5s %10.2f %12.2f %9.1f %11.1f %10.2f %14.2f %9.1f %9.2f%s\n",
+    char roof[32] = "-";
+    if (r.roofline_multiple > 0) std::snprintf(roof, sizeof roof, "%.2f", r.roofline_multiple);
+    std::snprintf(line, sizeof line, "%6lld %-8s %10.2f %12.2f %9.1f %11.1f %10.2f %14.2f %9.1f %9s%s\n",
                   (long long)r.length, r.path.c_str(), r.fwd_ms, r.fwdbwd_ms, r.fwd_peak_mb, r.fwdbwd_peak_mb,
-                  r.speedup_fwd, r.speedup_fwdbwd, r.mem_ratio, r.roofline_multiple, bw.c_str());
+                  r.speedup_fwd, r.speedup_fwdbwd, r.mem_ratio, roof, bw.c_str());
     s << line;
   }
   return s.str();

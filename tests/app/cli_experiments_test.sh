@@ -53,11 +53,12 @@ PY
 run "$MABERT" ablate --grid "$GRIDS/baselines-tiny.json" --dry-run \
   && grep -q "DDDDDD" "$W/out" && grep -q "LLLLLL" "$W/out" && ok "baselines grid variants" || bad "baselines grid: $(cat "$W/out")"
 # Commands that run models start with libgomp's spinning bounded unless the user chose a wait
-# policy (util/openmp_wait.h); the kernels split over the intra-op threads.
+# policy (util/openmp_wait.h); the kernels split over the intra-op threads; bench scan times the
+# scan and the whole SSM core (conv, projections, scan) on each path.
 for want in "GOMP_SPINCOUNT=10000" "OMP_WAIT_POLICY=passive"; do
   case "$want" in OMP*) pre=(env "$want") ;; *) pre=(env -u GOMP_SPINCOUNT -u OMP_WAIT_POLICY) ;; esac
   "${pre[@]}" "$MABERT" bench scan --lengths 16 --batch 1 --paths cpu --repeats 1 --threads 2 --json >"$W/scan.json" 2>"$W/err" \
-    && python3 -c 'import json,sys; j=json.load(open(sys.argv[1])); assert j["openmp_wait"] == sys.argv[2], j["openmp_wait"]; assert j["cpu_kernel_threads"] == 2, j' \
+    && python3 -c 'import json,sys; j=json.load(open(sys.argv[1])); assert j["openmp_wait"] == sys.argv[2], j["openmp_wait"]; assert j["cpu_kernel_threads"] == 2, j; assert [r["path"] for r in j["rows"]] == ["cpu", "core:cpu"], j["rows"]' \
        "$W/scan.json" "$want" && ok "OpenMP wait: $want" || bad "OpenMP wait $want: $(cat "$W/err")"
 done
 "$MABERT" bench model --preset tiny --lengths 32 --repeats 2 >/dev/null 2>"$W/err" \
