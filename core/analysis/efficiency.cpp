@@ -92,27 +92,32 @@ std::vector<ProfilePoint> profile(const std::vector<ProfileModel>& models, const
     entries.push_back(std::move(e));
   }
 
-  // Lengths outer, schedules inner: every schedule at one length is timed back to back under the
-  // same conditions (caches, allocator state, other load), so the ratios compare like with like.
+  // Lengths outer, schedules inner, and the timed repeats interleaved: round r runs every model
+  // once, in an order rotated by r, so a machine that speeds up or slows down during the
+  // measurement (a noisy VM, turbo, another job) shifts all models alike and the ratios against
+  // the baseline compare like with like.
   std::vector<ProfilePoint> points;
   at::Generator inputs_gen = at::make_generator<at::CPUGeneratorImpl>(opt.seed);  // the profile's own draws
   for (int64_t L : opt.lengths) {
+    struct Timed {
+      ProfilePoint p;
+      std::function<void()> run_once;
+      std::vector<double> ms;
+    };
+    std::vector<Timed> timed;
     for (Entry& entry : entries) {
       MaBert& model = entry.model;
       torch::optim::AdamW* optim = entry.optim.get();
       const ModelConfig& cfg = entry.cfg;
-      const std::string& schedule = entry.schedule;
-      const int64_t params = entry.params;
-      if (stop && stop->load()) return points;
-      ProfilePoint p;
-      p.schedule = schedule, p.length = L, p.params = params;
+      Timed t;
+      t.p.schedule = entry.schedule, t.p.length = L, t.p.params = entry.params;
       torch::Tensor ids =
           torch::randint(Tokenizer::kNumSpecial, cfg.vocab_size, {opt.batch, L}, inputs_gen, torch::kLong).to(dev);
       torch::Tensor mask = torch::ones({opt.batch, L}, torch::kFloat).to(dev);
       // MLM-style loss on 15 % of the positions.
       const int64_t n_masked = std::max<int64_t>(1, L * 15 / 100);
       torch::Tensor pos = torch::randperm(L, inputs_gen, torch::kLong).narrow(0, 0, n_masked).to(dev);
-      auto run_once = [&] {
+      t.run_once = [&opt, &model, optim, &cfg, ids, mask, pos, bf16, dev] {
         if (opt.mode == "inference") {
           torch::NoGradGuard g;
           (void)model->forward(ids, mask);
@@ -131,31 +136,56 @@ std::vector<ProfilePoint> profile(const std::vector<ProfileModel>& models, const
         }
         synchronize(dev);
       };
+      timed.push_back(std::move(t));
+    }
+    // A run that fails for lack of memory leaves its point with the error and no timings.
+    auto guarded = [&](Timed& t, const std::function<void()>& fn) {
+      if (!t.p.error.empty()) return;
       try {
-        for (int i = 0; i < opt.warmup; ++i) run_once();
-        const int64_t base_bytes = peak_memory_reset(mem_dev);
-        const int64_t base_rss = dev.is_cuda() ? -1 : rss_peak_reset();
-        std::vector<double> ms;
-        for (int i = 0; i < opt.repeats; ++i) {
-          const auto t0 = std::chrono::steady_clock::now();
-          run_once();
-          ms.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
-        }
-        p.peak_bytes = peak_memory_since(mem_dev, base_bytes);
-        if (!dev.is_cuda()) p.rss_bytes = rss_peak_since(base_rss);
-        std::sort(ms.begin(), ms.end());
-        p.min_ms = ms.front(), p.max_ms = ms.back();
-        const size_t n = ms.size();
-        p.median_ms = n % 2 ? ms[n / 2] : 0.5 * (ms[n / 2 - 1] + ms[n / 2]);
+        fn();
       } catch (const std::exception& e) {
         if (!is_out_of_memory(e)) throw;
-        p.error = "out of memory";
+        t.p.error = "out of memory";
 #if MABERT_WITH_CUDA
         if (dev.is_cuda()) c10::cuda::CUDACachingAllocator::emptyCache();
 #endif
       }
-      points.push_back(p);
-      if (on_point) on_point(p);
+    };
+    // Warm-up, then one untimed run per model for its peak memory.
+    for (Timed& t : timed) {
+      if (stop && stop->load()) return points;
+      guarded(t, [&] {
+        for (int i = 0; i < opt.warmup; ++i) t.run_once();
+        const int64_t base_bytes = peak_memory_reset(mem_dev);
+        const int64_t base_rss = dev.is_cuda() ? -1 : rss_peak_reset();
+        t.run_once();
+        t.p.peak_bytes = peak_memory_since(mem_dev, base_bytes);
+        if (!dev.is_cuda()) t.p.rss_bytes = rss_peak_since(base_rss);
+      });
+    }
+    const size_t n_models = timed.size();
+    for (int r = 0; r < opt.repeats; ++r) {
+      for (size_t k = 0; k < n_models; ++k) {
+        if (stop && stop->load()) return points;
+        Timed& t = timed[(k + static_cast<size_t>(r)) % n_models];
+        guarded(t, [&] {
+          const auto t0 = std::chrono::steady_clock::now();
+          t.run_once();
+          t.ms.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
+        });
+      }
+    }
+    for (Timed& t : timed) {
+      if (t.p.error.empty()) {
+        std::sort(t.ms.begin(), t.ms.end());
+        const size_t n = t.ms.size();
+        t.p.min_ms = t.ms.front(), t.p.max_ms = t.ms.back();
+        t.p.median_ms = n % 2 ? t.ms[n / 2] : 0.5 * (t.ms[n / 2 - 1] + t.ms[n / 2]);
+      } else {
+        t.p.peak_bytes = -1, t.p.rss_bytes = -1;
+      }
+      points.push_back(t.p);
+      if (on_point) on_point(t.p);
     }
   }
   return points;

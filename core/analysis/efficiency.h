@@ -44,12 +44,14 @@ struct ProfileModel {
 
 // Each model at each length. Positions are extended to the longest length (learned tables are
 // sized to it, DeBERTa's relative range covers it), as the paper's Table A3 does for 4,096.
+// At each length the models' timed repeats are interleaved (round r runs each model once, in an
+// order rotated by r), so drifting machine speed affects them alike.
 std::vector<ProfilePoint> profile(const std::vector<ProfileModel>& models, const ProfileOptions& opt,
                                   const std::function<void(const ProfilePoint&)>& on_point = {},
                                   const std::atomic<bool>* stop = nullptr);
 
-// The same width and sizes as `base`, with each schedule in turn. `on_point` sees each result as
-// it is measured; `stop` ends the profile early (the points so far are returned).
+// The same width and sizes as `base`, with each schedule in turn. `on_point` sees each length's results
+// once they are measured; `stop` ends the profile early (the points so far are returned).
 std::vector<ProfilePoint> profile(const ModelConfig& base, const std::vector<std::string>& schedules,
                                   const ProfileOptions& opt,
                                   const std::function<void(const ProfilePoint&)>& on_point = {},
