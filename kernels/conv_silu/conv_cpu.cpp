@@ -3,6 +3,7 @@
 #include "conv_cpu.h"
 #include "conv_silu.h"
 
+#include "partials.h"
 #include "selective_scan/scan_cpu.h"  // MABERT_BY_ISA: one ISA choice for every fused kernel
 
 #include <ATen/ATen.h>
@@ -63,17 +64,17 @@ struct ConvSiluCpu : torch::autograd::Function<ConvSiluCpu> {
     const int64_t back = ctx->saved_data["back"].toInt();
     const bool reverse = ctx->saved_data["reverse"].toBool();
     const at::Tensor wt = weight.t().contiguous(), b = bias.contiguous(), dy = grads[0].contiguous();
-    const int64_t T = at::get_num_threads(), K = weight.size(1), C = weight.size(0);
+    const int64_t Q = conv_cpu::partials(x.size(0) * x.size(1)), K = weight.size(1), C = weight.size(0);
     const auto o = x.options();
     at::Tensor dacc = at::empty({x.size(0), x.size(1), C}, o), dx = at::empty({x.size(0), x.size(1), C}, o);
-    at::Tensor dw = at::zeros({T, K, C}, o), db = at::zeros({T, C}, o);
+    at::Tensor dw = at::zeros({Q, K, C}, o), db = at::zeros({Q, C}, o);  // per row chunk, summed in order
     if (x.scalar_type() == at::kDouble)
       run_bwd(params_of<double>(x, wt, b, back, reverse), dy.data_ptr<double>(), dacc.data_ptr<double>(), dx.data_ptr<double>(),
               dw.data_ptr<double>(), db.data_ptr<double>());
     else
       run_bwd(params_of<float>(x, wt, b, back, reverse), dy.data_ptr<float>(), dacc.data_ptr<float>(), dx.data_ptr<float>(),
               dw.data_ptr<float>(), db.data_ptr<float>());
-    return {dx, dw.sum(0).t().contiguous(), db.sum(0), at::Tensor(), at::Tensor()};
+    return {dx, sum_partials_in_order(dw).t().contiguous(), sum_partials_in_order(db), at::Tensor(), at::Tensor()};
   }
 };
 

@@ -17,9 +17,14 @@ struct ConvParams {
   const S* bias = nullptr;  // {C}
 };
 
+// Rows per dw/db partial in the backward: row chunk q (rows q·kRowsPerPartial …) accumulates
+// into partial q, whichever thread runs it, so the sums do not depend on the thread count.
+constexpr int64_t kRowsPerPartial = 64;
+inline int64_t partials(int64_t rows) { return (rows + kRowsPerPartial - 1) / kRowsPerPartial; }
+
 // y: {batch, L, C} contiguous.
-// Backward: dacc (scratch) and dx {batch, L, C} contiguous; dw {threads, K, C} and db {threads, C}
-// zeroed per-thread partials the caller sums.
+// Backward: dacc (scratch) and dx {batch, L, C} contiguous; dw {partials(batch·L), K, C} and db
+// {partials(batch·L), C} zeroed partials the caller sums.
 #define MABERT_CONV_DECLARE(isa, S)                                               \
   void conv_fwd_##isa(const ConvParams<S>& p, S* y);                              \
   void conv_bwd_##isa(const ConvParams<S>& p, const S* dy, S* dacc, S* dx, S* dw, S* db);

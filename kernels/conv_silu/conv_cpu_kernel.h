@@ -8,8 +8,12 @@
 
 #include <ATen/Parallel.h>
 
+#include <algorithm>
+
 namespace CONV_ISA {
 using mabert::kernels::conv_cpu::ConvParams;
+using mabert::kernels::conv_cpu::kRowsPerPartial;
+using mabert::kernels::conv_cpu::partials;
 
 template <typename S>
 inline S sigmoid(S a) {
@@ -49,29 +53,32 @@ void fwd(const ConvParams<S>& p, S* y) {
 template <typename S>
 void bwd(const ConvParams<S>& p, const S* dy, S* dacc, S* dx, S* dw, S* db) {
   const int64_t L = p.length, C = p.channels, K = p.width;
-  // Pass 1: dA per row, and this thread's share of dw and db.
-  at::parallel_for(0, p.batch * L, 16, [&](int64_t r0, int64_t r1) {
-    const int64_t tid = at::get_thread_num();
-    S* __restrict dwt = dw + tid * K * C;
-    S* __restrict dbt = db + tid * C;
-    for (int64_t r = r0; r < r1; ++r) {
-      const int64_t b = r / L, t = r % L;
-      S* __restrict da = dacc + r * C;
-      const S* __restrict g = dy + r * C;
-      preactivation(p, b, t, da);
+  // Pass 1: dA per row, and each row chunk's share of dw and db.
+  const int64_t rows = p.batch * L;
+  at::parallel_for(0, partials(rows), 1, [&](int64_t q0, int64_t q1) {
+    for (int64_t q = q0; q < q1; ++q) {
+      S* __restrict dwt = dw + q * K * C;
+      S* __restrict dbt = db + q * C;
+      const int64_t r_end = std::min(rows, (q + 1) * kRowsPerPartial);
+      for (int64_t r = q * kRowsPerPartial; r < r_end; ++r) {
+        const int64_t b = r / L, t = r % L;
+        S* __restrict da = dacc + r * C;
+        const S* __restrict g = dy + r * C;
+        preactivation(p, b, t, da);
 #pragma omp simd
-      for (int64_t c = 0; c < C; ++c) {
-        const S a = da[c], sg = sigmoid(a);
-        da[c] = g[c] * sg * (S(1) + a * (S(1) - sg));
-        dbt[c] += da[c];
-      }
-      for (int64_t k = 0; k < K; ++k) {
-        const int64_t tt = t + p.step * (k - p.back);
-        if (tt < 0 || tt >= L) continue;
-        const S* __restrict xr = p.x + b * p.stride_b + tt * p.stride_t;
-        S* __restrict w = dwt + k * C;
+        for (int64_t c = 0; c < C; ++c) {
+          const S a = da[c], sg = sigmoid(a);
+          da[c] = g[c] * sg * (S(1) + a * (S(1) - sg));
+          dbt[c] += da[c];
+        }
+        for (int64_t k = 0; k < K; ++k) {
+          const int64_t tt = t + p.step * (k - p.back);
+          if (tt < 0 || tt >= L) continue;
+          const S* __restrict xr = p.x + b * p.stride_b + tt * p.stride_t;
+          S* __restrict w = dwt + k * C;
 #pragma omp simd
-        for (int64_t c = 0; c < C; ++c) w[c] += da[c] * xr[c];
+          for (int64_t c = 0; c < C; ++c) w[c] += da[c] * xr[c];
+        }
       }
     }
   });

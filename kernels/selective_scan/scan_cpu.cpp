@@ -4,6 +4,8 @@
 #include "scan_cpu.h"
 #include "scan_paths.h"
 
+#include "partials.h"
+
 #include <ATen/Parallel.h>
 #include <torch/autograd.h>
 
@@ -92,13 +94,13 @@ at::Tensor forward_impl(const variable_list& in, bool reverse, bool softplus, at
 template <typename S>
 variable_list backward_impl(const variable_list& in, bool reverse, bool softplus, const at::Tensor& grad) {
   cpu::ScanParams<S> p = params_of<S>(in, reverse, softplus);
-  const int64_t Bsz = p.batch, L = p.length, Cp = p.channels, N = p.dstate, T = at::get_num_threads();
+  const int64_t Bsz = p.batch, L = p.length, Cp = p.channels, N = p.dstate, blocks = Cp / cpu::block_width<S>();
   const at::Tensor dy = grad.contiguous();
   const auto o = in[kU].options();
   at::Tensor du = at::empty({Bsz, L, Cp}, o), ddelta = at::empty({Bsz, L, Cp}, o);
   at::Tensor dz = in[kZ].defined() ? at::empty({Bsz, L, Cp}, o) : at::Tensor();
   at::Tensor dA = at::empty({Bsz, N, Cp}, o), dD = at::empty({Bsz, Cp}, o), dbias = at::empty({Bsz, Cp}, o);
-  at::Tensor dB = at::zeros({T, Bsz, L, N}, o), dC = at::zeros({T, Bsz, L, N}, o);
+  at::Tensor dB = at::empty({blocks, Bsz, L, N}, o), dC = at::empty({blocks, Bsz, L, N}, o);  // per channel block
   cpu::ScanGrads<S> g;
   g.dy = dy.data_ptr<S>();
   g.du = du.data_ptr<S>(), g.ddelta = ddelta.data_ptr<S>(), g.dz = dz.defined() ? dz.data_ptr<S>() : nullptr;
@@ -107,12 +109,12 @@ variable_list backward_impl(const variable_list& in, bool reverse, bool softplus
   run_bwd(p, g);
   return {du,
           ddelta,
-          dA.sum(0),
-          dB.sum(0),
-          dC.sum(0),
-          in[kD].defined() ? dD.sum(0) : at::Tensor(),
+          sum_partials_in_order(dA),
+          sum_partials_in_order(dB),
+          sum_partials_in_order(dC),
+          in[kD].defined() ? sum_partials_in_order(dD) : at::Tensor(),
           dz,
-          in[kBias].defined() ? dbias.sum(0) : at::Tensor(),
+          in[kBias].defined() ? sum_partials_in_order(dbias) : at::Tensor(),
           at::Tensor(),
           at::Tensor(),
           at::Tensor()};

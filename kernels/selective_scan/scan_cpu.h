@@ -26,9 +26,10 @@ struct ScanParams {
   S* delta_out = nullptr;  // optional {batch, L, Cp}: effective Δ
 };
 
-// Gradients. dB/dC are reduced over channels into one slice per worker thread
-// ({threads, batch, L, N}); dA ({batch, N, Cp}), dD and dbias ({batch, Cp}) are per batch row.
-// The caller sums both.
+// Gradients. dB/dC are reduced over each block's block_width() channels into that block's
+// slice ({Cp / block_width, batch, L, N}, every element written); dA ({batch, N, Cp}), dD and
+// dbias ({batch, Cp}) are per batch row. The caller sums both: no sum depends on how the
+// blocks were shared among threads, so results are the same on any thread count.
 template <typename S>
 struct ScanGrads {
   const S* dy = nullptr;                                  // {batch, L, Cp}

@@ -172,10 +172,12 @@ void bwd(const ScanParams<S>& p, const ScanGrads<S>& g) {
     S* const slopes = ds + L * W;
     alignas(64) S h[kMaxState][W], dh[kMaxState][W], dA[kMaxState][W];
     alignas(64) S acc[W], dD[W], dbias[W], dy[W], dd[W], dub[W];
-    S* dB = g.dB + (at::get_thread_num() * p.batch) * L * N;  // this thread's slice
-    S* dC = g.dC + (at::get_thread_num() * p.batch) * L * N;
     for (int64_t task = begin; task < end; ++task) {
       const int64_t b = task / blocks, c0 = (task % blocks) * W;
+      // This block's own dB/dC slice: written once, summed over blocks by the caller in a fixed
+      // order, so the gradients do not depend on the thread count.
+      S* dB = g.dB + ((task % blocks) * p.batch) * L * N;
+      S* dC = g.dC + ((task % blocks) * p.batch) * L * N;
       // Recompute the forward for this block.
       for (int64_t n = 0; n < N; ++n) std::fill(h[n], h[n] + W, S(0));
       for (int64_t s = 0; s < L; ++s) {
@@ -267,7 +269,7 @@ void bwd(const ScanParams<S>& p, const ScanGrads<S>& g) {
           dbias[w] += ddelta[w];
         }
       }
-      // Reduce the lane-wise dB/dC over this block's channels into the thread's slice.
+      // Reduce the lane-wise dB/dC over this block's channels into the block's slice.
       for (int64_t s = 0; s < L; ++s) {
         const int64_t t = p.reverse ? L - 1 - s : s;
         for (int64_t n = 0; n < N; ++n) {
@@ -279,8 +281,8 @@ void bwd(const ScanParams<S>& p, const ScanGrads<S>& g) {
             sc += cb[w];
             sb += bb[w];
           }
-          dC[(b * L + t) * N + n] += sc;
-          dB[(b * L + t) * N + n] += sb;
+          dC[(b * L + t) * N + n] = sc;
+          dB[(b * L + t) * N + n] = sb;
         }
       }
       for (int64_t n = 0; n < N; ++n) std::copy(dA[n], dA[n] + W, g.dA + (b * N + n) * Cp + c0);
