@@ -153,9 +153,10 @@ ScanBenchReport run_scan_bench(const ScanBenchConfig& cfg, const std::function<v
         progress(s.str());
       }
     };
+    auto too_long_for = [&](ScanImpl impl) { return impl == ScanImpl::Ref && L > cfg.ref_max_length; };
     for (const auto& name : paths) {
       const ScanImpl impl = kernels::parse_scan_impl(name);
-      if (impl == ScanImpl::Ref && L > cfg.ref_max_length) continue;
+      if (too_long_for(impl)) continue;
       kernels::ScanOptions opt;
       opt.impl = impl;
       if (kernels::resolve_scan_impl(in, opt) != impl)
@@ -176,11 +177,12 @@ ScanBenchReport run_scan_bench(const ScanBenchConfig& cfg, const std::function<v
     // same module run as the oracle (reference conv and scan). Its time over the scan's shows
     // what the conv and the two small projections add.
     if (!dev.is_cuda() && dt == torch::kFloat) {
+      // The same inputs for every path: x and z as in_proj's halves, dy as out_proj hands it back.
+      const torch::Tensor x = torch::randn({cfg.batch, L, cfg.channels}), z = torch::randn({cfg.batch, L, cfg.channels});
+      const torch::Tensor dyc = dy.transpose(1, 2);
       for (const auto& name : paths) {
         const ScanImpl impl = kernels::parse_scan_impl(name);
-        if (impl == ScanImpl::Ref && L > cfg.ref_max_length) continue;
-        const torch::Tensor x = torch::randn({cfg.batch, L, cfg.channels}), z = torch::randn({cfg.batch, L, cfg.channels});
-        const torch::Tensor dyc = dy.transpose(1, 2);  // {B, L, C}, as out_proj hands it back
+        if (too_long_for(impl)) continue;
         auto fwd = [&] {
           torch::NoGradGuard g;
           core->forward(x, z, torch::Tensor(), false, impl, nullptr, nullptr);

@@ -2,8 +2,8 @@
 // 300 000 iterations before it sleeps. On free cores that saves a wake-up; on shared cores (the
 // studio's train and analysis workers together, a run beside another job, several ranks on one
 // machine) the spinning thread holds the core its partner needs. Measured on the 2-core machine
-// with other work running: `mabert drift` 21–45 s at the default, 4.3 s at 10 000 spins, 1.1 s
-// passive; on free cores 10 000 spins cost nothing measurable, passive ~20 % (docs/KERNELS.md, "Threads").
+// beside two busy processes: `mabert drift` 16.9 s at the default, 7.6 s at 10 000 spins; on free
+// cores 10 000 spins cost nothing measurable, passive ~20 % (docs/KERNELS.md, "Threads").
 // libgomp reads the setting once, when it is loaded, before main(): so it is set by re-executing.
 #pragma once
 
