@@ -3,6 +3,7 @@
 #include "cli/commands.h"
 #include "cli/progress.h"
 
+#include "analysis/drift.h"
 #include "data/glue.h"
 #include "dist/world.h"
 #include "jobs/runner.h"
@@ -33,6 +34,12 @@ train::Control g_control;
 void on_signal(int) { g_control.request_stop_from_signal(); }
 
 // Ctrl-C asks the loop to stop after the current step and write a checkpoint.
+std::vector<std::string> mask_config_names() {
+  std::vector<std::string> names;
+  for (const analysis::MaskConfig& c : analysis::mask_configs()) names.push_back(c.name);
+  return names;
+}
+
 void install_stop_handler() {
   std::signal(SIGINT, on_signal);
   std::signal(SIGTERM, on_signal);
@@ -307,7 +314,7 @@ void add_train_commands(CLI::App& app) {
   // --- eval -----------------------------------------------------------------------------------
   {
     struct Args {
-      std::string run, data, split = "dev", predictions;
+      std::string run, data, split = "dev", predictions, padding, psm;
       int64_t max_len = 0, batch = 64;
       bool json = false, last = false;
     };
@@ -320,18 +327,27 @@ void add_train_commands(CLI::App& app) {
     c->add_option("--max-len", a->max_len, "Maximum sequence length (default: the length the run was trained at)");
     c->add_option("--batch", a->batch, "Batch size")->capture_default_str();
     c->add_flag("--last", a->last, "Use the latest checkpoint instead of the best one");
+    c->add_option("--padding", a->padding, "Pad on this side instead of the one the run was trained with")
+        ->check(CLI::IsMember({"left", "right"}));
+    c->add_option("--psm", a->psm, "Padding-safe masking to serve with, on the same weights, instead of the trained one")
+        ->check(CLI::IsMember(mask_config_names()));
     c->add_flag("--json", a->json, "Machine-readable output");
     c->callback([a] {
       jobs::EvalJob job;
+      job.padding = a->padding, job.psm = a->psm;
       job.run = a->run, job.data_dir = a->data, job.split = a->split, job.max_len = a->max_len, job.batch = a->batch;
       job.best = !a->last, job.predictions = a->predictions;
       const jobs::EvalOutcome r = jobs::evaluate(job);
       const std::string& task = r.task;
       const auto& m = r.metrics;
       if (a->json) {
-        std::cout << nlohmann::ordered_json({{"task", task}, {"split", a->split}, {"examples", r.examples}, {"metrics", m}}).dump(2) << '\n';
+        std::cout << nlohmann::ordered_json({{"task", task}, {"split", a->split}, {"examples", r.examples},
+                                             {"padding", r.padding}, {"psm", r.psm}, {"metrics", m}})
+                         .dump(2)
+                  << '\n';
       } else {
-        std::printf("%s %s (%zu examples)\n", task.c_str(), a->split.c_str(), r.examples);
+        std::printf("%s %s (%zu examples, %s padding, PSM %s)\n", task.c_str(), a->split.c_str(), r.examples,
+                    r.padding.c_str(), r.psm.c_str());
         for (const auto& [k, v] : m) std::printf("%s\t%.4f\n", k.c_str(), v);
       }
     });

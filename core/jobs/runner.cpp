@@ -1,5 +1,6 @@
 #include "jobs/runner.h"
 
+#include "analysis/drift.h"
 #include "runs/registry.h"
 #include "tokenize/tokenizer.h"
 #include "util/errors.h"
@@ -140,6 +141,16 @@ JobOutcome finetune(const train::FinetuneJob& job, const Recording& rec, const t
   return out;
 }
 
+// The drift analysis's name for a model's masking flags (they are independent in the config).
+static std::string psm_name(const ModelConfig& c) {
+  for (const analysis::MaskConfig& m : analysis::mask_configs())
+    if (m.pre == c.psm_pre && m.post == c.psm_post && m.state == c.psm_state) return m.name;
+  std::string s = c.psm_state ? "state" : "";
+  for (const auto& [on, part] : {std::pair{c.psm_post, "post"}, std::pair{c.psm_pre, "pre"}})
+    if (on) s = part + (s.empty() ? "" : "+" + s);
+  return s.empty() ? "none" : s;
+}
+
 EvalOutcome evaluate(const EvalJob& job) {
   train::LoadedRun r = train::load_run(job.run, job.best);
   EvalOutcome out;
@@ -153,7 +164,18 @@ EvalOutcome evaluate(const EvalJob& job) {
   // options), so the run's own dev score is reproduced.
   const auto train_opts = r.info.find("train");
   const bool has_opts = train_opts != r.info.end() && train_opts->is_object();
-  const bool left = has_opts && train_opts->value("padding", "right") == "left";
+  bool left = has_opts && train_opts->value("padding", "right") == "left";
+  if (!job.padding.empty()) {
+    if (job.padding != "left" && job.padding != "right")
+      throw std::invalid_argument("padding: '" + job.padding + "' is not one of: left, right");
+    left = job.padding == "left";
+  }
+  if (!job.psm.empty()) {
+    const analysis::MaskConfig m = analysis::mask_config(job.psm);
+    r.model->set_psm(m.pre, m.post, m.state);
+  }
+  out.padding = left ? "left" : "right";
+  out.psm = psm_name(r.model->config());
   const json trained_len = has_opts ? train_opts->value("max_len", json()) : json();
   const int64_t max_len = job.max_len > 0 ? job.max_len : trained_len.is_number_integer() ? trained_len.get<int64_t>() : 128;
   out.metrics = train::evaluate(r.model, r.tokenizer, split, max_len, job.batch, job.predictions.empty() ? nullptr : &preds, left);

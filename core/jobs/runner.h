@@ -50,10 +50,15 @@ struct EvalJob {
   int64_t max_len = 0, batch = 64;  // max_len 0: the length the run was trained at (run.json), else 128
   bool best = true;                // the best checkpoint (else the latest)
   std::string predictions;         // when set: one prediction per example, in the task's order (TSV)
+  // Serving-condition overrides (empty: as the run was trained). padding: "left" | "right";
+  // psm: a padding-drift masking configuration (none | pre | post | pre+post | pre+post+state),
+  // switched on the same weights, to measure what padding costs a model served another way.
+  std::string padding, psm;
 };
 struct EvalOutcome {
   std::string task;
   size_t examples = 0;
+  std::string padding, psm;  // the conditions evaluated under (psm: the masking configuration's name)
   std::map<std::string, double> metrics;
 };
 EvalOutcome evaluate(const EvalJob& job);

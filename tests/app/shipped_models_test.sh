@@ -62,6 +62,11 @@ printf 'the sea was calm that morning .\nshe opened the letter .\n' > "$W/s.txt"
 "$MABERT" encode --run "$W/models/mabert-tiny" --input "$W/s.txt" --out "$W/s.safetensors" >"$W/out" 2>"$W/err" \
   && [ -s "$W/s.safetensors" ] && ok "encoder encodes" || bad "encode: $(cat "$W/err")"
 
+# An unknown masking configuration is refused by name, before anything loads.
+"$MABERT" eval --run "$W/models/mabert-tiny-sst2" --psm pre+state >"$W/out" 2>"$W/err" \
+  && bad "eval --psm pre+state was accepted" \
+  || { grep -q -- "--psm" "$W/err" && ok "eval --psm: unknown configuration named" || bad "eval --psm: $(cat "$W/err")"; }
+
 # mabert eval reproduces each fine-tuned model's dev score (needs ../shared's GLUE).
 if [ -d "$SHARED/glue" ]; then
   for m in $names; do
@@ -76,6 +81,19 @@ card = json.load(open(sys.argv[2]))["metrics"]
 for k, v in got.items():
     print(f"     {k}: eval {v:.4f}, card {card[k]:.4f}")
     assert abs(v - card[k]) < 1e-6, (k, v, card[k])
+PY
+    # Served padded on the other side (the runs were trained right-padded): with full PSM the
+    # scores are the card's (left padding is masked out exactly); with none they move.
+    "$MABERT" eval --run "$d" --data "$SHARED/glue/$task" --padding left --psm pre+post+state --json >"$W/full" 2>"$W/err" \
+      && "$MABERT" eval --run "$d" --data "$SHARED/glue/$task" --padding left --psm none --json >"$W/none" 2>>"$W/err" \
+      && python3 - "$W/full" "$W/none" "$d/scores.json" <<'PY' && ok "$m: left-padded, full PSM keeps the card, none moves it" || bad "$m: left-padded serving $(cat "$W/err")"
+import json, sys
+full, none, card = (json.load(open(p)) for p in sys.argv[1:4])
+assert (full["padding"], full["psm"], none["padding"], none["psm"]) == ("left", "pre+post+state", "left", "none"), (full, none)
+for k, v in card["metrics"].items():
+    print(f"     {k}: left+full {full['metrics'][k]:.4f}, left+none {none['metrics'][k]:.4f}, card {v:.4f}")
+    assert abs(full["metrics"][k] - v) < 1e-6, k
+assert any(abs(none["metrics"][k] - v) > 1e-3 for k, v in card["metrics"].items())
 PY
   done
 else
