@@ -87,6 +87,11 @@ MapView::MapView(QWidget* parent) : QWidget(parent) {
   notice_->setStyleSheet("background: #fff3cd; color: #664d03; border: 1px solid #ffe69c; padding: 6px;");
   notice_->hide();
   v->addWidget(notice_);
+  prediction_ = new QLabel;
+  prediction_->setObjectName("map_prediction");
+  prediction_->setTextFormat(Qt::RichText);
+  prediction_->hide();
+  v->addWidget(prediction_);
   text_ = new QTextBrowser;
   text_->setMaximumHeight(120);
   text_->setObjectName("map_tokens");
@@ -103,7 +108,34 @@ void MapView::setPoolingTrained(bool trained, const QString& why) {
   notice_->setVisible(!trained);
 }
 
+void MapView::setTask(const QString& task, const QStringList& class_names) {
+  task_ = task;
+  class_names_ = class_names;
+}
+
+namespace {
+
+// "SST-2 prediction: positive 0.93 · negative 0.07" (classes by probability), or the score.
+QString prediction_line(const QString& task, const QStringList& names, const analysis::Inspection& r) {
+  QString line = "<b>" + (task.isEmpty() ? QString("Head") : task.toHtmlEscaped()) + " prediction:</b> ";
+  if (r.regression) return line + QString("score %1").arg(r.head_outputs.at(0), 0, 'f', 3);
+  std::vector<size_t> order(r.head_outputs.size());
+  for (size_t i = 0; i < order.size(); ++i) order[i] = i;
+  std::stable_sort(order.begin(), order.end(), [&](size_t x, size_t y) { return r.head_outputs[x] > r.head_outputs[y]; });
+  for (size_t k = 0; k < order.size(); ++k) {
+    const size_t i = order[k];
+    const QString name = static_cast<qsizetype>(i) < names.size() ? names[static_cast<qsizetype>(i)].toHtmlEscaped() : QString("class %1").arg(i);
+    const QString item = QString("%1 %2").arg(name).arg(r.head_outputs[i], 0, 'f', 2);
+    line += (k ? " · " : "") + (k == 0 ? "<b>" + item + "</b>" : item);
+  }
+  return line;
+}
+
+}  // namespace
+
 void MapView::show(const analysis::Inspection& r) {
+  prediction_->setVisible(!r.head_outputs.empty());
+  if (!r.head_outputs.empty()) prediction_->setText(prediction_line(task_, class_names_, r));
   double wmax = 1e-12;
   for (double w : r.pool_weights) wmax = std::max(wmax, w);
   QString html;
@@ -433,6 +465,7 @@ void AnalysisPanel::setModel(const ModelSource& source) {
   map_->setPoolingTrained(source.pooling_trained, source.run_dir.isEmpty()
                                                       ? QString("the model has random weights.")
                                                       : QString("this is a pretraining run, and MLM never trains the pooling's score layer (only fine-tuning does)."));
+  map_->setTask(source.task, source.class_names);
   model_label_->setToolTip(QString::fromStdString(source.config.to_json().dump(2)));
   ssm_->setLayers(analysis::ssm_layers(source.config), source.config);
   attention_->setLayers(analysis::attention_layers(source.config), source.config);

@@ -30,6 +30,9 @@ class MapView : public QWidget {
   // Whether the pooling was trained (ModelSource::pooling_trained); when not, a notice says the
   // weights are an initialisation and they are drawn in grey.
   void setPoolingTrained(bool trained, const QString& why);
+  // The task and class names of the model's head (empty: no task), for the prediction line.
+  void setTask(const QString& task, const QStringList& class_names);
+  QLabel* prediction() const { return prediction_; }
   bool poolingTrained() const { return trained_; }
   QLabel* notice() const { return notice_; }
   QCustomPlot* plot() const { return plot_; }
@@ -37,7 +40,10 @@ class MapView : public QWidget {
 
  private:
   bool trained_ = true;
+  QString task_;
+  QStringList class_names_;
   QLabel* notice_;
+  QLabel* prediction_;
   QTextBrowser* text_;
   QCustomPlot* plot_;
 };

@@ -1,5 +1,6 @@
 #include "worker.h"
 
+#include "data/glue.h"
 #include "interop/hf_export.h"
 #include "util/errors.h"
 
@@ -128,7 +129,18 @@ void AnalysisWorker::loadRun(const QString& run_dir) {
     max_len_ = model_->config().max_len;
     const std::string& pooling = model_->config().pooling;
     const bool learned_pooling = pooling == "map" || pooling == "attn";
-    emit modelReady({"run " + run_dir, model_->config(), run_dir, !learned_pooling || r.info.value("kind", "") == "finetune"});
+    ModelSource source;
+    source.description = "run " + run_dir;
+    source.config = model_->config();
+    source.run_dir = run_dir;
+    source.pooling_trained = !learned_pooling || r.info.value("kind", "") == "finetune";
+    const std::string task = r.info.value("task", "");
+    if (!task.empty()) {
+      const data::GlueTask& t = data::glue_task(task);
+      source.task = QString::fromStdString(t.name);
+      for (size_t i = 0; i < t.labels.size(); ++i) source.class_names << QString::fromStdString(data::label_meaning(t, i));
+    }
+    emit modelReady(source);
   } catch (const std::exception& e) {
     emit failed("load run", QString::fromStdString(describe_error(e)));
   }
@@ -163,7 +175,10 @@ void AnalysisWorker::initModel(const ModelConfig& cfg_in, const QString& tokeniz
     model_->eval();
     tok_ = std::move(tok);
     max_len_ = cfg.max_len;
-    emit modelReady({"untrained " + QString::fromStdString(cfg.schedule) + " (random weights)", cfg, {}, false});
+    ModelSource source;
+    source.description = "untrained " + QString::fromStdString(cfg.schedule) + " (random weights)";
+    source.config = cfg;
+    emit modelReady(source);
   } catch (const std::exception& e) {
     emit failed("initialise model", QString::fromStdString(describe_error(e)));
   }

@@ -15,6 +15,7 @@
 
 #include <QObject>
 #include <QString>
+#include <QStringList>
 #include <QThread>
 
 #include <atomic>
@@ -80,6 +81,10 @@ struct ModelSource {
   // score layer, only fine-tuning does; the MAP view says so rather than drawing initial weights
   // as if they meant something. Poolings without parameters (cls, mean, masked_mean) count as trained.
   bool pooling_trained = false;
+  // A fine-tuned run's GLUE task and what its classes mean (empty otherwise), for the prediction
+  // the MAP view shows beside the weights.
+  QString task;
+  QStringList class_names;
 };
 
 class AnalysisWorker : public QObject {

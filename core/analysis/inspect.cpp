@@ -74,6 +74,8 @@ Inspection inspect(MaBert& model, const Tokenizer& tok, const std::string& a, co
 
   auto w = r.pool_weights[0].to(torch::kCPU, torch::kDouble).contiguous();
   out.pool_weights.assign(w.data_ptr<double>(), w.data_ptr<double>() + L);
+  out.regression = model->config().head == Head::Regression;
+  if (r.logits.defined()) out.head_outputs = head_outputs(model->config().head, r.logits[0]);
   if (opt.attention_layer >= 0) {
     out.attention = r.attentions[opt.attention_layer][0].to(torch::kCPU, torch::kFloat).contiguous();
     out.attention_mean = out.attention.mean(0).contiguous();

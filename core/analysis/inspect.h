@@ -25,6 +25,8 @@ struct Inspection {
   std::vector<int64_t> ids;
   std::vector<uint8_t> valid;       // 1 for real tokens, 0 for pads
   std::vector<double> pool_weights; // per token; exactly 0 on pads under MAP
+  std::vector<double> head_outputs; // the task head's output: class probabilities, or {score} for
+  bool regression = false;          // a regression head; empty without a head (a pretrained encoder)
   torch::Tensor attention;          // {H, L, L} of attention_layer, undefined when not asked or not T/P
   torch::Tensor attention_mean;     // {L, L} the mean over heads
   // SSM trace of ssm_layer (forward scan), over the L positions:

@@ -75,6 +75,16 @@ std::vector<std::string> glue_task_names() {
   return n;
 }
 
+std::string label_meaning(const GlueTask& task, size_t index) {
+  static const std::map<std::string, std::vector<std::string>> meanings = {
+      {"CoLA", {"unacceptable", "acceptable"}},   {"SST-2", {"negative", "positive"}},
+      {"MRPC", {"not equivalent", "equivalent"}}, {"QQP", {"not duplicate", "duplicate"}},
+      {"WNLI", {"not entailment", "entailment"}}};
+  const auto it = meanings.find(task.name);
+  if (it != meanings.end() && index < it->second.size()) return it->second[index];
+  return task.labels.at(index);
+}
+
 const GlueTask& glue_task(const std::string& name) {
   std::string k = lower(name);
   if (k == "sst2") k = "sst-2";

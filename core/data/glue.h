@@ -36,6 +36,9 @@ struct GlueSplit {
 // Known task names (case-insensitive; "SST2", "STSB", "diagnostic" accepted too).
 const GlueTask& glue_task(const std::string& name);
 std::vector<std::string> glue_task_names();
+// What class `index` means, for people: "positive" for SST-2's "1"; the label itself where the
+// files already use words (RTE's "entailment").
+std::string label_meaning(const GlueTask& task, size_t index);
 
 // Reads <dir>/<split>.tsv of `task` (dir is the task's folder, e.g. .../glue/CoLA).
 GlueSplit load_glue(const std::string& task, const std::string& dir, const std::string& split);

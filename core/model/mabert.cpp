@@ -145,6 +145,13 @@ EncoderOutput MaBertImpl::forward(const torch::Tensor& ids, const torch::Tensor&
   return out;
 }
 
+std::vector<double> head_outputs(Head head, const torch::Tensor& logits_row) {
+  torch::Tensor l = logits_row.to(torch::kCPU, torch::kDouble).reshape({-1});
+  if (head != Head::Regression) l = torch::softmax(l, -1);
+  l = l.contiguous();
+  return {l.data_ptr<double>(), l.data_ptr<double>() + l.numel()};
+}
+
 torch::Tensor MaBertImpl::mlm_logits(const torch::Tensor& hidden) { return mlm(hidden, embeddings->tok->weight); }
 
 // ---------------------------------------------------------------------------------------------

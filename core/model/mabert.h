@@ -34,6 +34,10 @@ struct EncoderOutput {
   LayerTrace ssm_trace;                      // states and Δ of ForwardOptions::ssm_trace_layer
 };
 
+// The task head's output for one example's logits (a row of EncoderOutput::logits): the class
+// probabilities (softmax) for a classification head, the one score for a regression head.
+std::vector<double> head_outputs(Head head, const torch::Tensor& logits_row);
+
 // Mask-aware attention pooling (Eqs. 11–13) and the ablation's alternatives.
 struct PoolingImpl : torch::nn::Module {
   PoolingImpl(const std::string& kind, int64_t d_model);

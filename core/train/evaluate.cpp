@@ -6,6 +6,8 @@
 
 #include <torch/torch.h>
 
+#include <algorithm>
+
 namespace mabert::train {
 
 std::vector<Encoding> encode_split(const Tokenizer& tok, const data::GlueSplit& split, int64_t max_len) {
@@ -66,13 +68,12 @@ Prediction predict(MaBert& model, const Tokenizer& tok, const std::string& a, co
   auto w = out.pool_weights[0].to(torch::kFloat).cpu().contiguous();
   p.map_weights.assign(w.data_ptr<float>(), w.data_ptr<float>() + w.numel());
   if (out.logits.defined()) {
-    const torch::Tensor l = out.logits[0].to(torch::kFloat).cpu();
+    const std::vector<double> o = head_outputs(model->config().head, out.logits[0]);
     if (model->config().head == Head::Regression) {
-      p.label = l.item<double>();
+      p.label = o.at(0);
     } else {
-      auto pr = torch::softmax(l, -1).contiguous();
-      p.probabilities.assign(pr.data_ptr<float>(), pr.data_ptr<float>() + pr.numel());
-      p.label = pr.argmax().item<double>();
+      p.probabilities = o;
+      p.label = static_cast<double>(std::max_element(o.begin(), o.end()) - o.begin());
     }
   }
   return p;

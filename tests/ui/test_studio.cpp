@@ -126,6 +126,17 @@ class TestStudio : public QObject {
     // Learned structure: the pooling weighs the two words that carry the sentiment most.
     const std::set<std::string> top2 = {w_tok[0].second, w_tok[1].second};
     QVERIFY2(top2 == (std::set<std::string>{"\u2581wonderful", "\u2581dull"}), w_tok[0].second.c_str());
+    // Beside the weights, what the head makes of the sentence: both SST-2 classes by name, the
+    // likelier first, with the probabilities the forward pass gave.
+    QCOMPARE(r.head_outputs.size(), size_t{2});
+    QVERIFY(std::abs(r.head_outputs[0] + r.head_outputs[1] - 1.0) < 1e-9);
+    QLabel* pred = a->mapView()->prediction();
+    QVERIFY(pred->isVisible());
+    const bool pos = r.head_outputs[1] > r.head_outputs[0];
+    const QString first = QString("<b>%1 %2</b>").arg(pos ? "positive" : "negative").arg(std::max(r.head_outputs[0], r.head_outputs[1]), 0, 'f', 2);
+    qInfo("MAP view prediction line: %s", qPrintable(pred->text()));
+    QVERIFY2(pred->text().startsWith("<b>SST-2 prediction:</b> " + first), qPrintable(pred->text()));
+    QVERIFY(pred->text().contains(pos ? " · negative " : " · positive "));
     QCOMPARE(w.composer()->schedule(), QString("MMTMMT"));
     QVERIFY(w.trainPanel()->button("pretrain")->isEnabled());
     auto* menu = w.findChild<QMenu*>("shipped_models");
@@ -372,6 +383,8 @@ class TestStudio : public QObject {
     QVERIFY(!a->mapView()->poolingTrained());
     QVERIFY(!a->mapView()->notice()->isHidden());
     QVERIFY(a->mapView()->notice()->text().contains("never trained"));
+    QVERIFY(r.head_outputs.empty());  // an encoder has no task head: no prediction line
+    QVERIFY(a->mapView()->prediction()->isHidden());
     // SSM: a heat map of tokens × channels, chosen channels, the 2-D path, Δ per token.
     QVERIFY(r.state_norms.defined());
     auto ssm = a->ssmView()->plots();
