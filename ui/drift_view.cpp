@@ -47,8 +47,7 @@ DriftView::DriftView(QWidget* parent) : QWidget(parent) {
   v->addLayout(bar);
   auto* split = new QSplitter(Qt::Vertical);
   plot_ = make_plot(this, "Padding drift", "pads added k", "cosine distance 1 − cos");
-  plot_->legend->setVisible(true);
-  plot_->axisRect()->insetLayout()->setInsetAlignment(0, Qt::AlignTop | Qt::AlignLeft);
+  legend_beside(plot_);
   split->addWidget(plot_);
   table_ = new QTableWidget;
   table_->setObjectName("drift_table");

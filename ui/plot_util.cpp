@@ -40,6 +40,19 @@ void replot_lazy(QCustomPlot* plot) {
   }
 }
 
+void legend_beside(QCustomPlot* p) {
+  const int row = p->plotLayout()->rowCount() - 1;  // the axis rect's row (below a title)
+  auto* column = new QCPLayoutGrid;
+  p->plotLayout()->addElement(row, 1, column);
+  column->setMargins(QMargins(4, 12, 6, 0));
+  p->axisRect()->insetLayout()->take(p->legend);
+  column->addElement(0, 0, p->legend);
+  column->addElement(1, 0, new QCPLayoutElement(p));  // takes the height below the legend
+  column->setRowStretchFactor(0, 0.001);
+  p->plotLayout()->setColumnStretchFactor(1, 0.001);
+  p->legend->setVisible(true);
+}
+
 QCustomPlot* make_plot(QWidget* parent, const QString& title, const QString& x_label, const QString& y_label) {
   auto* p = new QCustomPlot(parent);
   p->setMinimumSize(240, 160);

@@ -19,6 +19,9 @@ QCustomPlot* make_plot(QWidget* parent, const QString& title, const QString& x_l
 // Redraws now when the plot is on screen; otherwise marks it stale and redraws when it is next
 // shown, so views on hidden tabs cost the GUI thread nothing while a run streams data.
 void replot_lazy(QCustomPlot* plot);
+// Shows the legend in its own column right of the axes (top-aligned), where no curve can run
+// under it; for plots whose curves fill every corner.
+void legend_beside(QCustomPlot* plot);
 
 // Writes the plot to `path`; the format follows the suffix (.png, .pdf, .svg). Returns false
 // with *error set (naming the file) when the format is unknown or the file cannot be written.

@@ -445,6 +445,13 @@ class TestStudio : public QObject {
     qInfo("drift at %lld left pads: none %.3g, pre+post+state %.3g (CLS)", static_cast<long long>(curves.front().pads.back()),
           curves.front().cls.back(), curves.back().cls.back());
     QCOMPARE(a->driftView()->plot()->graphCount(), 5);
+    // The legend sits beside the axes, not over the curves (which fill every corner of this plot).
+    QCustomPlot* dp = a->driftView()->plot();
+    QVERIFY(dp->legend->visible());
+    QVERIFY(dp->legend->layout() != dp->axisRect()->insetLayout());
+    dp->replot();
+    QVERIFY(dp->axisRect()->outerRect().width() > 0 && dp->legend->outerRect().width() > 0);
+    QVERIFY(dp->legend->outerRect().left() >= dp->axisRect()->outerRect().right());
     QCOMPARE(a->driftView()->table()->rowCount(), static_cast<int>(curves.front().pads.size()));
 
     // Efficiency: the design next to all-T and all-M, measured.
