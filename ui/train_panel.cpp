@@ -131,6 +131,7 @@ TrainPanel::TrainPanel(QWidget* parent) : QWidget(parent) {
   finetune_->setToolTip("Train a classification/regression head (and the encoder) on the chosen GLUE task.");
   evaluate_ = new QPushButton("Evaluate");
   evaluate_->setObjectName("evaluate");
+  evaluate_->setToolTip("Scores the chosen fine-tuning run on the split, at the length and padding side it was trained with.");
   pause_ = new QPushButton("Pause");
   pause_->setObjectName("pause");
   pause_->setCheckable(true);

@@ -62,7 +62,9 @@ void TrainWorker::run(const TrainRequest& rq) {
     switch (rq.kind) {
       case jobs::JobKind::Evaluate: {
         jobs::EvalJob job;
-        job.run = rq.init, job.data_dir = rq.data_dir, job.split = rq.split, job.max_len = rq.train.max_len;
+        // At the length and padding side the run was trained with (the panel's fields are training
+        // options), so a run's own dev score is what Evaluate shows, as `mabert eval` does.
+        job.run = rq.init, job.data_dir = rq.data_dir, job.split = rq.split, job.max_len = 0;
         emit message(QString("evaluating %1 on its %2 split").arg(QString::fromStdString(rq.init), QString::fromStdString(rq.split)));
         const jobs::EvalOutcome e = jobs::evaluate(job, rq.run_dir, rec);
         emit message(QString("%1 %2: %3 examples").arg(QString::fromStdString(e.task), QString::fromStdString(rq.split)).arg(e.examples));

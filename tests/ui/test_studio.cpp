@@ -274,6 +274,32 @@ class TestStudio : public QObject {
     QCOMPARE(c.schedule(), QString("MMT"));
   }
 
+  // Evaluate scores a run as it was trained, whatever the panel's (training) length says: the
+  // shipped SST-2 model gives its card's dev accuracy with the panel at max_len 16.
+  void evaluateReproducesTheCard() {
+    const QString glue = shared_data_dir() + "/glue/SST-2";
+    if (!QFileInfo::exists(glue + "/dev.tsv")) QSKIP("../shared/data/glue/SST-2 is not present");
+    const QString shipped = default_shipped_model();
+    StudioOptions opt;
+    opt.fresh = true;
+    opt.autosave = false;
+    MainWindow w(opt);
+    TrainPanel* p = w.trainPanel();
+    p->restore({{"max_len", 16}, {"split", "dev"}});
+    p->field("eval_run")->setText(shipped);
+    p->field("data")->setText(glue);
+    QSignalSpy done(p, &TrainPanel::runFinished);
+    p->button("evaluate")->click();
+    QVERIFY(done.wait(120000));
+    const auto outcome = done.first().at(0).value<TrainOutcome>();
+    QCOMPARE(outcome.status, QString("finished"));
+    const auto card = nlohmann::json::parse(read_file((shipped + "/scores.json").toStdString()))["metrics"];
+    QVERIFY(outcome.metrics.count("accuracy"));
+    qInfo("studio Evaluate of the shipped SST-2 model: accuracy %.4f (card %.4f)", outcome.metrics.at("accuracy"),
+          card["accuracy"].get<double>());
+    QVERIFY(std::abs(outcome.metrics.at("accuracy") - card["accuracy"].get<double>()) < 1e-6);
+  }
+
   void trainingFromTheGuiStreamsProgressAndEnds() {
     StudioOptions opt;
     opt.fresh = true;
