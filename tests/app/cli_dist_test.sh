@@ -11,11 +11,8 @@
 set -u
 MABERT="$1"; TORCHRUN="$2"; DEMO="$3"; SHARED="$4"
 [ -x "$TORCHRUN" ] || { echo "no torchrun at $TORCHRUN"; exit 77; }
-W="$(mktemp -d)"; trap 'rm -rf "$W"; kill $(jobs -p) 2>/dev/null' EXIT
-export MABERT_REGISTRY="$W/runs.db"
-fail=0
-ok()  { echo "ok   $*"; }
-bad() { echo "FAIL $*"; fail=1; }
+. "$(dirname "$0")/lib.sh"
+trap 'rm -rf "$W"; kill $(jobs -p) 2>/dev/null' EXIT
 port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
 trun() { "$TORCHRUN" --no-python --nproc-per-node 2 --master-addr 127.0.0.1 --master-port "$(port)" "$@"; }
 
@@ -151,7 +148,9 @@ fi
 
 # --- bad launches ----------------------------------------------------------------------------------
 trun "$MABERT" "${base[@]}" --steps 20 --batch 7 --out "$W/odd" >/dev/null 2>"$W/odd.err"; rc=$?
-[ $rc != 0 ] && [ "$(grep -c 'must divide by the 2 ranks' "$W/odd.err")" = 2 ] && ok "--batch 7 on 2 ranks: an error on each rank" \
+# Each rank checks the batch before any collective; once the first has exited, torchrun's agent
+# may stop the other before it prints (seen under load), so one message is what is certain.
+[ $rc != 0 ] && [ "$(grep -c 'must divide by the 2 ranks' "$W/odd.err")" -ge 1 ] && ok "--batch 7 on 2 ranks: refused, naming the rank count" \
   || { bad "indivisible batch (rc $rc)"; tail -5 "$W/odd.err"; }
 env WORLD_SIZE=2 RANK=1 MASTER_ADDR=127.0.0.1 MASTER_PORT=$(port) "$MABERT" "${pre[@]}" --out "$W/nostore" --dist-timeout 3 \
   >/dev/null 2>"$W/nostore.err"; rc=$?

@@ -4,12 +4,7 @@
 # (dry run of the shipped grids; a bad grid names its field and exits non-zero).
 set -u
 MABERT="$1"; DEMO="$2"; GRIDS="$3"
-W="$(mktemp -d)"; trap 'rm -rf "$W"' EXIT
-export MABERT_REGISTRY="$W/runs.db"
-fail=0
-ok()   { echo "ok   $*"; }
-bad()  { echo "FAIL $*"; fail=1; }
-run()  { "$@" >"$W/out" 2>"$W/err" || { echo "command failed: $*"; tail -20 "$W/err"; return 1; }; }
+. "$(dirname "$0")/lib.sh"
 
 run "$MABERT" bench model --preset tiny --schedules MMT --lengths 32,64 --mode both --repeats 5 --out "$W/eff" --json \
   && python3 - "$W" <<'PY' && ok "bench model" || bad "bench model"

@@ -4,12 +4,7 @@
 # at random moments (checkpoints being written every step) must always resume.
 set -u
 MABERT="$1"; SHARED="$2"; DEMO="$3"
-W="$(mktemp -d)"; trap 'rm -rf "$W"' EXIT
-export MABERT_REGISTRY="$W/runs.db"
-fail=0
-ok()   { echo "ok   $*"; }
-bad()  { echo "FAIL $*"; fail=1; }
-run()  { "$@" >"$W/out" 2>"$W/err" || { echo "command failed: $*"; tail -20 "$W/err"; return 1; }; }
+. "$(dirname "$0")/lib.sh"
 json() { python3 -c "import json,sys; d=json.load(open('$W/out')); $1"; }
 
 run "$MABERT" tokenizer train --input "$DEMO" --out "$W/tok" --vocab 800 && ok "tokenizer train" || bad "tokenizer train"

@@ -9,13 +9,9 @@
 # that is not a run, an incomplete run, baseline letters, an existing output without --force.
 set -u
 MABERT="$1"; SHARED="$2"; DEMO="$3"; PY="$4"; PARITY="$5"
-W="$(mktemp -d)"; trap 'rm -rf "$W"' EXIT
-export MABERT_REGISTRY="$W/runs.db" HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 TRANSFORMERS_VERBOSITY=error HF_HOME="$W/hf"
+. "$(dirname "$0")/lib.sh"
+export HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 TRANSFORMERS_VERBOSITY=error HF_HOME="$W/hf"
 export PYTHONWARNINGS=ignore TQDM_DISABLE=1
-fail=0
-ok()  { echo "ok   $*"; }
-bad() { echo "FAIL $*"; fail=1; }
-run() { "$@" >"$W/out" 2>"$W/err" || { echo "command failed: $*"; tail -20 "$W/err"; return 1; }; }
 parity() { "$PY" "$PARITY" "$@" 2>"$W/perr" | tee -a "$W/parity.log" || { tail -20 "$W/perr"; return 1; }; }
 
 if ! "$PY" -c "import torch" 2>/dev/null; then

@@ -6,11 +6,7 @@
 # SST-2) correctly.
 set -u
 MABERT="$1"; MODELS="$2"; SHARED="$3"
-W="$(mktemp -d)"; trap 'rm -rf "$W"' EXIT
-export MABERT_REGISTRY="$W/runs.db"
-fail=0
-ok()  { echo "ok   $*"; }
-bad() { echo "FAIL $*"; fail=1; }
+. "$(dirname "$0")/lib.sh"
 cp -r "$MODELS" "$W/models"
 names=$(cd "$W/models" && ls -d */ | tr -d /)
 [ -n "$names" ] || { echo "FAIL no models in $MODELS"; exit 1; }
