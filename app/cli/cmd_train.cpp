@@ -33,13 +33,13 @@ namespace {
 train::Control g_control;
 void on_signal(int) { g_control.request_stop_from_signal(); }
 
-// Ctrl-C asks the loop to stop after the current step and write a checkpoint.
 std::vector<std::string> mask_config_names() {
   std::vector<std::string> names;
   for (const analysis::MaskConfig& c : analysis::mask_configs()) names.push_back(c.name);
   return names;
 }
 
+// Ctrl-C asks the loop to stop after the current step and write a checkpoint.
 void install_stop_handler() {
   std::signal(SIGINT, on_signal);
   std::signal(SIGTERM, on_signal);

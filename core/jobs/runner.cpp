@@ -141,13 +141,12 @@ JobOutcome finetune(const train::FinetuneJob& job, const Recording& rec, const t
   return out;
 }
 
-// The drift analysis's name for a model's masking flags (they are independent in the config).
+// A model's masking flags named as the drift analysis names its configurations ("pre+post+state",
+// "none"); the flags are independent in the config, so any combination gets a name.
 static std::string psm_name(const ModelConfig& c) {
-  for (const analysis::MaskConfig& m : analysis::mask_configs())
-    if (m.pre == c.psm_pre && m.post == c.psm_post && m.state == c.psm_state) return m.name;
-  std::string s = c.psm_state ? "state" : "";
-  for (const auto& [on, part] : {std::pair{c.psm_post, "post"}, std::pair{c.psm_pre, "pre"}})
-    if (on) s = part + (s.empty() ? "" : "+" + s);
+  std::string s;
+  for (const auto& [on, part] : {std::pair{c.psm_pre, "pre"}, std::pair{c.psm_post, "post"}, std::pair{c.psm_state, "state"}})
+    if (on) s += (s.empty() ? "" : "+") + std::string(part);
   return s.empty() ? "none" : s;
 }
 
