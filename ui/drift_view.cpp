@@ -89,8 +89,7 @@ void DriftView::redraw() {
     const auto& c = curves_[i];
     auto* g = plot_->addGraph();
     g->setName(QString::fromStdString(c.config));
-    g->setPen(QPen(series_color(static_cast<int>(i)), 2));
-    g->setScatterStyle(QCPScatterStyle(QCPScatterStyle::ssCircle, 6));
+    style_series(g, static_cast<int>(i), 7);  // pre and pre+post coincide: both stay visible
     const auto& y = cls ? c.cls : c.mean;
     for (size_t k = 0; k < c.pads.size(); ++k) {
       const double v = log_->isChecked() ? std::max(y[k], kLogFloor) : y[k];

@@ -170,13 +170,9 @@ void EfficiencyView::redraw() {
     auto* gl = latency_->addGraph();
     auto* gm = memory_->addGraph();
     const QString name = i == 0 ? sched[i] + " (design)" : sched[i];
-    // Distinct markers and dashes keep coinciding curves visible.
-    const QCPScatterStyle::ScatterShape shapes[] = {QCPScatterStyle::ssDisc, QCPScatterStyle::ssSquare,
-                                                     QCPScatterStyle::ssTriangle};
     for (auto* g : {gl, gm}) {
       g->setName(name);
-      g->setPen(QPen(series_color(i), 2, i == 0 ? Qt::SolidLine : (i == 1 ? Qt::DashLine : Qt::DotLine)));
-      g->setScatterStyle(QCPScatterStyle(shapes[i % 3], 8));
+      style_series(g, i, 8);  // coinciding curves (equal memory) stay visible
     }
     for (const auto& p : points_) {
       if (QString::fromStdString(p.schedule) != sched[i] || !p.error.empty()) continue;

@@ -53,6 +53,15 @@ void legend_beside(QCustomPlot* p) {
   p->legend->setVisible(true);
 }
 
+void style_series(QCPGraph* g, int i, double marker) {
+  static const Qt::PenStyle dashes[] = {Qt::SolidLine, Qt::DashLine, Qt::DotLine, Qt::DashDotLine, Qt::DashDotDotLine};
+  static const QCPScatterStyle::ScatterShape shapes[] = {QCPScatterStyle::ssDisc, QCPScatterStyle::ssSquare,
+                                                         QCPScatterStyle::ssTriangle, QCPScatterStyle::ssDiamond,
+                                                         QCPScatterStyle::ssCross};
+  g->setPen(QPen(series_color(i), 2, dashes[i % 5]));
+  g->setScatterStyle(QCPScatterStyle(shapes[i % 5], marker));
+}
+
 QCustomPlot* make_plot(QWidget* parent, const QString& title, const QString& x_label, const QString& y_label) {
   auto* p = new QCustomPlot(parent);
   p->setMinimumSize(240, 160);

@@ -39,5 +39,8 @@ void fill_table(QTableWidget* table, const QStringList& header, const QVector<QS
 
 // A distinct colour for series i (colour-blind-safe palette).
 QColor series_color(int i);
+// Series i's colour, dash pattern and marker shape (`marker` px): distinct in all three, so
+// curves that coincide stay visible, dashes over one another.
+void style_series(QCPGraph* g, int i, double marker);
 
 }  // namespace mabert::ui
