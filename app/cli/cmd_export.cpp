@@ -55,7 +55,7 @@ void add_export_commands(CLI::App& app) {
     c->add_option("--out", a->out, "Output .safetensors")->required();
     c->add_flag("--pairs", a->pairs, "Lines are tab-separated sentence pairs");
     c->add_option("--padding", a->left_padding, "Pad after the tokens (right) or before them (left)")
-        ->transform(CLI::CheckedTransformer(std::map<std::string, bool>{{"right", false}, {"left", true}}))
+        ->transform(padding_side())
         ->default_str("right");
     c->add_flag("--layers", a->layers, "Also write every layer's hidden states (hidden_states.<i>, 0 = embeddings)");
     c->add_flag("--mlm-logits", a->mlm_logits, "Also write the MLM head's logits (mlm_logits, {sentences, length, vocabulary})");

@@ -33,12 +33,6 @@ namespace {
 train::Control g_control;
 void on_signal(int) { g_control.request_stop_from_signal(); }
 
-std::vector<std::string> mask_config_names() {
-  std::vector<std::string> names;
-  for (const analysis::MaskConfig& c : analysis::mask_configs()) names.push_back(c.name);
-  return names;
-}
-
 // Ctrl-C asks the loop to stop after the current step and write a checkpoint.
 void install_stop_handler() {
   std::signal(SIGINT, on_signal);
@@ -76,7 +70,7 @@ void add_train_options(CLI::App* c, Common& o) {
   c->add_option("--clip", o.t.clip, "Gradient-norm clip (0 = off)")->capture_default_str();
   c->add_option("--max-len", o.t.max_len, "Maximum sequence length in tokens")->capture_default_str();
   c->add_option("--padding", o.t.left_padding, "Pad batches after the tokens (right) or before them (left), in training and evaluation")
-      ->transform(CLI::CheckedTransformer(std::map<std::string, bool>{{"right", false}, {"left", true}}))
+      ->transform(padding_side())
       ->default_str("right");
   c->add_option("--eval-every", o.t.eval_every, "Evaluate every N steps (0 = at the end)")->capture_default_str();
   c->add_option("--save-every", o.t.save_every, "Checkpoint every N steps (0 = at the end)")->capture_default_str();
@@ -314,9 +308,9 @@ void add_train_commands(CLI::App& app) {
   // --- eval -----------------------------------------------------------------------------------
   {
     struct Args {
-      std::string run, data, split = "dev", predictions, padding, psm;
+      std::string run, data, split = "dev", predictions, psm;
       int64_t max_len = 0, batch = 64;
-      bool json = false, last = false;
+      bool json = false, last = false, left_padding = false;
     };
     auto a = std::make_shared<Args>();
     CLI::App* c = app.add_subcommand("eval", "Evaluate a fine-tuned run on a GLUE split");
@@ -327,14 +321,24 @@ void add_train_commands(CLI::App& app) {
     c->add_option("--max-len", a->max_len, "Maximum sequence length (default: the length the run was trained at)");
     c->add_option("--batch", a->batch, "Batch size")->capture_default_str();
     c->add_flag("--last", a->last, "Use the latest checkpoint instead of the best one");
-    c->add_option("--padding", a->padding, "Pad on this side instead of the one the run was trained with")
-        ->check(CLI::IsMember({"left", "right"}));
+    CLI::Option* padding = c->add_option("--padding", a->left_padding, "Pad on this side (right, left) instead of the one the run was trained with")
+                               ->transform(padding_side());
     c->add_option("--psm", a->psm, "Padding-safe masking to serve with, on the same weights, instead of the trained one")
-        ->check(CLI::IsMember(mask_config_names()));
+        ->check(CLI::Validator(
+            [](std::string& name) {
+              try {
+                analysis::mask_config(name);
+                return std::string();
+              } catch (const std::invalid_argument& e) {
+                return std::string(e.what());
+              }
+            },
+            "CONFIG"));
     c->add_flag("--json", a->json, "Machine-readable output");
-    c->callback([a] {
+    c->callback([a, padding] {
       jobs::EvalJob job;
-      job.padding = a->padding, job.psm = a->psm;
+      if (padding->count() > 0) job.left_padding = a->left_padding;
+      job.psm = a->psm;
       job.run = a->run, job.data_dir = a->data, job.split = a->split, job.max_len = a->max_len, job.batch = a->batch;
       job.best = !a->last, job.predictions = a->predictions;
       const jobs::EvalOutcome r = jobs::evaluate(job);

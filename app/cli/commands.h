@@ -3,7 +3,15 @@
 
 #include <CLI/CLI.hpp>
 
+#include <map>
+#include <string>
+
 namespace mabert::cli {
+
+// `--padding right|left` as every command spells it, read into a bool (true: pad on the left).
+inline CLI::CheckedTransformer padding_side() {
+  return CLI::CheckedTransformer(std::map<std::string, bool>{{"right", false}, {"left", true}});
+}
 
 void add_info_command(CLI::App& app);
 void add_bench_command(CLI::App& app);

@@ -163,12 +163,7 @@ EvalOutcome evaluate(const EvalJob& job) {
   // options), so the run's own dev score is reproduced.
   const auto train_opts = r.info.find("train");
   const bool has_opts = train_opts != r.info.end() && train_opts->is_object();
-  bool left = has_opts && train_opts->value("padding", "right") == "left";
-  if (!job.padding.empty()) {
-    if (job.padding != "left" && job.padding != "right")
-      throw std::invalid_argument("padding: '" + job.padding + "' is not one of: left, right");
-    left = job.padding == "left";
-  }
+  const bool left = job.left_padding.value_or(has_opts && train_opts->value("padding", "right") == "left");
   if (!job.psm.empty()) {
     const analysis::MaskConfig m = analysis::mask_config(job.psm);
     r.model->set_psm(m.pre, m.post, m.state);

@@ -13,6 +13,7 @@
 #include <nlohmann/json.hpp>
 
 #include <functional>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -50,10 +51,11 @@ struct EvalJob {
   int64_t max_len = 0, batch = 64;  // max_len 0: the length the run was trained at (run.json), else 128
   bool best = true;                // the best checkpoint (else the latest)
   std::string predictions;         // when set: one prediction per example, in the task's order (TSV)
-  // Serving-condition overrides (empty: as the run was trained). padding: "left" | "right";
-  // psm: a padding-drift masking configuration (none | pre | post | pre+post | pre+post+state),
-  // switched on the same weights, to measure what padding costs a model served another way.
-  std::string padding, psm;
+  // Serving-condition overrides (unset / empty: as the run was trained): the padding side, and a
+  // padding-drift masking configuration (none | pre | post | pre+post | pre+post+state) switched
+  // on the same weights, to measure what padding costs a model served another way.
+  std::optional<bool> left_padding;
+  std::string psm;
 };
 struct EvalOutcome {
   std::string task;
