@@ -2,6 +2,7 @@
 
 #include "drift_view.h"
 #include "efficiency_view.h"
+#include "knockout_view.h"
 #include "plot_util.h"
 
 #include <QCheckBox>
@@ -131,11 +132,27 @@ QString prediction_line(const QString& task, const QStringList& names, const ana
   return line;
 }
 
+// "mqar answers: ? at 21 → v17 0.98 · v3 0.01 …" (the MLM decoder's answer at each slot).
+QString answers_line(const QString& task, const analysis::Inspection& r) {
+  QString line = "<b>" + task.toHtmlEscaped() + " answers:</b>";
+  for (const auto& a : r.answers) {
+    line += QString(" &nbsp; ? at %1 →").arg(a.position);
+    for (size_t k = 0; k < a.top.size(); ++k) {
+      QString piece = QString::fromStdString(a.top[k].first).toHtmlEscaped();
+      piece.remove(QChar(0x2581));
+      const QString item = QString(" %1 %2").arg(piece).arg(a.top[k].second, 0, 'f', 2);
+      line += k == 0 ? "<b>" + item + "</b>" : item;
+    }
+  }
+  return line;
+}
+
 }  // namespace
 
 void MapView::show(const analysis::Inspection& r) {
-  prediction_->setVisible(!r.head_outputs.empty());
+  prediction_->setVisible(!r.head_outputs.empty() || !r.answers.empty());
   if (!r.head_outputs.empty()) prediction_->setText(prediction_line(task_, class_names_, r));
+  else if (!r.answers.empty()) prediction_->setText(answers_line(task_, r));
   double wmax = 1e-12;
   for (double w : r.pool_weights) wmax = std::max(wmax, w);
   QString html;
@@ -439,6 +456,8 @@ AnalysisPanel::AnalysisPanel(QWidget* parent) : QWidget(parent) {
   tabs_->addTab(attention_, "Attention");
   tabs_->addTab(drift_, "Padding drift");
   tabs_->addTab(efficiency_, "Efficiency");
+  knockout_ = new KnockOutView;
+  tabs_->addTab(knockout_, "Knock-out");
   tabs_->setTabToolTip(0, "Which tokens the pooled sentence vector is made of.");
   tabs_->setTabToolTip(1, "How a Mamba layer's hidden state evolves along the sentence.");
   tabs_->setTabToolTip(2, "Where each token looks in a Transformer layer.");
@@ -469,6 +488,13 @@ void AnalysisPanel::setModel(const ModelSource& source) {
   model_label_->setToolTip(QString::fromStdString(source.config.to_json().dump(2)));
   ssm_->setLayers(analysis::ssm_layers(source.config), source.config);
   attention_->setLayers(analysis::attention_layers(source.config), source.config);
+  knockout_->setModel(source);
+  answer_token_ = source.answer_token;
+  if (!source.example.isEmpty()) {  // a recall run: a held-out example instead of a sentence
+    const QSignalBlocker quiet(sentence_);
+    sentence_->setText(source.example);
+    pair_->clear();
+  }
   requestInspection();
 }
 
@@ -479,6 +505,7 @@ void AnalysisPanel::requestInspection() {
   o.left_pad = left_->isChecked();
   o.ssm_layer = ssm_->layer();
   o.attention_layer = attention_->layer();
+  o.answer_token = answer_token_;
   emit inspectRequested(sentence_->text(), pair_->text(), o, ++serial_);
 }
 

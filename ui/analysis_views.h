@@ -21,6 +21,7 @@ namespace mabert::ui {
 
 class DriftView;
 class EfficiencyView;
+class KnockOutView;
 
 class MapView : public QWidget {
   Q_OBJECT
@@ -104,6 +105,7 @@ class AnalysisPanel : public QWidget {
   AttentionView* attentionView() const { return attention_; }
   DriftView* driftView() const { return drift_; }
   EfficiencyView* efficiencyView() const { return efficiency_; }
+  KnockOutView* knockOutView() const { return knockout_; }
   QTabWidget* tabs() const { return tabs_; }
   QLineEdit* sentence() const { return sentence_; }
   QLineEdit* pair() const { return pair_; }
@@ -140,6 +142,8 @@ class AnalysisPanel : public QWidget {
   AttentionView* attention_;
   DriftView* drift_;
   EfficiencyView* efficiency_;
+  KnockOutView* knockout_;
+  qint64 answer_token_ = -1;
   QTimer* debounce_;
   quint64 serial_ = 0;
   bool has_model_ = false;

@@ -1,8 +1,13 @@
 #include "experiments_panel.h"
 
+#include "experiments/recall_figures.h"
+
 #include "plot_util.h"
 #include "project.h"
 
+#include <qcustomplot.h>
+
+#include <QComboBox>
 #include <QFileDialog>
 #include <QFileInfo>
 #include <QFormLayout>
@@ -14,6 +19,7 @@
 #include <QTableWidget>
 #include <QVBoxLayout>
 
+#include <algorithm>
 #include <cmath>
 #include <set>
 
@@ -51,7 +57,19 @@ ExperimentsPanel::ExperimentsPanel(QWidget* parent) : QWidget(parent) {
   table_ = new QTableWidget;
   table_->setObjectName("grid_table");
   add_table_export(table_);
-  v->addWidget(table_, 2);
+  auto* results = new QHBoxLayout;
+  results->addWidget(table_, 3);
+  auto* plot_box = new QVBoxLayout;
+  width_task_ = new QComboBox;
+  width_task_->setObjectName("grid_width_task");
+  width_task_->setToolTip("The recall task column drawn: accuracy against model width, a curve per schedule.");
+  plot_box->addWidget(width_task_);
+  width_plot_ = make_plot(this, "Recall: accuracy against width", "d_model", "accuracy (mean ± sd over seeds)");
+  width_plot_->setObjectName("grid_width_plot");
+  width_plot_->setMinimumWidth(420);
+  plot_box->addWidget(width_plot_, 1);
+  results->addLayout(plot_box, 2);
+  v->addLayout(results, 2);
   log_ = new QPlainTextEdit;
   log_->setReadOnly(true);
   log_->setMaximumBlockCount(2000);
@@ -64,10 +82,11 @@ ExperimentsPanel::ExperimentsPanel(QWidget* parent) : QWidget(parent) {
     }
   });
   connect(grid_, &QLineEdit::editingFinished, this, &ExperimentsPanel::describe);
+  connect(out_, &QLineEdit::editingFinished, this, &ExperimentsPanel::describe);
+  connect(width_task_, &QComboBox::currentTextChanged, this, &ExperimentsPanel::redrawWidthPlot);
   connect(run_, &QPushButton::clicked, this, [this] {
     describe();
     if (variants_.empty()) return;
-    cells_.clear();
     redraw();
     setBusy(true);
     emit runRequested(grid_->text(), out_->text());
@@ -77,23 +96,42 @@ ExperimentsPanel::ExperimentsPanel(QWidget* parent) : QWidget(parent) {
 }
 
 void ExperimentsPanel::describe() {
-  variants_.clear(), tasks_.clear();
+  variants_.clear(), tasks_.clear(), cells_.clear();
+  grid_file_.reset();
   try {
-    const auto g = experiments::Grid::load(grid_->text().toStdString());
+    grid_file_ = experiments::Grid::load(grid_->text().toStdString());
+    const experiments::Grid& g = *grid_file_;
     std::set<std::string> enc;
-    for (const auto& v : g.variants) variants_.push_back(v.name), enc.insert(experiments::encoder_key(g, v));
+    for (const auto& v : g.variants) {
+      variants_.push_back(v.name);
+      if (g.pretraining) enc.insert(experiments::encoder_key(g, v));
+    }
     tasks_ = g.tasks;
-    summary_->setText(QString("%1 variants, %2 encoders to pretrain, %3 tasks × %4 seeds = %5 fine-tuning cells")
+    cells_ = experiments::finished_cells(g, out_->text().toStdString());  // a finished grid opens without running
+    const size_t total = g.variants.size() * g.tasks.size() * g.seeds.size();
+    summary_->setText(QString("%1 variants, %2 encoders to pretrain, %3 tasks × %4 seeds = %5 cells; %6 finished in the output folder")
                           .arg(g.variants.size())
                           .arg(enc.size())
                           .arg(g.tasks.size())
                           .arg(g.seeds.size())
-                          .arg(g.variants.size() * g.tasks.size() * g.seeds.size()));
+                          .arg(total)
+                          .arg(cells_.size()));
     summary_->setStyleSheet("");
   } catch (const std::exception& e) {
     summary_->setText(e.what());
     summary_->setStyleSheet("color: #b00020;");
   }
+  const QString keep = width_task_->currentText();
+  {
+    const QSignalBlocker quiet(width_task_);
+    width_task_->clear();
+    if (grid_file_)
+      for (const auto& t : grid_file_->tasks)
+        if (grid_file_->recall.count(t)) width_task_->addItem(QString::fromStdString(t));
+    if (width_task_->findText(keep) >= 0) width_task_->setCurrentText(keep);
+  }
+  width_task_->setVisible(width_task_->count() > 0);
+  width_plot_->setVisible(width_task_->count() > 0);
   redraw();
 }
 
@@ -103,7 +141,11 @@ void ExperimentsPanel::setBusy(bool busy) {
 }
 
 void ExperimentsPanel::onCell(const experiments::CellResult& c) {
-  cells_.push_back(c);
+  const auto same = std::find_if(cells_.begin(), cells_.end(), [&](const experiments::CellResult& o) {
+    return o.variant == c.variant && o.task == c.task && o.seed == c.seed;
+  });
+  if (same != cells_.end()) *same = c;
+  else cells_.push_back(c);
   log_->appendPlainText(QString("%1 · %2 · seed %3: %4%5")
                             .arg(QString::fromStdString(c.variant), QString::fromStdString(c.task))
                             .arg(c.seed)
@@ -147,6 +189,40 @@ void ExperimentsPanel::redraw() {
     rows.push_back(r);
   }
   fill_table(table_, header, rows);
+  redrawWidthPlot();
+}
+
+void ExperimentsPanel::redrawWidthPlot() {
+  width_plot_->clearPlottables();
+  if (!grid_file_ || width_task_->count() == 0) return replot_lazy(width_plot_);
+  const auto curves = experiments::score_by_width(*grid_file_, cells_, width_task_->currentText().toStdString());
+  for (size_t i = 0; i < curves.size(); ++i) {
+    QCPGraph* g = width_plot_->addGraph();
+    g->setName(QString::fromStdString(curves[i].name));
+    style_series(g, static_cast<int>(i), 7);
+    auto* bars = new QCPErrorBars(width_plot_->xAxis, width_plot_->yAxis);
+    bars->removeFromLegend();
+    bars->setDataPlottable(g);
+    bars->setPen(g->pen());
+    QVector<double> err;
+    for (const auto& p : curves[i].points) {
+      g->addData(p.x, p.mean);
+      err << p.std;
+    }
+    bars->setData(err);
+  }
+  width_plot_->xAxis->setScaleType(QCPAxis::stLogarithmic);
+  width_plot_->xAxis->setTicker(QSharedPointer<QCPAxisTickerLog>::create());
+  QVector<double> ticks;
+  QVector<QString> labels;
+  for (int64_t w : experiments::grid_widths(*grid_file_)) ticks << static_cast<double>(w), labels << QString::number(w);
+  auto fixed = QSharedPointer<QCPAxisTickerText>::create();
+  fixed->addTicks(ticks, labels);
+  width_plot_->xAxis->setTicker(fixed);
+  if (!ticks.isEmpty()) width_plot_->xAxis->setRange(ticks.front() / 1.3, ticks.back() * 1.3);
+  width_plot_->yAxis->setRange(-0.02, 1.02);
+  width_plot_->legend->setVisible(!curves.empty());
+  replot_lazy(width_plot_);
 }
 
 }  // namespace mabert::ui

@@ -1,12 +1,19 @@
 // Experiments: run (or resume) an ablation grid on the training thread and watch its table
 // (variants × tasks, mean ± std over seeds) fill cell by cell; the table exports to CSV and the
-// Markdown of the paper layout is shown when the grid ends.
+// Markdown of the paper layout is shown when the grid ends. The cells already finished in the
+// output folder are read back as soon as a grid is chosen, so a finished grid's results open
+// without running it. A grid with recall tasks also shows accuracy against width, a curve per
+// schedule, for the task column chosen (Zoology's figure), live as cells finish.
 #pragma once
 
 #include "worker.h"
 
 #include <QWidget>
 
+#include <optional>
+
+class QComboBox;
+class QCustomPlot;
 class QLabel;
 class QLineEdit;
 class QPlainTextEdit;
@@ -22,6 +29,9 @@ class ExperimentsPanel : public QWidget {
   QLineEdit* gridEdit() const { return grid_; }
   QLineEdit* outEdit() const { return out_; }
   QTableWidget* table() const { return table_; }
+  QCustomPlot* widthPlot() const { return width_plot_; }
+  QComboBox* widthTask() const { return width_task_; }
+  size_t cellCount() const { return cells_.size(); }
   void setBusy(bool busy);
 
  public slots:
@@ -37,11 +47,15 @@ class ExperimentsPanel : public QWidget {
  private:
   void describe();
   void redraw();
+  void redrawWidthPlot();
   QLineEdit *grid_, *out_;
   QPushButton *run_, *stop_;
   QLabel* summary_;
   QTableWidget* table_;
   QPlainTextEdit* log_;
+  QComboBox* width_task_;
+  QCustomPlot* width_plot_;
+  std::optional<experiments::Grid> grid_file_;
   std::vector<experiments::CellResult> cells_;
   std::vector<std::string> variants_, tasks_;
 };

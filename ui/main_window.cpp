@@ -6,6 +6,7 @@
 #include "drift_view.h"
 #include "efficiency_view.h"
 #include "experiments_panel.h"
+#include "knockout_view.h"
 #include "plot_util.h"
 #include "project.h"
 #include "train_panel.h"
@@ -318,6 +319,31 @@ void MainWindow::wire() {
   connect(train_worker_, &TrainWorker::gridFinished, experiments_, &ExperimentsPanel::onFinished);
   connect(train_worker_, &TrainWorker::message, experiments_, &ExperimentsPanel::onMessage);
   connect(train_->field("corpus"), &QLineEdit::editingFinished, this, &MainWindow::setProbesFromCorpus);
+  wireKnockOut();
+  wireRecallDemo();
+}
+
+void MainWindow::wireKnockOut() {
+  auto* ko = analysis_->knockOutView();
+  connect(ko, &KnockOutView::knockOutChanged, analysis_worker_, &AnalysisWorker::setKnockOut);
+  connect(ko, &KnockOutView::knockOutChanged, analysis_, &AnalysisPanel::inspectNow);  // queued behind the switch
+  connect(ko, &KnockOutView::measureRequested, analysis_worker_, &AnalysisWorker::knockOutSweep);
+  connect(analysis_worker_, &AnalysisWorker::knockOutMeasured, ko, &KnockOutView::onMeasured);
+  connect(analysis_worker_, &AnalysisWorker::failed, ko, [ko](const QString& what, const QString& msg) {
+    if (what == "knock-out") ko->onFailed(msg);
+  });
+}
+
+void MainWindow::wireRecallDemo() {
+  // The demo's run, once loaded, opens on the attention view of its first attention layer, with
+  // a held-out example typed (AnalysisPanel::setModel types it for any recall run).
+  connect(train_, &TrainPanel::recallDemoStarted, this, [this](const QString& run_dir) { recall_demo_run_ = run_dir; });
+  connect(analysis_worker_, &AnalysisWorker::modelReady, this, [this](const ModelSource& s) {
+    if (recall_demo_run_.isEmpty() || s.run_dir != recall_demo_run_) return;
+    recall_demo_run_.clear();
+    tabs_->setCurrentWidget(analysis_);
+    analysis_->tabs()->setCurrentWidget(analysis_->attentionView());
+  });
 }
 
 void MainWindow::setProbesFromCorpus() {

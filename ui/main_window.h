@@ -90,6 +90,8 @@ class MainWindow : public QMainWindow {
  private:
   void buildMenus();
   void wire();
+  void wireKnockOut();     // the Knock-out view ↔ the analysis worker
+  void wireRecallDemo();   // Data & runs' recall demo: train, then open the attention view on an example
   void initUntrainedModel();
   void setProbesFromCorpus();
 
@@ -104,7 +106,7 @@ class MainWindow : public QMainWindow {
   QThread *train_thread_, *analysis_thread_;
   StallMonitor* stall_;
   QLabel *status_model_, *status_stall_;
-  QString project_path_, loaded_run_;
+  QString project_path_, loaded_run_, recall_demo_run_;
   bool model_is_untrained_ = true;
   QTimer* reinit_;
   int base_font_size_ = 0;

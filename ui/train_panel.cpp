@@ -1,6 +1,7 @@
 #include "train_panel.h"
 
 #include "data/glue.h"
+#include "data/recall.h"
 #include "plot_util.h"
 #include "project.h"
 #include "runs/registry.h"
@@ -78,9 +79,11 @@ TrainPanel::TrainPanel(QWidget* parent) : QWidget(parent) {
   df->addRow("Vocabulary", vocab_);
   task_ = new QComboBox;
   for (const auto& t : data::glue_task_names()) task_->addItem(QString::fromStdString(t));
-  task_->setToolTip("GLUE task for fine-tuning and evaluation (official TSV layout).");
-  df->addRow("GLUE task", task_);
-  data_ = path_row(df, "Task folder", "The task's folder with train.tsv / dev.tsv, e.g. ../shared/data/glue/SST-2.", true, this);
+  task_->setToolTip("GLUE task (official TSV layout) or synthetic recall task (generated from the seed; no folder) "
+                    "for fine-tuning and evaluation.");
+  df->addRow("Task", task_);
+  data_ = path_row(df, "Task folder", "The task's folder with train.tsv / dev.tsv, e.g. ../shared/data/glue/SST-2 (GLUE tasks).", true, this);
+  addRecallFields(df);
   init_ = path_row(df, "Start from run", "A pretraining run folder to fine-tune from (empty: random initialisation).", true, this);
   eval_run_ = path_row(df, "Evaluate run", "A fine-tuning run folder to evaluate.", true, this);
   split_ = new QComboBox;
@@ -138,7 +141,11 @@ TrainPanel::TrainPanel(QWidget* parent) : QWidget(parent) {
   stop_ = new QPushButton("Stop");
   stop_->setObjectName("stop");
   stop_->setToolTip("Stops after the current step and writes a checkpoint.");
-  for (auto* b : {pretrain_, finetune_, evaluate_, pause_, stop_}) buttons->addWidget(b);
+  recall_demo_ = new QPushButton("Recall demo");
+  recall_demo_->setObjectName("recall_demo");
+  recall_demo_->setToolTip("Trains a small hybrid (MTMT, width 64) on multi-query associative recall in a few minutes, "
+                           "then opens the attention view on a held-out example: the query's attention lands on its key.");
+  for (auto* b : {pretrain_, finetune_, evaluate_, pause_, stop_, recall_demo_}) buttons->addWidget(b);
   lv->addLayout(buttons);
   progress_ = new QProgressBar;
   lv->addWidget(progress_);
@@ -198,6 +205,7 @@ TrainPanel::TrainPanel(QWidget* parent) : QWidget(parent) {
 
   connect(pretrain_, &QPushButton::clicked, this, [this] { start("pretrain"); });
   connect(finetune_, &QPushButton::clicked, this, [this] { start("finetune"); });
+  connect(recall_demo_, &QPushButton::clicked, this, &TrainPanel::startRecallDemo);
   connect(evaluate_, &QPushButton::clicked, this, [this] { start("evaluate"); });
   connect(pause_, &QPushButton::toggled, this, [this](bool p) {
     pause_->setText(p ? "Resume" : "Pause");
@@ -270,11 +278,16 @@ TrainRequest TrainPanel::request(const QString& kind) const {
   rq.tokenizer = tokenizer_->text().toStdString();
   rq.vocab = vocab_->value();
   rq.task = task_->currentText().toStdString();
+  if (data::is_recall_task(rq.task)) {  // the task's length is the panel's max length
+    rq.recall.length = max_len_->value();
+    rq.recall.pairs = pairs_->value();
+  }
   rq.data_dir = data_->text().toStdString();
   rq.init = (kind == "evaluate" ? eval_run_ : init_)->text().toStdString();
   rq.split = split_->currentText().toStdString();
   rq.registry = registry_.toStdString();
-  for (const auto& s : probes_) rq.probe_sentences.push_back(s.toStdString());
+  if (!data::is_recall_task(rq.task))  // drift probes are text; a recall task has its own vocabulary
+    for (const auto& s : probes_) rq.probe_sentences.push_back(s.toStdString());
   const QString root = runs_root_edit_->text().isEmpty() ? runs_root_ : runs_root_edit_->text();
   const QString stamp = QDateTime::currentDateTime().toString("yyyyMMdd-HHmmss-zzz");
   const QString name = kind == "pretrain" ? "pretrain" : (kind == "finetune" ? "finetune-" + task_->currentText() : "eval");
@@ -286,8 +299,9 @@ void TrainPanel::start(const QString& kind) {
   if (running_) return;
   QString problem;
   if (kind == "pretrain" && corpus_->text().isEmpty()) problem = "Choose a corpus to pretrain on.";
-  if (kind == "finetune" && data_->text().isEmpty()) problem = "Choose the GLUE task's folder.";
-  if (kind == "finetune" && init_->text().isEmpty() && tokenizer_->text().isEmpty())
+  const bool recall = data::is_recall_task(task_->currentText().toStdString());
+  if (kind == "finetune" && !recall && data_->text().isEmpty()) problem = "Choose the GLUE task's folder.";
+  if (kind == "finetune" && !recall && init_->text().isEmpty() && tokenizer_->text().isEmpty())
     problem = "Fine-tuning needs a pretraining run to start from, or a tokenizer for random initialisation.";
   if (kind == "evaluate" && eval_run_->text().isEmpty()) problem = "Choose a fine-tuning run to evaluate.";
   if (!problem.isEmpty()) {
@@ -295,6 +309,11 @@ void TrainPanel::start(const QString& kind) {
     log_->appendPlainText(problem);
     return;
   }
+  startRequest(kind, request(kind));
+}
+
+void TrainPanel::startRequest(const QString& kind, const TrainRequest& rq) {
+  if (running_) return;
   current_kind_ = kind;
   for (int i = 0; i < 2; ++i) loss_plot_->graph(i)->data()->clear();
   eval_plot_->clearGraphs();
@@ -302,11 +321,45 @@ void TrainPanel::start(const QString& kind) {
   replot_lazy(loss_plot_);
   replot_lazy(eval_plot_);
   progress_->setValue(0);
-  const TrainRequest rq = request(kind);
   progress_->setMaximum(kind == "evaluate" ? 0 : static_cast<int>(rq.train.steps));
   setRunning(true);
   status_->setText(kind + " starting…");
   emit startRequested(rq);
+}
+
+void TrainPanel::addRecallFields(QFormLayout* form) {
+  for (const char* t : {"mqar", "needle", "selective-copy"}) task_->addItem(t);
+  pairs_ = new QSpinBox;
+  pairs_->setObjectName("recall_pairs");
+  pairs_->setRange(0, 100000);
+  pairs_->setValue(8);
+  pairs_->setToolTip("Recall tasks: key-value pairs (mqar; needle: 0 = as many as fit) or tokens to copy (selective-copy). "
+                     "The example length is Max length; docs/TASKS.md describes the tasks.");
+  form->addRow("Recall pairs", pairs_);
+  auto show = [this, form] {
+    const bool recall = data::is_recall_task(task_->currentText().toStdString());
+    form->setRowVisible(pairs_, recall);
+  };
+  connect(task_, &QComboBox::currentTextChanged, this, show);
+  show();
+}
+
+void TrainPanel::startRecallDemo() {
+  const train::RecallDemo demo = train::recall_demo();
+  TrainRequest rq = request("finetune");
+  rq.model = demo.model, rq.train = demo.train, rq.recall = demo.task;
+  rq.train.log_every = 1;
+  rq.train.device = parse_device(device_->currentText().toStdString());
+  rq.task = data::to_string(demo.task.kind);
+  rq.init.clear();
+  rq.probe_sentences.clear();  // padding drift probes are text; this task has its own vocabulary
+  const QString root = runs_root_edit_->text().isEmpty() ? runs_root_ : runs_root_edit_->text();
+  rq.run_dir = (root + "/recall-demo-" + QDateTime::currentDateTime().toString("yyyyMMdd-HHmmss-zzz")).toStdString();
+  log_->appendPlainText(QString("recall demo: %1 on %2, %3 steps")
+                            .arg(QString::fromStdString(demo.model.schedule), QString::fromStdString(demo.task.label()))
+                            .arg(demo.train.steps));
+  emit recallDemoStarted(QString::fromStdString(rq.run_dir));
+  startRequest("finetune", rq);
 }
 
 void TrainPanel::onPaused(qint64 step) {
@@ -478,7 +531,7 @@ void TrainPanel::compareChecked() {
 
 nlohmann::json TrainPanel::state() const {
   return {{"corpus", corpus_->text().toStdString()},     {"tokenizer", tokenizer_->text().toStdString()},
-          {"vocab", vocab_->value()},                    {"task", task_->currentText().toStdString()},
+          {"vocab", vocab_->value()},                    {"task", task_->currentText().toStdString()}, {"recall_pairs", pairs_->value()},
           {"data", data_->text().toStdString()},         {"init", init_->text().toStdString()},
           {"eval_run", eval_run_->text().toStdString()}, {"split", split_->currentText().toStdString()},
           {"runs_root", runs_root_edit_->text().toStdString()},
@@ -503,6 +556,7 @@ void TrainPanel::restore(const nlohmann::json& j) {
   str("corpus", corpus_), str("tokenizer", tokenizer_), str("data", data_), str("init", init_), str("eval_run", eval_run_);
   str("runs_root", runs_root_edit_);
   num("vocab", vocab_), num("steps", steps_), num("batch", batch_), num("max_len", max_len_), num("eval_every", eval_every_);
+  num("recall_pairs", pairs_);
   combo("task", task_), combo("split", split_), combo("device", device_);
   if (j.contains("lr") && j["lr"].is_number()) lr_->setValue(j["lr"].get<double>());
 }

@@ -12,6 +12,7 @@
 class QComboBox;
 class QCustomPlot;
 class QDoubleSpinBox;
+class QFormLayout;
 class QLabel;
 class QLineEdit;
 class QPlainTextEdit;
@@ -78,10 +79,16 @@ class TrainPanel : public QWidget {
   void runFinished(const mabert::ui::TrainOutcome& o);
   void stepShown(qint64 step);  // after the GUI drew a step (tests wait on GUI-thread signals only)
   void pausedShown(qint64 step);  // the worker confirmed the pause took hold
+  void recallDemoStarted(const QString& run_dir);  // the recall demo's run folder, before it starts
 
  private:
   void setRunning(bool r);
   void start(const QString& kind);
+  // Starts `rq` (a request built from the fields, or the recall demo's) as a job of `kind`.
+  void startRequest(const QString& kind, const TrainRequest& rq);
+  // The recall demo: the calibrated small hybrid on the smallest MQAR that shows attention recall.
+  void startRecallDemo();
+  void addRecallFields(QFormLayout* form);  // the recall tasks in the task list, their pairs
   QString selectedRun() const;
   void exportSelected();  // asks for the folder (and whether to replace it), then exportRun
 
@@ -91,9 +98,9 @@ class TrainPanel : public QWidget {
   QStringList probes_;
   QLineEdit *corpus_, *tokenizer_, *data_, *init_, *eval_run_, *runs_root_edit_;
   QComboBox *task_, *device_, *split_;
-  QSpinBox *vocab_, *steps_, *batch_, *max_len_, *eval_every_;
+  QSpinBox *vocab_, *steps_, *batch_, *max_len_, *eval_every_, *pairs_;
   QDoubleSpinBox* lr_;
-  QPushButton *pretrain_, *finetune_, *evaluate_, *pause_, *stop_, *export_;
+  QPushButton *pretrain_, *finetune_, *evaluate_, *pause_, *stop_, *export_, *recall_demo_;
   QProgressBar* progress_;
   QLabel* status_;
   QPlainTextEdit* log_;

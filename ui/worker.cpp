@@ -1,6 +1,7 @@
 #include "worker.h"
 
 #include "data/glue.h"
+#include "data/recall.h"
 #include "interop/hf_export.h"
 #include "util/errors.h"
 
@@ -82,7 +83,7 @@ void TrainWorker::run(const TrainRequest& rq) {
       case jobs::JobKind::Finetune: {
         train::FinetuneJob job;
         job.model = rq.model, job.task = rq.task, job.data_dir = rq.data_dir, job.init = rq.init;
-        job.tokenizer = rq.tokenizer, job.run_dir = rq.run_dir, job.train = rq.train;
+        job.tokenizer = rq.tokenizer, job.run_dir = rq.run_dir, job.train = rq.train, job.recall = rq.recall;
         r = jobs::finetune(job, rec, h).result;
         break;
       }
@@ -137,7 +138,12 @@ void AnalysisWorker::loadRun(const QString& run_dir) {
     source.run_dir = run_dir;
     source.pooling_trained = !learned_pooling || r.info.value("kind", "") == "finetune";
     const std::string task = r.info.value("task", "");
-    if (!task.empty()) {
+    if (data::is_recall_task(task)) {
+      data::RecallTask t = data::RecallTask::from_json(r.info.value("recall", nlohmann::json::object()), run_dir.toStdString() + "/run.json: recall");
+      source.task = QString::fromStdString(task);
+      source.answer_token = data::RecallVocab(t).slot;
+      source.example = QString::fromStdString(data::recall_text(t, data::recall_example(t, t.eval_seed, 0).ids));
+    } else if (!task.empty()) {
       const data::GlueTask& t = data::glue_task(task);
       source.task = QString::fromStdString(t.name);
       for (size_t i = 0; i < t.labels.size(); ++i) source.class_names << QString::fromStdString(data::label_meaning(t, i));
@@ -145,6 +151,26 @@ void AnalysisWorker::loadRun(const QString& run_dir) {
     emit modelReady(source);
   } catch (const std::exception& e) {
     emit failed("load run", QString::fromStdString(describe_error(e)));
+  }
+}
+
+void AnalysisWorker::setKnockOut(const std::vector<int64_t>& layers) {
+  try {
+    if (model_) model_->set_knock_out(layers);
+  } catch (const std::exception& e) {
+    emit failed("knock-out", QString::fromStdString(describe_error(e)));
+  }
+}
+
+void AnalysisWorker::knockOutSweep(const QString& run_dir) {
+  try {
+    jobs::EvalJob job;
+    job.run = run_dir.toStdString();
+    jobs::EvalOutcome base;
+    const auto rows = jobs::knock_out_sweep(job, &base);
+    emit knockOutMeasured(rows, QString::fromStdString(base.metric));
+  } catch (const std::exception& e) {
+    emit failed("knock-out", QString::fromStdString(describe_error(e)));
   }
 }
 
@@ -260,6 +286,8 @@ void register_worker_types() {
   qRegisterMetaType<analysis::ProfileOptions>();
   qRegisterMetaType<analysis::ProfilePoint>();
   qRegisterMetaType<std::vector<analysis::DriftCurve>>();
+  qRegisterMetaType<std::vector<jobs::KnockOutRow>>();
+  qRegisterMetaType<std::vector<int64_t>>();
 }
 
 QThread* start_in_thread(QObject* worker, QObject* parent, const QString& name) {

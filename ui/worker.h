@@ -31,6 +31,7 @@ struct TrainRequest {
   std::string tokenizer;            // empty: train one on the corpus into the run folder
   int vocab = 2000;
   std::string task, data_dir, init, split = "dev";  // fine-tuning / evaluation (init: run folder)
+  data::RecallTask recall;          // a recall task's parameters (task "mqar", "needle", "selective-copy")
   std::string run_dir, registry;
   std::vector<std::string> probe_sentences;  // padding drift during training; empty = none
   int64_t probe_every = 25;
@@ -85,6 +86,10 @@ struct ModelSource {
   // the MAP view shows beside the weights.
   QString task;
   QStringList class_names;
+  // A recall run: a held-out example as text (what the views should show first) and the slot
+  // token whose answers the MAP view lists; empty / −1 otherwise.
+  QString example;
+  qint64 answer_token = -1;
 };
 
 class AnalysisWorker : public QObject {
@@ -103,6 +108,10 @@ class AnalysisWorker : public QObject {
   void profile(const mabert::ModelConfig& cfg, const QStringList& schedules, const mabert::analysis::ProfileOptions& opt);
   // `mabert export --format hf` for a run folder (History's "Export for Python…").
   void exportRun(const QString& run_dir, const QString& out_dir, bool force);
+  // Layers switched off in the inspected model (for the typed input; 0-based).
+  void setKnockOut(const std::vector<int64_t>& layers);
+  // The knock-out sweep of a fine-tuned run on its task's held-out data (jobs::knock_out_sweep).
+  void knockOutSweep(const QString& run_dir);
 
  signals:
   void modelReady(const mabert::ui::ModelSource& source);
@@ -111,6 +120,7 @@ class AnalysisWorker : public QObject {
   void profilePoint(const mabert::analysis::ProfilePoint& p);
   void profileDone(const QString& csv);
   void exported(const QString& out_dir, const QString& summary);
+  void knockOutMeasured(const std::vector<mabert::jobs::KnockOutRow>& rows, const QString& metric);
   void failed(const QString& what, const QString& message);
 
  private:
@@ -134,6 +144,8 @@ Q_DECLARE_METATYPE(mabert::ui::TrainOutcome)
 Q_DECLARE_METATYPE(mabert::ui::ModelSource)
 Q_DECLARE_METATYPE(mabert::experiments::CellResult)
 Q_DECLARE_METATYPE(mabert::ModelConfig)
+Q_DECLARE_METATYPE(std::vector<mabert::jobs::KnockOutRow>)
+Q_DECLARE_METATYPE(std::vector<int64_t>)
 Q_DECLARE_METATYPE(mabert::train::StepStats)
 Q_DECLARE_METATYPE(mabert::train::EvalStats)
 Q_DECLARE_METATYPE(mabert::analysis::Inspection)

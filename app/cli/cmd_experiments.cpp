@@ -216,13 +216,15 @@ void add_experiment_commands(CLI::App& app) {
       const experiments::Grid g = experiments::Grid::load(a->grid);
       const std::string out = a->out.empty() ? "runs/grid-" + g.name : a->out;
       std::set<std::string> encoders;
-      for (const auto& v : g.variants) encoders.insert(experiments::encoder_key(g, v));
+      if (g.pretraining)
+        for (const auto& v : g.variants) encoders.insert(experiments::encoder_key(g, v));
       std::fprintf(stderr, "grid %s: %zu variants, %zu encoders to pretrain, %zu tasks × %zu seeds = %zu fine-tuning cells\n",
                    g.name.c_str(), g.variants.size(), encoders.size(), g.tasks.size(), g.seeds.size(),
                    g.variants.size() * g.tasks.size() * g.seeds.size());
       if (a->dry) {
         for (const auto& v : g.variants)
-          std::printf("%-16s encoder %s  %s\n", v.name.c_str(), experiments::encoder_key(g, v).c_str(), v.overrides.dump().c_str());
+          std::printf("%-16s encoder %s  %s\n", v.name.c_str(),
+                      g.pretraining ? experiments::encoder_key(g, v).c_str() : "none (random initialisation)", v.overrides.dump().c_str());
         return;
       }
       std::signal(SIGINT, on_signal);

@@ -4,7 +4,9 @@
 #include "cli/progress.h"
 
 #include "analysis/drift.h"
+#include "analysis/inspect.h"
 #include "data/glue.h"
+#include "data/recall.h"
 #include "dist/world.h"
 #include "jobs/runner.h"
 #include "tokenize/tokenizer.h"
@@ -19,6 +21,8 @@
 #include <filesystem>
 #include <iostream>
 #include <memory>
+#include <optional>
+#include <sstream>
 #include <thread>
 
 #ifndef MABERT_RESOURCES_DIR
@@ -56,6 +60,7 @@ std::string resources_dir() {
 struct Common {
   train::TrainOptions t;
   std::string out, registry, preset = "tiny", schedule, config, conv;
+  std::optional<ModelConfig> recipe_model;  // a recall task's recipe, used without --preset / --config
   int threads = 0, dist_timeout = 300;
   bool json = false, quiet = false;
 };
@@ -102,11 +107,67 @@ void add_model_options(CLI::App* c, Common& o) {
 }
 
 ModelConfig model_config(const Common& o) {
-  ModelConfig cfg = o.config.empty() ? ModelConfig::preset(o.preset) : ModelConfig::load(o.config);
+  ModelConfig cfg = o.recipe_model ? *o.recipe_model : o.config.empty() ? ModelConfig::preset(o.preset) : ModelConfig::load(o.config);
   if (!o.schedule.empty()) cfg.schedule = o.schedule;
   if (!o.conv.empty()) cfg.conv = o.conv;
   cfg.validate();
   return cfg;
+}
+
+// The recall tasks' parameters as options (finetune: the task; eval: what to evaluate with instead).
+// given() holds only the options on the command line, as run.json's "recall" names them.
+struct RecallOptions {
+  data::RecallTask t;
+  std::vector<std::pair<CLI::Option*, std::string>> opts;
+  // overrides: eval's options, which default to what the run was trained with.
+  void add(CLI::App* c, bool overrides = false) {
+    auto num = [&](const char* flag, int64_t* v, const char* field, const std::string& help) {
+      opts.push_back({c->add_option(flag, *v, help + (overrides ? " (recall runs; default: the run's)" : " (recall tasks; default " + std::to_string(*v) + ")")), field});
+    };
+    num("--length", &t.length, "length", "Tokens per example, [CLS] included");
+    num("--min-length", &t.min_length, "min_length", "Shortest example: lengths uniform in [min, --length] (0 = all --length; padded batches)");
+    num("--pairs", &t.pairs, "pairs", "Key-value pairs (mqar; needle: 0 = as many as fit) or data tokens (selective-copy)");
+    num("--queries", &t.queries, "queries", "mqar: keys queried per example (0 = every pair)");
+    num("--task-vocab", &t.vocab, "vocab", "Keys + values, half each");
+    num("--noise", &t.noise, "noise", "Filler tokens");
+    num("--eval-examples", &t.eval_examples, "eval_examples", "Held-out examples");
+    opts.push_back({c->add_option("--gap-power", t.gap_power, "mqar: query gaps p(g) ∝ g^(power-1), Zoology's power_a; 1 = uniform (default 0.01)")
+                        ->check(CLI::Range(1e-9, 1.0)), "gap_power"});
+    opts.push_back({c->add_flag("--queries-before", t.queries_before, "mqar: the queries before the pairs (a forward scan cannot answer)"), "queries_before"});
+  }
+  nlohmann::json given() const {
+    const nlohmann::json all = t.to_json();
+    nlohmann::json j = nlohmann::json::object();
+    for (const auto& [o, field] : opts)
+      if (o->count() > 0) j[field] = all[field];
+    return j;
+  }
+};
+
+// --knock-out: layer indices (0-based, as `mabert info` numbers them) and kind letters, e.g.
+// "3,5" or "T" (every T layer) or "M,5"; "each" (the sweep) is handled by the caller.
+std::vector<int64_t> knock_out_layers(const std::string& spec, const std::string& schedule) {
+  std::vector<int64_t> out;
+  std::stringstream in(spec);
+  for (std::string item; std::getline(in, item, ',');) {
+    if (item.size() == 1 && std::isalpha(static_cast<unsigned char>(item[0]))) {
+      const size_t before = out.size();
+      for (size_t i = 0; i < schedule.size(); ++i)
+        if (schedule[i] == item[0]) out.push_back(static_cast<int64_t>(i));
+      if (out.size() == before) throw CLI::ValidationError("--knock-out", "no '" + item + "' layer in the schedule " + schedule);
+      continue;
+    }
+    try {
+      size_t used = 0;
+      const long long i = std::stoll(item, &used);
+      if (used != item.size() || i < 0 || i >= static_cast<long long>(schedule.size())) throw std::invalid_argument(item);
+      out.push_back(i);
+    } catch (const std::exception&) {
+      throw CLI::ValidationError("--knock-out", "'" + item + "' is neither a layer index 0.." + std::to_string(schedule.size() - 1) +
+                                                    " nor a layer letter of the schedule " + schedule);
+    }
+  }
+  return out;
 }
 
 // This process's share of a data-parallel job when torchrun launched it (one process otherwise):
@@ -155,6 +216,26 @@ void report(const Common& o, const jobs::JobOutcome& out, Progress& progress, co
     for (const auto& [k, v] : r.final_metrics) std::printf("%s\t%.4f\n", k.c_str(), v);
   }
   if (r.status == train::RunStatus::Diverged) throw std::runtime_error(r.message);
+}
+
+// A recall task without a model or budget of its own gets the calibrated recipe
+// (train::recall_recipe): each option the command line does not set takes the recipe's value.
+void apply_recall_recipe(Common& o, CLI::App* c) {
+  const train::RecallRecipe r = train::recall_recipe();
+  const bool own_model = c->count("--preset") > 0 || c->count("--config") > 0;
+  if (!own_model) {
+    o.recipe_model = r.model;
+  }
+  auto take = [&](const char* flag, auto& dst, const auto& value) {
+    if (c->count(flag) == 0) dst = value;
+  };
+  take("--steps", o.t.steps, r.train.steps);
+  take("--batch", o.t.batch_size, r.train.batch_size);
+  take("--lr", o.t.lr, r.train.lr);
+  take("--warmup", o.t.warmup, r.train.warmup);
+  take("--weight-decay", o.t.weight_decay, r.train.weight_decay);
+  take("--eval-every", o.t.eval_every, r.train.eval_every);
+  take("--log-every", o.t.log_every, r.train.log_every);
 }
 
 }  // namespace
@@ -275,22 +356,36 @@ void add_train_commands(CLI::App& app) {
     struct Args : Common {
       std::string task, data, init, tokenizer;
       int64_t max_train = 0;
+      RecallOptions recall;
     };
     auto a = std::make_shared<Args>();
     a->t.steps = 500;
     a->t.batch_size = 32;
     a->t.lr = 1e-4;
-    CLI::App* c = app.add_subcommand("finetune", "Fine-tune on a GLUE task (official TSV layout)");
-    c->add_option("--task", a->task, "CoLA, SST-2, MRPC, QQP, STS-B, MNLI, QNLI, RTE, WNLI")->required();
-    c->add_option("--data", a->data, "The task's folder, e.g. ../shared/data/glue/CoLA")->required();
+    CLI::App* c = app.add_subcommand("finetune", "Fine-tune on a GLUE task (official TSV layout) or a synthetic recall task");
+    c->add_option("--task", a->task, "CoLA, SST-2, MRPC, QQP, STS-B, MNLI, QNLI, RTE, WNLI; or mqar, needle, selective-copy (docs/TASKS.md)")->required();
+    c->add_option("--data", a->data, "The task's folder, e.g. ../shared/data/glue/CoLA (GLUE tasks)");
     c->add_option("--from", a->init, "A pretraining run folder to start from (default: random initialisation)");
     c->add_option("--tokenizer", a->tokenizer, "Tokenizer .model (needed without --from)");
     c->add_option("--max-train", a->max_train, "Use at most N training examples (0 = all)");
     add_model_options(c, *a);
     add_train_options(c, *a);
-    c->callback([a] {
+    a->recall.add(c);
+    c->callback([a, c] {
+      const bool recall = data::is_recall_task(a->task);
+      if (!recall) {
+        try {
+          data::glue_task(a->task);
+        } catch (const std::exception& e) {
+          throw CLI::ValidationError("--task", std::string(e.what()) + "; or a recall task: mqar, needle, selective-copy");
+        }
+      }
+      if (recall) apply_recall_recipe(*a, c);
+      else if (a->data.empty()) throw CLI::ValidationError("--data", "a GLUE task needs its folder, e.g. ../shared/data/glue/" + a->task);
+      else if (!a->recall.given().empty()) throw CLI::ValidationError("--task", "recall-task options given for the GLUE task " + a->task);
       const auto world = join_world(*a);
-      if (a->out.empty()) a->out = default_run_dir("finetune-" + data::glue_task(a->task).name);
+      const std::string name = recall ? std::string(data::to_string(data::parse_recall_kind(a->task))) : data::glue_task(a->task).name;
+      if (a->out.empty()) a->out = default_run_dir("finetune-" + name);
       train::FinetuneJob job;
       job.world = world;
       job.model = model_config(*a);
@@ -301,6 +396,7 @@ void add_train_commands(CLI::App& app) {
       job.run_dir = a->out;
       job.train = a->t;
       job.max_train_examples = a->max_train;
+      job.recall = a->recall.t;
       Progress progress(a->quiet || a->json || !world->root());
       report(*a, jobs::finetune(job, {a->registry, {}}, terminal_hooks(progress)), progress, *world);
     });
@@ -308,15 +404,16 @@ void add_train_commands(CLI::App& app) {
   // --- eval -----------------------------------------------------------------------------------
   {
     struct Args {
-      std::string run, data, split = "dev", predictions, psm;
+      std::string run, data, split = "dev", predictions, psm, knock_out;
       int64_t max_len = 0, batch = 64;
       bool json = false, last = false, left_padding = false;
+      RecallOptions recall;
     };
     auto a = std::make_shared<Args>();
-    CLI::App* c = app.add_subcommand("eval", "Evaluate a fine-tuned run on a GLUE split");
+    CLI::App* c = app.add_subcommand("eval", "Evaluate a fine-tuned run on a GLUE split or a recall task's held-out set");
     c->add_option("--run", a->run, "Fine-tuning run folder")->required();
     c->add_option("--data", a->data, "The task's folder (default: the one the run was trained on)");
-    c->add_option("--split", a->split, "train, dev, test, dev_matched, ...")->capture_default_str();
+    c->add_option("--split", a->split, "train, dev, test, dev_matched, ... (recall tasks: dev or test, two held-out streams)")->capture_default_str();
     c->add_option("--predictions", a->predictions, "Write one prediction per example, in the task's order (TSV)");
     c->add_option("--max-len", a->max_len, "Maximum sequence length (default: the length the run was trained at)");
     c->add_option("--batch", a->batch, "Batch size")->capture_default_str();
@@ -334,6 +431,10 @@ void add_train_commands(CLI::App& app) {
               }
             },
             "CONFIG"));
+    c->add_option("--knock-out", a->knock_out,
+                  "Layers switched off: indices as `mabert info` numbers them and layer letters (\"3,5\", \"T\"); "
+                  "\"each\": the metric with each layer, and each kind, off in turn");
+    a->recall.add(c, true);
     c->add_flag("--json", a->json, "Machine-readable output");
     c->callback([a, padding] {
       jobs::EvalJob job;
@@ -341,19 +442,74 @@ void add_train_commands(CLI::App& app) {
       job.psm = a->psm;
       job.run = a->run, job.data_dir = a->data, job.split = a->split, job.max_len = a->max_len, job.batch = a->batch;
       job.best = !a->last, job.predictions = a->predictions;
+      job.recall = a->recall.given();
+      if (a->knock_out == "each") {
+        jobs::EvalOutcome base;
+        const auto rows = jobs::knock_out_sweep(job, &base);
+        const double ref = rows.front().metrics.at(base.metric);
+        if (a->json) {
+          nlohmann::ordered_json out = {{"task", base.task}, {"split", a->split}, {"metric", base.metric}, {"rows", nlohmann::ordered_json::array()}};
+          for (const auto& r : rows)
+            out["rows"].push_back({{"knock_out", r.what}, {"layers", r.layers}, {"metrics", r.metrics}, {"drop", ref - r.metrics.at(base.metric)}});
+          std::cout << out.dump(2) << '\n';
+          return;
+        }
+        std::printf("%s %s (%zu examples): %s with layers knocked out\n", base.task.c_str(), a->split.c_str(), base.examples, base.metric.c_str());
+        std::printf("%-12s %10s %10s\n", "knocked out", base.metric.c_str(), "drop");
+        for (const auto& r : rows) std::printf("%-12s %10.4f %+10.4f\n", r.what.c_str(), r.metrics.at(base.metric), ref - r.metrics.at(base.metric));
+        return;
+      }
+      if (!a->knock_out.empty())
+        job.knock_out = knock_out_layers(a->knock_out, ModelConfig::load(a->run + "/config.json").schedule);
       const jobs::EvalOutcome r = jobs::evaluate(job);
       const std::string& task = r.task;
       const auto& m = r.metrics;
       if (a->json) {
         std::cout << nlohmann::ordered_json({{"task", task}, {"split", a->split}, {"examples", r.examples},
-                                             {"padding", r.padding}, {"psm", r.psm}, {"metrics", m}})
+                                             {"padding", r.padding}, {"psm", r.psm}, {"knock_out", job.knock_out}, {"metrics", m}})
                          .dump(2)
                   << '\n';
       } else {
-        std::printf("%s %s (%zu examples, %s padding, PSM %s)\n", task.c_str(), a->split.c_str(), r.examples,
-                    r.padding.c_str(), r.psm.c_str());
+        std::string off;
+        for (int64_t i : job.knock_out) off += (off.empty() ? ", layers " : ",") + std::to_string(i);
+        if (!off.empty()) off += " knocked out";
+        std::printf("%s %s (%zu examples, %s padding, PSM %s%s)\n", task.c_str(), a->split.c_str(), r.examples,
+                    r.padding.c_str(), r.psm.c_str(), off.c_str());
         for (const auto& [k, v] : m) std::printf("%s\t%.4f\n", k.c_str(), v);
       }
+    });
+  }
+  // --- sample: a recall task's examples as text -------------------------------------------------
+  {
+    struct Args {
+      std::string task = "mqar";
+      uint64_t seed = 1;
+      int64_t count = 2;
+      bool json = false;
+      RecallOptions recall;
+    };
+    auto a = std::make_shared<Args>();
+    CLI::App* c = app.add_subcommand("sample", "Examples of a synthetic recall task as text, with the answer at each slot");
+    c->add_option("--task", a->task, "mqar, needle or selective-copy")->capture_default_str();
+    c->add_option("--seed", a->seed, "Stream seed")->capture_default_str();
+    c->add_option("--count", a->count, "Examples")->capture_default_str()->check(CLI::Range(1, 10000));
+    a->recall.add(c);
+    c->add_flag("--json", a->json, "Machine-readable output");
+    c->callback([a] {
+      data::RecallTask t = a->recall.t;
+      t.kind = data::parse_recall_kind(a->task);
+      t.validate();
+      nlohmann::ordered_json out = nlohmann::ordered_json::array();
+      for (int64_t i = 0; i < a->count; ++i) {
+        const data::RecallExample ex = data::recall_example(t, a->seed, i);
+        std::vector<int64_t> answers;
+        for (int64_t l : ex.labels)
+          if (l != -100) answers.push_back(l);
+        const std::string text = data::recall_text(t, ex.ids), said = data::recall_text(t, answers);
+        if (a->json) out.push_back({{"ids", ex.ids}, {"text", text}, {"answers", said}});
+        else std::printf("%s\n  answers: %s\n", text.c_str(), said.c_str());
+      }
+      if (a->json) std::cout << nlohmann::ordered_json({{"task", t.to_json()}, {"examples", out}}).dump(2) << '\n';
     });
   }
   // --- predict --------------------------------------------------------------------------------
@@ -372,8 +528,29 @@ void add_train_commands(CLI::App& app) {
     c->add_flag("--json", a->json, "Machine-readable output");
     c->callback([a] {
       train::LoadedRun r = train::load_run(a->run);
-      const auto p = train::predict(r.model, r.tokenizer, a->text, a->pair.empty() ? nullptr : &a->pair, a->max_len);
       const std::string task = r.info.value("task", "");
+      if (data::is_recall_task(task)) {  // the answer at each "?" slot, from the MLM decoder
+        const data::RecallTask t = data::RecallTask::from_json(r.info.value("recall", nlohmann::json::object()), a->run + "/run.json: recall");
+        analysis::InspectOptions o;
+        o.answer_token = data::RecallVocab(t).slot;
+        o.max_len = r.model->config().max_len;
+        const analysis::Inspection in = analysis::inspect(r.model, r.tokenizer, a->text, nullptr, o);
+        if (in.answers.empty()) throw CLI::ValidationError("--text", "no slot '?' to answer in \"" + a->text + "\" (e.g. \"k1 v2 k3 v0 k1 ?\")");
+        nlohmann::ordered_json out = nlohmann::ordered_json::array();
+        for (const auto& ans : in.answers) {
+          nlohmann::ordered_json top = nlohmann::ordered_json::array();
+          for (const auto& [piece, p] : ans.top) top.push_back({{"piece", piece.substr(piece.rfind("\xe2\x96\x81") == 0 ? 3 : 0)}, {"probability", p}});
+          out.push_back({{"position", ans.position}, {"answers", top}});
+          if (!a->json) {
+            std::printf("? at %lld:", static_cast<long long>(ans.position));
+            for (const auto& x : top) std::printf(" %s %.4f", x["piece"].get<std::string>().c_str(), x["probability"].get<double>());
+            std::printf("\n");
+          }
+        }
+        if (a->json) std::cout << nlohmann::ordered_json({{"task", task}, {"slots", out}}).dump(2) << '\n';
+        return;
+      }
+      const auto p = train::predict(r.model, r.tokenizer, a->text, a->pair.empty() ? nullptr : &a->pair, a->max_len);
       std::string label = std::to_string(p.label);
       if (!task.empty() && !data::glue_task(task).regression) label = data::glue_task(task).labels.at(static_cast<size_t>(p.label));
       if (a->json) {

@@ -76,7 +76,18 @@ Inspection inspect(MaBert& model, const Tokenizer& tok, const std::string& a, co
   out.pool_weights.assign(w.data_ptr<double>(), w.data_ptr<double>() + L);
   out.regression = model->config().head == Head::Regression;
   if (r.logits.defined()) out.head_outputs = head_outputs(model->config().head, r.logits[0]);
-  if (opt.attention_layer >= 0) {
+  for (size_t i = 0; opt.answer_token >= 0 && i < out.ids.size(); ++i) {
+    if (out.ids[i] != opt.answer_token || !out.valid[i]) continue;
+    const torch::Tensor p = torch::softmax(model->mlm_logits(r.hidden[0][static_cast<int64_t>(i)]).to(torch::kFloat), -1);
+    const auto top = p.topk(3);
+    SlotAnswer a;
+    a.position = static_cast<int64_t>(i);
+    for (int64_t k = 0; k < 3; ++k)
+      a.top.emplace_back(tok.piece(std::get<1>(top)[k].item<int64_t>()), std::get<0>(top)[k].item<double>());
+    out.answers.push_back(std::move(a));
+  }
+  // A knocked-out layer computes nothing: its attention stays undefined (the view says so).
+  if (opt.attention_layer >= 0 && r.attentions[opt.attention_layer].defined()) {
     out.attention = r.attentions[opt.attention_layer][0].to(torch::kCPU, torch::kFloat).contiguous();
     out.attention_mean = out.attention.mean(0).contiguous();
   }

@@ -18,6 +18,13 @@ struct InspectOptions {
   int attention_layer = -1;  // index of a T/P layer, −1 = none
   int ssm_layer = -1;        // index of an M/B/P layer, −1 = none
   int64_t max_len = 512;
+  int64_t answer_token = -1;  // a recall model's slot id: the MLM decoder's answer at each such token
+};
+
+// The model's answer at a slot token (a recall task's "?"): the most likely pieces.
+struct SlotAnswer {
+  int64_t position = 0;
+  std::vector<std::pair<std::string, double>> top;  // piece, probability; likelier first (3)
 };
 
 struct Inspection {
@@ -37,6 +44,7 @@ struct Inspection {
   std::vector<int64_t> top_channels;  // the (up to) 4 channels with the largest state norm at the last position
   torch::Tensor path2d;             // {L, 2}  the state path projected on its first two principal axes
   std::vector<double> path_variance;  // share of variance the two axes explain
+  std::vector<SlotAnswer> answers;    // at every InspectOptions::answer_token
   int64_t truncated = 0;              // pieces dropped so that text and pads fit the model's max_len
   int64_t max_len = 0;                // the length limit the input was fitted to
 };

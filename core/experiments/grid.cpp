@@ -1,6 +1,8 @@
 #include "experiments/grid.h"
 
 #include "data/glue.h"
+#include "data/recall.h"
+#include "experiments/recall_figures.h"
 #include "jobs/runner.h"
 #include "util/files.h"
 #include "util/json_text.h"
@@ -79,7 +81,7 @@ std::string resolve(const std::string& base_dir, const std::string& p) {
 // Training budget fields a grid may set (a subset of TrainOptions).
 train::TrainOptions budget(const json& j, const std::string& where, const std::string& section, train::TrainOptions o,
                            int* vocab, int64_t* max_train) {
-  std::set<std::string> keys = {"steps", "batch", "max_len", "lr", "warmup", "weight_decay", "clip", "accum", "device", "padding"};
+  std::set<std::string> keys = {"steps", "batch", "max_len", "lr", "warmup", "weight_decay", "clip", "accum", "device", "padding", "eval_every"};
   if (vocab) keys.insert("vocab");
   if (max_train) keys.insert("max_train");
   if (section == "pretrain") keys.insert("corpus");
@@ -91,6 +93,7 @@ train::TrainOptions budget(const json& j, const std::string& where, const std::s
   if (j.contains("batch")) o.batch_size = get_int(j["batch"], where, f("batch"), 1, 1 << 16);
   if (j.contains("accum")) o.grad_accum = get_int(j["accum"], where, f("accum"), 1, 1 << 16);
   if (j.contains("max_len")) o.max_len = get_int(j["max_len"], where, f("max_len"), 4, 1 << 20);
+  if (j.contains("eval_every")) o.eval_every = get_int(j["eval_every"], where, f("eval_every"), 0, int64_t{1} << 40);
   if (j.contains("lr")) o.lr = get_real(j["lr"], where, f("lr"), 0);
   if (j.contains("warmup")) o.warmup = get_real(j["warmup"], where, f("warmup"), 0);
   if (j.contains("weight_decay")) o.weight_decay = get_real(j["weight_decay"], where, f("weight_decay"), 0);
@@ -167,6 +170,11 @@ void read_cell_result(const std::string& path, CellResult* c) {
   if (!r.contains("score") || !r["score"].is_number()) bad("score", "expected a number");
   if (!r.contains("metrics") || !r["metrics"].is_object()) bad("metrics", "expected an object of numbers");
   c->score = r["score"].get<double>();
+  for (const char* k : {"seconds", "steps", "tokens"})
+    if (r.contains(k) && !r[k].is_number()) bad(k, "expected a number");
+  c->seconds = r.value("seconds", 0.0);
+  c->steps = r.value("steps", int64_t{0});
+  c->tokens = r.value("tokens", int64_t{0});
   c->metrics.clear();
   for (auto it = r["metrics"].begin(); it != r["metrics"].end(); ++it) {
     if (!it.value().is_number()) bad("metrics." + it.key(), "expected a number");
@@ -174,10 +182,60 @@ void read_cell_result(const std::string& path, CellResult* c) {
   }
 }
 
+// "sweep": {"field": [v1, v2, ...], ...}: every variant × every combination, in file order.
+void expand_sweep(Grid& g, const json& sweep, const std::string& where) {
+  if (!sweep.is_object() || sweep.empty()) grid_error(where, "sweep", "expected an object of model fields to lists of values, got " + shown(sweep));
+  for (auto it = sweep.begin(); it != sweep.end(); ++it)
+    if (!it.value().is_array() || it.value().empty()) grid_error(where, "sweep." + it.key(), "expected a non-empty array of values");
+  std::vector<Variant> out;
+  for (const Variant& v : g.variants) {
+    std::vector<Variant> acc = {v};
+    for (auto it = sweep.begin(); it != sweep.end(); ++it) {
+      std::vector<Variant> next;
+      for (const Variant& a : acc)
+        for (const json& value : it.value()) {
+          Variant b = a;
+          b.overrides[it.key()] = value;
+          b.name += " " + it.key() + "=" + (value.is_string() ? value.get<std::string>() : value.dump());
+          next.push_back(b);
+        }
+      acc = std::move(next);
+    }
+    for (Variant& a : acc) {
+      (void)variant_config(g, a);  // validates the combination, naming the file
+      out.push_back(std::move(a));
+    }
+  }
+  g.variants = std::move(out);
+}
+
 }  // namespace
 
+std::string cell_dir(const std::string& out_dir, const Variant& v, const std::string& task, uint64_t seed) {
+  return out_dir + "/cells/" + slug(v.name) + "/" + task + "/seed-" + std::to_string(seed);
+}
+
+std::vector<CellResult> finished_cells(const Grid& grid, const std::string& out_dir) {
+  std::vector<CellResult> cells;
+  for (const Variant& v : grid.variants)
+    for (const std::string& task : grid.tasks)
+      for (uint64_t seed : grid.seeds) {
+        CellResult c;
+        c.variant = v.name, c.task = task, c.seed = seed, c.run_dir = cell_dir(out_dir, v, task, seed);
+        if (!fs::exists(c.run_dir + "/result.json")) continue;
+        read_cell_result(c.run_dir + "/result.json", &c);
+        c.reused = true;
+        cells.push_back(std::move(c));
+      }
+  return cells;
+}
+
+std::string task_metric(const Grid& grid, const std::string& task) {
+  return grid.recall.count(task) ? "accuracy" : data::glue_task(task).metric;
+}
+
 Grid Grid::from_json(const json& j, const std::string& where, const std::string& base_dir) {
-  check_keys(j, where, "", {"name", "preset", "model", "variants", "pretrain", "finetune", "tasks", "data", "seeds", "comment"});
+  check_keys(j, where, "", {"name", "preset", "model", "variants", "sweep", "pretrain", "finetune", "tasks", "data", "seeds", "comment"});
   Grid g;
   g.source = where;
   g.name = j.contains("name") ? get_string(j["name"], where, "name") : fs::path(where).stem().string();
@@ -217,28 +275,63 @@ Grid Grid::from_json(const json& j, const std::string& where, const std::string&
     g.variants.push_back(var);
     (void)variant_config(g, g.variants.back());  // validates the overrides, naming the file
   }
+  if (j.contains("sweep")) expand_sweep(g, j["sweep"], where);
+  if (!j.contains("tasks")) grid_error(where, "tasks", "missing: GLUE task names or recall-task objects");
+  if (!j["tasks"].is_array() || j["tasks"].empty()) grid_error(where, "tasks", "expected a non-empty array of GLUE task names and recall-task objects");
+  bool glue = false;
+  std::map<std::string, json> own_budget;
+  for (size_t i = 0; i < j["tasks"].size(); ++i) {
+    const json& t = j["tasks"][i];
+    const std::string f = "tasks[" + std::to_string(i) + "]";
+    std::string name;
+    if (t.is_object()) {  // a recall task: {"task": "mqar", "length": 64, ..., "finetune": {its own budget}}
+      data::RecallTask rt;
+      json fields = t;
+      fields.erase("finetune");
+      try {
+        rt = data::RecallTask::from_json(fields, where + ": field '" + f + "'");
+      } catch (const std::invalid_argument& e) {
+        throw ConfigError(e.what());
+      }
+      name = rt.label();
+      g.recall[name] = rt;
+      if (t.contains("finetune")) own_budget[name] = t["finetune"];
+    } else {
+      try {
+        name = data::glue_task(get_string(t, where, f)).name;
+      } catch (const ConfigError&) {
+        throw;
+      } catch (const std::exception& e) {
+        grid_error(where, "tasks", f + ": " + e.what() + "; or a recall task as an object, e.g. {\"task\": \"mqar\", \"length\": 64}");
+      }
+      glue = true;
+    }
+    if (std::find(g.tasks.begin(), g.tasks.end(), name) != g.tasks.end()) grid_error(where, f, "the task " + name + " is listed twice");
+    g.tasks.push_back(name);
+  }
   train::TrainOptions pre;
   pre.steps = 300, pre.batch_size = 32, pre.max_len = 64, pre.lr = 5e-4;
+  g.pretraining = j.contains("pretrain") || glue;
   const json& pj = j.contains("pretrain") ? j["pretrain"] : json::object();
   g.pretrain = budget(pj, where, "pretrain", pre, &g.vocab, nullptr);
-  if (!pj.contains("corpus")) grid_error(where, "pretrain.corpus", "missing: the text to pretrain on (files or folders)");
-  for (const auto& c : get_strings(pj["corpus"], where, "pretrain.corpus")) g.corpus.push_back(resolve(base_dir, c));
+  if (g.pretraining) {
+    if (!pj.contains("corpus")) grid_error(where, "pretrain.corpus", "missing: the text to pretrain on (files or folders)");
+    for (const auto& c : get_strings(pj["corpus"], where, "pretrain.corpus")) g.corpus.push_back(resolve(base_dir, c));
+  }
   train::TrainOptions fine;
   fine.steps = 200, fine.batch_size = 32, fine.max_len = 64, fine.lr = 1e-4;
+  if (!glue) fine = train::recall_recipe().train;  // a recall grid's budget defaults to the calibrated recipe
   g.finetune = budget(j.contains("finetune") ? j["finetune"] : json::object(), where, "finetune", fine, nullptr,
                       &g.max_train_examples);
-  if (!j.contains("tasks")) grid_error(where, "tasks", "missing: GLUE task names");
-  g.tasks = get_strings(j["tasks"], where, "tasks");
-  if (g.tasks.empty()) grid_error(where, "tasks", "expected at least one task");
-  for (auto& t : g.tasks) {
-    try {
-      t = data::glue_task(t).name;
-    } catch (const std::exception& e) {
-      grid_error(where, "tasks", e.what());
-    }
+  for (const auto& [name, b] : own_budget) {  // on top of the grid's budget
+    g.task_budget[name] = budget(b, where, "tasks." + name + ".finetune", g.finetune, nullptr, nullptr);
   }
-  if (!j.contains("data")) grid_error(where, "data", "missing: the folder holding one folder per GLUE task");
-  g.data_dir = resolve(base_dir, get_string(j["data"], where, "data"));
+  if (glue) {
+    if (!j.contains("data")) grid_error(where, "data", "missing: the folder holding one folder per GLUE task");
+    g.data_dir = resolve(base_dir, get_string(j["data"], where, "data"));
+  } else if (j.contains("data")) {
+    g.data_dir = resolve(base_dir, get_string(j["data"], where, "data"));
+  }
   g.seeds = {1};
   if (j.contains("seeds")) {
     const json& s = j["seeds"];
@@ -330,7 +423,7 @@ struct GridRun {
   jobs::Recording recording(json extra) const { return {hooks.registry, std::move(extra), world.root()}; }
 
   std::string cell_dir(const Variant& v, const std::string& task, uint64_t seed) const {
-    return out + "/cells/" + slug(v.name) + "/" + task + "/seed-" + std::to_string(seed);
+    return experiments::cell_dir(out, v, task, seed);
   }
 
   // Each distinct encoder once (a finished one, with done.json, is reused).
@@ -387,26 +480,41 @@ struct GridRun {
       if (fs::exists(dir + "/result.json")) continue;  // read back with the others at the end
       if (fs::exists(dir)) remove_tree(dir);              // a half-finished cell starts over
       train::FinetuneJob job;
-      job.task = cell.task;
-      job.data_dir = grid.data_dir + "/" + cell.task;
-      job.init = encoders.at(encoder_key(grid, *cell.v));
+      const auto recall = grid.recall.find(cell.task);
+      if (recall != grid.recall.end()) {
+        job.task = data::to_string(recall->second.kind);
+        job.recall = recall->second;
+        job.model = variant_config(grid, *cell.v);
+      } else {
+        job.task = cell.task;
+        job.data_dir = grid.data_dir + "/" + cell.task;
+      }
+      if (grid.pretraining) job.init = encoders.at(encoder_key(grid, *cell.v));
       job.pooling = variant_config(grid, *cell.v).pooling;
       job.run_dir = dir;
-      job.train = grid.finetune;
+      job.train = grid.task_budget.count(cell.task) ? grid.task_budget.at(cell.task) : grid.finetune;
       job.train.seed = cell.seed;
       job.max_train_examples = grid.max_train_examples;
       say("fine-tuning " + cell.v->name + " on " + cell.task + ", seed " + std::to_string(cell.seed));
+      const auto t0 = std::chrono::steady_clock::now();
       const train::TrainResult r =
           jobs::finetune(job, recording({{"grid", grid.name}, {"variant", cell.v->name}, {"seed", cell.seed}}), h).result;
       if (r.status == train::RunStatus::Stopped) break;
       if (r.status == train::RunStatus::Diverged) throw std::runtime_error(dir + ": " + r.message);
-      const std::string metric = data::glue_task(cell.task).metric;
+      const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+      const std::string metric = task_metric(grid, cell.task);
       const auto metrics = r.best_metrics.empty() ? r.final_metrics : r.best_metrics;
       if (!metrics.count(metric)) throw std::runtime_error(dir + ": the evaluation has no '" + metric + "'");
-      write_file_atomic(dir + "/result.json", json({{"variant", cell.v->name}, {"task", cell.task}, {"seed", cell.seed},
-                                                    {"metric", metric}, {"score", metrics.at(metric)}, {"metrics", metrics}})
-                                                      .dump(2) +
-                                                  "\n");
+      json result = {{"variant", cell.v->name}, {"task", cell.task}, {"seed", cell.seed}, {"metric", metric},
+                     {"score", metrics.at(metric)}, {"metrics", metrics}, {"seconds", seconds}, {"steps", r.steps}};
+      if (recall != grid.recall.end()) result["tokens"] = r.steps * job.train.batch_size * job.train.grad_accum * recall->second.length;
+      write_file_atomic(dir + "/result.json", result.dump(2) + "\n");
+      if (hooks.on_cell) {  // live, as the cell finishes (collect_cells does not report it again)
+        CellResult c;
+        c.variant = cell.v->name, c.task = cell.task, c.seed = cell.seed, c.run_dir = dir;
+        read_cell_result(dir + "/result.json", &c);
+        hooks.on_cell(c);
+      }
       mine.push_back(dir);
       ++rep.finetune_runs;
     }
@@ -440,18 +548,12 @@ struct GridRun {
 
   // Every finished cell in grid order, as the results table shows them (whichever rank ran it).
   void collect_cells() {
-    for (const Variant& v : grid.variants)
-      for (const std::string& task : grid.tasks)
-        for (uint64_t seed : grid.seeds) {
-          CellResult c;
-          c.variant = v.name, c.task = task, c.seed = seed, c.run_dir = cell_dir(v, task, seed);
-          if (!fs::exists(c.run_dir + "/result.json")) continue;
-          read_cell_result(c.run_dir + "/result.json", &c);
-          c.reused = std::find(mine.begin(), mine.end(), c.run_dir) == mine.end();
-          if (c.reused && world.size() == 1) ++rep.finetune_reused;
-          if (hooks.on_cell) hooks.on_cell(c);
-          rep.cells.push_back(c);
-        }
+    for (CellResult& c : finished_cells(grid, out)) {
+      c.reused = std::find(mine.begin(), mine.end(), c.run_dir) == mine.end();
+      if (c.reused && world.size() == 1) ++rep.finetune_reused;
+      if (hooks.on_cell && c.reused) hooks.on_cell(c);
+      rep.cells.push_back(c);
+    }
   }
 };
 
@@ -468,11 +570,12 @@ GridReport run_grid(const Grid& grid, const std::string& out_dir, const GridHook
   // One tokenizer for the whole grid, so every cell sees the same vocabulary (rank 0 trains it).
   if (world.root()) {
     fs::create_directories(out_dir);
-    jobs::ensure_tokenizer(grid.corpus, out_dir + "/tokenizer", grid.vocab, [&](const std::string& m) { run.say(m); });
+    if (grid.pretraining)
+      jobs::ensure_tokenizer(grid.corpus, out_dir + "/tokenizer", grid.vocab, [&](const std::string& m) { run.say(m); });
   }
   world.barrier();
   run.tokenizer = out_dir + "/tokenizer.model";
-  const auto encoders = run.pretrain_encoders();
+  const auto encoders = grid.pretraining ? run.pretrain_encoders() : std::map<std::string, std::string>{};
   world.barrier();  // every encoder is pretrained before any cell starts from one
   run.finetune_cells(encoders);
   world.barrier();
@@ -481,6 +584,8 @@ GridReport run_grid(const Grid& grid, const std::string& out_dir, const GridHook
   if (world.root()) {
     write_file_atomic(out_dir + "/results.md", results_markdown(grid, run.rep.cells));
     write_file_atomic(out_dir + "/results.csv", results_csv(grid, run.rep.cells));
+    write_file_atomic(out_dir + "/cells.csv", cells_csv(run.rep.cells));
+    for (const auto& [name, svg] : recall_figures(grid, run.rep.cells)) write_file_atomic(out_dir + "/" + name, svg);
   }
   run.rep.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   return run.rep;
@@ -491,7 +596,7 @@ std::string results_markdown(const Grid& grid, const std::vector<CellResult>& ce
   std::ostringstream o;
   o << std::fixed << std::setprecision(3);
   o << "| " << grid.name << " |";
-  for (const auto& t : grid.tasks) o << ' ' << t << " (" << data::glue_task(t).metric << ") |";
+  for (const auto& t : grid.tasks) o << ' ' << t << " (" << task_metric(grid, t) << ") |";
   o << " avg |\n|---|";
   for (size_t i = 0; i <= grid.tasks.size(); ++i) o << "---|";
   o << '\n';
@@ -515,6 +620,21 @@ std::string results_markdown(const Grid& grid, const std::vector<CellResult>& ce
   return o.str();
 }
 
+std::string cells_csv(const std::vector<CellResult>& cells) {
+  std::ostringstream o;
+  o << std::setprecision(6);
+  o << "variant,task,seed,score,seconds,steps,tokens,ms_per_step,tokens_per_s\n";
+  for (const CellResult& c : cells) {
+    o << '"' << c.variant << "\"," << c.task << ',' << c.seed << ',' << c.score << ',' << c.seconds << ',' << c.steps << ','
+      << c.tokens << ',';
+    if (c.steps > 0 && c.seconds > 0) o << 1000 * c.seconds / static_cast<double>(c.steps);
+    o << ',';
+    if (c.tokens > 0 && c.seconds > 0) o << static_cast<double>(c.tokens) / c.seconds;
+    o << '\n';
+  }
+  return o.str();
+}
+
 std::string results_csv(const Grid& grid, const std::vector<CellResult>& cells) {
   const auto m = by_cell(cells);
   std::ostringstream o;
@@ -525,7 +645,7 @@ std::string results_csv(const Grid& grid, const std::vector<CellResult>& cells) 
       auto it = m.find({v.name, t});
       if (it == m.end()) continue;
       const Stats s = stats(it->second);
-      o << '"' << v.name << "\"," << t << ',' << data::glue_task(t).metric << ',' << s.mean << ',' << s.std << ',' << s.n << ",\"";
+      o << '"' << v.name << "\"," << t << ',' << task_metric(grid, t) << ',' << s.mean << ',' << s.std << ',' << s.n << ",\"";
       for (size_t i = 0; i < it->second.size(); ++i) o << (i ? " " : "") << it->second[i];
       o << "\"\n";
     }

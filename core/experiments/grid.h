@@ -5,6 +5,7 @@
 // a cell whose result file exists is not run again. Every run is recorded in the registry.
 #pragma once
 
+#include "data/recall.h"
 #include "model/config.h"
 #include "dist/world.h"
 #include "train/hooks.h"
@@ -35,7 +36,10 @@ struct Grid {
   int vocab = 2000;                       // tokenizer trained on the corpus, shared by every encoder
   train::TrainOptions pretrain, finetune; // budgets
   int64_t max_train_examples = 0;         // fine-tuning examples per task (0 = all)
-  std::vector<std::string> tasks;
+  std::vector<std::string> tasks;         // column names: GLUE task names, recall tasks' labels
+  std::map<std::string, data::RecallTask> recall;  // the recall tasks among `tasks`, by label
+  std::map<std::string, train::TrainOptions> task_budget;  // a task's own "finetune" budget (recall tasks), by label
+  bool pretraining = true;                // false (no "pretrain"): every cell starts from random weights
   std::string data_dir;                   // folder holding one subfolder per GLUE task
   std::vector<uint64_t> seeds;
 
@@ -48,6 +52,8 @@ struct Grid {
 struct CellResult {
   std::string variant, task;
   uint64_t seed = 0;
+  double seconds = 0;                      // the cell's training time (0 when not recorded)
+  int64_t steps = 0, tokens = 0;           // optimizer steps and tokens trained on (recall cells)
   double score = 0;                        // the task's metric (mcc, accuracy, f1, pearson)
   std::map<std::string, double> metrics;
   std::string run_dir;
@@ -70,10 +76,21 @@ struct GridHooks {
   std::shared_ptr<dist::World> world;
 };
 
+// A cell's run folder: out_dir/cells/<variant slug>/<task>/seed-<s>.
+std::string cell_dir(const std::string& out_dir, const Variant& v, const std::string& task, uint64_t seed);
+// The cells of `grid` already finished in out_dir (their result.json read back, in grid order,
+// reused = true): a finished grid's results without running anything.
+std::vector<CellResult> finished_cells(const Grid& grid, const std::string& out_dir);
+
+// The metric a task column reports: the GLUE task's, or "accuracy" for a recall task.
+std::string task_metric(const Grid& grid, const std::string& task);
+
 // Runs (or resumes) the grid into out_dir: out_dir/encoders/<key>/ for pretraining runs,
 // out_dir/cells/<variant>/<task>/seed-<s>/ for fine-tuning, results.md and results.csv at the end.
 GridReport run_grid(const Grid& grid, const std::string& out_dir, const GridHooks& hooks = {});
 
+// A grid file's "sweep" ({"d_model": [32, 64, 128]}): every variant crossed with every
+// combination of the listed values, named "<variant> d_model=64" (applied by from_json).
 // The model a variant describes, validated: the grid's base, or the variant's own "preset" (e.g.
 // "bert-tiny") with the grid's "model" fields on top; then the variant's other fields.
 ModelConfig variant_config(const Grid& grid, const Variant& v);
@@ -85,5 +102,8 @@ std::string encoder_key(const Grid& grid, const Variant& v);
 // order, then the average; cells are "mean ± std (n)".
 std::string results_markdown(const Grid& grid, const std::vector<CellResult>& cells);
 std::string results_csv(const Grid& grid, const std::vector<CellResult>& cells);
+// One row per finished cell (the per-seed data behind the tables), with its training time, ms per
+// step and tokens per second: cells.csv beside results.csv.
+std::string cells_csv(const std::vector<CellResult>& cells);
 
 }  // namespace mabert::experiments

@@ -1,6 +1,7 @@
 #include "jobs/runner.h"
 
 #include "analysis/drift.h"
+#include "data/recall.h"
 #include "runs/registry.h"
 #include "tokenize/tokenizer.h"
 #include "util/errors.h"
@@ -130,10 +131,12 @@ JobOutcome pretrain(train::PretrainJob job, int vocab, const Recording& rec, con
 JobOutcome finetune(const train::FinetuneJob& job, const Recording& rec, const train::Hooks& hooks) {
   dist::World& world = world_of(job.world);
   check_batch(job.train, world);
+  const bool recall = data::is_recall_task(job.task);
+  const std::string task = recall ? data::to_string(train::recall_task(job).kind) : data::glue_task(job.task).name;
+  json fields = {{"task", task}, {"data", job.data_dir}, {"from", job.init}};
+  if (recall) fields["recall"] = train::recall_task(job).to_json();
+  const json config = row_config(train::resolved_config(job), job.train, fields, rec, world);  // validates the job
   if (world.root()) fs::create_directories(job.run_dir);
-  const std::string task = data::glue_task(job.task).name;
-  const json config = row_config(train::resolved_config(job), job.train,
-                                 {{"task", task}, {"data", job.data_dir}, {"from", job.init}}, rec, world);
   check_same_job(config, job.run_dir, world);
   JobOutcome out{run_id(job.run_dir), {}};
   out.result = record_run(job.run_dir, JobKind::Finetune, task, config, rec, [&] { return train::finetune(job, hooks); },
@@ -150,38 +153,107 @@ static std::string psm_name(const ModelConfig& c) {
   return s.empty() ? "none" : s;
 }
 
-EvalOutcome evaluate(const EvalJob& job) {
-  train::LoadedRun r = train::load_run(job.run, job.best);
-  EvalOutcome out;
-  out.task = r.info.value("task", "");
-  if (out.task.empty()) throw std::runtime_error(job.run + "/run.json: not a fine-tuning run (no task)");
-  const std::string dir = job.data_dir.empty() ? r.info.value("data", "") : job.data_dir;
-  const data::GlueSplit split = data::load_glue(out.task, dir, job.split);
-  out.examples = split.examples.size();
-  std::vector<train::Prediction> preds;
-  // Batches padded on the side, and cut at the length, the run was trained with (run.json's train
-  // options), so the run's own dev score is reproduced.
-  const auto train_opts = r.info.find("train");
-  const bool has_opts = train_opts != r.info.end() && train_opts->is_object();
-  const bool left = job.left_padding.value_or(has_opts && train_opts->value("padding", "right") == "left");
-  if (!job.psm.empty()) {
-    const analysis::MaskConfig m = analysis::mask_config(job.psm);
-    r.model->set_psm(m.pre, m.post, m.state);
+namespace {
+
+// A run loaded once for evaluation under the job's serving conditions; score() runs the split
+// with a given set of layers knocked out.
+struct Evaluator {
+  const EvalJob& job;
+  train::LoadedRun r;
+  EvalOutcome base;
+  bool left = false;
+  int64_t max_len = 128;
+  std::optional<data::RecallTask> recall;
+  std::optional<data::GlueSplit> split;
+
+  explicit Evaluator(const EvalJob& j) : job(j), r(train::load_run(j.run, j.best)) {
+    base.task = r.info.value("task", "");
+    if (base.task.empty()) throw std::runtime_error(job.run + "/run.json: not a fine-tuning run (no task)");
+    // Batches padded on the side, and cut at the length, the run was trained with (run.json's
+    // train options), so the run's own dev score is reproduced.
+    const auto train_opts = r.info.find("train");
+    const bool has_opts = train_opts != r.info.end() && train_opts->is_object();
+    left = job.left_padding.value_or(has_opts && train_opts->value("padding", "right") == "left");
+    if (!job.psm.empty()) {
+      const analysis::MaskConfig m = analysis::mask_config(job.psm);
+      r.model->set_psm(m.pre, m.post, m.state);
+    }
+    base.padding = left ? "left" : "right";
+    base.psm = psm_name(r.model->config());
+    if (data::is_recall_task(base.task)) {
+      json fields = r.info.value("recall", json::object());
+      for (auto it = job.recall.begin(); it != job.recall.end(); ++it) {
+        // Token ids follow the vocabulary's layout: a run is evaluated on the vocabulary it learned.
+        if ((it.key() == "vocab" || it.key() == "noise") && fields.contains(it.key()) && fields[it.key()] != it.value())
+          throw std::invalid_argument(std::string(it.key() == "vocab" ? "--task-vocab" : "--noise") + " " + it.value().dump() +
+                                      ": the run was trained with " + fields[it.key()].dump() +
+                                      ", and the token ids depend on it; it cannot change at evaluation");
+        fields[it.key()] = it.value();
+      }
+      fields["task"] = base.task;
+      recall = data::RecallTask::from_json(fields, job.run + "/run.json: recall");
+      if (recall->length > r.model->config().max_len)
+        throw std::invalid_argument("--length " + std::to_string(recall->length) + " exceeds the model's max_len " +
+                                    std::to_string(r.model->config().max_len));
+      base.examples = static_cast<size_t>(recall->eval_examples);
+      base.metric = "accuracy";
+      return;
+    }
+    if (!job.recall.empty()) throw std::invalid_argument(job.run + ": recall-task options given for a " + base.task + " run");
+    const std::string dir = job.data_dir.empty() ? r.info.value("data", "") : job.data_dir;
+    split = data::load_glue(base.task, dir, job.split);
+    base.examples = split->examples.size();
+    base.metric = split->task.metric;
+    const json trained_len = has_opts ? train_opts->value("max_len", json()) : json();
+    max_len = job.max_len > 0 ? job.max_len : trained_len.is_number_integer() ? trained_len.get<int64_t>() : 128;
   }
-  out.padding = left ? "left" : "right";
-  out.psm = psm_name(r.model->config());
-  const json trained_len = has_opts ? train_opts->value("max_len", json()) : json();
-  const int64_t max_len = job.max_len > 0 ? job.max_len : trained_len.is_number_integer() ? trained_len.get<int64_t>() : 128;
-  out.metrics = train::evaluate(r.model, r.tokenizer, split, max_len, job.batch, job.predictions.empty() ? nullptr : &preds, left);
-  if (!job.predictions.empty()) {
+
+  std::map<std::string, double> score(const std::vector<int64_t>& knock_out, std::vector<train::Prediction>* preds) {
+    r.model->set_knock_out(knock_out);
+    if (recall) return train::evaluate_recall(r.model, *recall, job.split, job.batch, left);
+    return train::evaluate(r.model, r.tokenizer, *split, max_len, job.batch, preds, left);
+  }
+};
+
+}  // namespace
+
+EvalOutcome evaluate(const EvalJob& job) {
+  Evaluator ev(job);
+  EvalOutcome out = ev.base;
+  std::vector<train::Prediction> preds;
+  const bool want = !job.predictions.empty();
+  if (want && ev.recall) throw std::invalid_argument("--predictions: a recall task's answers are not written per example");
+  out.metrics = ev.score(job.knock_out, want ? &preds : nullptr);
+  if (want) {
     std::string tsv = "index\tprediction\n";
     for (size_t i = 0; i < preds.size(); ++i) {
       const double p = preds[i].label;
-      tsv += std::to_string(i) + "\t" + (split.task.regression ? std::to_string(p) : split.task.labels[static_cast<size_t>(p)]) + "\n";
+      tsv += std::to_string(i) + "\t" + (ev.split->task.regression ? std::to_string(p) : ev.split->task.labels[static_cast<size_t>(p)]) + "\n";
     }
     write_file_atomic(job.predictions, tsv);
   }
   return out;
+}
+
+std::vector<KnockOutRow> knock_out_sweep(const EvalJob& job, EvalOutcome* base) {
+  Evaluator ev(job);
+  if (base) *base = ev.base;
+  const std::string schedule = ev.r.model->config().schedule;
+  std::vector<KnockOutRow> rows;
+  rows.push_back({"none", {}, ev.score({}, nullptr)});
+  for (size_t i = 0; i < schedule.size(); ++i) {
+    const std::vector<int64_t> one = {static_cast<int64_t>(i)};
+    rows.push_back({std::to_string(i) + " (" + schedule[i] + ")", one, ev.score(one, nullptr)});
+  }
+  for (char kind : layer_letters()) {
+    std::vector<int64_t> all;
+    for (size_t i = 0; i < schedule.size(); ++i)
+      if (schedule[i] == kind) all.push_back(static_cast<int64_t>(i));
+    if (all.empty() || all.size() == 1) continue;  // a single layer of a kind is already a row
+    rows.push_back({std::string("all ") + kind, all, ev.score(all, nullptr)});
+  }
+  ev.r.model->set_knock_out({});
+  return rows;
 }
 
 EvalOutcome evaluate(const EvalJob& job, const std::string& record_dir, const Recording& rec) {

@@ -56,14 +56,30 @@ struct EvalJob {
   // on the same weights, to measure what padding costs a model served another way.
   std::optional<bool> left_padding;
   std::string psm;
+  // Layers switched off (0-based schedule indices) for the whole evaluation: what the metric loses.
+  std::vector<int64_t> knock_out;
+  // A recall run: task fields evaluated with instead of the trained ones (e.g. {"length": 256} to
+  // test length generalisation; "eval_examples"); the split is "dev" or "test" (held-out streams).
+  nlohmann::json recall = nlohmann::json::object();
 };
 struct EvalOutcome {
   std::string task;
   size_t examples = 0;
   std::string padding, psm;  // the conditions evaluated under (psm: the masking configuration's name)
   std::map<std::string, double> metrics;
+  std::string metric;        // the task's headline metric (accuracy, mcc, f1, pearson)
 };
 EvalOutcome evaluate(const EvalJob& job);
+
+// Knock-out, one layer at a time: the evaluation with nothing off, then with each layer off, then
+// with every layer of each kind in the schedule off (rows "none", "3 (T)", "all T"). The model is
+// loaded once; job.knock_out is ignored.
+struct KnockOutRow {
+  std::string what;
+  std::vector<int64_t> layers;
+  std::map<std::string, double> metrics;
+};
+std::vector<KnockOutRow> knock_out_sweep(const EvalJob& job, EvalOutcome* base = nullptr);
 // The same, recorded in the registry as an "eval" run with id `record_dir` (the studio's Evaluate).
 EvalOutcome evaluate(const EvalJob& job, const std::string& record_dir, const Recording& rec);
 

@@ -105,6 +105,17 @@ void MaBertImpl::set_psm(bool pre, bool post, bool state) {
   cfg_.psm_state = state;
 }
 
+void MaBertImpl::set_knock_out(const std::vector<int64_t>& layers) {
+  std::vector<bool> off(layers_.size(), false);
+  for (int64_t i : layers) {
+    if (i < 0 || i >= static_cast<int64_t>(layers_.size()))
+      throw std::invalid_argument("knock-out: layer " + std::to_string(i) + " is not in the schedule " + cfg_.schedule +
+                                  " (layers 0.." + std::to_string(layers_.size() - 1) + ")");
+    off[static_cast<size_t>(i)] = true;
+  }
+  knocked_out_ = layers.empty() ? std::vector<bool>() : off;
+}
+
 EncoderOutput MaBertImpl::forward(const torch::Tensor& ids, const torch::Tensor& mask, const torch::Tensor& segments,
                                   const ForwardOptions& opt) {
   if (ids.dim() != 2) throw std::invalid_argument("input ids must be {batch, length}");
@@ -131,7 +142,7 @@ EncoderOutput MaBertImpl::forward(const torch::Tensor& ids, const torch::Tensor&
     LayerTrace trace;
     trace.want_attention = opt.attentions;
     trace.want_ssm = static_cast<int>(i) == opt.ssm_trace_layer;
-    h = layers_[i]->forward(h, ctx, &trace);
+    if (knocked_out_.empty() || !knocked_out_[i]) h = layers_[i]->forward(h, ctx, &trace);
     if (opt.hidden_states) out.hidden_states.push_back(h.detach());
     if (opt.attentions) out.attentions.push_back(trace.attention);
     if (trace.want_ssm) out.ssm_trace = std::move(trace);

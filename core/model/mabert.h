@@ -75,6 +75,11 @@ struct MaBertImpl : torch::nn::Module {
   void set_psm(bool pre, bool post, bool state);
   // The selective-scan path this model's M/B/P layers ask for (self-checked before first use; the
   // reference when it fails). A property of this model only: other models and threads are unaffected.
+  // Layer knock-out (an analysis on a loaded model): a layer marked true is skipped — its residual
+  // block passes its input through unchanged. Indices are the schedule's, 0-based; empty = none.
+  // Throws std::invalid_argument for an index outside the schedule.
+  void set_knock_out(const std::vector<int64_t>& layers);
+  const std::vector<bool>& knocked_out() const { return knocked_out_; }
   void set_scan_impl(kernels::ScanImpl impl) { scan_impl_ = impl; }
   kernels::ScanImpl scan_impl() const { return scan_impl_; }
 
@@ -96,6 +101,7 @@ struct MaBertImpl : torch::nn::Module {
   ModelConfig cfg_;
   std::vector<std::shared_ptr<EncoderLayer>> layers_;
   kernels::ScanImpl scan_impl_ = kernels::ScanImpl::Auto;
+  std::vector<bool> knocked_out_;
 };
 TORCH_MODULE(MaBert);
 

@@ -2,6 +2,7 @@
 #pragma once
 
 #include "data/glue.h"
+#include "data/recall.h"
 #include "model/mabert.h"
 #include "tokenize/tokenizer.h"
 
@@ -23,6 +24,13 @@ std::map<std::string, double> evaluate(MaBert& model, const Tokenizer& tok, cons
                                        int64_t batch_size, std::vector<Prediction>* predictions = nullptr,
                                        bool left_padding = false);
 Prediction predict(MaBert& model, const Tokenizer& tok, const std::string& a, const std::string* b, int64_t max_len);
+
+// A recall task's held-out split ("dev": the task's eval stream; "test": a second one): accuracy
+// over the slots and sequence accuracy (every slot of an example right).
+std::map<std::string, double> evaluate_recall(MaBert& model, const data::RecallTask& task, const std::string& split,
+                                              int64_t batch_size, bool left_padding = false);
+// The model's answer logits {slots, V} at a recall batch's slots (labels ≠ −100), set in *at_slots.
+torch::Tensor recall_logits(MaBert& model, const data::Batch& b, torch::Tensor* at_slots);
 
 // The split's examples encoded as the model sees them.
 std::vector<Encoding> encode_split(const Tokenizer& tok, const data::GlueSplit& split, int64_t max_len);

@@ -18,19 +18,23 @@ torch::Tensor task_loss_sum(const ModelConfig& cfg, const torch::Tensor& logits,
                                               torch::nn::functional::CrossEntropyFuncOptions().reduction(torch::kSum));
 }
 
-// Encoder weights from the pretraining run's latest checkpoint; the task head keeps its fresh init.
-void load_encoder(MaBert& model, const std::string& init) {
+}  // namespace
+
+std::vector<std::string> load_encoder(MaBert& model, const std::string& init) {
   const auto ckpt = latest_checkpoint(init);
   if (!ckpt) throw std::runtime_error(init + ": no checkpoint to initialise from");
   MaBert pre(ModelConfig::load(init + "/config.json"));
   load_checkpoint(*ckpt, pre, nullptr, nullptr);
   torch::NoGradGuard g;
-  auto dst = model->named_parameters();
-  for (const auto& p : pre->named_parameters())
-    if (torch::Tensor* t = dst.find(p.key())) t->copy_(p.value());
+  auto src = pre->named_parameters();
+  std::vector<std::string> fresh;
+  for (auto& p : model->named_parameters()) {
+    const torch::Tensor* t = src.find(p.key());
+    if (t && t->sizes() == p.value().sizes()) p.value().copy_(*t);
+    else fresh.push_back(p.key());
+  }
+  return fresh;
 }
-
-}  // namespace
 
 std::string finetune_tokenizer(const FinetuneJob& job) {
   if (!job.init.empty()) return job.init + "/tokenizer.model";
@@ -39,6 +43,19 @@ std::string finetune_tokenizer(const FinetuneJob& job) {
 }
 
 ModelConfig resolved_config(const FinetuneJob& job) {
+  if (data::is_recall_task(job.task)) {
+    const data::RecallTask t = recall_task(job);
+    ModelConfig cfg = job.init.empty() ? job.model : ModelConfig::load(job.init + "/config.json");
+    if (!job.pooling.empty()) cfg.pooling = job.pooling;
+    cfg.vocab_size = t.vocab_size();
+    cfg.head = Head::None;  // the slots are answered by the tied MLM decoder
+    if (job.init.empty()) cfg.max_len = t.length;
+    else if (cfg.max_len < t.length)
+      throw std::invalid_argument("--length " + std::to_string(t.length) + " exceeds the max_len " + std::to_string(cfg.max_len) +
+                                  " of the run to start from (" + job.init + ")");
+    cfg.validate();
+    return cfg;
+  }
   const data::GlueTask& task = data::glue_task(job.task);
   ModelConfig cfg = job.init.empty() ? job.model : ModelConfig::load(job.init + "/config.json");
   cfg.vocab_size = Tokenizer::load(finetune_tokenizer(job)).vocab_size();
@@ -50,6 +67,7 @@ ModelConfig resolved_config(const FinetuneJob& job) {
 }
 
 TrainResult finetune(const FinetuneJob& job, const Hooks& hooks) {
+  if (data::is_recall_task(job.task)) return finetune_recall(job, hooks);
   const data::GlueTask& task = data::glue_task(job.task);
   data::GlueSplit train = data::load_glue(task.name, job.data_dir, "train");
   const std::string dev_name = task.name == "MNLI" ? "dev_matched" : "dev";

@@ -6,6 +6,7 @@
 // the same seed, MLM masking included) is split by rows across the ranks; only rank 0 writes.
 #pragma once
 
+#include "data/recall.h"
 #include "dist/world.h"
 #include "model/config.h"
 #include "train/evaluate.h"
@@ -32,17 +33,42 @@ struct PretrainJob {
 };
 TrainResult pretrain(const PretrainJob& job, const Hooks& hooks = {});
 
-// Fine-tuning on a GLUE task; `init` is a pretraining run folder (its latest checkpoint) or empty
-// for random initialisation.
+// Fine-tuning on a GLUE task, or on a synthetic recall task (data/recall.h: task "mqar", "needle",
+// "selective-copy", parameters in `recall`, no data folder or tokenizer: the task brings its own
+// vocabulary). `init` is a pretraining run folder (its latest checkpoint) or empty for random
+// initialisation.
 struct FinetuneJob {
   ModelConfig model;  // used when init is empty
   std::string task, data_dir, init, tokenizer, run_dir;
+  data::RecallTask recall;  // the recall task's parameters (its kind follows `task`)
   TrainOptions train;
   int64_t max_train_examples = 0;  // 0 = all
   std::string pooling;             // overrides the pooling of the initial model (ablations); empty = keep
   std::shared_ptr<dist::World> world;  // data-parallel share of this process; null = one process
 };
 TrainResult finetune(const FinetuneJob& job, const Hooks& hooks = {});
+// The recall part of finetune (train/recall.cpp): the slot answers through the tied MLM decoder.
+TrainResult finetune_recall(const FinetuneJob& job, const Hooks& hooks = {});
+// The calibrated recipe for recall tasks (docs/TASKS.md, "Recipe"): the model (a small hybrid,
+// no dropout) and the training options a recall job uses unless told otherwise.
+struct RecallRecipe {
+  ModelConfig model;
+  TrainOptions train;
+};
+RecallRecipe recall_recipe();
+// The studio's recall demo: the smallest recall task on which the recipe's hybrid visibly learns
+// to look a key up, in about three minutes on two cores (docs/TASKS.md).
+struct RecallDemo {
+  ModelConfig model;
+  TrainOptions train;
+  data::RecallTask task;
+};
+RecallDemo recall_demo();
+// The job's recall task with its kind taken from job.task, validated.
+data::RecallTask recall_task(const FinetuneJob& job);
+// Copies a pretraining run's latest weights into `model`: every tensor of the same name and shape;
+// returns the names left at their fresh initialisation (another vocabulary's embeddings, a head).
+std::vector<std::string> load_encoder(MaBert& model, const std::string& init);
 
 // The model a job trains, as its run folder's config.json will hold it: the vocabulary of its
 // tokenizer, the head its task needs, the initial run's design when fine-tuning from one.

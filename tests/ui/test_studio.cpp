@@ -7,6 +7,7 @@
 #include "drift_view.h"
 #include "efficiency_view.h"
 #include "experiments_panel.h"
+#include "knockout_view.h"
 #include "main_window.h"
 #include "plot_util.h"
 #include "project.h"
@@ -624,6 +625,126 @@ class TestStudio : public QObject {
     QVERIFY(loaded.last().at(0).value<ModelSource>().pooling_trained);
     QVERIFY(win_->analysis()->mapView()->poolingTrained());
     QVERIFY(win_->analysis()->mapView()->notice()->isHidden());
+  }
+
+  // Recall in the studio: a recall task fine-tuned from Data & runs loads with a held-out example
+  // typed and the answers at its slots on the MAP view; knock-out toggles change the input's
+  // answers and Measure draws a bar per row; the recall demo starts the calibrated job and, once
+  // its run is loaded, opens the attention view; a recall grid draws accuracy against width live
+  // and a second panel opens its finished results without running anything.
+  void recallInTheStudio() {
+    StudioOptions opt;
+    opt.fresh = true;
+    opt.autosave = false;
+    MainWindow w(opt);
+    w.show();
+    TrainPanel* p = w.trainPanel();
+    AnalysisPanel* a = w.analysis();
+    QTRY_VERIFY_WITH_TIMEOUT(a->hasModel(), 60000);  // the shipped model first
+    p->field("runs_root")->setText(tmp_.path() + "/recall-runs");
+    p->field("data")->clear();
+    p->restore({{"steps", 40}, {"batch", 32}, {"max_len", 16}, {"lr", 3e-3}, {"eval_every", 0}, {"task", "mqar"}});
+    auto* pairs = p->findChild<QSpinBox*>("recall_pairs");
+    QVERIFY(pairs && pairs->isVisibleTo(p));
+    pairs->setValue(2);
+    ModelConfig design = ModelConfig::preset("tiny");
+    design.schedule = "MT", design.d_model = 32, design.n_heads = 2, design.d_ffn = 64, design.dropout = 0;
+    p->setDesign(design, true);
+    TrainRequest rq = p->request("finetune");
+    QCOMPARE(QString::fromStdString(rq.task), QString("mqar"));
+    QCOMPARE(rq.recall.length, int64_t{16});
+    QSignalSpy done(p, &TrainPanel::runFinished);
+    QSignalSpy loaded(&w, &MainWindow::modelLoaded);
+    QSignalSpy insp(a, &AnalysisPanel::inspectionShown);
+    p->button("finetune")->click();
+    QVERIFY(done.wait(300000));
+    const TrainOutcome o = done.first().at(0).value<TrainOutcome>();
+    QCOMPARE(o.status, QString("finished"));
+    QVERIFY(o.metrics.count("accuracy"));
+    QTRY_VERIFY_WITH_TIMEOUT(w.loadedRun() == o.run_dir, 60000);
+    const ModelSource src = loaded.last().at(0).value<ModelSource>();
+    QCOMPARE(src.task, QString("mqar"));
+    QVERIFY(!src.example.isEmpty());
+    QCOMPARE(a->sentence()->text(), src.example);  // a held-out example, typed
+    analysis::Inspection r;
+    latest_inspection(a, insp, &r);
+    QVERIFY(!r.answers.empty());
+    QVERIFY(a->mapView()->prediction()->isVisible());
+    QVERIFY2(a->mapView()->prediction()->text().contains("mqar answers:"), qPrintable(a->mapView()->prediction()->text()));
+    // Knock-out: a toggle per layer; switching the T layer off changes what the model computes.
+    KnockOutView* ko = a->knockOutView();
+    QVERIFY(ko->layerButton(1) && !ko->layerButton(2));
+    QVERIFY(ko->measureButton()->isEnabled());
+    ko->layerButton(1)->setChecked(true);
+    analysis::Inspection off;
+    latest_inspection(a, insp, &off);
+    QCOMPARE(ko->knockedOut(), std::vector<int64_t>{1});
+    QVERIFY(!off.answers.empty());
+    bool differs = false;
+    for (size_t i = 0; i < off.answers.size(); ++i) differs |= off.answers[i].top[0].second != r.answers[i].top[0].second;
+    QVERIFY(differs);
+    ko->layerButton(1)->setChecked(false);
+    latest_inspection(a, insp, &off);
+    QCOMPARE(off.answers[0].top[0].second, r.answers[0].top[0].second);  // back on: the same answer
+    ko->measureButton()->click();
+    QTRY_VERIFY_WITH_TIMEOUT(ko->table()->rowCount() == 3, 120000);  // none, 0 (M), 1 (T)
+    QCOMPARE(ko->table()->item(0, 0)->text(), QString("none"));
+    QCOMPARE(ko->plot()->plottableCount(), 1);
+
+    // The recall demo: the calibrated job; stopped at once, its run still loads on the attention view.
+    const train::RecallDemo demo = train::recall_demo();
+    QSignalSpy demo_started(p, &TrainPanel::recallDemoStarted);
+    QSignalSpy requested(p, &TrainPanel::startRequested);
+    done.clear();
+    p->button("recall_demo")->click();
+    QCOMPARE(requested.size(), 1);
+    const TrainRequest drq = requested.first().at(0).value<TrainRequest>();
+    QCOMPARE(QString::fromStdString(drq.model.schedule), QString::fromStdString(demo.model.schedule));
+    QCOMPARE(drq.recall.length, demo.task.length);
+    QCOMPARE(drq.train.steps, demo.train.steps);
+    QSignalSpy stepped(p, &TrainPanel::stepShown);
+    QVERIFY(stepped.wait(120000));
+    p->button("stop")->click();
+    QVERIFY(done.wait(120000));
+    QTRY_VERIFY_WITH_TIMEOUT(w.loadedRun() == demo_started.first().at(0).toString(), 60000);
+    QTRY_COMPARE_WITH_TIMEOUT(a->tabs()->currentWidget(), static_cast<QWidget*>(a->attentionView()), 10000);
+    QCOMPARE(w.tabs()->currentWidget(), static_cast<QWidget*>(a));
+
+    // A recall grid: live width plot, then its finished results in a fresh panel.
+    const nlohmann::json grid = {
+        {"name", "gui-recall"},
+        {"model", {{"n_heads", 2}, {"d_ffn", 64}, {"dropout", 0.0}}},
+        {"variants", {{{"name", "MT"}, {"schedule", "MT"}}, {{"name", "TT"}, {"schedule", "TT"}}}},
+        {"sweep", {{"d_model", {16, 32}}}},
+        {"finetune", {{"steps", 6}, {"batch", 8}, {"eval_every", 0}}},
+        {"tasks", {{{"task", "mqar"}, {"length", 16}, {"pairs", 2}, {"vocab", 8}, {"eval_examples", 32}}}},
+        {"seeds", {1}}};
+    const QString file = tmp_.path() + "/gui-recall.json";
+    QFile f(file);
+    QVERIFY(f.open(QIODevice::WriteOnly));
+    f.write(QByteArray::fromStdString(grid.dump(2)));
+    f.close();
+    ExperimentsPanel* e = w.experiments();
+    e->gridEdit()->setText(file);
+    e->outEdit()->setText(tmp_.path() + "/gui-recall-grid");
+    emit e->gridEdit()->editingFinished();
+    QVERIFY(e->widthPlot()->isVisibleTo(e));
+    QCOMPARE(e->widthTask()->currentText(), QString("mqar-L16-P2"));
+    QSignalSpy cells(e, &ExperimentsPanel::gridFinished);
+    e->findChild<QPushButton*>("grid_run")->click();
+    QVERIFY(cells.wait(300000));
+    QCOMPARE(cells.first().at(0).toString(), QString("finished"));
+    QCOMPARE(e->cellCount(), size_t{4});
+    QCOMPARE(e->widthPlot()->graphCount(), 2);  // MT and TT
+    QCOMPARE(e->widthPlot()->graph(0)->dataCount(), 2);  // at d_model 16 and 32
+    ExperimentsPanel reopened;
+    reopened.gridEdit()->setText(file);
+    reopened.outEdit()->setText(tmp_.path() + "/gui-recall-grid");
+    emit reopened.outEdit()->editingFinished();
+    QCOMPARE(reopened.cellCount(), size_t{4});  // read back, nothing run
+    QCOMPARE(reopened.table()->rowCount(), 4);
+    QVERIFY(reopened.table()->item(0, 1)->text().endsWith("(1)"));
+    QCOMPARE(reopened.widthPlot()->graphCount(), 2);
   }
 
   void plotsAndTablesExport() {

@@ -1,0 +1,120 @@
+// Training on a synthetic recall task (data/recall.h): batches generated from the seed, the loss
+// and the answers at the slots through the tied MLM decoder, the held-out stream as evaluation.
+#include "train/trainer.h"
+
+#include "train/evaluate.h"
+#include "train/loop.h"
+
+#include <torch/torch.h>
+
+#include <filesystem>
+
+namespace mabert::train {
+namespace {
+
+// The training stream of a seed (the held-out streams are the task's eval_seed and eval_seed + 1).
+uint64_t train_stream(uint64_t seed) { return seed ^ 0x7261696e5f73eedull; }
+
+}  // namespace
+
+RecallRecipe recall_recipe() {
+  RecallRecipe r;
+  r.model = ModelConfig::preset("tiny");
+  r.model.schedule = "MTMT";
+  r.model.d_model = 64, r.model.n_heads = 4, r.model.d_ffn = 256;
+  r.model.dropout = 0;
+  r.train.steps = 1000, r.train.batch_size = 64, r.train.lr = 1e-3, r.train.warmup = 0.1;
+  r.train.weight_decay = 0.1, r.train.eval_every = 100, r.train.log_every = 25;
+  return r;
+}
+
+RecallDemo recall_demo() {
+  const RecallRecipe r = recall_recipe();
+  RecallDemo d{r.model, r.train, {}};
+  d.task.length = 64, d.task.pairs = 4;
+  d.train.steps = 600, d.train.eval_every = 100;
+  return d;
+}
+
+data::RecallTask recall_task(const FinetuneJob& job) {
+  data::RecallTask t = job.recall;
+  t.kind = data::parse_recall_kind(job.task);
+  t.validate();
+  return t;
+}
+
+torch::Tensor recall_logits(MaBert& model, const data::Batch& b, torch::Tensor* slots) {
+  EncoderOutput out = model->forward(b.ids, b.mask, b.segments);
+  *slots = b.labels.ne(-100);
+  return model->mlm_logits(out.hidden.index({*slots}));  // {slots, V}
+}
+
+std::map<std::string, double> evaluate_recall(MaBert& model, const data::RecallTask& task, const std::string& split,
+                                              int64_t batch_size, bool left_padding) {
+  if (split != "dev" && split != "test")
+    throw std::invalid_argument("a recall task has two held-out splits, dev and test; got '" + split + "'");
+  torch::NoGradGuard guard;
+  const bool was_training = model->is_training();
+  model->eval();
+  const auto device = model->parameters().front().device();
+  const uint64_t stream = task.eval_seed + (split == "test" ? 1 : 0);
+  data::RecallScore score;
+  for (int64_t s = 0; s < task.eval_examples; s += batch_size) {
+    const int64_t n = std::min(batch_size, task.eval_examples - s);
+    const data::Batch b = to_device(data::recall_batch(task, stream, s, n, left_padding), device);
+    torch::Tensor slots;
+    const torch::Tensor answers = recall_logits(model, b, &slots).argmax(-1);
+    torch::Tensor predicted = torch::full_like(b.labels, -1);
+    predicted.index_put_({slots}, answers);
+    score.add(predicted.cpu(), b.labels.cpu());
+  }
+  if (was_training) model->train();
+  return score.metrics();
+}
+
+TrainResult finetune_recall(const FinetuneJob& job, const Hooks& hooks) {
+  const data::RecallTask task = recall_task(job);
+  const ModelConfig cfg = resolved_config(job);
+  LoopJob L = new_loop_job(cfg, job.train, job.run_dir, job.world);
+  std::vector<std::string> fresh;
+  if (!job.init.empty()) fresh = load_encoder(L.model, job.init);
+  L.model->to(L.device);
+  dist::World& world = *L.world;
+  nlohmann::ordered_json info = {{"kind", "finetune"}, {"task", data::to_string(task.kind)}, {"data", ""},
+                                 {"init", job.init}, {"recall", task.to_json()}, {"train", job.train.to_json()},
+                                 {"model", cfg.to_json()}, {"world_size", world.size()}, {"backend", world.backend()}};
+  if (world.root()) {
+    std::filesystem::create_directories(job.run_dir);
+    const std::string tok = data::recall_tokenizer(task, job.run_dir + "/tokenizer.model");
+    prepare_run_dir(job.run_dir, cfg, tok, info);
+  }
+  world.barrier();
+
+  const uint64_t stream = train_stream(job.train.seed);
+  L.batch_at = [&](int64_t micro) {
+    const int64_t B = job.train.batch_size;
+    data::Batch b = data::recall_batch(task, stream, micro * B, B, job.train.left_padding);
+    const auto [begin, end] = dist::shard(b.ids.size(0), world.rank(), world.size());
+    return to_device(slice_rows(b, begin, end), L.device);
+  };
+  L.loss_of = [&](const data::Batch& b) -> LossTerms {
+    torch::Tensor slots;
+    const torch::Tensor logits = recall_logits(L.model, b, &slots);
+    const torch::Tensor target = b.labels.index({slots});
+    return {torch::nn::functional::cross_entropy(logits.to(torch::kFloat), target,
+                                                 torch::nn::functional::CrossEntropyFuncOptions().reduction(torch::kSum)),
+            target.numel()};
+  };
+  L.evaluate = [&]() { return evaluate_recall(L.model, task, "dev", 64, job.train.left_padding); };
+  L.watch = job.train.early_stop_metric.empty() ? "accuracy" : job.train.early_stop_metric;
+  if (hooks.on_message) {
+    hooks.on_message(task.label() + ": " + std::to_string(task.resolved_queries()) + " answers per example, chance " +
+                     std::to_string(1.0 / static_cast<double>(task.values())) +
+                     ", " + std::to_string(task.eval_examples) + " held-out examples, " +
+                     std::to_string(count_parameters(*L.model)) + " parameters");
+    if (!fresh.empty()) hooks.on_message(std::to_string(fresh.size()) + " tensors start fresh (not in " + job.init + " at this shape), e.g. " + fresh.front());
+  }
+  return run_loop(L, hooks);
+}
+
+}  // namespace mabert::train
