@@ -406,6 +406,7 @@ void add_train_commands(CLI::App& app) {
     struct Args {
       std::string run, data, split = "dev", predictions, psm, knock_out;
       int64_t max_len = 0, batch = 64;
+      int threads = 0;
       bool json = false, last = false, left_padding = false;
       RecallOptions recall;
     };
@@ -435,8 +436,10 @@ void add_train_commands(CLI::App& app) {
                   "Layers switched off: indices as `mabert info` numbers them and layer letters (\"3,5\", \"T\"); "
                   "\"each\": the metric with each layer, and each kind, off in turn");
     a->recall.add(c, true);
+    c->add_option("--threads", a->threads, "Intra-op threads (0 = LibTorch's default)");
     c->add_flag("--json", a->json, "Machine-readable output");
     c->callback([a, padding] {
+      if (a->threads > 0) at::set_num_threads(a->threads);
       jobs::EvalJob job;
       if (padding->count() > 0) job.left_padding = a->left_padding;
       job.psm = a->psm;

@@ -274,4 +274,5 @@ TEST_CASE(mqar_trains_and_evaluates_through_the_job_runner) {
   EXPECT_THROWS_WITH(jobs::evaluate(ev), "--noise", "trained");
 }
 
+
 TEST_MAIN()
