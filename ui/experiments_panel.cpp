@@ -14,6 +14,7 @@
 #include <QHBoxLayout>
 #include <QLabel>
 #include <QLineEdit>
+#include <QMessageBox>
 #include <QPlainTextEdit>
 #include <QPushButton>
 #include <QTableWidget>
@@ -49,9 +50,13 @@ ExperimentsPanel::ExperimentsPanel(QWidget* parent) : QWidget(parent) {
   run_->setObjectName("grid_run");
   stop_ = new QPushButton("Stop");
   stop_->setEnabled(false);
+  open_ = new QPushButton("Open results…");
+  open_->setObjectName("grid_open_results");
+  open_->setToolTip("Show a finished grid's results.csv (or a shipped one, docs/results/*.csv) without running anything.");
   summary_ = new QLabel;
   bar->addWidget(run_);
   bar->addWidget(stop_);
+  bar->addWidget(open_);
   bar->addWidget(summary_, 1);
   v->addLayout(bar);
   table_ = new QTableWidget;
@@ -92,6 +97,11 @@ ExperimentsPanel::ExperimentsPanel(QWidget* parent) : QWidget(parent) {
     emit runRequested(grid_->text(), out_->text());
   });
   connect(stop_, &QPushButton::clicked, this, &ExperimentsPanel::stopRequested);
+  connect(open_, &QPushButton::clicked, this, [this] {
+    const QString p = QFileDialog::getOpenFileName(this, "Grid results", out_->text(), "Results (*.csv)");
+    QString error;
+    if (!p.isEmpty() && !openResults(p, &error)) QMessageBox::warning(this, "Open results", error);
+  });
   describe();
 }
 
@@ -133,6 +143,33 @@ void ExperimentsPanel::describe() {
   width_task_->setVisible(width_task_->count() > 0);
   width_plot_->setVisible(width_task_->count() > 0);
   redraw();
+}
+
+bool ExperimentsPanel::openResults(const QString& csv, QString* error) {
+  try {
+    std::vector<experiments::CellResult> cells = experiments::read_results_csv(csv.toStdString());
+    variants_.clear(), tasks_.clear();
+    for (const auto& c : cells) {
+      if (std::find(variants_.begin(), variants_.end(), c.variant) == variants_.end()) variants_.push_back(c.variant);
+      if (std::find(tasks_.begin(), tasks_.end(), c.task) == tasks_.end()) tasks_.push_back(c.task);
+    }
+    cells_ = std::move(cells);
+    grid_file_.reset();  // the CSV alone: no variant configs, so no width plot
+    width_task_->clear();
+    width_task_->setVisible(false);
+    width_plot_->setVisible(false);
+    summary_->setText(QString("%1: %2 variants × %3 tasks, %4 scores (read, not run)")
+                          .arg(QFileInfo(csv).fileName())
+                          .arg(variants_.size())
+                          .arg(tasks_.size())
+                          .arg(cells_.size()));
+    summary_->setStyleSheet("");
+    redraw();
+    return true;
+  } catch (const std::exception& e) {
+    if (error) *error = QString::fromStdString(e.what());
+    return false;
+  }
 }
 
 void ExperimentsPanel::setBusy(bool busy) {

@@ -32,6 +32,9 @@ class ExperimentsPanel : public QWidget {
   QCustomPlot* widthPlot() const { return width_plot_; }
   QComboBox* widthTask() const { return width_task_; }
   size_t cellCount() const { return cells_.size(); }
+  // A results.csv (a finished grid's, or a shipped one such as docs/results/table3-tiny.csv) shown
+  // in the table without running anything; false with *error (naming the file and line) otherwise.
+  bool openResults(const QString& csv, QString* error = nullptr);
   void setBusy(bool busy);
 
  public slots:
@@ -49,7 +52,7 @@ class ExperimentsPanel : public QWidget {
   void redraw();
   void redrawWidthPlot();
   QLineEdit *grid_, *out_;
-  QPushButton *run_, *stop_;
+  QPushButton *run_, *stop_, *open_;
   QLabel* summary_;
   QTableWidget* table_;
   QPlainTextEdit* log_;

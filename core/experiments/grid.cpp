@@ -230,6 +230,75 @@ std::vector<CellResult> finished_cells(const Grid& grid, const std::string& out_
   return cells;
 }
 
+namespace {
+
+// One CSV record's fields (RFC 4180: quoted fields may hold commas and doubled quotes).
+std::vector<std::string> csv_fields(const std::string& line, const std::function<void(const std::string&)>& bad) {
+  std::vector<std::string> out(1);
+  bool quoted = false;
+  for (size_t i = 0; i < line.size(); ++i) {
+    const char c = line[i];
+    if (quoted) {
+      if (c == '"' && i + 1 < line.size() && line[i + 1] == '"') out.back() += '"', ++i;
+      else if (c == '"') quoted = false;
+      else out.back() += c;
+    } else if (c == '"') {
+      if (!out.back().empty()) bad("a quote inside an unquoted field");
+      quoted = true;
+    } else if (c == ',') {
+      out.emplace_back();
+    } else {
+      out.back() += c;
+    }
+  }
+  if (quoted) bad("an unterminated quoted field");
+  return out;
+}
+
+}  // namespace
+
+std::vector<CellResult> read_results_csv(const std::string& path) {
+  const std::string text = read_file(path);
+  std::vector<CellResult> cells;
+  std::istringstream in(text);
+  std::string line;
+  int64_t n = 0;
+  for (; std::getline(in, line);) {
+    ++n;
+    if (!line.empty() && line.back() == '\r') line.pop_back();
+    auto bad = [&](const std::string& what) {
+      throw std::runtime_error(path + ":" + std::to_string(n) + ": " + what);
+    };
+    if (n == 1) {
+      if (line != "variant,task,metric,mean,std,n,scores") bad("not a results.csv (expected the header variant,task,metric,mean,std,n,scores)");
+      continue;
+    }
+    if (line.empty()) continue;
+    const auto f = csv_fields(line, bad);
+    if (f.size() != 7) bad("expected 7 fields, found " + std::to_string(f.size()));
+    std::istringstream scores(f[6]);
+    std::vector<double> v;
+    for (std::string s; scores >> s;) {
+      try {
+        size_t used = 0;
+        v.push_back(std::stod(s, &used));
+        if (used != s.size()) throw std::invalid_argument(s);
+      } catch (const std::exception&) {
+        bad("score '" + s + "' is not a number");
+      }
+    }
+    if (v.empty()) bad("no scores for " + f[0] + " / " + f[1]);
+    for (size_t i = 0; i < v.size(); ++i) {
+      CellResult c;
+      c.variant = f[0], c.task = f[1], c.seed = i + 1, c.score = v[i], c.reused = true;
+      c.metrics[f[2]] = v[i];
+      cells.push_back(std::move(c));
+    }
+  }
+  if (n == 0) throw std::runtime_error(path + ": empty (expected a results.csv)");
+  return cells;
+}
+
 std::string task_metric(const Grid& grid, const std::string& task) {
   return grid.recall.count(task) ? "accuracy" : data::glue_task(task).metric;
 }

@@ -82,6 +82,11 @@ std::string cell_dir(const std::string& out_dir, const Variant& v, const std::st
 // reused = true): a finished grid's results without running anything.
 std::vector<CellResult> finished_cells(const Grid& grid, const std::string& out_dir);
 
+// A results.csv (results_csv's layout, e.g. the shipped docs/results/table3-*.csv) read back as
+// cells: one per score of its "scores" column, seeds numbered 1, 2, … in that order (the CSV does
+// not keep them). Errors name the file and line.
+std::vector<CellResult> read_results_csv(const std::string& path);
+
 // The metric a task column reports: the GLUE task's, or "accuracy" for a recall task.
 std::string task_metric(const Grid& grid, const std::string& task);
 

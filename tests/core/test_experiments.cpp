@@ -160,4 +160,20 @@ TEST_CASE(svg_plot_writes_every_series) {
   EXPECT(svg.find("nan") == std::string::npos && svg.find("inf") == std::string::npos);
 }
 
+TEST_CASE(shipped_results_csv_read_back) {
+  // The shipped Table 3 results open without their run folders: every seed's score, by variant and task.
+  const auto cells = experiments::read_results_csv(std::string(MABERT_RESOURCES_DIR) + "/../docs/results/table3-tiny.csv");
+  EXPECT_EQ(cells.size(), size_t{4 * 4 * 3});
+  EXPECT_EQ(cells[0].variant, "Full");
+  EXPECT_EQ(cells[0].task, "SST-2");
+  EXPECT(std::abs(cells[0].score - 0.615826) < 1e-9 && cells[2].seed == 3);
+  const std::string bad = fs::temp_directory_path() / ("bad-results-" + std::to_string(::getpid()) + ".csv");
+  write_file_atomic(bad, "variant,task,metric,mean,std,n,scores\n\"Full\",SST-2,accuracy,0.5,0,1,\"0.5 x\"\n");
+  const std::string at2 = bad + ":2", at1 = bad + ":1";
+  EXPECT_THROWS_WITH(experiments::read_results_csv(bad), at2.c_str(), "'x'");
+  write_file_atomic(bad, "a,b\n");
+  EXPECT_THROWS_WITH(experiments::read_results_csv(bad), at1.c_str(), "not a results.csv");
+  fs::remove(bad);
+}
+
 TEST_MAIN()

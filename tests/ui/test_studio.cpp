@@ -745,6 +745,14 @@ class TestStudio : public QObject {
     QCOMPARE(reopened.table()->rowCount(), 4);
     QVERIFY(reopened.table()->item(0, 1)->text().endsWith("(1)"));
     QCOMPARE(reopened.widthPlot()->graphCount(), 2);
+    // A shipped results.csv (no run folders) opens in the table as it was measured.
+    QString error;
+    QVERIFY(reopened.openResults(resources_dir() + "/../docs/results/table3-tiny.csv", &error));
+    QCOMPARE(reopened.table()->rowCount(), 4);
+    QCOMPARE(reopened.table()->item(0, 0)->text(), QString("Full"));
+    QCOMPARE(reopened.table()->item(0, 1)->text(), QString("0.594 ± 0.020 (3)"));
+    QVERIFY(!reopened.openResults(tmp_.path() + "/gui-recall.json", &error));
+    QVERIFY2(error.contains("gui-recall.json:1"), qPrintable(error));
   }
 
   void plotsAndTablesExport() {
