@@ -61,6 +61,7 @@ struct Common {
   train::TrainOptions t;
   std::string out, registry, preset = "tiny", schedule, config, conv;
   std::optional<ModelConfig> recipe_model;  // a recall task's recipe, used without --preset / --config
+  double init_std = 0;                      // 0: the preset's / config's
   int threads = 0, dist_timeout = 300;
   bool json = false, quiet = false;
 };
@@ -104,12 +105,15 @@ void add_model_options(CLI::App* c, Common& o) {
   c->add_option("--config", o.config, "Model config JSON (instead of a preset)");
   c->add_option("--conv", o.conv, "Depth-wise convolution of M/B/P layers: causal (looks back) or centred (looks both ways; end padding leaks without PSM)")
       ->check(CLI::IsMember({"causal", "centred"}));
+  c->add_option("--init-std", o.init_std, "Standard deviation of the weights' normal initialisation (default: the preset's, BERT's 0.02)")
+      ->check(CLI::Range(1e-6, 1.0));
 }
 
 ModelConfig model_config(const Common& o) {
   ModelConfig cfg = o.recipe_model ? *o.recipe_model : o.config.empty() ? ModelConfig::preset(o.preset) : ModelConfig::load(o.config);
   if (!o.schedule.empty()) cfg.schedule = o.schedule;
   if (!o.conv.empty()) cfg.conv = o.conv;
+  if (o.init_std > 0) cfg.init_std = o.init_std;
   cfg.validate();
   return cfg;
 }

@@ -82,6 +82,7 @@ const std::vector<std::pair<std::string, Field>>& fields() {
       {"type_vocab_size", int_field(&ModelConfig::type_vocab_size)},
       {"layer_norm_eps", real_field(&ModelConfig::layer_norm_eps)},
       {"dropout", real_field(&ModelConfig::dropout)},
+      {"init_std", real_field(&ModelConfig::init_std)},
       {"max_layers", int_field(&ModelConfig::max_layers)},
       {"embed_dim", int_field(&ModelConfig::embed_dim)},
       {"share_layers", bool_field(&ModelConfig::share_layers)},
@@ -261,6 +262,7 @@ void ModelConfig::validate(const std::string& where) const {
                       " billion parameters (vocab_size, d_model, d_ffn, max_len and the schedule's length together); "
                       "the limit is 20 billion");
   if (!(dropout >= 0.0 && dropout < 1.0)) field_error(where, "dropout", "must be in [0, 1)");
+  if (!(init_std > 0.0 && init_std <= 1.0)) field_error(where, "init_std", "must be in (0, 1]");
   if (!(layer_norm_eps > 0.0)) field_error(where, "layer_norm_eps", "must be positive");
   if (!(dt_min > 0.0 && dt_min <= dt_max)) field_error(where, "dt_min", "must satisfy 0 < dt_min <= dt_max");
   if (!(dt_init_floor > 0.0)) field_error(where, "dt_init_floor", "must be positive");
@@ -273,7 +275,8 @@ void ModelConfig::validate(const std::string& where) const {
 
 nlohmann::ordered_json ModelConfig::to_json() const {
   nlohmann::ordered_json j = nlohmann::ordered_json::object();
-  for (const auto& [name, field] : fields()) j[name] = field.write(*this);
+  for (const auto& [name, field] : fields())
+    if (name != "init_std" || init_std != 0.02) j[name] = field.write(*this);  // configs from before the field stay byte-identical
   return j;
 }
 

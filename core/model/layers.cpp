@@ -14,10 +14,21 @@ namespace mabert {
 namespace F = torch::nn::functional;
 namespace {
 
-// BERT-style initialisation for projections: N(0, 0.02), zero bias.
+}  // namespace
+
+// The model being built sets its ModelConfig::init_std here for the layers' projections (the
+// layer constructors that make them do not all see the config); BERT's 0.02 otherwise.
+thread_local double t_init_std = 0.02;
+InitStdScope::InitStdScope(double std) : previous_(t_init_std) { t_init_std = std; }
+InitStdScope::~InitStdScope() { t_init_std = previous_; }
+double scoped_init_std() { return t_init_std; }
+
+namespace {
+
+// BERT-style initialisation for projections: N(0, init_std), zero bias.
 void init_linear(torch::nn::Linear& lin) {
   torch::NoGradGuard guard;
-  lin->weight.normal_(0.0, 0.02);
+  lin->weight.normal_(0.0, t_init_std);
   if (lin->bias.defined()) lin->bias.zero_();
 }
 
@@ -44,7 +55,7 @@ EmbeddingsImpl::EmbeddingsImpl(const ModelConfig& cfg) : max_len(cfg.max_len) {
   drop = register_module("drop", torch::nn::Dropout(cfg.dropout));
   torch::NoGradGuard guard;
   for (auto& p : {tok, pos, seg})
-    if (p) p->weight.normal_(0.0, 0.02);
+    if (p) p->weight.normal_(0.0, cfg.init_std);
 }
 
 torch::Tensor EmbeddingsImpl::forward(const torch::Tensor& ids, const torch::Tensor& segments,

@@ -21,6 +21,20 @@ namespace mabert {
 
 // What a layer needs besides its input: the padding mask in the forms it uses, and which PSM
 // levels are on. Built once per forward by the encoder.
+// While alive (on this thread), the projections the layers build are initialised N(0, std): the
+// model sets ModelConfig::init_std around its construction. BERT's 0.02 outside any scope.
+class InitStdScope {
+ public:
+  explicit InitStdScope(double std);
+  ~InitStdScope();
+  InitStdScope(const InitStdScope&) = delete;
+  InitStdScope& operator=(const InitStdScope&) = delete;
+
+ private:
+  double previous_;
+};
+double scoped_init_std();
+
 struct LayerContext {
   torch::Tensor mask;       // {B, L} float, 1 = valid token; undefined = no padding
   torch::Tensor mask3;      // {B, L, 1} float, for broadcasting over D

@@ -17,7 +17,7 @@ PoolingImpl::PoolingImpl(const std::string& kind_, int64_t d_model) : kind(kind_
   if (kind == "map" || kind == "attn") {
     score = register_module("score", torch::nn::Linear(d_model, 1));
     torch::NoGradGuard guard;
-    score->weight.normal_(0.0, 0.02);
+    score->weight.normal_(0.0, scoped_init_std());
     score->bias.zero_();
   }
 }
@@ -51,7 +51,7 @@ MlmHeadImpl::MlmHeadImpl(const ModelConfig& cfg) {
   norm = register_module("norm", torch::nn::LayerNorm(torch::nn::LayerNormOptions({E}).eps(cfg.layer_norm_eps)));
   bias = register_parameter("bias", torch::zeros({cfg.vocab_size}));
   torch::NoGradGuard guard;
-  dense->weight.normal_(0.0, 0.02);
+  dense->weight.normal_(0.0, cfg.init_std);
   dense->bias.zero_();
 }
 
@@ -62,6 +62,7 @@ torch::Tensor MlmHeadImpl::forward(const torch::Tensor& h, const torch::Tensor& 
 // ---------------------------------------------------------------------------------------------
 MaBertImpl::MaBertImpl(const ModelConfig& cfg) : cfg_(cfg) {
   cfg_.validate();
+  const InitStdScope init(cfg_.init_std);
   embeddings = register_module("embeddings", Embeddings(cfg_));
   layer_list = register_module("layers", torch::nn::ModuleList());
   // With share_layers, the first layer of each letter owns the weights and later ones reuse it
@@ -84,7 +85,7 @@ MaBertImpl::MaBertImpl(const ModelConfig& cfg) : cfg_(cfg) {
       rel_embeddings = register_module("rel_embeddings", torch::nn::Embedding(2 * cfg_.rel_range, cfg_.d_model));
       rel_norm = register_module("rel_norm", torch::nn::LayerNorm(torch::nn::LayerNormOptions({cfg_.d_model}).eps(cfg_.layer_norm_eps)));
       torch::NoGradGuard guard;
-      rel_embeddings->weight.normal_(0.0, 0.02);
+      rel_embeddings->weight.normal_(0.0, cfg_.init_std);
     }
   final_norm = register_module("final_norm", torch::nn::LayerNorm(torch::nn::LayerNormOptions({cfg_.d_model}).eps(cfg_.layer_norm_eps)));
   pooling = register_module("pooling", Pooling(cfg_.pooling, cfg_.d_model));
@@ -94,7 +95,7 @@ MaBertImpl::MaBertImpl(const ModelConfig& cfg) : cfg_(cfg) {
     task_head = register_module("head", torch::nn::Linear(cfg_.d_model, out));
     head_drop = register_module("head_drop", torch::nn::Dropout(cfg_.dropout));
     torch::NoGradGuard guard;
-    task_head->weight.normal_(0.0, 0.02);
+    task_head->weight.normal_(0.0, cfg_.init_std);
     task_head->bias.zero_();
   }
 }

@@ -108,4 +108,17 @@ TEST_CASE(atomic_write_replaces_whole_file) {
   EXPECT_THROWS_WITH(write_file_atomic("/nonexistent-dir/x.json", "x"), "/nonexistent-dir/x.json");
 }
 
+TEST_CASE(init_std_is_written_only_when_set) {
+  // BERT's 0.02 stays implicit, so configs written before the field are byte-identical; another
+  // value round-trips and is validated.
+  ModelConfig c = ModelConfig::preset("tiny");
+  EXPECT(!c.to_json().contains("init_std"));
+  c.init_std = 0.08;
+  EXPECT_EQ(c.to_json()["init_std"].get<double>(), 0.08);
+  EXPECT_EQ(ModelConfig::from_json(c.to_json(), "x").init_std, 0.08);
+  nlohmann::json bad = c.to_json();
+  bad["init_std"] = 0.0;
+  EXPECT_THROWS_WITH(ModelConfig::from_json(bad, "cfg.json"), "cfg.json", "init_std");
+}
+
 TEST_MAIN()

@@ -275,4 +275,20 @@ TEST_CASE(mqar_trains_and_evaluates_through_the_job_runner) {
 }
 
 
+TEST_CASE(init_std_sets_the_initialisation_of_every_projection) {
+  ModelConfig c = ModelConfig::preset("tiny");
+  c.schedule = "MT", c.d_model = 64, c.n_heads = 4, c.d_ffn = 256, c.vocab_size = 50;
+  for (double std : {0.02, 0.08}) {
+    c.init_std = std;
+    torch::manual_seed(1);
+    MaBert m(c);
+    for (const char* name : {"layers.0.ssm.in_proj.weight", "layers.0.ssm.out_proj.weight", "layers.1.attn.qkv.weight",
+                             "embeddings.tok.weight", "mlm.dense.weight"}) {
+      const double s = m->named_parameters()[name].std().item<double>();
+      EXPECT_MSG(std::abs(s - std) < 0.1 * std, name << " std " << s << " for init_std " << std);
+    }
+  }
+  EXPECT(std::abs(scoped_init_std() - 0.02) < 1e-15);  // the scope ended with the model's construction
+}
+
 TEST_MAIN()
