@@ -49,7 +49,9 @@ ModelConfig resolved_config(const FinetuneJob& job) {
     if (!job.pooling.empty()) cfg.pooling = job.pooling;
     cfg.vocab_size = t.vocab_size();
     cfg.head = Head::None;  // the slots are answered by the tied MLM decoder
-    if (job.init.empty()) cfg.max_len = t.length;
+    // One position more than the task's length: an example typed as text gets the tokenizer's
+    // [SEP] at its end (the analysis views, predict), and still fits whole.
+    if (job.init.empty()) cfg.max_len = t.length + 1;
     else if (cfg.max_len < t.length)
       throw std::invalid_argument("--length " + std::to_string(t.length) + " exceeds the max_len " + std::to_string(cfg.max_len) +
                                   " of the run to start from (" + job.init + ")");

@@ -44,9 +44,9 @@ rec = info["recall"]
 assert rec["task"] == "mqar" and (rec["length"], rec["pairs"], rec["vocab"], rec["eval_examples"]) == (16, 2, 8, 64), rec
 cfg = json.load(open(f"{r}/config.json"))
 # The recipe model (MTMT, d_model 64, no dropout); the task's vocabulary (5 specials, the slot,
-# 4 noise tokens, 8 keys and values); max_len the task's length; answers from the MLM decoder.
+# 4 noise tokens, 8 keys and values); max_len the task's length + 1; answers from the MLM decoder.
 assert (cfg["schedule"], cfg["d_model"], cfg["dropout"]) == ("MTMT", 64, 0.0), cfg
-assert (cfg["vocab_size"], cfg["max_len"], cfg["head"]) == (18, 16, "none"), cfg
+assert (cfg["vocab_size"], cfg["max_len"], cfg["head"]) == (18, 17, "none"), cfg  # length + 1: room for a typed [SEP]
 assert os.path.getsize(f"{r}/tokenizer.model") > 0
 assert os.path.isfile(f"{r}/checkpoints/ckpt-00000060/model.safetensors"), os.listdir(f"{r}/checkpoints")
 assert os.path.isfile(f"{r}/best/model.safetensors")
@@ -90,7 +90,7 @@ refused "eval --split train" "dev|test" "" "$MABERT" eval --run "$R" --split tra
 # Task fields overridden at evaluation: fewer held-out examples, fewer pairs at the same vocabulary.
 run "$MABERT" eval --run "$R" --eval-examples 32 --pairs 1 --json \
   && json "assert d['examples'] == 32 and 0 <= d['metrics']['accuracy'] <= 1, d" && ok "eval with task overrides" || bad "eval overrides"
-refused "eval --length beyond max_len" "--length 64|max_len 16" "" "$MABERT" eval --run "$R" --length 64
+refused "eval --length beyond max_len" "--length 64|max_len 17" "" "$MABERT" eval --run "$R" --length 64
 refused "eval --predictions (recall)" "--predictions" "" "$MABERT" eval --run "$R" --predictions "$W/p.tsv"
 # The vocabulary's layout fixes the token ids: another one at evaluation is refused.
 refused "eval --task-vocab 64" "--task-vocab 64|trained with 8" "" "$MABERT" eval --run "$R" --task-vocab 64
@@ -185,7 +185,7 @@ assert r["status"] == "finished" and r["steps"] == 10, r
 info = json.load(open(f"{w}/sc/run.json"))
 assert info["task"] == "selective-copy" and info["recall"]["pairs"] == 3, info["recall"]
 cfg = json.load(open(f"{w}/sc/config.json"))
-assert (cfg["schedule"], cfg["d_model"], cfg["max_len"]) == ("MT", 64, 16), cfg
+assert (cfg["schedule"], cfg["d_model"], cfg["max_len"]) == ("MT", 64, 17), cfg
 e = json.load(open(f"{w}/out"))
 assert e["task"] == "selective-copy" and e["examples"] == 32 and e["metrics"] == r["final_metrics"], (e, r)
 PY

@@ -267,7 +267,7 @@ TEST_CASE(mqar_trains_and_evaluates_through_the_job_runner) {
   ev.recall = {{"lenght", 16}};
   EXPECT_THROWS_WITH(jobs::evaluate(ev), "lenght", "unknown");
   ev.recall = {{"length", 64}};
-  EXPECT_THROWS_WITH(jobs::evaluate(ev), "--length 64", "max_len 16");
+  EXPECT_THROWS_WITH(jobs::evaluate(ev), "--length 64", "max_len 17");
   ev.recall = {{"vocab", 64}};  // token ids depend on it: another vocabulary is another task
   EXPECT_THROWS_WITH(jobs::evaluate(ev), "--task-vocab", "8", "trained");
   ev.recall = {{"noise", 2}};
