@@ -155,10 +155,9 @@ std::vector<int64_t> knock_out_layers(const std::string& spec, const std::string
   std::stringstream in(spec);
   for (std::string item; std::getline(in, item, ',');) {
     if (item.size() == 1 && std::isalpha(static_cast<unsigned char>(item[0]))) {
-      const size_t before = out.size();
-      for (size_t i = 0; i < schedule.size(); ++i)
-        if (schedule[i] == item[0]) out.push_back(static_cast<int64_t>(i));
-      if (out.size() == before) throw CLI::ValidationError("--knock-out", "no '" + item + "' layer in the schedule " + schedule);
+      const std::vector<int64_t> of_kind = layers_of_kind(schedule, item[0]);
+      out.insert(out.end(), of_kind.begin(), of_kind.end());
+      if (of_kind.empty()) throw CLI::ValidationError("--knock-out", "no '" + item + "' layer in the schedule " + schedule);
       continue;
     }
     try {

@@ -131,10 +131,11 @@ JobOutcome pretrain(train::PretrainJob job, int vocab, const Recording& rec, con
 JobOutcome finetune(const train::FinetuneJob& job, const Recording& rec, const train::Hooks& hooks) {
   dist::World& world = world_of(job.world);
   check_batch(job.train, world);
-  const bool recall = data::is_recall_task(job.task);
-  const std::string task = recall ? data::to_string(train::recall_task(job).kind) : data::glue_task(job.task).name;
+  const std::optional<data::RecallTask> recall =
+      data::is_recall_task(job.task) ? std::optional(train::recall_task(job)) : std::nullopt;
+  const std::string task = recall ? data::to_string(recall->kind) : data::glue_task(job.task).name;
   json fields = {{"task", task}, {"data", job.data_dir}, {"from", job.init}};
-  if (recall) fields["recall"] = train::recall_task(job).to_json();
+  if (recall) fields["recall"] = recall->to_json();
   const json config = row_config(train::resolved_config(job), job.train, fields, rec, world);  // validates the job
   if (world.root()) fs::create_directories(job.run_dir);
   check_same_job(config, job.run_dir, world);
@@ -246,9 +247,7 @@ std::vector<KnockOutRow> knock_out_sweep(const EvalJob& job, EvalOutcome* base) 
     rows.push_back({std::to_string(i) + " (" + schedule[i] + ")", one, ev.score(one, nullptr)});
   }
   for (char kind : layer_letters()) {
-    std::vector<int64_t> all;
-    for (size_t i = 0; i < schedule.size(); ++i)
-      if (schedule[i] == kind) all.push_back(static_cast<int64_t>(i));
+    const std::vector<int64_t> all = layers_of_kind(schedule, kind);
     if (all.empty() || all.size() == 1) continue;  // a single layer of a kind is already a row
     rows.push_back({std::string("all ") + kind, all, ev.score(all, nullptr)});
   }

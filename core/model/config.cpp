@@ -179,6 +179,13 @@ const std::string& layer_letters() {
   return letters;
 }
 
+std::vector<int64_t> layers_of_kind(const std::string& schedule, char kind) {
+  std::vector<int64_t> out;
+  for (size_t i = 0; i < schedule.size(); ++i)
+    if (schedule[i] == kind) out.push_back(static_cast<int64_t>(i));
+  return out;
+}
+
 std::vector<LayerKind> parse_schedule(const std::string& schedule, int64_t max_layers) {
   if (schedule.empty()) throw ConfigError("schedule is empty: give one letter per layer from T M B P L S D, e.g. MMTMMT");
   std::vector<LayerKind> kinds;

@@ -37,6 +37,9 @@ const char* layer_kind_name(LayerKind kind);
 // Every layer letter, in the order the composer's palette shows them.
 const std::string& layer_letters();
 
+// The 0-based indices of the layers of one letter in a schedule ("MTMT", 'T' → 1, 3).
+std::vector<int64_t> layers_of_kind(const std::string& schedule, char kind);
+
 // Parses a schedule string such as "MMTMMT". Throws ConfigError naming the offending character
 // and its 1-based position; rejects empty strings and schedules longer than max_layers.
 std::vector<LayerKind> parse_schedule(const std::string& schedule, int64_t max_layers = 64);
