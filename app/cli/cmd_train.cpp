@@ -59,7 +59,7 @@ std::string resources_dir() {
 
 struct Common {
   train::TrainOptions t;
-  std::string out, registry, preset = "tiny", schedule, config, conv;
+  std::string out, registry, preset = "tiny", schedule, config, conv, position, token_shift;
   std::optional<ModelConfig> recipe_model;  // a recall task's recipe, used without --preset / --config
   double init_std = 0;                      // 0: the preset's / config's
   int threads = 0, dist_timeout = 300;
@@ -82,6 +82,8 @@ void add_train_options(CLI::App* c, Common& o) {
   c->add_option("--save-every", o.t.save_every, "Checkpoint every N steps (0 = at the end)")->capture_default_str();
   c->add_option("--log-every", o.t.log_every, "Log every N steps")->capture_default_str();
   c->add_option("--patience", o.t.patience, "Stop after N evaluations without improvement (0 = never)")->capture_default_str();
+  c->add_option("--stop-at", o.t.stop_at, "Stop once the task's metric reaches this value at an evaluation (0 = never; e.g. 0.99 for a recall task)")
+      ->check(CLI::Range(0.0, 1e9));
   c->add_option("--seed", o.t.seed, "Random seed")->capture_default_str();
   c->add_option("--device", o.t.device, "cpu or cuda (default cpu)")
       ->transform(CLI::CheckedTransformer(std::map<std::string, DeviceKind>{{"cpu", DeviceKind::Cpu}, {"cuda", DeviceKind::Cuda}}));
@@ -107,11 +109,18 @@ void add_model_options(CLI::App* c, Common& o) {
       ->check(CLI::IsMember({"causal", "centred"}));
   c->add_option("--init-std", o.init_std, "Standard deviation of the weights' normal initialisation (default: the preset's, BERT's 0.02)")
       ->check(CLI::Range(1e-6, 1.0));
+  c->add_option("--position", o.position, "Absolute positions: learned, or none (M/B/P layers carry order; default: the preset's, learned; a recall task's recipe: none when a layer scans)")
+      ->check(CLI::IsMember({"learned", "none"}));
+  c->add_option("--token-shift", o.token_shift, "on: each position also sees a linear map of the previous token's embedding (default: the preset's, off; a recall task's recipe: on)")
+      ->check(CLI::IsMember({"on", "off"}));
 }
 
 ModelConfig model_config(const Common& o) {
   ModelConfig cfg = o.recipe_model ? *o.recipe_model : o.config.empty() ? ModelConfig::preset(o.preset) : ModelConfig::load(o.config);
   if (!o.schedule.empty()) cfg.schedule = o.schedule;
+  if (o.recipe_model) train::recall_positions(cfg);  // the recipe's positions follow the schedule
+  if (!o.position.empty()) cfg.position = o.position;
+  if (!o.token_shift.empty()) cfg.token_shift = o.token_shift == "on";
   if (!o.conv.empty()) cfg.conv = o.conv;
   if (o.init_std > 0) cfg.init_std = o.init_std;
   cfg.validate();

@@ -81,7 +81,7 @@ std::string resolve(const std::string& base_dir, const std::string& p) {
 // Training budget fields a grid may set (a subset of TrainOptions).
 train::TrainOptions budget(const json& j, const std::string& where, const std::string& section, train::TrainOptions o,
                            int* vocab, int64_t* max_train) {
-  std::set<std::string> keys = {"steps", "batch", "max_len", "lr", "warmup", "weight_decay", "clip", "accum", "device", "padding", "eval_every"};
+  std::set<std::string> keys = {"steps", "batch", "max_len", "lr", "warmup", "weight_decay", "clip", "accum", "device", "padding", "eval_every", "stop_at"};
   if (vocab) keys.insert("vocab");
   if (max_train) keys.insert("max_train");
   if (section == "pretrain") keys.insert("corpus");
@@ -98,6 +98,7 @@ train::TrainOptions budget(const json& j, const std::string& where, const std::s
   if (j.contains("warmup")) o.warmup = get_real(j["warmup"], where, f("warmup"), 0);
   if (j.contains("weight_decay")) o.weight_decay = get_real(j["weight_decay"], where, f("weight_decay"), 0);
   if (j.contains("clip")) o.clip = get_real(j["clip"], where, f("clip"), 0);
+  if (j.contains("stop_at")) o.stop_at = get_real(j["stop_at"], where, f("stop_at"), 0);
   if (j.contains("device")) {
     try {
       o.device = parse_device(get_string(j["device"], where, f("device")));
@@ -538,10 +539,12 @@ struct GridRun {
       std::string task;
       uint64_t seed;
     };
+    // Seed-major: a grid stopped part-way (they run over several sittings) has every variant and
+    // task at the first seed before any at the second.
     std::vector<Cell> todo;
-    for (const Variant& v : grid.variants)
+    for (uint64_t seed : grid.seeds)
       for (const std::string& task : grid.tasks)
-        for (uint64_t seed : grid.seeds) todo.push_back({&v, task, seed});
+        for (const Variant& v : grid.variants) todo.push_back({&v, task, seed});
     WorkQueue queue(world, queue_name + "/cells");
     for (size_t i; !stopped() && queue.next(todo.size(), &i);) {
       const Cell& cell = todo[i];

@@ -83,6 +83,7 @@ const std::vector<std::pair<std::string, Field>>& fields() {
       {"layer_norm_eps", real_field(&ModelConfig::layer_norm_eps)},
       {"dropout", real_field(&ModelConfig::dropout)},
       {"init_std", real_field(&ModelConfig::init_std)},
+      {"token_shift", bool_field(&ModelConfig::token_shift)},
       {"max_layers", int_field(&ModelConfig::max_layers)},
       {"embed_dim", int_field(&ModelConfig::embed_dim)},
       {"share_layers", bool_field(&ModelConfig::share_layers)},
@@ -283,7 +284,8 @@ void ModelConfig::validate(const std::string& where) const {
 nlohmann::ordered_json ModelConfig::to_json() const {
   nlohmann::ordered_json j = nlohmann::ordered_json::object();
   for (const auto& [name, field] : fields())
-    if (name != "init_std" || init_std != 0.02) j[name] = field.write(*this);  // configs from before the field stay byte-identical
+    // Configs from before these fields stay byte-identical.
+    if ((name != "init_std" || init_std != 0.02) && (name != "token_shift" || token_shift)) j[name] = field.write(*this);
   return j;
 }
 

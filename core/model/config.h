@@ -65,6 +65,11 @@ struct ModelConfig {
   // 0.02 by default; small models need more (at width 64, 0.02 leaves the M layers' output ~0.1 %
   // of the residual stream: docs/results/recall.md). Written to JSON only when not 0.02.
   double init_std = 0.02;
+  // Token shift: each position's embedding also gets a linear map of the previous token's (a pad
+  // contributes nothing) — the previous-token signal an induction circuit needs, which attention
+  // alone learns only after thousands of steps (docs/results/recall.md). Off by default; written
+  // to JSON only when on.
+  bool token_shift = false;
   int64_t max_layers = 64;
 
   // ALBERT's two savings, usable with any schedule

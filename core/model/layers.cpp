@@ -53,6 +53,7 @@ EmbeddingsImpl::EmbeddingsImpl(const ModelConfig& cfg) : max_len(cfg.max_len) {
   norm = register_module("norm", torch::nn::LayerNorm(torch::nn::LayerNormOptions({E}).eps(cfg.layer_norm_eps)));
   if (E != cfg.d_model) proj = register_module("proj", make_linear(E, cfg.d_model, true));
   drop = register_module("drop", torch::nn::Dropout(cfg.dropout));
+  if (cfg.token_shift) shift = register_module("shift", make_linear(E, E, true));
   torch::NoGradGuard guard;
   for (auto& p : {tok, pos, seg})
     if (p) p->weight.normal_(0.0, cfg.init_std);
@@ -75,6 +76,12 @@ torch::Tensor EmbeddingsImpl::forward(const torch::Tensor& ids, const torch::Ten
     x = x + pos(pos_ids);
   }
   if (seg) x = x + seg(segments.defined() ? segments : torch::zeros_like(ids));
+  if (shift) {
+    // The previous position's token embedding; the first position and a pad's successor get none.
+    torch::Tensor prev = F::pad(tok(ids), F::PadFuncOptions({0, 0, 1, 0})).narrow(1, 0, L);
+    if (mask.defined()) prev = prev * F::pad(mask, F::PadFuncOptions({1, 0})).narrow(1, 0, L).unsqueeze(-1).to(prev.dtype());
+    x = x + shift(prev);
+  }
   x = norm(x);
   if (proj) x = proj(x);
   return drop(x);

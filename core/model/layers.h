@@ -63,6 +63,7 @@ struct EmbeddingsImpl : torch::nn::Module {
   torch::nn::Embedding tok{nullptr}, pos{nullptr}, seg{nullptr};  // in the embedding width (ALBERT: ≠ D)
   torch::nn::LayerNorm norm{nullptr};
   torch::nn::Linear proj{nullptr};  // embedding width → D, only when they differ
+  torch::nn::Linear shift{nullptr};  // token_shift: the previous token's embedding, mapped
   torch::nn::Dropout drop{nullptr};
 };
 TORCH_MODULE(Embeddings);

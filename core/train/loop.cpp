@@ -207,6 +207,7 @@ class Trainer {
     } else {
       ++state_.evals_without_improvement;
     }
+    if (o_.stop_at > 0 && v >= o_.stop_at) return true;  // solved: the rest of the budget would change nothing
     return o_.patience > 0 && state_.evals_without_improvement >= o_.patience;
   }
 

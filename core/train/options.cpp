@@ -14,6 +14,7 @@ nlohmann::ordered_json TrainOptions::to_json() const {
   // or "padding".
   if (scan != kernels::ScanImpl::Auto) j["scan"] = kernels::scan_impl_name(scan);
   if (left_padding) j["padding"] = "left";
+  if (stop_at > 0) j["stop_at"] = stop_at;
   return j;
 }
 

@@ -27,6 +27,7 @@ struct TrainOptions {
   bool left_padding = false;     // pad batches before the tokens (training and evaluation); JSON "padding": "left"
   std::string early_stop_metric; // empty: the task's metric
   int64_t patience = 0;          // evaluations without improvement before stopping; 0 = never
+  double stop_at = 0;            // stop once the watched metric reaches this value (a recall task solved); 0 = never
   DeviceKind device = DeviceKind::Cpu;
   int device_index = 0;          // CUDA: which GPU (under torchrun, the local rank); not recorded
   bool bf16 = false;             // autocast to bf16 on CUDA

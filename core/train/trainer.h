@@ -56,6 +56,9 @@ struct RecallRecipe {
   TrainOptions train;
 };
 RecallRecipe recall_recipe();
+// The recipe's positions for a schedule: none where a layer with a scan (M B P) carries order,
+// learned absolute positions otherwise (attention alone cannot tell order without them).
+void recall_positions(ModelConfig& cfg);
 // The studio's recall demo: the smallest recall task on which the recipe's hybrid visibly learns
 // to look a key up, in about three minutes on two cores (docs/TASKS.md).
 struct RecallDemo {

@@ -25,6 +25,7 @@ class MabertConfig(PretrainedConfig):
         type_vocab_size=2,
         layer_norm_eps=1e-5,
         dropout=0.1,
+        token_shift=False,
         embed_dim=0,
         share_layers=False,
         d_state=16,
@@ -51,6 +52,7 @@ class MabertConfig(PretrainedConfig):
         self.type_vocab_size = type_vocab_size
         self.layer_norm_eps = layer_norm_eps
         self.dropout = dropout
+        self.token_shift = token_shift
         self.embed_dim = embed_dim
         self.share_layers = share_layers
         self.d_state = d_state

@@ -41,6 +41,8 @@ class MabertEmbeddings(nn.Module):
         self.seg = nn.Embedding(config.type_vocab_size, e) if config.type_vocab_size > 0 else None
         self.norm = nn.LayerNorm(e, eps=config.layer_norm_eps)
         self.proj = nn.Linear(e, config.d_model) if e != config.d_model else None
+        # token_shift: the previous token's embedding, mapped (a pad contributes nothing)
+        self.shift = nn.Linear(e, e) if getattr(config, "token_shift", False) else None
         self.drop = nn.Dropout(config.dropout)
 
     def forward(self, ids, segments, mask):
@@ -56,6 +58,11 @@ class MabertEmbeddings(nn.Module):
             x = x + self.pos(pos_ids)
         if self.seg is not None:
             x = x + self.seg(segments if segments is not None else torch.zeros_like(ids))
+        if self.shift is not None:
+            prev = nn.functional.pad(self.tok(ids), (0, 0, 1, 0))[:, :-1]
+            if mask is not None:
+                prev = prev * nn.functional.pad(mask, (1, 0))[:, :-1].unsqueeze(-1).to(prev.dtype)
+            x = x + self.shift(prev)
         x = self.norm(x)
         if self.proj is not None:
             x = self.proj(x)

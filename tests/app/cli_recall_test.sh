@@ -46,6 +46,7 @@ cfg = json.load(open(f"{r}/config.json"))
 # The recipe model (MTMT, d_model 64, no dropout); the task's vocabulary (5 specials, the slot,
 # 4 noise tokens, 8 keys and values); max_len the task's length + 1; answers from the MLM decoder.
 assert (cfg["schedule"], cfg["d_model"], cfg["dropout"]) == ("MTMT", 64, 0.0), cfg
+assert (cfg["token_shift"], cfg["position"], cfg["init_std"]) == (True, "none", 0.08), cfg  # the calibrated recipe
 assert (cfg["vocab_size"], cfg["max_len"], cfg["head"]) == (18, 17, "none"), cfg  # length + 1: room for a typed [SEP]
 assert os.path.getsize(f"{r}/tokenizer.model") > 0
 assert os.path.isfile(f"{r}/checkpoints/ckpt-00000060/model.safetensors"), os.listdir(f"{r}/checkpoints")

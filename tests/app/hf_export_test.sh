@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Hugging Face export, end to end as a Python user meets it: short runs whose schedules cover
 # T M B P, each pooling (map attn cls mean masked_mean) and head (MLM, classification,
-# regression), ALBERT's sharing and factorised embeddings, no positions, PSM off; each exported
+# regression), ALBERT's sharing and factorised embeddings, no positions, token shift, PSM off; each exported
 # with `mabert export --format hf` and loaded offline with transformers (trust_remote_code).
 # Parity: every output of `mabert encode` (hidden states of every layer, pooled vector, pool
 # weights, logits) on the same left- and right-padded batches within 1e-5; tokenizer ids on the
@@ -44,7 +44,7 @@ run "$MABERT" pretrain --corpus "$DEMO" --tokenizer "$W/tok.model" --preset tiny
 config c1 schedule='"MBPT"' pooling='"map"'
 config c2 schedule='"BPTM"' pooling='"attn"' embed_dim=64
 config c3 schedule='"MMBT"' pooling='"cls"' share_layers=true psm_post=false conv='"centred"'
-config c4 schedule='"PBMT"' pooling='"mean"' position='"none"' type_vocab_size=0
+config c4 schedule='"PBMT"' pooling='"mean"' position='"none"' type_vocab_size=0 token_shift=true
 config c5 schedule='"TBMP"' pooling='"masked_mean"' psm_pre=false psm_post=false psm_state=false
 ft() { run "$MABERT" finetune --task "$1" --data "$GLUE/$1" --tokenizer "$W/tok.model" --config "$W/$2.json" --out "$W/$3" "${TRAIN[@]}"; }
 ft SST-2 c1 ft1 && ft STS-B c2 ft2 && ft RTE c3 ft3 && ft MRPC c4 ft4 && ft CoLA c5 ft5 && ok "6 short runs" || bad "training the runs"
@@ -67,7 +67,7 @@ check pre "TMBP map MLM" --mlm-logits
 check ft1 "MBPT map classification"
 check ft2 "BPTM attn regression factorised" --pairs
 check ft3 "MMBT cls shared psm_post=off centred-conv" --pairs
-check ft4 "PBMT mean no-positions no-segments" --pairs
+check ft4 "PBMT mean no-positions no-segments token-shift" --pairs
 check ft5 "TBMP masked_mean PSM off"
 
 # The tokenizer: every SST-2 dev sentence (both sides) and MRPC dev pair (truncated to 48 tokens).

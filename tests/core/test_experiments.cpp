@@ -6,6 +6,7 @@
 #include "experiments/grid.h"
 #include "model/config.h"
 #include "runs/registry.h"
+#include "train/trainer.h"
 #include "util/files.h"
 #include "util/svg_plot.h"
 
@@ -126,6 +127,11 @@ TEST_CASE(bad_grids_name_the_file_and_field) {
   j["variants"][1]["name"] = "MMT";
   EXPECT_THROWS_WITH(experiments::Grid::from_json(j, "g.json"), "duplicate");
   j = toy_grid();
+  j["finetune"]["stop_at"] = -0.5;
+  EXPECT_THROWS_WITH(experiments::Grid::from_json(j, "g.json"), "g.json", "finetune.stop_at");
+  j["finetune"]["stop_at"] = 0.99;
+  EXPECT_EQ(experiments::Grid::from_json(j, "g.json").finetune.stop_at, 0.99);
+  j = toy_grid();
   j.erase("data");
   EXPECT_THROWS_WITH(experiments::Grid::from_json(j, "g.json"), "'data'", "missing");
 }
@@ -143,6 +149,37 @@ TEST_CASE(shipped_paper_grids_parse) {
     if (name == "table3-tiny") EXPECT_EQ(encoders.size(), size_t{2});
     if (name == "tableB4-tiny") EXPECT_EQ(encoders.size(), size_t{1});
   }
+}
+
+TEST_CASE(the_recall_grid_has_the_design_its_document_reports) {
+  // docs/results/recall.md: all-T, all-M, three placements of attention, all-P and the B form;
+  // >= 3 widths, MQAR at >= 4 lengths from 64 to >= 1024 at 1 pair per 16 tokens, needle at
+  // growing length, >= 3 seeds, the calibrated recipe's model fields, cells that stop when solved.
+  const auto g = experiments::Grid::load(kResources + "/grids/recall.json");
+  std::set<std::string> schedules, widths;
+  for (const auto& v : g.variants) {
+    const ModelConfig c = experiments::variant_config(g, v);
+    schedules.insert(c.schedule), widths.insert(std::to_string(c.d_model));
+    EXPECT_EQ(c.init_std, 0.08);
+    EXPECT(c.token_shift);
+    EXPECT_EQ(c.position, c.schedule == "TTTT" ? "learned" : "none");
+  }
+  EXPECT(schedules == (std::set<std::string>{"TTTT", "MMMM", "MTMT", "MMMT", "TMMM", "PPPP", "BTBT"}));
+  EXPECT_EQ(widths.size(), size_t{3});
+  std::set<int64_t> mqar, needle;
+  for (const auto& [label, t] : g.recall) {
+    if (t.kind == data::RecallKind::Mqar) {
+      mqar.insert(t.length);
+      EXPECT_EQ(t.pairs * 16, t.length);
+    } else if (t.kind == data::RecallKind::Needle) {
+      needle.insert(t.length);
+    }
+  }
+  EXPECT(mqar.size() >= 4 && *mqar.begin() == 64 && *mqar.rbegin() >= 1024);
+  EXPECT(needle.size() >= 3);
+  EXPECT(g.seeds.size() >= 3);
+  EXPECT_EQ(g.finetune.stop_at, 0.99);
+  EXPECT_EQ(g.finetune.lr, train::recall_recipe().train.lr);
 }
 
 TEST_CASE(svg_plot_writes_every_series) {

@@ -145,6 +145,34 @@ TEST_CASE(padding_invariance_with_full_psm) {
   }
 }
 
+TEST_CASE(token_shift_carries_the_previous_token_and_never_a_pad) {
+  // The embedding at t sees the token at t - 1 (and no other); a pad before the first token, or
+  // after the last, changes nothing at the valid positions.
+  ModelConfig c = micro_config("MT");
+  c.token_shift = true;
+  MaBert model(c);
+  model->eval();
+  perturb(model, 0.2, 5);
+  torch::NoGradGuard g;
+  const torch::Tensor ids = torch::tensor({{2, 7, 8, 9, 10, 3}}, torch::kLong);
+  torch::Tensor other = ids.clone();
+  other[0][2] = 11;
+  const torch::Tensor none;
+  const torch::Tensor a = model->embeddings->forward(ids, none, none), b = model->embeddings->forward(other, none, none);
+  const torch::Tensor moved = (a - b).abs().amax(-1)[0];  // per position
+  EXPECT(moved[1].item<double>() == 0 && moved[2].item<double>() > 1e-3 && moved[3].item<double>() > 1e-3);
+  EXPECT(moved[4].item<double>() == 0 && moved[5].item<double>() == 0);
+  const auto sents = random_sentences(kLengths, c.vocab_size, 3);
+  for (bool left : {false, true}) {
+    double worst = 0;
+    for (int64_t extra = 1; extra <= 16; ++extra) worst = std::max(worst, padding_drift(model, sents, extra, left).hidden);
+    std::printf("    token shift, %s pads 1..16: max|Δ| hidden %.2e\n", left ? "left" : "right", worst);
+    EXPECT_LE(worst, 1e-5);
+  }
+  EXPECT(c.to_json().contains("token_shift") && !micro_config("MT").to_json().contains("token_shift"));
+  EXPECT(ModelConfig::from_json(c.to_json(), "x").token_shift);
+}
+
 TEST_CASE(without_psm_padding_changes_outputs) {
   // The converse, so the invariance test can fail: each missing level lets pads leak.
   struct Case {

@@ -231,24 +231,33 @@ TEST_CASE(knock_out_skips_exactly_the_named_layers) {
 }
 
 TEST_CASE(mqar_trains_and_evaluates_through_the_job_runner) {
-  // A small run of the recipe's model on an easy MQAR (length 16, 2 pairs, 4 keys and 4 values):
-  // it must beat chance (0.25) by far in 60 steps; eval and the knock-out sweep read the run back.
+  // The recipe's model, two layers, on an easy MQAR (length 16, 2 pairs, 4 keys and 4 values):
+  // it must solve it (the "values known, key not" plateau is 0.625; docs/results/recall.md) and
+  // stop there (stop_at); eval and the knock-out sweep read the run back.
   train::RecallRecipe r = train::recall_recipe();
   train::FinetuneJob job;
   job.task = "mqar";
   job.model = r.model;
   job.model.schedule = "MT";
+  train::recall_positions(job.model);
+  EXPECT_EQ(job.model.position, "none");
+  ModelConfig all_t = job.model;
+  all_t.schedule = "TT";
+  train::recall_positions(all_t);
+  EXPECT_EQ(all_t.position, "learned");  // attention alone needs positions to tell order
   job.train = r.train;
-  job.train.steps = 60, job.train.eval_every = 0, job.train.log_every = 20, job.train.batch_size = 32, job.train.lr = 3e-3;
+  job.train.steps = 500, job.train.eval_every = 50, job.train.log_every = 50, job.train.batch_size = 128;
+  job.train.stop_at = 0.99;
   job.recall = task(RecallKind::Mqar, 16, 2);
   job.recall.vocab = 8, job.recall.eval_examples = 256;
   job.run_dir = temp_dir() + "/mqar";
   at::set_num_threads(2);
   const jobs::JobOutcome out = jobs::finetune(job, {temp_dir() + "/runs.db", {}, true});
-  EXPECT(out.result.status == train::RunStatus::Finished);
+  EXPECT(out.result.status == train::RunStatus::EarlyStopped);
   const double acc = out.result.final_metrics.at("accuracy");
-  std::printf("    MT on mqar-L16-P2 after 60 steps: accuracy %.4f (chance 0.25)\n", acc);
-  EXPECT_GT(acc, 0.45);
+  std::printf("    MT on mqar-L16-P2: accuracy %.4f (chance 0.25) at step %lld\n", acc, static_cast<long long>(out.result.steps));
+  EXPECT_GT(acc, 0.99);
+  EXPECT(out.result.steps < 500);
   jobs::EvalJob ev;
   ev.run = job.run_dir;
   ev.best = false;
@@ -263,7 +272,10 @@ TEST_CASE(mqar_trains_and_evaluates_through_the_job_runner) {
   EXPECT_EQ(rows[0].metrics.at("accuracy"), acc);
   EXPECT(rows[2].what == "1 (T)");
   std::printf("    knocked out: M %.4f, T %.4f\n", rows[1].metrics.at("accuracy"), rows[2].metrics.at("accuracy"));
-  EXPECT(rows[2].metrics.at("accuracy") < acc - 0.1);  // without its attention layer it looks nothing up
+  // With the recipe's token shift the lookup is the attention's: without it, back near chance
+  // (0.25); without the M layer, most of the answers stay.
+  EXPECT(rows[2].metrics.at("accuracy") < 0.5);
+  EXPECT(rows[1].metrics.at("accuracy") > rows[2].metrics.at("accuracy") + 0.2);
   ev.recall = {{"lenght", 16}};
   EXPECT_THROWS_WITH(jobs::evaluate(ev), "lenght", "unknown");
   ev.recall = {{"length", 64}};

@@ -843,18 +843,19 @@ class TestStudio : public QObject {
     qInfo("GUI event loop during the %d-step run under Xvfb: longest stall %.1f ms", steps > 0 ? steps : 60, w.runStallMs());
     QTRY_VERIFY_WITH_TIMEOUT(w.loadedRun() == done.first().at(0).value<TrainOutcome>().run_dir, 60000);
     QVERIFY(w.grab().save(out + "/training-done.png"));
-    // The recall demo (stopped after 30 steps: the recipe does not recall yet, docs/results/recall.md):
-    // the attention view on a held-out example, then the knock-out view measured on it, then a
-    // small recall grid on the Experiments tab.
+    // The recall demo, run to its end (it stops once solved): the attention view on a held-out
+    // example, then the knock-out view measured on it, then a small recall grid on the
+    // Experiments tab.
     QSignalSpy demo_started(p, &TrainPanel::recallDemoStarted);
-    QSignalSpy demo_steps(p, &TrainPanel::stepShown);
     done.clear();
+    QElapsedTimer demo_clock;
+    demo_clock.start();
     p->button("recall_demo")->click();
-    QTRY_VERIFY_WITH_TIMEOUT(demo_steps.size() >= 30, 600000);
-    p->button("stop")->click();
-    QVERIFY(done.wait(600000));
+    QVERIFY(done.wait(900000));
     const TrainOutcome demo = done.first().at(0).value<TrainOutcome>();
-    qInfo("recall demo: %s, accuracy %.4f", qPrintable(demo.status), demo.metrics.count("accuracy") ? demo.metrics.at("accuracy") : -1.0);
+    qInfo("recall demo: %s, accuracy %.4f, %.1f s", qPrintable(demo.status),
+          demo.metrics.count("accuracy") ? demo.metrics.at("accuracy") : -1.0, demo_clock.elapsed() / 1000.0);
+    QVERIFY(demo.metrics.count("accuracy") && demo.metrics.at("accuracy") >= 0.99);
     QTRY_VERIFY_WITH_TIMEOUT(w.loadedRun() == demo_started.first().at(0).toString(), 60000);
     QTRY_COMPARE_WITH_TIMEOUT(a->tabs()->currentWidget(), static_cast<QWidget*>(a->attentionView()), 10000);
     latest_inspection(a, insp);
