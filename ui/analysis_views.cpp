@@ -64,7 +64,7 @@ void fill_combo(QComboBox* combo, const std::vector<int>& layers, const ModelCon
   combo->blockSignals(true);
   combo->clear();
   for (int i : layers)
-    combo->addItem(QString("layer %1 (%2)").arg(i + 1).arg(QChar(cfg.schedule[static_cast<size_t>(i)])), i);
+    combo->addItem(QString("layer %1 (%2)").arg(i).arg(QChar(cfg.schedule[static_cast<size_t>(i)])), i);
   if (layers.empty()) combo->addItem(none, -1);
   const int idx = combo->findData(keep);
   combo->setCurrentIndex(idx >= 0 ? idx : 0);

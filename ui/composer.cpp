@@ -262,6 +262,20 @@ Composer::Composer(QWidget* parent) : QWidget(parent), undo_(new QUndoStack(this
   vocab_->setRange(16, 1000000);
   vocab_->setToolTip("Vocabulary size (set from the tokenizer when training).");
   form->addRow("Vocabulary", vocab_);
+  position_ = new QComboBox;
+  position_->setObjectName("position");
+  for (const char* p : {"learned", "none"}) position_->addItem(p);
+  position_->setToolTip("Absolute positions. learned: a learned vector per position is added to each token (BERT);\n"
+                        "none: order comes from the scan layers (M, B, P) and the token shift only.\n"
+                        "On recall tasks learned positions keep hybrids on a plateau (docs/results/recall.md).");
+  token_shift_ = new QCheckBox("token shift");
+  token_shift_->setObjectName("tokenShift");
+  token_shift_->setToolTip("Each position adds a learned linear map of the previous token's embedding (pads add nothing):\n"
+                           "the previous-token signal attention needs to look a key up (the recall recipe has it on).");
+  auto* order = new QHBoxLayout;
+  order->addWidget(position_);
+  order->addWidget(token_shift_);
+  form->addRow("Positions", order);
   max_len_ = new QSpinBox;
   max_len_->setRange(8, 65536);
   max_len_->setToolTip("Maximum sequence length (learned positions).");
@@ -357,9 +371,10 @@ Composer::Composer(QWidget* parent) : QWidget(parent), undo_(new QUndoStack(this
     c.d_model = p.d_model, c.n_heads = p.n_heads, c.d_ffn = p.d_ffn, c.max_len = p.max_len;
     pushEdit(c, "Size " + size_->currentText());
   });
-  for (auto* cb : {psm_pre_, psm_post_, psm_state_, share_}) connect(cb, &QCheckBox::toggled, this, [this] { fromPanel(); });
+  for (auto* cb : {psm_pre_, psm_post_, psm_state_, share_, token_shift_}) connect(cb, &QCheckBox::toggled, this, [this] { fromPanel(); });
   connect(pooling_, &QComboBox::currentIndexChanged, this, [this] { fromPanel(); });
   connect(conv_, &QComboBox::currentIndexChanged, this, [this] { fromPanel(); });
+  connect(position_, &QComboBox::currentIndexChanged, this, [this] { fromPanel(); });
   for (auto* sp : {width_, heads_, state_, vocab_, max_len_, embed_, window_, block_, random_, rel_})
     connect(sp, &QSpinBox::editingFinished, this, [this] { fromPanel(); });
   refresh();
@@ -440,6 +455,7 @@ void Composer::fromPanel() {
   c.d_model = width_->value(), c.n_heads = heads_->value(), c.d_state = state_->value();
   c.vocab_size = vocab_->value(), c.max_len = max_len_->value();
   c.embed_dim = embed_->value(), c.share_layers = share_->isChecked();
+  c.position = position_->currentText().toStdString(), c.token_shift = token_shift_->isChecked();
   c.attn_window = window_->value(), c.sparse_block = block_->value(), c.sparse_random = random_->value();
   c.rel_range = rel_->value();
   if (c.d_model != cfg_.d_model) c.d_ffn = 4 * c.d_model;  // keep the usual FFN ratio
@@ -454,7 +470,7 @@ void Composer::refresh() {
   for (size_t i = 0; i < cfg_.schedule.size(); ++i) {
     const QChar k = QChar(cfg_.schedule[i]);
     const KindInfo& info = kind_info(k);
-    auto* it = new QListWidgetItem(QString("%1   %2  %3").arg(i + 1, 2).arg(k).arg(info.name), stack_);
+    auto* it = new QListWidgetItem(QString("%1   %2  %3").arg(i, 2).arg(k).arg(info.name), stack_);
     it->setData(Qt::UserRole, k);
     it->setBackground(info.color);
     it->setToolTip(info.tip);
@@ -474,6 +490,8 @@ void Composer::refresh() {
   max_len_->setValue(static_cast<int>(cfg_.max_len));
   embed_->setValue(static_cast<int>(cfg_.embed_dim));
   share_->setChecked(cfg_.share_layers);
+  position_->setCurrentText(QString::fromStdString(cfg_.position));
+  token_shift_->setChecked(cfg_.token_shift);
   window_->setValue(static_cast<int>(cfg_.attn_window));
   block_->setValue(static_cast<int>(cfg_.sparse_block));
   random_->setValue(static_cast<int>(cfg_.sparse_random));

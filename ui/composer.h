@@ -91,8 +91,8 @@ class Composer : public QWidget {
   LayerList *palette_, *stack_;
   QLineEdit* text_;
   QLabel *error_label_, *params_label_;
-  QComboBox *preset_, *size_, *baseline_, *pooling_, *conv_;
-  QCheckBox *psm_pre_, *psm_post_, *psm_state_, *share_;
+  QComboBox *preset_, *size_, *baseline_, *pooling_, *conv_, *position_;
+  QCheckBox *psm_pre_, *psm_post_, *psm_state_, *share_, *token_shift_;
   QSpinBox *width_, *heads_, *state_, *vocab_, *max_len_;
   QSpinBox *embed_, *window_, *block_, *random_, *rel_;  // baseline options (ALBERT, L, S, D)
   class QFormLayout* form_ = nullptr;

@@ -28,7 +28,7 @@ void check_layer(const std::vector<int>& allowed, int layer, const char* what, c
   if (layer < 0) return;
   for (int i : allowed)
     if (i == layer) return;
-  throw std::invalid_argument(std::string("layer ") + std::to_string(layer + 1) + " of schedule " + cfg.schedule +
+  throw std::invalid_argument(std::string("layer ") + std::to_string(layer) + " (counted from 0) of schedule " + cfg.schedule +
                               " has no " + what);
 }
 

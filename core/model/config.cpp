@@ -18,11 +18,19 @@ using json = nlohmann::json;
   throw ConfigError(where + ": field '" + field + "': " + what);
 }
 
-// One entry per JSON field: how to read it (strictly typed) and how to write it.
+// One entry per JSON field: how to read it (strictly typed) and how to write it. A field added
+// after configs were first written is written only when it differs from its default, so the
+// configs written before it stay byte-identical (and readable by the tools of that time).
 struct Field {
   std::function<void(ModelConfig&, const json&, const std::string& where, const std::string& name)> read;
   std::function<nlohmann::ordered_json(const ModelConfig&)> write;
+  bool omit_when_default = false;
 };
+
+Field omit_when_default(Field f) {
+  f.omit_when_default = true;
+  return f;
+}
 
 template <typename T>
 Field int_field(T ModelConfig::*member) {
@@ -82,8 +90,8 @@ const std::vector<std::pair<std::string, Field>>& fields() {
       {"type_vocab_size", int_field(&ModelConfig::type_vocab_size)},
       {"layer_norm_eps", real_field(&ModelConfig::layer_norm_eps)},
       {"dropout", real_field(&ModelConfig::dropout)},
-      {"init_std", real_field(&ModelConfig::init_std)},
-      {"token_shift", bool_field(&ModelConfig::token_shift)},
+      {"init_std", omit_when_default(real_field(&ModelConfig::init_std))},
+      {"token_shift", omit_when_default(bool_field(&ModelConfig::token_shift))},
       {"max_layers", int_field(&ModelConfig::max_layers)},
       {"embed_dim", int_field(&ModelConfig::embed_dim)},
       {"share_layers", bool_field(&ModelConfig::share_layers)},
@@ -282,10 +290,12 @@ void ModelConfig::validate(const std::string& where) const {
 }
 
 nlohmann::ordered_json ModelConfig::to_json() const {
+  static const ModelConfig defaults;
   nlohmann::ordered_json j = nlohmann::ordered_json::object();
-  for (const auto& [name, field] : fields())
-    // Configs from before these fields stay byte-identical.
-    if ((name != "init_std" || init_std != 0.02) && (name != "token_shift" || token_shift)) j[name] = field.write(*this);
+  for (const auto& [name, field] : fields()) {
+    nlohmann::ordered_json v = field.write(*this);
+    if (!field.omit_when_default || v != field.write(defaults)) j[name] = std::move(v);
+  }
   return j;
 }
 

@@ -62,7 +62,8 @@ EmbeddingsImpl::EmbeddingsImpl(const ModelConfig& cfg) : max_len(cfg.max_len) {
 torch::Tensor EmbeddingsImpl::forward(const torch::Tensor& ids, const torch::Tensor& segments,
                                       const torch::Tensor& mask) {
   const int64_t L = ids.size(1);
-  torch::Tensor x = tok(ids);  // {B, L, D}
+  const torch::Tensor t = tok(ids);  // {B, L, D}
+  torch::Tensor x = t;
   if (pos) {
     if (L > max_len)
       throw std::invalid_argument("sequence length " + std::to_string(L) + " exceeds the model's max_len " +
@@ -78,7 +79,7 @@ torch::Tensor EmbeddingsImpl::forward(const torch::Tensor& ids, const torch::Ten
   if (seg) x = x + seg(segments.defined() ? segments : torch::zeros_like(ids));
   if (shift) {
     // The previous position's token embedding; the first position and a pad's successor get none.
-    torch::Tensor prev = F::pad(tok(ids), F::PadFuncOptions({0, 0, 1, 0})).narrow(1, 0, L);
+    torch::Tensor prev = F::pad(t, F::PadFuncOptions({0, 0, 1, 0})).narrow(1, 0, L);
     if (mask.defined()) prev = prev * F::pad(mask, F::PadFuncOptions({1, 0})).narrow(1, 0, L).unsqueeze(-1).to(prev.dtype());
     x = x + shift(prev);
   }

@@ -115,7 +115,7 @@ TEST_CASE(inspection_map_weights_sum_to_one_with_zero_on_pads) {
   // Wrong layer kinds are explained.
   analysis::InspectOptions bad;
   bad.attention_layer = 0;
-  EXPECT_THROWS_WITH(analysis::inspect(m, tokenizer(), kSentences[0], nullptr, bad), "layer 1", "no attention");
+  EXPECT_THROWS_WITH(analysis::inspect(m, tokenizer(), kSentences[0], nullptr, bad), "layer 0 (counted from 0)", "no attention");
 }
 
 TEST_CASE(padding_drift_is_flat_only_with_full_masking) {

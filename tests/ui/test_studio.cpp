@@ -163,6 +163,33 @@ class TestStudio : public QObject {
     QCOMPARE(conv->currentText(), QString("centred"));
   }
 
+  // The recall recipe's two embedding fields are composer controls too: position and token shift
+  // edit the config (each undoable), and a loaded config sets them.
+  void composerPositionAndTokenShift() {
+    Composer c;
+    auto* position = c.findChild<QComboBox*>("position");
+    auto* shift = c.findChild<QCheckBox*>("tokenShift");
+    QVERIFY(position && shift);
+    QCOMPARE(QString::fromStdString(c.config().position), QString("learned"));
+    QVERIFY(!c.config().token_shift && !shift->isChecked());
+    position->setCurrentText("none");
+    shift->setChecked(true);
+    QCOMPARE(QString::fromStdString(c.config().position), QString("none"));
+    QVERIFY(c.config().token_shift);
+    c.undoStack()->undo();
+    QVERIFY(!c.config().token_shift);
+    QCOMPARE(QString::fromStdString(c.config().position), QString("none"));
+    c.undoStack()->undo();
+    QCOMPARE(QString::fromStdString(c.config().position), QString("learned"));
+    ModelConfig cfg = c.config();
+    cfg.position = "none", cfg.token_shift = true;
+    c.setConfig(cfg);
+    QCOMPARE(position->currentText(), QString("none"));
+    QVERIFY(shift->isChecked());
+    // The stack numbers layers from 0, as the knock-out view and `--knock-out` do.
+    QVERIFY(c.stack()->item(0)->text().trimmed().startsWith("0"));
+  }
+
   void composerEdits() {
     Composer c;
     c.resize(360, 900);
@@ -224,7 +251,7 @@ class TestStudio : public QObject {
 
     // The model panel: PSM toggles and pooling land in the config and are undoable.
     auto boxes = c.findChildren<QCheckBox*>();
-    QCOMPARE(boxes.size(), 4);  // PSM pre/post/state, layer sharing
+    QCOMPARE(boxes.size(), 5);  // PSM pre/post/state, layer sharing, token shift
     QVERIFY(c.config().psm_state);
     boxes[2]->click();
     QVERIFY(!c.config().psm_state);
