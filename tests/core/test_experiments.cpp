@@ -152,34 +152,44 @@ TEST_CASE(shipped_paper_grids_parse) {
 }
 
 TEST_CASE(the_recall_grid_has_the_design_its_document_reports) {
-  // docs/results/recall.md: all-T, all-M, three placements of attention, all-P and the B form;
-  // >= 3 widths, MQAR at >= 4 lengths from 64 to >= 1024 at 1 pair per 16 tokens, needle at
-  // growing length, >= 3 seeds, the calibrated recipe's model fields, cells that stop when solved.
+  // docs/results/recall.md: all-T, all-M, two placements of attention, all-P and the B form;
+  // >= 3 widths, MQAR at >= 4 lengths from 64 to >= 1024 at 1 pair per 16 tokens and the same
+  // tokens (query slots) per step at every length, needle at growing length (its own grid, one
+  // width), >= 3 seeds, the calibrated recipe's model fields, cells that stop when solved.
   const auto g = experiments::Grid::load(kResources + "/grids/recall.json");
-  std::set<std::string> schedules, widths;
-  for (const auto& v : g.variants) {
-    const ModelConfig c = experiments::variant_config(g, v);
-    schedules.insert(c.schedule), widths.insert(std::to_string(c.d_model));
-    EXPECT_EQ(c.init_std, 0.08);
-    EXPECT(c.token_shift);
-    EXPECT_EQ(c.position, c.schedule == "TTTT" ? "learned" : "none");
-  }
-  EXPECT(schedules == (std::set<std::string>{"TTTT", "MMMM", "MTMT", "MMMT", "TMMM", "PPPP", "BTBT"}));
-  EXPECT_EQ(widths.size(), size_t{3});
-  std::set<int64_t> mqar, needle;
-  for (const auto& [label, t] : g.recall) {
-    if (t.kind == data::RecallKind::Mqar) {
-      mqar.insert(t.length);
-      EXPECT_EQ(t.pairs * 16, t.length);
-    } else if (t.kind == data::RecallKind::Needle) {
-      needle.insert(t.length);
+  const auto n = experiments::Grid::load(kResources + "/grids/recall-needle.json");
+  for (const auto* grid : {&g, &n}) {
+    std::set<std::string> schedules, widths;
+    for (const auto& v : grid->variants) {
+      const ModelConfig c = experiments::variant_config(*grid, v);
+      schedules.insert(c.schedule), widths.insert(std::to_string(c.d_model));
+      EXPECT_EQ(c.init_std, 0.08);
+      EXPECT(c.token_shift);
+      EXPECT_EQ(c.position, c.schedule == "TTTT" ? "learned" : "none");
+    }
+    EXPECT(schedules == (std::set<std::string>{"TTTT", "MMMM", "MTMT", "MMMT", "PPPP", "BTBT"}));
+    EXPECT_EQ(widths.size(), size_t{grid == &g ? 3u : 1u});
+    EXPECT(grid->seeds.size() >= 3);
+    EXPECT_EQ(grid->finetune.stop_at, 0.99);
+    EXPECT_EQ(grid->finetune.lr, train::recall_recipe().train.lr);
+    for (const auto& [label, t] : grid->recall) {
+      const auto b = grid->task_budget.find(label);
+      const int64_t batch = b != grid->task_budget.end() ? b->second.batch_size : grid->finetune.batch_size;
+      EXPECT_EQ(batch * t.length, int64_t{4096});
     }
   }
+  std::set<int64_t> mqar, needle;
+  for (const auto& [label, t] : g.recall) {
+    EXPECT(t.kind == data::RecallKind::Mqar);
+    mqar.insert(t.length);
+    EXPECT_EQ(t.pairs * 16, t.length);
+  }
+  for (const auto& [label, t] : n.recall) {
+    EXPECT(t.kind == data::RecallKind::Needle);
+    needle.insert(t.length);
+  }
   EXPECT(mqar.size() >= 4 && *mqar.begin() == 64 && *mqar.rbegin() >= 1024);
-  EXPECT(needle.size() >= 3);
-  EXPECT(g.seeds.size() >= 3);
-  EXPECT_EQ(g.finetune.stop_at, 0.99);
-  EXPECT_EQ(g.finetune.lr, train::recall_recipe().train.lr);
+  EXPECT(needle.size() >= 3 && *needle.rbegin() >= 1024);
 }
 
 TEST_CASE(svg_plot_writes_every_series) {
