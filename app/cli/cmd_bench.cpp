@@ -1,10 +1,13 @@
-// `mabert bench scan`: the selective-scan benchmark (ratios against the reference measured in
+// `mabert bench scan | gemm | allreduce` (`bench model`: cmd_experiments.cpp): the selective-scan benchmark (ratios against the reference measured in
 // the same run; never a timed test).
 #include "cli/commands.h"
 
+#include "bench/gemm_bench.h"
 #include "bench/scan_bench.h"
 #include "dist/world.h"
 #include "model/mabert.h"
+#include "util/cpu_features.h"
+#include "util/device.h"
 
 #include <ATen/Parallel.h>
 
@@ -48,6 +51,46 @@ void add_bench_command(CLI::App& app) {
   });
   add_bench_model_command(bench);
 
+  // --- bench gemm: this machine's fp32 and bf16 matrix-product rates ------------------------------
+  struct GemmArgs {
+    std::string device = "cpu";
+    double seconds = 0.5;
+    int threads = 0;
+    bool json = false;
+  };
+  auto g = std::make_shared<GemmArgs>();
+  CLI::App* gemm = bench->add_subcommand(
+      "gemm", "This machine's matrix-product rate in fp32 and bf16 (the peak every model's FLOP rate is read against)");
+  gemm->add_option("--device", g->device, "cpu or cuda")->capture_default_str();
+  gemm->add_option("--seconds", g->seconds, "Timed seconds per shape and precision (at least 3 fp32 runs)")
+      ->capture_default_str()->check(CLI::Range(0.01, 600.0));
+  gemm->add_option("--threads", g->threads, "Intra-op threads (0 = LibTorch's default)");
+  gemm->add_flag("--json", g->json, "Machine-readable output");
+  gemm->callback([g] {
+    if (g->threads > 0) at::set_num_threads(g->threads);
+    const c10::Device dev = torch_device(parse_device(g->device));
+    const std::string where = dev.is_cpu() ? cpu_bf16().describe() : dev.str();
+    if (!g->json) {
+      std::fprintf(stderr, "%s, %d threads\n", where.c_str(), at::get_num_threads());
+      if (!bf16_warning(dev).empty()) std::fprintf(stderr, "warning: %s\n", bf16_warning(dev).c_str());
+      std::printf("| product (m x n x k) | fp32 GFLOP/s | bf16 GFLOP/s | bf16 / fp32 |\n|---|---|---|---|\n");
+    }
+    const auto rates = bench::gemm_rates(bench::default_gemm_shapes(), dev, g->seconds, [&](const bench::GemmRate& r) {
+      if (!g->json)
+        std::printf("| %s (%lld x %lld x %lld) | %.1f | %.1f | %.2f |\n", r.shape.name.c_str(), static_cast<long long>(r.shape.m),
+                    static_cast<long long>(r.shape.n), static_cast<long long>(r.shape.k), r.fp32_gflops, r.bf16_gflops, r.ratio());
+      std::fflush(stdout);
+    });
+    if (g->json) {
+      nlohmann::ordered_json j = {{"device", where}, {"threads", at::get_num_threads()},
+                                  {"bf16_engine", dev.is_cpu() ? cpu_bf16().fast() : true}, {"shapes", nlohmann::json::array()}};
+      for (const auto& r : rates)
+        j["shapes"].push_back({{"name", r.shape.name}, {"m", r.shape.m}, {"n", r.shape.n}, {"k", r.shape.k},
+                               {"fp32_gflops", r.fp32_gflops}, {"bf16_gflops", r.bf16_gflops}, {"bf16_over_fp32", r.ratio()}});
+      std::cout << j.dump(2) << '\n';
+    }
+  });
+
   // --- bench allreduce: the gradient all-reduce of data-parallel training, per model size -------
   struct DistArgs {
     std::vector<std::string> presets = {"tiny", "small", "base"};
@@ -85,9 +128,11 @@ void add_bench_command(CLI::App& app) {
       for (int i = 0; i < 2; ++i) world->all_reduce_sum(grads);  // warm-up: connections, buffers
       std::vector<double> ms;
       for (int i = 0; i < d->repeats; ++i) {
+        synchronize(dev);
         world->barrier();
         const auto t0 = std::chrono::steady_clock::now();
         world->all_reduce_sum(grads);
+        synchronize(dev);  // NCCL's wait() only orders the stream: the clock stops when the GPU is done
         ms.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
       }
       std::sort(ms.begin(), ms.end());

@@ -13,6 +13,7 @@
 #include "train/trainer.h"
 #include "util/files.h"
 #include "util/openmp_wait.h"
+#include "util/cpu_features.h"
 #include "util/svg_plot.h"
 
 #include <ATen/Parallel.h>
@@ -90,7 +91,7 @@ void add_bench_model_command(CLI::App* bench) {
       ->check(CLI::Range(5, 1000));
   c->add_option("--warmup", a->warmup, "Untimed warm-up runs")->capture_default_str();
   c->add_option("--device", a->device, "cpu or cuda")->capture_default_str();
-  c->add_flag("--bf16", a->bf16, "CUDA: bf16 weights (inference) / autocast (training)");
+  c->add_flag("--bf16", a->bf16, "bf16: CUDA bf16 weights (inference) / autocast (training); CPU autocast (fast with AMX / AVX512-BF16, emulated and slow without)");
   c->add_option("--scan", a->scan, "Selective-scan path: auto, ref, cpu, cuda")->capture_default_str();
   c->add_option("--out", a->out, "Output prefix: writes PREFIX.csv, PREFIX.md and PREFIX-<mode>.svg");
   c->add_option("--threads", a->threads, "Intra-op threads (0 = LibTorch's default)");
@@ -142,6 +143,8 @@ void add_bench_model_command(CLI::App* bench) {
                    mode.c_str(), static_cast<long long>(o.batch), to_string(o.device), o.bf16 ? " bf16" : " fp32", o.repeats,
                    o.warmup, static_cast<long long>(models.front().cfg.d_model), models.size(), at::get_num_threads(),
                    openmp_wait_setting().c_str());
+      if (o.bf16 && !bf16_warning(torch_device(o.device)).empty())
+        std::fprintf(stderr, "warning: %s\n", bf16_warning(torch_device(o.device)).c_str());
       const auto pts = analysis::profile(models, o, [&](const analysis::ProfilePoint& p) {
         std::fprintf(stderr, "  %-14s L=%-5lld %9.2f ms  (min %.2f, max %.2f)  peak %8.1f MB  %s\n", p.schedule.c_str(),
                      static_cast<long long>(p.length), p.median_ms, p.min_ms, p.max_ms, p.peak_bytes / 1048576.0, p.error.c_str());

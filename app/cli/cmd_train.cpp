@@ -87,7 +87,7 @@ void add_train_options(CLI::App* c, Common& o) {
   c->add_option("--seed", o.t.seed, "Random seed")->capture_default_str();
   c->add_option("--device", o.t.device, "cpu or cuda (default cpu)")
       ->transform(CLI::CheckedTransformer(std::map<std::string, DeviceKind>{{"cpu", DeviceKind::Cpu}, {"cuda", DeviceKind::Cuda}}));
-  c->add_flag("--bf16", o.t.bf16, "bf16 autocast on CUDA");
+  c->add_flag("--bf16", o.t.bf16, "bf16 autocast (CUDA; CPUs: fast with AMX / AVX512-BF16, runs but slower than fp32 without, and says so)");
   c->add_option("--scan", o.t.scan, "Selective-scan path for this run: auto, ref, cpu, cuda (default auto: the device's fast path, self-checked)")
       ->transform(CLI::CheckedTransformer(std::map<std::string, kernels::ScanImpl>{
           {"auto", kernels::ScanImpl::Auto}, {"ref", kernels::ScanImpl::Ref}, {"cpu", kernels::ScanImpl::Cpu}, {"cuda", kernels::ScanImpl::Cuda}}));

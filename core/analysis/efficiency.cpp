@@ -5,6 +5,7 @@
 #include "tokenize/tokenizer.h"
 #include "selective_scan/selective_scan.h"
 #include "util/autocast.h"
+#include "util/device.h"
 #include "util/errors.h"
 #include "util/memory.h"
 
@@ -22,17 +23,6 @@
 #endif
 
 namespace mabert::analysis {
-namespace {
-
-void synchronize(const torch::Device& d) {
-#if MABERT_WITH_CUDA
-  if (d.is_cuda()) c10::cuda::device_synchronize();
-#else
-  (void)d;
-#endif
-}
-
-}  // namespace
 
 std::vector<ProfilePoint> profile(const ModelConfig& base, const std::vector<std::string>& schedules,
                                   const ProfileOptions& opt, const std::function<void(const ProfilePoint&)>& on_point,
@@ -54,7 +44,7 @@ std::vector<ProfilePoint> profile(const std::vector<ProfileModel>& models, const
     throw std::invalid_argument("profile: mode must be inference or train, got '" + opt.mode + "'");
   const torch::Device dev = torch_device(opt.device);
   const kernels::ScanImpl scan = kernels::parse_scan_impl(opt.scan);  // per model: other threads keep theirs
-  const bool bf16 = opt.bf16 && dev.is_cuda();
+  const bool bf16 = opt.bf16;
   const int mem_dev = dev.is_cuda() ? 0 : -1;
   const int64_t max_length = *std::max_element(opt.lengths.begin(), opt.lengths.end());
 
@@ -81,7 +71,9 @@ std::vector<ProfilePoint> profile(const std::vector<ProfileModel>& models, const
     }
     e.model->to(dev);
     e.model->set_scan_impl(scan);
-    if (bf16 && opt.mode == "inference") e.model->to(torch::kBFloat16);
+    // CUDA inference holds bf16 weights; the CPU casts per product under autocast (LayerNorm stays
+    // fp32, which the CPU's bf16 LayerNorm would not).
+    if (bf16 && dev.is_cuda() && opt.mode == "inference") e.model->to(torch::kBFloat16);
     e.params = count_parameters(*e.model);
     if (opt.mode == "train") {
       e.model->train();
@@ -120,6 +112,7 @@ std::vector<ProfilePoint> profile(const std::vector<ProfileModel>& models, const
       t.run_once = [&opt, &model, optim, &cfg, ids, mask, pos, bf16, dev] {
         if (opt.mode == "inference") {
           torch::NoGradGuard g;
+          AutocastBf16 autocast(bf16 && dev.is_cpu(), dev);
           (void)model->forward(ids, mask);
         } else {
           optim->zero_grad();

@@ -2,6 +2,7 @@
 
 #include "train/checkpoint.h"
 #include "util/autocast.h"
+#include "util/cpu_features.h"
 #include "util/rng.h"
 
 #include <torch/nn/utils/clip_grad.h>
@@ -49,6 +50,11 @@ class Trainer {
   }
 
   TrainResult run() {
+    if (o_.bf16 && world_.root()) {
+      const std::string w = bf16_warning(job_.device);
+      say(w.empty() ? std::string("bf16 autocast on ") + job_.device.str() + (job_.device.is_cpu() ? " (" + cpu_bf16().describe() + ")" : "")
+                    : w);
+    }
     resume_if_asked();
     start_from_rank_0_weights();
     job_.model->train();
@@ -297,7 +303,6 @@ LoopJob new_loop_job(const ModelConfig& cfg, const TrainOptions& opt, const std:
   LoopJob L;
   L.world = world ? std::move(world) : std::make_shared<dist::World>();
   L.device = torch_device(opt.device, opt.device_index);
-  if (opt.bf16 && !L.device.is_cuda()) throw std::invalid_argument("--bf16 is autocast on CUDA; on the CPU training runs in fp32");
   {
     std::lock_guard<std::mutex> seeded(rng_mutex());
     torch::manual_seed(opt.seed);

@@ -30,7 +30,7 @@ struct TrainOptions {
   double stop_at = 0;            // stop once the watched metric reaches this value (a recall task solved); 0 = never
   DeviceKind device = DeviceKind::Cpu;
   int device_index = 0;          // CUDA: which GPU (under torchrun, the local rank); not recorded
-  bool bf16 = false;             // autocast to bf16 on CUDA
+  bool bf16 = false;             // autocast to bf16 (CUDA; CPUs, fast with AMX / AVX512-BF16)
   bool resume = false;           // continue from the run folder's latest checkpoint
   kernels::ScanImpl scan = kernels::ScanImpl::Auto;  // this job's model's scan path (self-checked)
 

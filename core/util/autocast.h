@@ -1,7 +1,10 @@
-// bf16 autocast on CUDA for one scope: switched on when constructed (if asked for and the device
-// is CUDA), off again — with its cast cache cleared — when the scope ends, also by an exception
-// such as an out-of-memory error. Autocast state is per thread in ATen; this guard is the only
-// place the project switches it.
+// bf16 autocast for one scope, on the device the job runs on (CUDA, or the CPU: oneDNN's bf16
+// GEMMs on AMX / AVX512-BF16): switched on when constructed (if asked for), off again — with its
+// cast cache cleared — when the scope ends, also by an exception such as an out-of-memory error.
+// Weights, gradients and optimizer state stay fp32; autocast runs matrix products in bf16 and
+// keeps LayerNorm, softmax and losses in fp32; the scan and convolution kernels compute in fp32
+// whatever they are given. Autocast state is per thread in ATen; this guard is the only place
+// the project switches it.
 #pragma once
 
 #include <ATen/autocast_mode.h>
@@ -11,17 +14,17 @@ namespace mabert {
 
 class AutocastBf16 {
  public:
-  AutocastBf16(bool on, const c10::Device& device) : on_(on && device.is_cuda()) {
+  AutocastBf16(bool on, const c10::Device& device) : on_(on), type_(device.type()) {
     if (!on_) return;
-    prev_enabled_ = at::autocast::is_autocast_enabled(at::kCUDA);
-    prev_dtype_ = at::autocast::get_autocast_dtype(at::kCUDA);
-    at::autocast::set_autocast_dtype(at::kCUDA, at::kBFloat16);
-    at::autocast::set_autocast_enabled(at::kCUDA, true);
+    prev_enabled_ = at::autocast::is_autocast_enabled(type_);
+    prev_dtype_ = at::autocast::get_autocast_dtype(type_);
+    at::autocast::set_autocast_dtype(type_, at::kBFloat16);
+    at::autocast::set_autocast_enabled(type_, true);
   }
   ~AutocastBf16() {
     if (!on_) return;
-    at::autocast::set_autocast_enabled(at::kCUDA, prev_enabled_);
-    at::autocast::set_autocast_dtype(at::kCUDA, prev_dtype_);
+    at::autocast::set_autocast_enabled(type_, prev_enabled_);
+    at::autocast::set_autocast_dtype(type_, prev_dtype_);
     if (!prev_enabled_) at::autocast::clear_cache();
   }
   AutocastBf16(const AutocastBf16&) = delete;
@@ -29,6 +32,7 @@ class AutocastBf16 {
 
  private:
   bool on_;
+  c10::DeviceType type_;
   bool prev_enabled_ = false;
   at::ScalarType prev_dtype_ = at::kBFloat16;
 };

@@ -1,6 +1,9 @@
 #include "util/device.h"
 
 #include <torch/cuda.h>
+#if MABERT_WITH_CUDA
+#include <c10/cuda/CUDAFunctions.h>
+#endif
 
 #include <stdexcept>
 
@@ -21,6 +24,14 @@ c10::Device torch_device(DeviceKind d, int index) {
     throw std::runtime_error("--device cuda: GPU " + std::to_string(index) + " is not there (this machine has " +
                              std::to_string(torch::cuda::device_count()) + ")");
   return c10::Device(c10::kCUDA, static_cast<c10::DeviceIndex>(index));
+}
+
+void synchronize(const c10::Device& d) {
+#if MABERT_WITH_CUDA
+  if (d.is_cuda()) c10::cuda::device_synchronize();
+#else
+  (void)d;
+#endif
 }
 
 }  // namespace mabert

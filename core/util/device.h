@@ -15,5 +15,7 @@ DeviceKind parse_device(const std::string& name);
 // The device to put tensors on (CUDA: GPU `index`). Throws std::runtime_error when CUDA is asked
 // for and that GPU is not there.
 c10::Device torch_device(DeviceKind d, int index = 0);
+// Waits for the device's queued work (CUDA); nothing on the CPU. Every timing stops its clock after it.
+void synchronize(const c10::Device& d);
 
 }  // namespace mabert

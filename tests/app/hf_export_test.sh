@@ -4,7 +4,7 @@
 # regression), ALBERT's sharing and factorised embeddings, no positions, token shift, PSM off; each exported
 # with `mabert export --format hf` and loaded offline with transformers (trust_remote_code).
 # Parity: every output of `mabert encode` (hidden states of every layer, pooled vector, pool
-# weights, logits) on the same left- and right-padded batches within 1e-5; tokenizer ids on the
+# weights, logits) on the same left- and right-padded batches within 1e-5 of max(1, |value|); tokenizer ids on the
 # SST-2 dev sentences and MRPC dev pairs; dev predictions equal `mabert eval`. Bad input: a folder
 # that is not a run, an incomplete run, baseline letters, an existing output without --force.
 set -u
@@ -12,7 +12,26 @@ MABERT="$1"; SHARED="$2"; DEMO="$3"; PY="$4"; PARITY="$5"
 . "$(dirname "$0")/lib.sh"
 export HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 TRANSFORMERS_VERBOSITY=error HF_HOME="$W/hf"
 export PYTHONWARNINGS=ignore TQDM_DISABLE=1
-parity() { "$PY" "$PARITY" "$@" 2>"$W/perr" | tee -a "$W/parity.log" || { tail -20 "$W/perr"; return 1; }; }
+# The parity checks are queued (parity LABEL check-args...) and run at the end in one Python
+# process (importing torch and transformers costs 10-25 s a start): each prints "ok/FAIL LABEL".
+: >"$W/parity.jobs"
+parity() { local label="$1"; shift; printf '%s\t%s\n' "$label" "$(printf '%q ' "$@")" >>"$W/parity.jobs"; }
+run_parity() {
+  "$PY" "$PARITY" batch "$W/parity.jobs" >"$W/parity.log" 2>"$W/perr"
+  while IFS= read -r line; do
+    case "$line" in
+      "ok "*) ok "${line#ok }" ;;
+      "FAIL "*) bad "${line#FAIL }" ;;
+      *) echo "     $line" ;;
+    esac
+  done <"$W/parity.log"
+  # Every queued check reported (a Python crash part-way leaves the rest unreported).
+  local label
+  while IFS=$'\t' read -r label _; do
+    grep -q -F -x -e "ok $label" -e "FAIL $label" <(sed 's/: .*//' "$W/parity.log") ||
+      bad "parity check not reported: $label ($(tail -5 "$W/perr"))"
+  done <"$W/parity.jobs"
+}
 
 if ! "$PY" -c "import torch" 2>/dev/null; then
   echo "skip: no torch in $PY (a Torch_DIR build: pip install torch there to run the parity checks)"; exit 77
@@ -61,7 +80,7 @@ check() {  # check RUN LABEL [--pairs] [encode flags]: export, encode both paddi
   run "$MABERT" encode --run "$W/$r" --input "$input" "$@" --layers --out "$W/$r-right.safetensors" --padding right &&
   run "$MABERT" encode --run "$W/$r" --input "$input" "$@" --layers --out "$W/$r-left.safetensors" --padding left ||
     { bad "encode $r"; return; }
-  parity model "$W/hf-$r" "$W/$r-right.safetensors" "$W/$r-left.safetensors" --label "$label" && ok "parity $label" || bad "parity $label"
+  parity "parity $label" model "$W/hf-$r" "$W/$r-right.safetensors" "$W/$r-left.safetensors" --label "$label"
 }
 check pre "TMBP map MLM" --mlm-logits
 check ft1 "MBPT map classification"
@@ -72,18 +91,19 @@ check ft5 "TBMP masked_mean PSM off"
 
 # The tokenizer: every SST-2 dev sentence (both sides) and MRPC dev pair (truncated to 48 tokens).
 run "$MABERT" encode --run "$W/ft1" --input "$W/sst.txt" --out "$W/sst-right.safetensors" &&
-  parity tokens "$W/hf-ft1" "$W/sst-right.safetensors" "$W/sst.txt" && ok "tokenizer SST-2 right" || bad "tokenizer SST-2 right"
+  parity "tokenizer SST-2 right" tokens "$W/hf-ft1" "$W/sst-right.safetensors" "$W/sst.txt" || bad "encode SST-2 right"
 run "$MABERT" encode --run "$W/ft1" --input "$W/sst.txt" --padding left --out "$W/sst-left.safetensors" &&
-  parity tokens "$W/hf-ft1" "$W/sst-left.safetensors" "$W/sst.txt" --padding left && ok "tokenizer SST-2 left" || bad "tokenizer SST-2 left"
+  parity "tokenizer SST-2 left" tokens "$W/hf-ft1" "$W/sst-left.safetensors" "$W/sst.txt" --padding left || bad "encode SST-2 left"
 run "$MABERT" encode --run "$W/ft1" --input "$W/mrpc.txt" --pairs --max-len 48 --out "$W/mrpc-trunc.safetensors" &&
-  parity tokens "$W/hf-ft1" "$W/mrpc-trunc.safetensors" "$W/mrpc.txt" --pairs && ok "tokenizer MRPC pairs, truncated" || bad "tokenizer MRPC pairs"
+  parity "tokenizer MRPC pairs, truncated" tokens "$W/hf-ft1" "$W/mrpc-trunc.safetensors" "$W/mrpc.txt" --pairs || bad "encode MRPC pairs"
 
 # Dev predictions of the exported classifiers equal `mabert eval` (--max-len as the runs were evaluated).
 run "$MABERT" eval --run "$W/ft1" --predictions "$W/ft1.tsv" --max-len 48 &&
-  parity predictions "$W/hf-ft1" "$GLUE/SST-2/dev.tsv" "$W/ft1.tsv" --max-len 48 && ok "SST-2 dev predictions" || bad "SST-2 dev predictions"
+  parity "SST-2 dev predictions" predictions "$W/hf-ft1" "$GLUE/SST-2/dev.tsv" "$W/ft1.tsv" --max-len 48 || bad "eval SST-2"
 run "$MABERT" eval --run "$W/ft3" --predictions "$W/ft3.tsv" --max-len 48 &&
-  parity predictions "$W/hf-ft3" "$GLUE/RTE/dev.tsv" "$W/ft3.tsv" --columns sentence1,sentence2 --labels entailment,not_entailment \
-    --max-len 48 && ok "RTE dev predictions" || bad "RTE dev predictions"
+  parity "RTE dev predictions" predictions "$W/hf-ft3" "$GLUE/RTE/dev.tsv" "$W/ft3.tsv" --columns sentence1,sentence2 \
+    --labels entailment,not_entailment --max-len 48 || bad "eval RTE"
+run_parity
 
 # Bad input: named, non-zero, nothing written.
 expect_error() {  # expect_error PATTERN LABEL command...

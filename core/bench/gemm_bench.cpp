@@ -1,0 +1,59 @@
+#include "bench/gemm_bench.h"
+
+#include "util/device.h"
+
+#include <torch/torch.h>
+
+#include <algorithm>
+#include <chrono>
+
+namespace mabert::bench {
+
+std::vector<GemmShape> default_gemm_shapes() {
+  // The small preset (d = 256, FFN 1024) at 1024 tokens: the attention projections and the FFN.
+  return {{1024, 1024, 1024, "square 1024"},
+          {1024, 768, 256, "QKV projection (d 256)"},
+          {1024, 1024, 256, "FFN up (d 256)"},
+          {1024, 256, 1024, "FFN down (d 256)"}};
+}
+
+namespace {
+
+double median(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  return v.empty() ? 0 : v[v.size() / 2];
+}
+
+}  // namespace
+
+std::vector<GemmRate> gemm_rates(const std::vector<GemmShape>& shapes, const c10::Device& device, double min_seconds,
+                                 const std::function<void(const GemmRate&)>& on_line) {
+  torch::NoGradGuard no_grad;
+  std::vector<GemmRate> out;
+  for (const GemmShape& s : shapes) {
+    if (s.m < 1 || s.n < 1 || s.k < 1) throw std::invalid_argument("gemm shape " + s.name + ": sizes must be positive");
+    const auto opts = torch::TensorOptions().device(device);
+    const torch::Tensor a32 = torch::randn({s.m, s.k}, opts), b32 = torch::randn({s.k, s.n}, opts);
+    const torch::Tensor a16 = a32.to(torch::kBFloat16), b16 = b32.to(torch::kBFloat16);
+    auto once = [&](const torch::Tensor& a, const torch::Tensor& b) {
+      const auto t0 = std::chrono::steady_clock::now();
+      (void)torch::mm(a, b);
+      synchronize(device);
+      return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    };
+    once(a32, b32), once(a16, b16);  // warm-up: oneDNN builds its kernels on first use
+    std::vector<double> t32, t16;
+    double spent32 = 0, spent16 = 0;
+    while (spent32 < min_seconds || spent16 < min_seconds || t32.size() < 3 || t16.empty()) {
+      if (spent32 < min_seconds || t32.size() < 3) spent32 += t32.emplace_back(once(a32, b32));
+      if (spent16 < min_seconds || t16.empty()) spent16 += t16.emplace_back(once(a16, b16));
+    }
+    const double flops = 2.0 * static_cast<double>(s.m) * static_cast<double>(s.n) * static_cast<double>(s.k);
+    GemmRate r{s, flops / median(t32) / 1e9, flops / median(t16) / 1e9};
+    if (on_line) on_line(r);
+    out.push_back(r);
+  }
+  return out;
+}
+
+}  // namespace mabert::bench
