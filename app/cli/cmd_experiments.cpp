@@ -11,9 +11,10 @@
 #include "dist/world.h"
 #include "experiments/grid.h"
 #include "train/trainer.h"
+#include "util/cores.h"
+#include "util/cpu_features.h"
 #include "util/files.h"
 #include "util/openmp_wait.h"
-#include "util/cpu_features.h"
 #include "util/svg_plot.h"
 
 #include <ATen/Parallel.h>
@@ -215,7 +216,7 @@ void add_experiment_commands(CLI::App& app) {
       const dist::Launch launch = dist::launch_from_env();
       if (a->threads > 0) at::set_num_threads(a->threads);
       else if (launch.distributed())
-        at::set_num_threads(std::max(1, static_cast<int>(std::thread::hardware_concurrency()) / launch.local_world_size));
+        at::set_num_threads(threads_per_local_rank(launch.local_world_size));
       const experiments::Grid g = experiments::Grid::load(a->grid);
       const std::string out = a->out.empty() ? "runs/grid-" + g.name : a->out;
       std::set<std::string> encoders;
@@ -234,6 +235,7 @@ void add_experiment_commands(CLI::App& app) {
       std::signal(SIGTERM, on_signal);
       experiments::GridHooks h;
       h.world = dist::World::join(launch, DeviceKind::Cpu, std::chrono::seconds(a->dist_timeout));
+      h.device_index = launch.local_rank;  // each rank's CUDA cells on its own GPU, not all on cuda:0
       const bool root = h.world->root();
       h.control = &g_control;
       h.registry = a->registry;

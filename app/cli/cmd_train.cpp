@@ -10,6 +10,7 @@
 #include "dist/world.h"
 #include "jobs/runner.h"
 #include "tokenize/tokenizer.h"
+#include "util/cores.h"
 #include "util/files.h"
 
 #include <ATen/Parallel.h>
@@ -191,7 +192,7 @@ std::shared_ptr<dist::World> join_world(Common& o) {
   if (!launch.launched) return std::make_shared<dist::World>();
   if (o.out.empty()) throw CLI::ValidationError("--out", "under torchrun every rank must write to the same run folder: give --out");
   if (o.threads == 0)
-    at::set_num_threads(std::max(1, static_cast<int>(std::thread::hardware_concurrency()) / launch.local_world_size));
+    at::set_num_threads(threads_per_local_rank(launch.local_world_size));
   o.t.device_index = launch.local_rank;
   if (launch.restart > 0) o.t.resume = true;
   return dist::World::join(launch, o.t.device, std::chrono::seconds(o.dist_timeout));

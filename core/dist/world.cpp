@@ -5,10 +5,12 @@
 #include <torch/csrc/distributed/c10d/ProcessGroupGloo.hpp>
 #include <torch/csrc/distributed/c10d/TCPStore.hpp>
 #if MABERT_WITH_NCCL
+#include <c10/cuda/CUDAFunctions.h>
 #include <torch/csrc/distributed/c10d/ProcessGroupNCCL.hpp>
 #endif
 #include <torch/torch.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <map>
 #include <stdexcept>
@@ -97,6 +99,10 @@ std::shared_ptr<World> World::join(const Launch& l, DeviceKind device, std::chro
   }
   if (device == DeviceKind::Cuda) {
 #if MABERT_WITH_NCCL
+    // NCCL takes only CUDA tensors, on this rank's GPU: the collectives below stage their
+    // host-side values (sums, gathers, generator states) through it.
+    c10::cuda::set_device(static_cast<c10::DeviceIndex>(l.local_rank));
+    w->comm_device_ = c10::Device(c10::kCUDA, static_cast<c10::DeviceIndex>(l.local_rank));
     auto opts = c10d::ProcessGroupNCCL::Options::create();
     opts->timeout = ms;
     w->group_->pg = c10::make_intrusive<c10d::ProcessGroupNCCL>(w->group_->store, l.rank, l.world_size, opts);
@@ -107,10 +113,29 @@ std::shared_ptr<World> World::join(const Launch& l, DeviceKind device, std::chro
   } else {
     auto opts = c10d::ProcessGroupGloo::Options::create(ms);
     const bool loopback = l.master_addr == "127.0.0.1" || l.master_addr == "localhost";
+    // Which network Gloo uses, by the conventions PyTorch and clusters share: GLOO_SOCKET_IFNAME
+    // (interfaces, comma-separated: one device each), else MABERT_GLOO_HOSTNAME (an address to
+    // bind), else loopback for a single machine, else the address the host name resolves to.
+    const char* ifnames = std::getenv("GLOO_SOCKET_IFNAME");
     const char* host = std::getenv("MABERT_GLOO_HOSTNAME");
-    opts->devices.push_back(host && *host ? c10d::ProcessGroupGloo::createDeviceForHostname(host)
-                            : loopback    ? c10d::ProcessGroupGloo::createDeviceForHostname("127.0.0.1")
-                                          : c10d::ProcessGroupGloo::createDefaultDevice());
+    if (ifnames && *ifnames) {
+      std::string list = ifnames;
+      for (size_t at = 0; at <= list.size();) {
+        const size_t comma = std::min(list.find(',', at), list.size());
+        const std::string name = list.substr(at, comma - at);
+        if (comma > at) try {
+            opts->devices.push_back(c10d::ProcessGroupGloo::createDeviceForInterface(name));
+          } catch (const std::exception&) {
+            throw std::runtime_error("rank " + std::to_string(l.rank) + ": GLOO_SOCKET_IFNAME='" + list + "': no network interface '" +
+                                     name + "' with an address on this machine (`ip -brief address` lists them)");
+          }
+        at = comma + 1;
+      }
+    }
+    if (opts->devices.empty())
+      opts->devices.push_back(host && *host ? c10d::ProcessGroupGloo::createDeviceForHostname(host)
+                              : loopback    ? c10d::ProcessGroupGloo::createDeviceForHostname("127.0.0.1")
+                                            : c10d::ProcessGroupGloo::createDefaultDevice());
     collective("connecting the Gloo group", l.rank, [&] {
       w->group_->pg = c10::make_intrusive<c10d::ProcessGroupGloo>(w->group_->store, l.rank, l.world_size, opts);
     });
@@ -122,8 +147,9 @@ std::shared_ptr<World> World::join(const Launch& l, DeviceKind device, std::chro
 void World::broadcast(const std::vector<at::Tensor>& tensors) {
   if (!group_) return;
   for (const at::Tensor& t : tensors) {
-    std::vector<at::Tensor> one = {t};
+    std::vector<at::Tensor> one = {staged(t)};
     collective("broadcast", rank_, [&] { group_->pg->broadcast(one, c10d::BroadcastOptions{})->wait(); });
+    if (!one[0].is_same(t)) t.copy_(one[0]);
   }
 }
 
@@ -142,7 +168,7 @@ void World::all_reduce_sum(const std::vector<at::Tensor>& tensors, int64_t bucke
     }
     std::vector<at::Tensor> flat;
     for (const auto& t : bucket) flat.push_back(t.reshape(-1));
-    std::vector<at::Tensor> buf = {at::cat(flat)};
+    std::vector<at::Tensor> buf = {at::cat(flat).to(comm_device_)};
     collective("all-reduce", rank_, [&] { group_->pg->allreduce(buf, c10d::AllreduceOptions{})->wait(); });
     int64_t off = 0;
     for (const auto& t : bucket) {
@@ -183,22 +209,24 @@ int64_t World::ticket(const std::string& name) {
 
 std::vector<int64_t> World::all_gather(int64_t v) {
   if (!group_) return {v};
-  std::vector<at::Tensor> in = {at::full({1}, v, at::TensorOptions().dtype(at::kLong))};
-  std::vector<std::vector<at::Tensor>> out(1);
-  for (int r = 0; r < size_; ++r) out[0].push_back(at::empty({1}, at::kLong));
-  collective("all-gather", rank_, [&] { group_->pg->allgather(out, in, c10d::AllgatherOptions{})->wait(); });
   std::vector<int64_t> values;
-  for (const auto& t : out[0]) values.push_back(t.item<int64_t>());
+  for (const auto& t : all_gather_bytes(at::full({1}, v, at::TensorOptions().dtype(at::kLong))))
+    values.push_back(t.item<int64_t>());
   return values;
 }
 
 std::vector<at::Tensor> World::all_gather_bytes(const at::Tensor& bytes) {
   if (!group_) return {bytes};
-  std::vector<at::Tensor> in = {bytes.contiguous()};
+  std::vector<at::Tensor> in = {staged(bytes.contiguous())};
   std::vector<std::vector<at::Tensor>> out(1);
   for (int r = 0; r < size_; ++r) out[0].push_back(at::empty_like(in[0]));
   collective("all-gather", rank_, [&] { group_->pg->allgather(out, in, c10d::AllgatherOptions{})->wait(); });
+  for (auto& t : out[0]) t = t.to(bytes.device());  // back where the caller keeps it (the CPU)
   return out[0];
+}
+
+at::Tensor World::staged(const at::Tensor& t) const {
+  return t.device() == comm_device_ ? t : t.to(comm_device_);
 }
 
 std::pair<int64_t, int64_t> shard(int64_t rows, int rank, int size) {

@@ -519,6 +519,7 @@ struct GridRun {
       job.tokenizer = tokenizer;
       job.run_dir = dir;
       job.train = grid.pretrain;
+      job.train.device_index = hooks.device_index;
       job.train.resume = fs::exists(dir + "/checkpoints");  // an interrupted pretraining continues
       say("pretraining encoder " + key + " (" + job.model.schedule + ") for " + std::to_string(job.train.steps) + " steps");
       const train::TrainResult r = jobs::pretrain(job, grid.vocab, recording({{"grid", grid.name}}), h).result;
@@ -566,6 +567,7 @@ struct GridRun {
       job.run_dir = dir;
       job.train = grid.task_budget.count(cell.task) ? grid.task_budget.at(cell.task) : grid.finetune;
       job.train.seed = cell.seed;
+      job.train.device_index = hooks.device_index;
       job.max_train_examples = grid.max_train_examples;
       say("fine-tuning " + cell.v->name + " on " + cell.task + ", seed " + std::to_string(cell.seed));
       const auto t0 = std::chrono::steady_clock::now();

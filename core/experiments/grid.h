@@ -74,6 +74,7 @@ struct GridHooks {
   // Under torchrun: the grid's cells spread over the ranks (each a one-process job), handed out by
   // an atomic counter in the c10d store; only rank 0 writes registry rows and the results table.
   std::shared_ptr<dist::World> world;
+  int device_index = 0;  // CUDA cells: the GPU they run on (under torchrun, the rank's local rank)
 };
 
 // A cell's run folder: out_dir/cells/<variant slug>/<task>/seed-<s>.

@@ -152,6 +152,12 @@ trun "$MABERT" "${base[@]}" --steps 20 --batch 7 --out "$W/odd" >/dev/null 2>"$W
 # may stop the other before it prints (seen under load), so one message is what is certain.
 [ $rc != 0 ] && [ "$(grep -c 'must divide by the 2 ranks' "$W/odd.err")" -ge 1 ] && ok "--batch 7 on 2 ranks: refused, naming the rank count" \
   || { bad "indivisible batch (rc $rc)"; tail -5 "$W/odd.err"; }
+# Gloo's network by the cluster convention: GLOO_SOCKET_IFNAME names the interface; a wrong one is refused, named.
+GLOO_SOCKET_IFNAME=lo trun "$MABERT" "${base[@]}" --steps 4 --batch 8 --out "$W/ifname" >/dev/null 2>"$W/ifname.err" \
+  && ok "GLOO_SOCKET_IFNAME=lo: 2 ranks train" || { bad "GLOO_SOCKET_IFNAME=lo"; tail -5 "$W/ifname.err"; }
+GLOO_SOCKET_IFNAME=nosuch0 trun "$MABERT" "${base[@]}" --steps 4 --batch 8 --out "$W/ifbad" >/dev/null 2>"$W/ifbad.err"; rc=$?
+[ $rc != 0 ] && grep -q "GLOO_SOCKET_IFNAME='nosuch0': no network interface 'nosuch0'" "$W/ifbad.err" \
+  && ok "a wrong GLOO_SOCKET_IFNAME: refused, naming it" || { bad "wrong GLOO_SOCKET_IFNAME (rc $rc)"; tail -5 "$W/ifbad.err"; }
 env WORLD_SIZE=2 RANK=1 MASTER_ADDR=127.0.0.1 MASTER_PORT=$(port) "$MABERT" "${pre[@]}" --out "$W/nostore" --dist-timeout 3 \
   >/dev/null 2>"$W/nostore.err"; rc=$?
 [ $rc != 0 ] && grep -q "cannot reach the rendezvous store" "$W/nostore.err" && ok "unreachable store: $(grep -o 'cannot reach[^(]*' "$W/nostore.err")" \

@@ -9,6 +9,7 @@
 #include "tokenize/tokenizer.h"
 #include "train/checkpoint.h"
 #include "train/trainer.h"
+#include "util/cores.h"
 #include "util/files.h"
 
 #include <torch/torch.h>
@@ -16,6 +17,7 @@
 #include <ATen/Parallel.h>
 
 #include <atomic>
+#include <cstdlib>
 #include <filesystem>
 #include <thread>
 #include <unistd.h>
@@ -282,3 +284,21 @@ TEST_CASE(pause_blocks_the_loop_until_resumed) {
 }
 
 TEST_MAIN()
+
+// Threads follow what a cluster grants, not the machine's core count: SLURM_CPUS_PER_TASK (and
+// the affinity mask and cgroup quota) bound usable_cores(); each local rank gets its share, at least 1.
+TEST_CASE(usable_cores_follow_slurm_and_affinity) {
+  const char* before = std::getenv("SLURM_CPUS_PER_TASK");
+  const std::string keep = before ? before : "";
+  unsetenv("SLURM_CPUS_PER_TASK");
+  const int all = usable_cores();
+  EXPECT(all >= 1 && all <= static_cast<int>(std::max(1u, std::thread::hardware_concurrency())));
+  setenv("SLURM_CPUS_PER_TASK", "1", 1);
+  EXPECT_EQ(usable_cores(), 1);
+  EXPECT_EQ(threads_per_local_rank(4), 1);
+  setenv("SLURM_CPUS_PER_TASK", "not-a-number", 1);
+  EXPECT_EQ(usable_cores(), all);  // ignored, as an unset one
+  if (before) setenv("SLURM_CPUS_PER_TASK", keep.c_str(), 1);
+  else unsetenv("SLURM_CPUS_PER_TASK");
+  EXPECT_EQ(threads_per_local_rank(1), all);
+}
