@@ -72,7 +72,7 @@ void add_bench_command(CLI::App& app) {
     const std::string where = dev.is_cpu() ? cpu_bf16().describe() : dev.str();
     if (!g->json) {
       std::fprintf(stderr, "%s, %d threads\n", where.c_str(), at::get_num_threads());
-      if (!bf16_warning(dev).empty()) std::fprintf(stderr, "warning: %s\n", bf16_warning(dev).c_str());
+      if (const std::string w = bf16_warning(dev); !w.empty()) std::fprintf(stderr, "warning: %s\n", w.c_str());
       std::printf("| product (m x n x k) | fp32 GFLOP/s | bf16 GFLOP/s | bf16 / fp32 |\n|---|---|---|---|\n");
     }
     const auto rates = bench::gemm_rates(bench::default_gemm_shapes(), dev, g->seconds, [&](const bench::GemmRate& r) {

@@ -144,8 +144,8 @@ void add_bench_model_command(CLI::App* bench) {
                    mode.c_str(), static_cast<long long>(o.batch), to_string(o.device), o.bf16 ? " bf16" : " fp32", o.repeats,
                    o.warmup, static_cast<long long>(models.front().cfg.d_model), models.size(), at::get_num_threads(),
                    openmp_wait_setting().c_str());
-      if (o.bf16 && !bf16_warning(torch_device(o.device)).empty())
-        std::fprintf(stderr, "warning: %s\n", bf16_warning(torch_device(o.device)).c_str());
+      if (const std::string w = o.bf16 ? bf16_warning(torch_device(o.device)) : ""; !w.empty())
+        std::fprintf(stderr, "warning: %s\n", w.c_str());
       const auto pts = analysis::profile(models, o, [&](const analysis::ProfilePoint& p) {
         std::fprintf(stderr, "  %-14s L=%-5lld %9.2f ms  (min %.2f, max %.2f)  peak %8.1f MB  %s\n", p.schedule.c_str(),
                      static_cast<long long>(p.length), p.median_ms, p.min_ms, p.max_ms, p.peak_bytes / 1048576.0, p.error.c_str());

@@ -44,7 +44,6 @@ std::vector<ProfilePoint> profile(const std::vector<ProfileModel>& models, const
     throw std::invalid_argument("profile: mode must be inference or train, got '" + opt.mode + "'");
   const torch::Device dev = torch_device(opt.device);
   const kernels::ScanImpl scan = kernels::parse_scan_impl(opt.scan);  // per model: other threads keep theirs
-  const bool bf16 = opt.bf16;
   const int mem_dev = dev.is_cuda() ? 0 : -1;
   const int64_t max_length = *std::max_element(opt.lengths.begin(), opt.lengths.end());
 
@@ -73,7 +72,7 @@ std::vector<ProfilePoint> profile(const std::vector<ProfileModel>& models, const
     e.model->set_scan_impl(scan);
     // CUDA inference holds bf16 weights; the CPU casts per product under autocast (LayerNorm stays
     // fp32, which the CPU's bf16 LayerNorm would not).
-    if (bf16 && dev.is_cuda() && opt.mode == "inference") e.model->to(torch::kBFloat16);
+    if (opt.bf16 && dev.is_cuda() && opt.mode == "inference") e.model->to(torch::kBFloat16);
     e.params = count_parameters(*e.model);
     if (opt.mode == "train") {
       e.model->train();
@@ -109,16 +108,16 @@ std::vector<ProfilePoint> profile(const std::vector<ProfileModel>& models, const
       // MLM-style loss on 15 % of the positions.
       const int64_t n_masked = std::max<int64_t>(1, L * 15 / 100);
       torch::Tensor pos = torch::randperm(L, inputs_gen, torch::kLong).narrow(0, 0, n_masked).to(dev);
-      t.run_once = [&opt, &model, optim, &cfg, ids, mask, pos, bf16, dev] {
+      t.run_once = [&opt, &model, optim, &cfg, ids, mask, pos, dev] {
         if (opt.mode == "inference") {
           torch::NoGradGuard g;
-          AutocastBf16 autocast(bf16 && dev.is_cpu(), dev);
+          AutocastBf16 autocast(opt.bf16 && dev.is_cpu(), dev);
           (void)model->forward(ids, mask);
         } else {
           optim->zero_grad();
           torch::Tensor loss;
           {
-            AutocastBf16 autocast(bf16, dev);
+            AutocastBf16 autocast(opt.bf16, dev);
             EncoderOutput r = model->forward(ids, mask);
             torch::Tensor h = r.hidden.index_select(1, pos);  // {B, n, D}
             torch::Tensor logits = model->mlm_logits(h).to(torch::kFloat);

@@ -68,6 +68,38 @@ Launch launch_from_env() {
   return l;
 }
 
+namespace {
+
+// Which network Gloo uses, by the conventions PyTorch and clusters share: GLOO_SOCKET_IFNAME
+// (interfaces, comma-separated: one device each), else MABERT_GLOO_HOSTNAME (an address to bind),
+// else loopback for a single machine, else the address the host name resolves to.
+std::vector<std::shared_ptr<gloo::transport::Device>> gloo_devices(const Launch& l) {
+  std::vector<std::shared_ptr<gloo::transport::Device>> devices;
+  const char* ifnames = std::getenv("GLOO_SOCKET_IFNAME");
+  const std::string list = ifnames ? ifnames : "";
+  for (size_t at = 0; at < list.size();) {
+    const size_t comma = std::min(list.find(',', at), list.size());
+    const std::string name = list.substr(at, comma - at);
+    at = comma + 1;
+    if (name.empty()) continue;
+    try {
+      devices.push_back(c10d::ProcessGroupGloo::createDeviceForInterface(name));
+    } catch (const std::exception&) {
+      throw std::runtime_error("rank " + std::to_string(l.rank) + ": GLOO_SOCKET_IFNAME='" + list + "': no network interface '" +
+                               name + "' with an address on this machine (`ip -brief address` lists them)");
+    }
+  }
+  if (!devices.empty()) return devices;
+  const char* host = std::getenv("MABERT_GLOO_HOSTNAME");
+  const bool loopback = l.master_addr == "127.0.0.1" || l.master_addr == "localhost";
+  devices.push_back(host && *host ? c10d::ProcessGroupGloo::createDeviceForHostname(host)
+                    : loopback    ? c10d::ProcessGroupGloo::createDeviceForHostname("127.0.0.1")
+                                  : c10d::ProcessGroupGloo::createDefaultDevice());
+  return devices;
+}
+
+}  // namespace
+
 struct World::Group {
   c10::intrusive_ptr<c10d::Store> store;
   c10::intrusive_ptr<c10d::Backend> pg;
@@ -112,30 +144,7 @@ std::shared_ptr<World> World::join(const Launch& l, DeviceKind device, std::chro
 #endif
   } else {
     auto opts = c10d::ProcessGroupGloo::Options::create(ms);
-    const bool loopback = l.master_addr == "127.0.0.1" || l.master_addr == "localhost";
-    // Which network Gloo uses, by the conventions PyTorch and clusters share: GLOO_SOCKET_IFNAME
-    // (interfaces, comma-separated: one device each), else MABERT_GLOO_HOSTNAME (an address to
-    // bind), else loopback for a single machine, else the address the host name resolves to.
-    const char* ifnames = std::getenv("GLOO_SOCKET_IFNAME");
-    const char* host = std::getenv("MABERT_GLOO_HOSTNAME");
-    if (ifnames && *ifnames) {
-      std::string list = ifnames;
-      for (size_t at = 0; at <= list.size();) {
-        const size_t comma = std::min(list.find(',', at), list.size());
-        const std::string name = list.substr(at, comma - at);
-        if (comma > at) try {
-            opts->devices.push_back(c10d::ProcessGroupGloo::createDeviceForInterface(name));
-          } catch (const std::exception&) {
-            throw std::runtime_error("rank " + std::to_string(l.rank) + ": GLOO_SOCKET_IFNAME='" + list + "': no network interface '" +
-                                     name + "' with an address on this machine (`ip -brief address` lists them)");
-          }
-        at = comma + 1;
-      }
-    }
-    if (opts->devices.empty())
-      opts->devices.push_back(host && *host ? c10d::ProcessGroupGloo::createDeviceForHostname(host)
-                              : loopback    ? c10d::ProcessGroupGloo::createDeviceForHostname("127.0.0.1")
-                                            : c10d::ProcessGroupGloo::createDefaultDevice());
+    opts->devices = gloo_devices(l);
     collective("connecting the Gloo group", l.rank, [&] {
       w->group_->pg = c10::make_intrusive<c10d::ProcessGroupGloo>(w->group_->store, l.rank, l.world_size, opts);
     });
@@ -168,7 +177,7 @@ void World::all_reduce_sum(const std::vector<at::Tensor>& tensors, int64_t bucke
     }
     std::vector<at::Tensor> flat;
     for (const auto& t : bucket) flat.push_back(t.reshape(-1));
-    std::vector<at::Tensor> buf = {at::cat(flat).to(comm_device_)};
+    std::vector<at::Tensor> buf = {staged(at::cat(flat))};
     collective("all-reduce", rank_, [&] { group_->pg->allreduce(buf, c10d::AllreduceOptions{})->wait(); });
     int64_t off = 0;
     for (const auto& t : bucket) {

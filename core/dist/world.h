@@ -48,11 +48,6 @@ class World {
   bool root() const { return rank_ == 0; }
   const std::string& backend() const { return backend_; }  // "none" | "gloo" | "nccl"
 
-  // Where the backend takes tensors: the CPU for Gloo, this rank's GPU for NCCL. Every collective
-  // accepts tensors anywhere and stages them there (sums and gathers of host values included), so
-  // one call site serves both backends.
-  const c10::Device& comm_device() const { return comm_device_; }
-
   // In place, from rank 0.
   void broadcast(const std::vector<at::Tensor>& tensors);
   // In place, summed over ranks, in buckets of at most `bucket_bytes` (flattened per dtype).
@@ -75,6 +70,9 @@ class World {
   int rank_ = 0, size_ = 1;
   std::string backend_ = "none";
   std::map<std::string, int64_t> local_tickets_;
+  // Where the backend takes tensors: the CPU for Gloo, this rank's GPU for NCCL. Every collective
+  // accepts tensors anywhere and stages them there (sums and gathers of host values included), so
+  // one call site serves both backends.
   c10::Device comm_device_{c10::kCPU};
   at::Tensor staged(const at::Tensor& t) const;  // t on comm_device_ (itself when it is there)
 };

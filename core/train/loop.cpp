@@ -52,8 +52,8 @@ class Trainer {
   TrainResult run() {
     if (o_.bf16 && world_.root()) {
       const std::string w = bf16_warning(job_.device);
-      say(w.empty() ? std::string("bf16 autocast on ") + job_.device.str() + (job_.device.is_cpu() ? " (" + cpu_bf16().describe() + ")" : "")
-                    : w);
+      if (!w.empty()) say(w);
+      else say("bf16 autocast on " + (job_.device.is_cpu() ? cpu_bf16().describe() : job_.device.str()));
     }
     resume_if_asked();
     start_from_rank_0_weights();
