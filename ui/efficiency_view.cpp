@@ -199,10 +199,11 @@ void EfficiencyView::redraw() {
     rows.push_back({QString::fromStdString(p.schedule), QString::number(p.length), QString::number(p.median_ms, 'f', 3),
                     QString::number(p.min_ms, 'f', 3), QString::number(p.max_ms, 'f', 3),
                     p.peak_bytes >= 0 ? QString::number(p.peak_bytes / 1048576.0, 'f', 2) : "—",
-                    p.rss_bytes >= 0 ? QString::number(p.rss_bytes / 1048576.0, 'f', 2) : "—", ratio,
-                    QString::fromStdString(p.error)});
+                    p.rss_bytes >= 0 ? QString::number(p.rss_bytes / 1048576.0, 'f', 2) : "—",
+                    p.gflops > 0 ? QString::number(p.gflops, 'f', 1) : "—", ratio, QString::fromStdString(p.error)});
   }
-  fill_table(table_, {"schedule", "length", "median ms", "min ms", "max ms", "peak MB", "RSS growth MB", "time / all-T", "error"},
+  fill_table(table_, {"schedule", "length", "median ms", "min ms", "max ms", "peak MB", "RSS growth MB", "GFLOP/s",
+                      "time / all-T", "error"},
              rows);
 }
 

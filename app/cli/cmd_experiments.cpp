@@ -6,6 +6,7 @@
 #include "analysis/drift.h"
 #include "analysis/efficiency.h"
 #include "analysis/profile_compare.h"
+#include "bench/gemm_bench.h"
 #include "data/corpus.h"
 #include "data/glue.h"
 #include "dist/world.h"
@@ -135,6 +136,12 @@ void add_bench_model_command(CLI::App* bench) {
     else throw CLI::ValidationError("--mode", "expected inference, train or both, got '" + a->mode + "'");
     std::string csv, md;
     nlohmann::ordered_json all = nlohmann::ordered_json::array();
+    // The peak each model's FLOP rate is read against: this machine's GEMM, in this run's precision.
+    const double peak = bench::gemm_peak_gflops(torch_device(parse_device(a->device)), a->bf16, 1.0);
+    const std::string peak_label = std::string(a->bf16 ? "bf16" : "fp32") + " GEMM 1024³ on this " +
+                                   (parse_device(a->device) == DeviceKind::Cuda ? "GPU" : "CPU");
+    std::fprintf(stderr, "peak: %s, %.1f GFLOP/s (measured now; model FLOPs as docs/KERNELS.md counts them)\n",
+                 peak_label.c_str(), peak);
     for (const auto& mode : modes) {
       analysis::ProfileOptions o;
       o.lengths = a->lengths, o.mode = mode, o.repeats = a->repeats, o.warmup = a->warmup;
@@ -147,8 +154,9 @@ void add_bench_model_command(CLI::App* bench) {
       if (const std::string w = o.bf16 ? bf16_warning(torch_device(o.device)) : ""; !w.empty())
         std::fprintf(stderr, "warning: %s\n", w.c_str());
       const auto pts = analysis::profile(models, o, [&](const analysis::ProfilePoint& p) {
-        std::fprintf(stderr, "  %-14s L=%-5lld %9.2f ms  (min %.2f, max %.2f)  peak %8.1f MB  %s\n", p.schedule.c_str(),
-                     static_cast<long long>(p.length), p.median_ms, p.min_ms, p.max_ms, p.peak_bytes / 1048576.0, p.error.c_str());
+        std::fprintf(stderr, "  %-14s L=%-5lld %9.2f ms  (min %.2f, max %.2f)  peak %8.1f MB  %7.1f GFLOP/s (%.0f %% of peak)  %s\n",
+                     p.schedule.c_str(), static_cast<long long>(p.length), p.median_ms, p.min_ms, p.max_ms,
+                     p.peak_bytes / 1048576.0, p.gflops, peak > 0 ? 100 * p.gflops / peak : 0.0, p.error.c_str());
       });
       {
         std::istringstream lines(analysis::profile_csv(pts, baseline.empty() ? design : baseline));
@@ -161,6 +169,7 @@ void add_bench_model_command(CLI::App* bench) {
       table.heading = mode + " (batch " + std::to_string(o.batch) + ", " + to_string(o.device) + (o.bf16 ? ", bf16" : ", fp32") +
                       ", median of " + std::to_string(o.repeats) + ")";
       md += analysis::comparison_markdown(pts, table);
+      md += analysis::flop_rate_markdown(pts, names, a->lengths, peak, peak_label);
       std::vector<PlotSeries> series;
       for (const auto& n : names) {
         series.push_back({n, {}, {}});
@@ -177,7 +186,7 @@ void add_bench_model_command(CLI::App* bench) {
       for (const auto& p : pts)
         all.push_back({{"mode", mode}, {"schedule", p.schedule}, {"length", p.length}, {"median_ms", p.median_ms},
                        {"min_ms", p.min_ms}, {"max_ms", p.max_ms}, {"peak_bytes", p.peak_bytes}, {"rss_bytes", p.rss_bytes},
-                       {"params", p.params}, {"error", p.error}});
+                       {"params", p.params}, {"gflops", p.gflops}, {"peak_gflops", peak}, {"error", p.error}});
     }
     if (baseline.empty()) {
       md += "\n### parameters\n\n| model | parameters (M) |\n|---|---|\n";

@@ -94,6 +94,7 @@ std::vector<ProfilePoint> profile(const std::vector<ProfileModel>& models, const
       ProfilePoint p;
       std::function<void()> run_once;
       std::vector<double> ms;
+      double flops = 0;  // model FLOPs of one call
     };
     std::vector<Timed> timed;
     for (Entry& entry : entries) {
@@ -107,6 +108,8 @@ std::vector<ProfilePoint> profile(const std::vector<ProfileModel>& models, const
       torch::Tensor mask = torch::ones({opt.batch, L}, torch::kFloat).to(dev);
       // MLM-style loss on 15 % of the positions.
       const int64_t n_masked = std::max<int64_t>(1, L * 15 / 100);
+      const FlopEstimate fl = estimate_flops(cfg, L, opt.mode == "train" ? n_masked : 0);
+      t.flops = static_cast<double>(opt.batch) * (opt.mode == "train" ? fl.train_step() : fl.forward());
       torch::Tensor pos = torch::randperm(L, inputs_gen, torch::kLong).narrow(0, 0, n_masked).to(dev);
       t.run_once = [&opt, &model, optim, &cfg, ids, mask, pos, dev] {
         if (opt.mode == "inference") {
@@ -173,6 +176,7 @@ std::vector<ProfilePoint> profile(const std::vector<ProfileModel>& models, const
         const size_t n = t.ms.size();
         t.p.min_ms = t.ms.front(), t.p.max_ms = t.ms.back();
         t.p.median_ms = n % 2 ? t.ms[n / 2] : 0.5 * (t.ms[n / 2 - 1] + t.ms[n / 2]);
+        t.p.gflops = t.flops / (t.p.median_ms * 1e-3) / 1e9;
       } else {
         t.p.peak_bytes = -1, t.p.rss_bytes = -1;
       }
@@ -185,7 +189,7 @@ std::vector<ProfilePoint> profile(const std::vector<ProfileModel>& models, const
 
 std::string profile_csv(const std::vector<ProfilePoint>& points, const std::string& baseline_schedule) {
   std::ostringstream out;
-  out << "schedule,length,median_ms,min_ms,max_ms,peak_mb,rss_mb,params,time_vs_" << baseline_schedule
+  out << "schedule,length,median_ms,min_ms,max_ms,peak_mb,rss_mb,params,gflops,time_vs_" << baseline_schedule
       << ",memory_vs_" << baseline_schedule << ",error\n";
   out.precision(6);
   for (const ProfilePoint& p : points) {
@@ -194,7 +198,7 @@ std::string profile_csv(const std::vector<ProfilePoint>& points, const std::stri
       if (q.schedule == baseline_schedule && q.length == p.length && q.error.empty()) b = &q;
     out << p.schedule << ',' << p.length << ',' << p.median_ms << ',' << p.min_ms << ',' << p.max_ms << ','
         << (p.peak_bytes >= 0 ? p.peak_bytes / 1048576.0 : -1) << ',' << (p.rss_bytes >= 0 ? p.rss_bytes / 1048576.0 : -1)
-        << ',' << p.params << ',';
+        << ',' << p.params << ',' << p.gflops << ',';
     if (const double r = time_ratio(points, p.schedule, baseline_schedule, p.length); r > 0) out << r;
     out << ',';
     if (b && p.error.empty() && b->peak_bytes > 0) out << static_cast<double>(p.peak_bytes) / b->peak_bytes;
@@ -234,6 +238,47 @@ int64_t estimate_parameters(const ModelConfig& cfg) {
   total += D * W + W + 2 * W + cfg.vocab_size;  // MLM transform D → W, its norm, and the bias (decoder tied)
   if (cfg.pooling == "map" || cfg.pooling == "attn") total += D + 1;
   return total;
+}
+
+FlopEstimate estimate_flops(const ModelConfig& cfg, int64_t length, int64_t mlm_positions) {
+  const double L = static_cast<double>(length), D = static_cast<double>(cfg.d_model), F = static_cast<double>(cfg.d_ffn),
+               E = static_cast<double>(cfg.d_inner()), N = static_cast<double>(cfg.d_state),
+               R = static_cast<double>(cfg.resolved_dt_rank()), K = static_cast<double>(cfg.d_conv),
+               W = static_cast<double>(cfg.resolved_embed_dim());
+  FlopEstimate f;
+  // Keys each query attends to, per attention kind (Longformer: its window and [CLS]; BigBird: 3
+  // window, 2 global and the random blocks; the others: every token).
+  const auto keys = [&](LayerKind k) {
+    if (k == LayerKind::Longformer) return std::min(L, static_cast<double>(cfg.attn_window) + 2);
+    if (k == LayerKind::BigBird) return std::min(L, static_cast<double>((5 + cfg.sparse_random) * cfg.sparse_block));
+    return L;
+  };
+  if (cfg.token_shift) f.projections += 2 * L * W * W;
+  if (W != D) f.projections += 2 * L * W * D;
+  for (LayerKind k : cfg.layers()) {
+    f.projections += 4 * L * D * F;  // FFN up and down
+    if (has_attention(k)) {
+      f.projections += 8 * L * D * D;                        // q, k, v, out
+      f.attention += 4 * L * keys(k) * D;                    // Q·Kᵀ and P·V
+      if (k == LayerKind::Longformer) f.projections += 4 * L * D * D + 2 * D * D, f.attention += 4 * L * D;  // global k, v; [CLS]'s q and row
+      if (k == LayerKind::DeBERTa) {
+        const double span = std::min(L, static_cast<double>(cfg.rel_range));
+        f.attention += 4 * L * L * D;                        // c2p and p2c scores
+        f.projections += 8 * span * D * D;                   // the relative table through q and k
+      }
+    }
+    if (has_ssm(k)) {
+      const double branches = k == LayerKind::BiMamba ? 2 : 1;
+      f.projections += 4 * L * D * E + 2 * L * E * D;        // in_proj (x, z), out_proj
+      f.projections += branches * (2 * L * E * (R + 2 * N) + 2 * L * R * E);  // x_proj, dt_proj
+      // conv; per (token, channel, state): exp(Δ·A), Δ·B·x, h = dA·h + dBx, y += C·h (7); per
+      // (token, channel): softplus, the skip D·x and the SiLU gate (8).
+      f.scan += branches * (2 * L * E * K + 7 * L * E * N + 8 * L * E);
+    }
+  }
+  const double M = static_cast<double>(mlm_positions), V = static_cast<double>(cfg.vocab_size);
+  f.projections += 2 * M * D * W + 2 * M * W * V;  // MLM transform and the tied decoder
+  return f;
 }
 
 int64_t estimate_memory_bytes(const ModelConfig& cfg, int64_t L, bool training) {

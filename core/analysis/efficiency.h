@@ -33,6 +33,7 @@ struct ProfilePoint {
   int64_t peak_bytes = -1;  // tensor allocator peak above the baseline (CPU counter or CUDA allocator)
   int64_t rss_bytes = -1;   // CPU: resident-set peak above the baseline; −1 on CUDA / unsupported
   int64_t params = 0;
+  double gflops = 0;        // achieved: the model FLOPs of one call (estimate_flops × batch) per median time
   std::string error;        // e.g. out of memory; the timings are then 0
 };
 
@@ -66,5 +67,17 @@ std::string profile_csv(const std::vector<ProfilePoint>& points, const std::stri
 int64_t estimate_memory_bytes(const ModelConfig& cfg, int64_t length, bool training);
 // Parameter count of a configuration without building the model.
 int64_t estimate_parameters(const ModelConfig& cfg);
+
+// Model FLOPs of one sequence of `length` tokens, counted from the configuration (2 per
+// multiply-add; docs/KERNELS.md, "Counting FLOPs"): the numerator of an achieved FLOP rate.
+struct FlopEstimate {
+  double projections = 0;  // every product with a weight: q k v o, FFN, the SSM's in/x/dt/out, MLM head
+  double attention = 0;    // scores and the weighted sum of values (DeBERTa: + c2p and p2c)
+  double scan = 0;         // the depth-wise conv and the selective scan's recurrence, element-wise
+  double forward() const { return projections + attention + scan; }
+  double train_step() const { return 3 * forward(); }  // backward ≈ 2 × forward; AdamW not counted
+};
+// `mlm_positions`: tokens that go through the MLM head (0 for the encoder alone).
+FlopEstimate estimate_flops(const ModelConfig& cfg, int64_t length, int64_t mlm_positions = 0);
 
 }  // namespace mabert::analysis

@@ -73,4 +73,30 @@ std::string comparison_markdown(const std::vector<ProfilePoint>& pts, const Comp
   return md;
 }
 
+std::string flop_rate_markdown(const std::vector<ProfilePoint>& pts, const std::vector<std::string>& names,
+                               const std::vector<int64_t>& lengths, double peak_gflops, const std::string& peak_label) {
+  char peak[160];
+  std::snprintf(peak, sizeof peak, "%.1f GFLOP/s", peak_gflops);
+  std::string md = "\nAchieved GFLOP/s (share of " + peak_label + ", " + peak + ")\n\n| length |";
+  for (const auto& n : names) md += " " + n + " |";
+  md += "\n|---|";
+  for (size_t i = 0; i < names.size(); ++i) md += "---|";
+  md += "\n";
+  for (int64_t L : lengths) {
+    md += "| " + std::to_string(L) + " |";
+    for (const auto& n : names) {
+      std::string cell = " — |";
+      for (const auto& p : pts)
+        if (p.schedule == n && p.length == L && p.error.empty() && p.gflops > 0) {
+          char c[64];
+          std::snprintf(c, sizeof c, " %.1f (%.0f %%) |", p.gflops, peak_gflops > 0 ? 100 * p.gflops / peak_gflops : 0.0);
+          cell = c;
+        }
+      md += cell;
+    }
+    md += "\n";
+  }
+  return md;
+}
+
 }  // namespace mabert::analysis

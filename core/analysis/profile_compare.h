@@ -32,4 +32,9 @@ struct ComparisonTable {
 // saying from which length the design is faster.
 std::string comparison_markdown(const std::vector<ProfilePoint>& pts, const ComparisonTable& t);
 
+// One row per length: each model's achieved FLOP rate (model FLOPs counted from its config, per
+// median time) and its share of `peak_gflops`, this machine's GEMM rate measured in the same run.
+std::string flop_rate_markdown(const std::vector<ProfilePoint>& pts, const std::vector<std::string>& names,
+                               const std::vector<int64_t>& lengths, double peak_gflops, const std::string& peak_label);
+
 }  // namespace mabert::analysis

@@ -24,7 +24,31 @@ double median(std::vector<double> v) {
   return v.empty() ? 0 : v[v.size() / 2];
 }
 
+// Seconds of one product, the device synchronised.
+double time_mm(const torch::Tensor& a, const torch::Tensor& b, const c10::Device& device) {
+  const auto t0 = std::chrono::steady_clock::now();
+  (void)torch::mm(a, b);
+  synchronize(device);
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+}
+
+double product_flops(const GemmShape& s) {
+  return 2.0 * static_cast<double>(s.m) * static_cast<double>(s.n) * static_cast<double>(s.k);
+}
+
 }  // namespace
+
+double gemm_peak_gflops(const c10::Device& device, bool bf16, double min_seconds) {
+  torch::NoGradGuard no_grad;
+  const GemmShape s = default_gemm_shapes().front();
+  const auto opts = torch::TensorOptions().device(device).dtype(bf16 ? torch::kBFloat16 : torch::kFloat);
+  const torch::Tensor a = torch::randn({s.m, s.k}, opts), b = torch::randn({s.k, s.n}, opts);
+  time_mm(a, b, device);  // warm-up
+  std::vector<double> t;
+  double spent = 0;
+  while (spent < min_seconds || t.size() < 3) spent += t.emplace_back(time_mm(a, b, device));
+  return product_flops(s) / median(t) / 1e9;
+}
 
 std::vector<GemmRate> gemm_rates(const std::vector<GemmShape>& shapes, const c10::Device& device, double min_seconds,
                                  const std::function<void(const GemmRate&)>& on_line) {
@@ -35,12 +59,7 @@ std::vector<GemmRate> gemm_rates(const std::vector<GemmShape>& shapes, const c10
     const auto opts = torch::TensorOptions().device(device);
     const torch::Tensor a32 = torch::randn({s.m, s.k}, opts), b32 = torch::randn({s.k, s.n}, opts);
     const torch::Tensor a16 = a32.to(torch::kBFloat16), b16 = b32.to(torch::kBFloat16);
-    auto once = [&](const torch::Tensor& a, const torch::Tensor& b) {
-      const auto t0 = std::chrono::steady_clock::now();
-      (void)torch::mm(a, b);
-      synchronize(device);
-      return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-    };
+    auto once = [&](const torch::Tensor& a, const torch::Tensor& b) { return time_mm(a, b, device); };
     once(a32, b32), once(a16, b16);  // warm-up: oneDNN builds its kernels on first use
     std::vector<double> t32, t16;
     double spent32 = 0, spent16 = 0;
@@ -48,7 +67,7 @@ std::vector<GemmRate> gemm_rates(const std::vector<GemmShape>& shapes, const c10
       if (spent32 < min_seconds || t32.size() < 3) spent32 += t32.emplace_back(once(a32, b32));
       if (spent16 < min_seconds || t16.empty()) spent16 += t16.emplace_back(once(a16, b16));
     }
-    const double flops = 2.0 * static_cast<double>(s.m) * static_cast<double>(s.n) * static_cast<double>(s.k);
+    const double flops = product_flops(s);
     GemmRate r{s, flops / median(t32) / 1e9, flops / median(t16) / 1e9};
     if (on_line) on_line(r);
     out.push_back(r);

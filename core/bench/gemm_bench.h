@@ -32,4 +32,8 @@ std::vector<GemmShape> default_gemm_shapes();
 std::vector<GemmRate> gemm_rates(const std::vector<GemmShape>& shapes, const c10::Device& device, double min_seconds,
                                  const std::function<void(const GemmRate&)>& on_line = {});
 
+// One precision's rate on the square 1024 product (median of ≥ 3 runs lasting ≥ `min_seconds`):
+// the peak `bench model` reads each model's achieved FLOP rate against.
+double gemm_peak_gflops(const c10::Device& device, bool bf16, double min_seconds);
+
 }  // namespace mabert::bench

@@ -38,11 +38,21 @@ assert "mean of others / MaBERT" in md and "### parameters" in md
 # computed from the unrounded medians of the same run.
 med = {p["schedule"]: p["median_ms"] for p in pts if p["length"] == 64}
 want = sum(med[n] for n in names[1:]) / 5 / med["MaBERT"]
-rows64 = [l for l in md.splitlines() if l.startswith("| 64 |")]
+comparison, flop_table = md.split("Achieved GFLOP/s")
+rows64 = [l for l in comparison.splitlines() if l.startswith("| 64 |")]
 assert rows64, md
 for line in rows64:
     ratio = float(line.strip("|").split("|")[-1])
     assert abs(ratio - want) <= 0.0051, (ratio, want, line)
+# The achieved FLOP rate: model FLOPs per median time, and its share of the GEMM peak measured in
+# the same run, as JSON and as the Markdown table (one cell per model and length).
+peak = pts[0]["peak_gflops"]
+assert peak > 0 and all(p["gflops"] > 0 and p["peak_gflops"] == peak for p in pts), pts
+cells = [c.strip() for c in [l for l in flop_table.splitlines() if l.startswith("| 64 |")][0].strip("|").split("|")[1:]]
+for n, cell in zip(names, cells):
+    g = next(p["gflops"] for p in pts if p["schedule"] == n and p["length"] == 64)
+    assert cell == f"{g:.1f} ({100 * g / peak:.0f} %)", (n, cell, g, peak)
+print(f"    peak {peak:.1f} GFLOP/s; at 64 tokens: " + ", ".join(f"{n} {c}" for n, c in zip(names, cells)))
 PY
 # A grid variant can start from a baseline preset: the dry run shows each variant's schedule.
 run "$MABERT" ablate --grid "$GRIDS/baselines-tiny.json" --dry-run \

@@ -69,6 +69,48 @@ TEST_CASE(estimated_parameters_match_the_built_model) {
   EXPECT_GT(analysis::estimate_memory_bytes(base, 512, true), analysis::estimate_memory_bytes(base, 512, false));
 }
 
+// The FLOP count's products with weights against the built model: every weight matrix a token
+// passes through, 2 FLOPs per entry per token (the B layer's two branches each count their own
+// x_proj and dt_proj). Attention and the scan against their written formulas.
+TEST_CASE(estimated_flops_match_the_built_models_weight_products) {
+  for (const std::string schedule : {"T", "M", "B", "P", "L", "S", "MMTMMT", "TBPM"}) {
+    ModelConfig cfg = ModelConfig::preset("tiny");
+    cfg.schedule = schedule, cfg.vocab_size = 500;
+    MaBert m(cfg);
+    const int64_t L = 96;
+    double products = 0;  // FLOPs of the weight products, from the built model's matrices
+    for (const auto& p : m->named_parameters()) {
+      const std::string& n = p.key();
+      if (n.rfind("layers.", 0) != 0 || p.value().dim() != 2 || n.size() < 7 || n.compare(n.size() - 7, 7, ".weight") != 0)
+        continue;
+      const double entries = static_cast<double>(p.value().numel());
+      // Longformer's global projections: k and v for every token, q for [CLS] alone.
+      products += n.find("global_qkv") != std::string::npos ? 2.0 * L * entries * 2 / 3 + 2.0 * entries / 3 : 2.0 * L * entries;
+    }
+    const analysis::FlopEstimate f = analysis::estimate_flops(cfg, L);
+    EXPECT_MSG(std::abs(f.projections - products) < 1e-6 * f.projections,
+               schedule << ": projections " << f.projections << " vs the model's weight products " << products);
+    EXPECT_EQ(f.train_step(), 3 * f.forward());
+  }
+  ModelConfig cfg = ModelConfig::preset("tiny");
+  const double D = cfg.d_model, E = cfg.d_inner(), N = cfg.d_state, K = cfg.d_conv, L = 200;
+  cfg.schedule = "T";
+  EXPECT_EQ(analysis::estimate_flops(cfg, 200).attention, 4 * L * L * D);
+  EXPECT_EQ(analysis::estimate_flops(cfg, 200).scan, 0.0);
+  cfg.schedule = "B";
+  EXPECT_EQ(analysis::estimate_flops(cfg, 200).scan, 2 * (2 * L * E * K + 7 * L * E * N + 8 * L * E));
+  EXPECT_EQ(analysis::estimate_flops(cfg, 200).attention, 0.0);
+  // The MLM head: 2 × (D·W + W·V) per masked token.
+  cfg.vocab_size = 500;
+  EXPECT_EQ(analysis::estimate_flops(cfg, 200, 30).projections - analysis::estimate_flops(cfg, 200).projections,
+            2.0 * 30 * (D * D + D * 500));
+  const ModelConfig base = ModelConfig::preset("base");
+  std::printf("    base MMTMMTMMTMMT at 512 tokens: %.1f GFLOP forward (attention %.1f %%, scan %.1f %%)\n",
+              analysis::estimate_flops(base, 512).forward() / 1e9,
+              100 * analysis::estimate_flops(base, 512).attention / analysis::estimate_flops(base, 512).forward(),
+              100 * analysis::estimate_flops(base, 512).scan / analysis::estimate_flops(base, 512).forward());
+}
+
 TEST_CASE(inspection_map_weights_sum_to_one_with_zero_on_pads) {
   MaBert m = tiny_model("MTM");
   for (bool left : {false, true}) {
@@ -170,6 +212,7 @@ TEST_CASE(profile_reports_medians_of_repeats_and_measured_memory) {
     for (const auto& p : pts) {
       EXPECT(p.error.empty());
       EXPECT_GT(p.median_ms, 0.0);
+      EXPECT_GT(p.gflops, 0.0);
       EXPECT_LE(p.min_ms, p.median_ms);
       EXPECT_LE(p.median_ms, p.max_ms);
       EXPECT_GT(p.peak_bytes, 0);
