@@ -74,12 +74,14 @@ void add_runs_command(CLI::App& app) {
     const std::string status = rec ? rec->status : "not recorded";
     if (a->json) {
       nlohmann::ordered_json j = {{"checkpoint", c.checkpoint}, {"step", c.step}, {"metric_records", c.metric_records},
-                                  {"torn_lines", c.notes}, {"leftovers", c.leftovers}, {"registry", reg->path()},
+                                  {"torn_lines", c.notes}, {"leftovers", c.leftovers}, {"rejected", c.rejected},
+                                  {"registry", reg->path()},
                                   {"registry_status", status}};
       std::cout << j.dump(2) << '\n';
       return;
     }
-    if (c.checkpoint.empty()) std::printf("checkpoint: none written yet\n");
+    for (const auto& why : c.rejected) std::printf("checkpoint passed over: %s\n", why.c_str());
+    if (c.checkpoint.empty()) std::printf("checkpoint: %s\n", c.rejected.empty() ? "none written yet" : "none usable");
     else std::printf("checkpoint: %s loads (step %lld: weights, AdamW state, trainer and RNG state)\n", c.checkpoint.c_str(),
                      static_cast<long long>(c.step));
     std::printf("metrics.jsonl: %zu records\n", c.metric_records);

@@ -13,6 +13,7 @@
 #include <algorithm>
 #include <cstdlib>
 #include <map>
+#include <thread>
 #include <stdexcept>
 
 namespace mabert::dist {
@@ -209,6 +210,31 @@ void World::barrier() {
   collective("barrier", rank_, [&] { group_->pg->barrier(c10d::BarrierOptions{})->wait(); });
 }
 
+void World::root_first(const std::string& what, const std::function<void()>& work) {
+  if (!group_) return work();
+  const std::string key = "root-first/" + std::to_string(root_first_calls_++);
+  if (root()) {
+    try {
+      work();
+    } catch (const std::exception& e) {
+      group_->store->set(key, std::string("failed: ") + e.what());
+      throw;
+    }
+    collective("telling the ranks", rank_, [&] { group_->store->set(key, std::string("done")); });
+    return;
+  }
+  bool ready = false;
+  while (!ready) {
+    collective(("waiting for rank 0 to " + what).c_str(), rank_, [&] { ready = group_->store->check({key}); });
+    if (!ready) std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  }
+  std::vector<uint8_t> v;
+  collective("reading rank 0's outcome", rank_, [&] { v = group_->store->get(key); });
+  const std::string outcome(v.begin(), v.end());
+  if (outcome != "done")
+    throw std::runtime_error("rank " + std::to_string(rank_) + ": rank 0 could not " + what + ": " + outcome.substr(8));
+}
+
 int64_t World::ticket(const std::string& name) {
   if (!group_) return local_tickets_[name]++;
   int64_t n = 0;
@@ -232,6 +258,21 @@ std::vector<at::Tensor> World::all_gather_bytes(const at::Tensor& bytes) {
   collective("all-gather", rank_, [&] { group_->pg->allgather(out, in, c10d::AllgatherOptions{})->wait(); });
   for (auto& t : out[0]) t = t.to(bytes.device());  // back where the caller keeps it (the CPU)
   return out[0];
+}
+
+std::vector<std::vector<double>> World::all_gather_values(const std::vector<double>& values) {
+  if (!group_) return {values};
+  const std::vector<int64_t> counts = all_gather(static_cast<int64_t>(values.size()));
+  const int64_t most = *std::max_element(counts.begin(), counts.end());
+  at::Tensor mine = at::zeros({most}, at::TensorOptions().dtype(at::kDouble));
+  std::copy(values.begin(), values.end(), mine.data_ptr<double>());
+  const std::vector<at::Tensor> all = all_gather_bytes(mine);
+  std::vector<std::vector<double>> out;
+  for (size_t r = 0; r < all.size(); ++r) {
+    const at::Tensor t = all[r].contiguous();
+    out.emplace_back(t.data_ptr<double>(), t.data_ptr<double>() + counts[r]);
+  }
+  return out;
 }
 
 at::Tensor World::staged(const at::Tensor& t) const {

@@ -11,6 +11,7 @@
 #include <chrono>
 #include <map>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -56,6 +57,11 @@ class World {
   std::pair<double, double> sum2(double a, double b);  // two sums in one all-reduce
   bool any(bool v);
   void barrier();
+  // Rank 0 does `work` while the others wait for it on the store, with no deadline: work that may
+  // outlast the collective timeout (training a tokenizer on a real corpus). Rank 0's failure
+  // reaches the others as an error with its message; its death stops them through torchrun (or,
+  // without torchrun's agent, through the store rank 0 served going away). One process: work().
+  void root_first(const std::string& what, const std::function<void()>& work);
   // The next number of the counter `name`, shared by every rank (the store's atomic add; a local
   // counter for one process): a work queue.
   int64_t ticket(const std::string& name);
@@ -63,6 +69,8 @@ class World {
   std::vector<int64_t> all_gather(int64_t v);
   // A byte tensor of each rank (equal sizes), in rank order (per-rank generator states).
   std::vector<at::Tensor> all_gather_bytes(const at::Tensor& bytes);
+  // Each rank's values (any count, may differ by rank), in rank order: sharded evaluation.
+  std::vector<std::vector<double>> all_gather_values(const std::vector<double>& values);
 
  private:
   struct Group;
@@ -70,6 +78,7 @@ class World {
   int rank_ = 0, size_ = 1;
   std::string backend_ = "none";
   std::map<std::string, int64_t> local_tickets_;
+  int64_t root_first_calls_ = 0;
   // Where the backend takes tensors: the CPU for Gloo, this rank's GPU for NCCL. Every collective
   // accepts tensors anywhere and stages them there (sums and gathers of host values included), so
   // one call site serves both backends.

@@ -113,11 +113,11 @@ JobOutcome pretrain(train::PretrainJob job, int vocab, const Recording& rec, con
   if (world.root()) fs::create_directories(job.run_dir);
   if (job.tokenizer.empty()) {
     const std::string prefix = job.run_dir + "/tokenizer";
-    if (world.root()) {
+    // On a real corpus this outlasts --dist-timeout: the other ranks wait on the store, not in a collective.
+    world.root_first("train the tokenizer", [&] {
       if (!job.train.resume && fs::exists(prefix + ".model")) fs::remove(prefix + ".model");  // a fresh run trains its own
       ensure_tokenizer(job.corpus, prefix, vocab, hooks.on_message);
-    }
-    world.barrier();
+    });
     job.tokenizer = prefix + ".model";
   }
   const json config = row_config(train::resolved_config(job), job.train, {{"corpus", job.corpus}}, rec, world);

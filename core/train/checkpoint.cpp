@@ -7,6 +7,9 @@
 
 #include <nlohmann/json.hpp>
 #include <torch/torch.h>
+// The standard CRC-32 (zlib's polynomial), header-only as LibTorch ships it for its own archives;
+// defined here, in this one file.
+#include <caffe2/serialize/crc_alt.h>
 
 #include <algorithm>
 #include <cstdio>
@@ -25,10 +28,33 @@ std::string ckpt_name(int64_t step) {
   return buf;
 }
 
-bool complete(const fs::path& dir) {
-  for (const char* f : {"model.safetensors", "optimizer.safetensors", "state.json", "rng.safetensors"})
-    if (!fs::exists(dir / f)) return false;
-  return true;
+constexpr const char* kFiles[] = {"model.safetensors", "optimizer.safetensors", "state.json", "rng.safetensors"};
+
+// A file's size and CRC-32 (the one Python's zlib.crc32 computes).
+std::pair<uint64_t, uint32_t> size_and_crc(const fs::path& path) {
+  std::FILE* f = std::fopen(path.c_str(), "rb");
+  if (!f) throw std::runtime_error(path.string() + ": cannot open");
+  std::vector<unsigned char> buf(1 << 20);
+  uint32_t crc = 0;
+  uint64_t size = 0;
+  size_t n;
+  while ((n = std::fread(buf.data(), 1, buf.size(), f)) > 0) {
+    crc = crc32_fast(buf.data(), n, crc);
+    size += n;
+  }
+  const bool failed = std::ferror(f);
+  std::fclose(f);
+  if (failed) throw std::runtime_error(path.string() + ": read error");
+  return {size, crc};
+}
+
+void write_checksums(const fs::path& dir) {
+  nlohmann::ordered_json j = nlohmann::ordered_json::object();
+  for (const char* f : kFiles) {
+    const auto [size, crc] = size_and_crc(dir / f);
+    j[f] = {{"bytes", size}, {"crc32", crc}};
+  }
+  write_file_atomic((dir / "checksums.json").string(), j.dump(2) + "\n");
 }
 
 // rng.safetensors: "cpu" (or "cuda") for rank 0, then "<kind>/rank-<r>" for each further rank.
@@ -95,6 +121,7 @@ std::string save_checkpoint(const std::string& run_dir, MaBert& model, torch::op
                               {"best_step", state.best_step},
                               {"evals_without_improvement", state.evals_without_improvement}};
   write_file_atomic((tmp / "state.json").string(), j.dump(2) + "\n");
+  write_checksums(tmp);
 
   remove_tree(final_dir.string());
   fs::rename(tmp, final_dir);
@@ -116,24 +143,56 @@ std::string save_checkpoint(const std::string& run_dir, MaBert& model, torch::op
   return final_dir.string();
 }
 
-std::optional<std::string> latest_checkpoint(const std::string& run_dir) {
+std::string checkpoint_problem(const std::string& ckpt_dir) {
+  const fs::path dir(ckpt_dir);
+  for (const char* f : kFiles)
+    if (!fs::exists(dir / f)) return std::string(f) + " is missing";
+  if (!fs::exists(dir / "checksums.json")) return "";  // written before checkpoints carried checksums
+  nlohmann::json sums;
+  try {
+    sums = read_json_file((dir / "checksums.json").string());
+  } catch (const std::exception& e) {
+    return std::string("checksums.json is unreadable: ") + e.what();
+  }
+  for (const char* f : kFiles) {
+    if (!sums.is_object() || !sums.contains(f) || !sums[f].is_object() || !sums[f].contains("bytes") ||
+        !sums[f]["bytes"].is_number_unsigned() || !sums[f].contains("crc32") || !sums[f]["crc32"].is_number_unsigned())
+      return std::string("checksums.json has no size and CRC-32 for ") + f;
+    const auto [size, crc] = size_and_crc(dir / f);
+    const uint64_t want_size = sums[f]["bytes"].get<uint64_t>();
+    const uint64_t want_crc = sums[f]["crc32"].get<uint64_t>();
+    if (size != want_size)
+      return std::string(f) + " has " + std::to_string(size) + " bytes, " + std::to_string(want_size) + " were written (truncated?)";
+    if (crc != want_crc)
+      return std::string(f) + " fails its checksum (CRC-32 " + std::to_string(crc) + ", written as " + std::to_string(want_crc) + "): corrupt on disk";
+  }
+  return "";
+}
+
+std::optional<std::string> latest_checkpoint(const std::string& run_dir, std::vector<std::string>* rejected) {
   const fs::path root = fs::path(run_dir) / "checkpoints";
   if (!fs::exists(root)) return std::nullopt;
-  try {
-    std::string name = read_file((root / "latest").string());
-    while (!name.empty() && (name.back() == '\n' || name.back() == '\r')) name.pop_back();
-    if (!name.empty() && complete(root / name)) return (root / name).string();
-  } catch (const std::exception&) {
-    // `latest` missing or unreadable: fall back to scanning.
-  }
+  // Candidates, newest first: the one `latest` names, then every finished folder by step.
   std::vector<fs::path> all;
   for (const auto& e : fs::directory_iterator(root)) {
     const std::string n = e.path().filename().string();
-    if (e.is_directory() && n.rfind("ckpt-", 0) == 0 && n.find(".tmp-") == std::string::npos && complete(e.path()))
-      all.push_back(e.path());
+    if (e.is_directory() && n.rfind("ckpt-", 0) == 0 && n.find(".tmp-") == std::string::npos) all.push_back(e.path());
   }
-  if (all.empty()) return std::nullopt;
-  return std::max_element(all.begin(), all.end())->string();
+  std::sort(all.rbegin(), all.rend());
+  try {
+    std::string name = read_file((root / "latest").string());
+    while (!name.empty() && (name.back() == '\n' || name.back() == '\r')) name.pop_back();
+    const auto named = std::find(all.begin(), all.end(), root / name);
+    if (!name.empty() && named != all.end()) std::rotate(all.begin(), named, named + 1);
+  } catch (const std::exception&) {
+    // `latest` missing or unreadable: the folders by step decide.
+  }
+  for (const fs::path& dir : all) {
+    const std::string why = checkpoint_problem(dir.string());
+    if (why.empty()) return dir.string();
+    if (rejected) rejected->push_back(dir.string() + ": " + why);
+  }
+  return std::nullopt;
 }
 
 void load_checkpoint(const std::string& dir, MaBert& model, torch::optim::AdamW* opt, TrainerState* state) {

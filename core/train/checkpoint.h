@@ -2,7 +2,8 @@
 // save_model), the AdamW state (optimizer.safetensors) and the trainer state with the RNG
 // (state.json, rng.safetensors). A checkpoint is written into a temporary folder and renamed
 // into place, then `latest` is replaced atomically, so a kill at any moment leaves the previous
-// checkpoint loadable.
+// checkpoint loadable. checksums.json (each file's size and CRC-32) is written last, inside the
+// folder before the rename; a resume verifies it and falls back to the previous checkpoint.
 #pragma once
 
 #include "model/mabert.h"
@@ -11,6 +12,7 @@
 
 #include <optional>
 #include <string>
+#include <vector>
 
 namespace mabert::train {
 
@@ -27,8 +29,14 @@ struct TrainerState {
 std::string save_checkpoint(const std::string& run_dir, MaBert& model, torch::optim::AdamW& opt,
                             const TrainerState& state, int keep = 2);
 
-// The newest complete checkpoint folder of a run, if any.
-std::optional<std::string> latest_checkpoint(const std::string& run_dir);
+// The newest checkpoint folder of a run that is complete and whose files match the checksums
+// written with them (checksums.json: each file's size and CRC-32; a folder from before checksums
+// is taken as it is). Each newer folder passed over is named in *rejected, with its reason.
+std::optional<std::string> latest_checkpoint(const std::string& run_dir, std::vector<std::string>* rejected = nullptr);
+
+// Why a checkpoint folder cannot be used — a missing file, or one whose size or CRC-32 differs
+// from checksums.json (a flipped bit, a file truncated by a full disk) — or "" when it can.
+std::string checkpoint_problem(const std::string& ckpt_dir);
 
 // Loads weights (and, when given, optimizer state, trainer state and RNG state).
 void load_checkpoint(const std::string& ckpt_dir, MaBert& model, torch::optim::AdamW* opt, TrainerState* state);

@@ -17,44 +17,56 @@ std::vector<Encoding> encode_split(const Tokenizer& tok, const data::GlueSplit& 
   return out;
 }
 
-std::map<std::string, double> evaluate(MaBert& model, const Tokenizer& tok, const data::GlueSplit& split, int64_t max_len,
-                                       int64_t batch_size, std::vector<Prediction>* predictions, bool left_padding) {
+std::vector<double> predict_range(MaBert& model, const std::vector<Encoding>& enc, int64_t begin, int64_t end,
+                                  int64_t batch_size, bool left_padding, std::vector<Prediction>* predictions) {
   torch::NoGradGuard guard;
   const bool was_training = model->is_training();
   model->eval();
   const auto device = model->parameters().front().device();
-  const auto enc = encode_split(tok, split, max_len);
-  std::vector<double> labels, preds;
-  for (size_t s = 0; s < enc.size(); s += static_cast<size_t>(batch_size)) {
+  const bool regression = model->config().head == Head::Regression;
+  std::vector<double> preds;
+  for (int64_t s = begin; s < end; s += batch_size) {
     std::vector<const Encoding*> items;
-    for (size_t i = s; i < std::min(enc.size(), s + static_cast<size_t>(batch_size)); ++i) items.push_back(&enc[i]);
+    for (int64_t i = s; i < std::min(end, s + batch_size); ++i) items.push_back(&enc[static_cast<size_t>(i)]);
     data::Batch b = to_device(data::collate(items, {0, left_padding}), device);
     EncoderOutput out = model->forward(b.ids, b.mask, b.segments);
     const torch::Tensor logits = out.logits.to(torch::kFloat).cpu();
-    const torch::Tensor probs = model->config().head == Head::Regression ? logits : torch::softmax(logits, -1);
+    const torch::Tensor probs = regression ? logits : torch::softmax(logits, -1);
     const torch::Tensor weights = out.pool_weights.to(torch::kFloat).cpu();
     for (size_t k = 0; k < items.size(); ++k) {
       const auto i = static_cast<int64_t>(k);
-      const double p = model->config().head == Head::Regression ? logits[i].item<double>() : logits[i].argmax().item<double>();
+      const double p = regression ? logits[i].item<double>() : logits[i].argmax().item<double>();
       preds.push_back(p);
-      labels.push_back(split.examples[s + k].label);
-      if (predictions) {
-        Prediction pr;
-        pr.label = p;
-        if (model->config().head != Head::Regression) {
-          auto row = probs[i].contiguous();
-          pr.probabilities.assign(row.data_ptr<float>(), row.data_ptr<float>() + row.numel());
-        }
-        const int64_t n = static_cast<int64_t>(items[k]->ids.size());
-        auto w = weights[i].narrow(0, 0, n).contiguous();
-        pr.map_weights.assign(w.data_ptr<float>(), w.data_ptr<float>() + n);
-        predictions->push_back(std::move(pr));
+      if (!predictions) continue;
+      Prediction pr;
+      pr.label = p;
+      if (!regression) {
+        auto row = probs[i].contiguous();
+        pr.probabilities.assign(row.data_ptr<float>(), row.data_ptr<float>() + row.numel());
       }
+      const int64_t n = static_cast<int64_t>(items[k]->ids.size());
+      auto w = weights[i].narrow(0, 0, n).contiguous();
+      pr.map_weights.assign(w.data_ptr<float>(), w.data_ptr<float>() + n);
+      predictions->push_back(std::move(pr));
     }
   }
   if (was_training) model->train();
+  return preds;
+}
+
+std::map<std::string, double> evaluate(MaBert& model, const Tokenizer& tok, const data::GlueSplit& split, int64_t max_len,
+                                       int64_t batch_size, std::vector<Prediction>* predictions, bool left_padding) {
+  const auto enc = encode_split(tok, split, max_len);
+  const std::vector<double> preds =
+      predict_range(model, enc, 0, static_cast<int64_t>(enc.size()), batch_size, left_padding, predictions);
   if (!split.labelled) return {};
-  return glue_metrics(split.task.name, labels, preds);
+  return glue_metrics(split.task.name, split_labels(split), preds);
+}
+
+std::vector<double> split_labels(const data::GlueSplit& split) {
+  std::vector<double> labels;
+  for (const auto& e : split.examples) labels.push_back(e.label);
+  return labels;
 }
 
 Prediction predict(MaBert& model, const Tokenizer& tok, const std::string& a, const std::string* b, int64_t max_len) {

@@ -23,6 +23,13 @@ struct Prediction {
 std::map<std::string, double> evaluate(MaBert& model, const Tokenizer& tok, const data::GlueSplit& split, int64_t max_len,
                                        int64_t batch_size, std::vector<Prediction>* predictions = nullptr,
                                        bool left_padding = false);
+// The predictions (class index, or score) for examples [begin, end) of an encoded split, in
+// batches of `batch_size` counted from `begin`; with `predictions`, each one's details as well.
+std::vector<double> predict_range(MaBert& model, const std::vector<Encoding>& enc, int64_t begin, int64_t end,
+                                  int64_t batch_size, bool left_padding = false,
+                                  std::vector<Prediction>* predictions = nullptr);
+// A labelled split's gold labels, in order.
+std::vector<double> split_labels(const data::GlueSplit& split);
 Prediction predict(MaBert& model, const Tokenizer& tok, const std::string& a, const std::string* b, int64_t max_len);
 
 // A recall task's held-out split ("dev": the task's eval stream; "test": a second one): accuracy

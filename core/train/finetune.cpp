@@ -4,6 +4,7 @@
 
 #include "train/checkpoint.h"
 #include "train/loop.h"
+#include "train/metrics.h"
 
 #include <torch/torch.h>
 
@@ -110,7 +111,14 @@ TrainResult finetune(const FinetuneJob& job, const Hooks& hooks) {
     EncoderOutput out = L.model->forward(b.ids, b.mask, b.segments);
     return {task_loss_sum(cfg, out.logits, b.labels), b.ids.size(0)};
   };
-  L.evaluate = [&]() { return evaluate(L.model, tok, dev, job.train.max_len, 64, nullptr, job.train.left_padding); };
+  // The dev set, one unit per example (its prediction); encoded once for every evaluation.
+  const auto dev_enc = encode_split(tok, dev, job.train.max_len);
+  const std::vector<double> dev_labels = split_labels(dev);
+  L.evaluate.units = static_cast<int64_t>(dev_enc.size());
+  L.evaluate.score = [&](int64_t begin, int64_t end) {
+    return predict_range(L.model, dev_enc, begin, end, 64, job.train.left_padding);
+  };
+  L.evaluate.metrics = [&](const std::vector<double>& preds) { return glue_metrics(task.name, dev_labels, preds); };
   L.watch = job.train.early_stop_metric.empty() ? task.metric : job.train.early_stop_metric;
   if (hooks.on_message)
     hooks.on_message(task.name + ": " + std::to_string(train.examples.size()) + " training examples, " +

@@ -8,6 +8,7 @@
 #include <torch/nn/utils/clip_grad.h>
 #include <torch/optim/adamw.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <fcntl.h>
@@ -91,7 +92,10 @@ class Trainer {
 
   void resume_if_asked() {
     if (!o_.resume) return;
-    if (auto ckpt = latest_checkpoint(job_.run_dir)) {
+    std::vector<std::string> rejected;
+    const auto ckpt = latest_checkpoint(job_.run_dir, &rejected);
+    for (const auto& why : rejected) say("checkpoint passed over, not loaded: " + why);
+    if (ckpt) {
       load_checkpoint(*ckpt, job_.model, &optimizer_, &state_);
       const size_t r = static_cast<size_t>(world_.rank());
       if (r < state_.rngs.size()) {
@@ -109,6 +113,20 @@ class Trainer {
       say("no checkpoint in " + job_.run_dir + "; starting from step 0");
     }
     start_step_ = state_.step;
+    check_ranks_resumed_alike();
+  }
+
+  // Each rank reads "latest" from the run folder itself; on a folder that is not shared (or not
+  // coherent between machines) they would resume from different steps and their collectives
+  // would pair different steps' work. Checked before the first step, named per rank.
+  void check_ranks_resumed_alike() {
+    if (!world_.grouped()) return;
+    const std::vector<int64_t> steps = world_.all_gather(state_.step);
+    if (std::all_of(steps.begin(), steps.end(), [&](int64_t s) { return s == steps[0]; })) return;
+    std::string each;
+    for (size_t r = 0; r < steps.size(); ++r) each += (r ? ", rank " : "rank ") + std::to_string(r) + " at step " + std::to_string(steps[r]);
+    throw std::runtime_error("the ranks resumed " + job_.run_dir + " from different checkpoints (" + each +
+                             "): the run folder must be the same folder on every rank (a shared, coherent filesystem)");
   }
 
   // Every rank starts from rank 0's parameters and buffers (the same seed gives the same ones, a
@@ -194,13 +212,26 @@ class Trainer {
     loss_acc_ = 0, loss_n_ = 0, tokens_since_log_ = 0, t_log_ = now;
   }
 
-  // Evaluates (every rank, on the same data, so every rank takes the same early-stopping
-  // decision), keeps the best weights; returns true when early stopping triggers.
+  // Each rank scores its share of the held-out units; all ranks gather every unit's values and
+  // compute the metrics from them (the same values in the same order: the same metrics).
+  std::map<std::string, double> evaluate_sharded() {
+    const Evaluation& e = job_.evaluate;
+    const auto [begin, end] = dist::shard(e.units, world_.rank(), world_.size());
+    torch::NoGradGuard no_grad;
+    job_.model->eval();
+    std::vector<double> mine;
+    if (end > begin) mine = e.score(begin, end);  // in fp32 (as the run's final scores are)
+    job_.model->train();
+    std::vector<double> all;
+    for (const auto& part : world_.all_gather_values(mine)) all.insert(all.end(), part.begin(), part.end());
+    return e.metrics(all);
+  }
+
+  // Evaluates (sharded over the ranks, every rank ending with the same metrics, so the same
+  // decisions), keeps the best weights; returns true when early stopping triggers.
   bool evaluate_now() {
     if (!job_.evaluate) return false;
-    job_.model->eval();
-    EvalStats ev{state_.step, job_.evaluate()};
-    job_.model->train();
+    EvalStats ev{state_.step, evaluate_sharded()};
     if (world_.root()) append_jsonl(log_path_, {{"event", "eval"}, {"step", ev.step}, {"metrics", ev.metrics}});
     if (hooks_.on_eval) hooks_.on_eval(ev);
     result_.final_metrics = ev.metrics;

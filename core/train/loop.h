@@ -24,6 +24,18 @@ struct LossTerms {
   int64_t count = 0;
 };
 
+// A held-out evaluation cut into `units` (examples, or batches with fixed boundaries): each rank
+// scores its share [begin, end) as a list of values (one per unit, or counts summed over the
+// share), and `metrics` turns every rank's list, concatenated in rank order, into the metrics. So ranks split the work instead of each
+// repeating it, and every rank computes the same metrics from the same values: the best-model and
+// early-stopping decisions cannot differ between ranks. In one process the share is everything.
+struct Evaluation {
+  int64_t units = 0;
+  std::function<std::vector<double>(int64_t begin, int64_t end)> score;
+  std::function<std::map<std::string, double>(const std::vector<double>& values)> metrics;
+  explicit operator bool() const { return static_cast<bool>(score); }
+};
+
 struct LoopJob {
   MaBert model{nullptr};
   c10::Device device{c10::kCPU};
@@ -32,7 +44,7 @@ struct LoopJob {
   std::shared_ptr<dist::World> world;                        // this process's share of the job
   std::function<data::Batch(int64_t micro_step)> batch_at;   // this rank's rows, on device (may be none)
   std::function<LossTerms(const data::Batch&)> loss_of;
-  std::function<std::map<std::string, double>()> evaluate;   // may be empty
+  Evaluation evaluate;                                       // may be empty
   std::string watch;                                         // metric for best/early stopping (higher is better)
 };
 

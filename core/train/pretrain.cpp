@@ -97,23 +97,29 @@ TrainResult pretrain(const PretrainJob& job, const Hooks& hooks) {
                                                  torch::nn::functional::CrossEntropyFuncOptions().reduction(torch::kSum)),
             sel.sum().item<int64_t>()};
   };
-  // Held-out MLM loss as the evaluation (the held examples above, fixed masking per batch).
-  L.evaluate = [&]() -> std::map<std::string, double> {
-    torch::NoGradGuard g;
-    double total = 0;
-    int64_t n = 0;
-    for (size_t s = 0; s < held.size(); s += static_cast<size_t>(job.train.batch_size)) {
+  // Held-out MLM loss as the evaluation: the held examples in batches (fixed masking per batch),
+  // one unit per batch, the loss the mean of the batches' mean losses.
+  const int64_t held_batch = job.train.batch_size;
+  L.evaluate.units = (static_cast<int64_t>(held.size()) + held_batch - 1) / held_batch;
+  L.evaluate.score = [&](int64_t first, int64_t last) {
+    std::vector<double> losses;
+    for (int64_t k = first; k < last; ++k) {
+      const size_t s = static_cast<size_t>(k * held_batch);
       std::vector<const Encoding*> items;
-      for (size_t i = s; i < std::min(held.size(), s + static_cast<size_t>(job.train.batch_size)); ++i)
+      for (size_t i = s; i < std::min(held.size(), s + static_cast<size_t>(held_batch)); ++i)
         items.push_back(&examples[static_cast<size_t>(held[i])]);
       data::Batch b = data::collate(items, {0, job.train.left_padding});
       std::mt19937_64 rng(data::step_seed(job.train.seed ^ 0xE7A1u, static_cast<int64_t>(s)));
       data::apply_mlm_masking(b, masking, rng);
       const LossTerms t = L.loss_of(to_device(std::move(b), L.device));
-      total += t.sum.item<double>() / static_cast<double>(std::max<int64_t>(1, t.count));
-      ++n;
+      losses.push_back(t.sum.item<double>() / static_cast<double>(std::max<int64_t>(1, t.count)));
     }
-    const double loss = total / std::max<int64_t>(1, n);
+    return losses;
+  };
+  L.evaluate.metrics = [](const std::vector<double>& losses) -> std::map<std::string, double> {
+    double total = 0;
+    for (double l : losses) total += l;
+    const double loss = total / static_cast<double>(std::max<size_t>(1, losses.size()));
     return {{"mlm_loss", loss}, {"neg_mlm_loss", -loss}};
   };
   L.watch = "neg_mlm_loss";

@@ -68,18 +68,18 @@ torch::Tensor recall_logits(MaBert& model, const data::Batch& b, torch::Tensor* 
   return model->mlm_logits(out.hidden.index({*slots}));  // {slots, V}
 }
 
-std::map<std::string, double> evaluate_recall(MaBert& model, const data::RecallTask& task, const std::string& split,
-                                              int64_t batch_size, bool left_padding) {
-  if (split != "dev" && split != "test")
-    throw std::invalid_argument("a recall task has two held-out splits, dev and test; got '" + split + "'");
+namespace {
+
+// The score of the held-out batches [first, last) (batches of `batch_size` examples; the last may be short).
+data::RecallScore score_batches(MaBert& model, const data::RecallTask& task, uint64_t stream, int64_t first, int64_t last,
+                                int64_t batch_size, bool left_padding) {
   torch::NoGradGuard guard;
   const bool was_training = model->is_training();
   model->eval();
   const auto device = model->parameters().front().device();
-  const uint64_t stream = task.eval_seed + (split == "test" ? 1 : 0);
   data::RecallScore score;
-  for (int64_t s = 0; s < task.eval_examples; s += batch_size) {
-    const int64_t n = std::min(batch_size, task.eval_examples - s);
+  for (int64_t k = first; k < last; ++k) {
+    const int64_t s = k * batch_size, n = std::min(batch_size, task.eval_examples - s);
     const data::Batch b = to_device(data::recall_batch(task, stream, s, n, left_padding), device);
     torch::Tensor slots;
     const torch::Tensor answers = recall_logits(model, b, &slots).argmax(-1);
@@ -88,7 +88,21 @@ std::map<std::string, double> evaluate_recall(MaBert& model, const data::RecallT
     score.add(predicted.cpu(), b.labels.cpu());
   }
   if (was_training) model->train();
-  return score.metrics();
+  return score;
+}
+
+int64_t eval_batches(const data::RecallTask& task, int64_t batch_size) {
+  return (task.eval_examples + batch_size - 1) / batch_size;
+}
+
+}  // namespace
+
+std::map<std::string, double> evaluate_recall(MaBert& model, const data::RecallTask& task, const std::string& split,
+                                              int64_t batch_size, bool left_padding) {
+  if (split != "dev" && split != "test")
+    throw std::invalid_argument("a recall task has two held-out splits, dev and test; got '" + split + "'");
+  const uint64_t stream = task.eval_seed + (split == "test" ? 1 : 0);
+  return score_batches(model, task, stream, 0, eval_batches(task, batch_size), batch_size, left_padding).metrics();
 }
 
 TrainResult finetune_recall(const FinetuneJob& job, const Hooks& hooks) {
@@ -124,7 +138,21 @@ TrainResult finetune_recall(const FinetuneJob& job, const Hooks& hooks) {
                                                  torch::nn::functional::CrossEntropyFuncOptions().reduction(torch::kSum)),
             target.numel()};
   };
-  L.evaluate = [&]() { return evaluate_recall(L.model, task, "dev", 64, job.train.left_padding); };
+  // The dev stream in batches of 64; each rank's share scored as its four counts, summed over ranks.
+  L.evaluate.units = eval_batches(task, 64);
+  L.evaluate.score = [&](int64_t first, int64_t last) {
+    const data::RecallScore s = score_batches(L.model, task, task.eval_seed, first, last, 64, job.train.left_padding);
+    return std::vector<double>{static_cast<double>(s.slot_count), static_cast<double>(s.right),
+                               static_cast<double>(s.sequences), static_cast<double>(s.sequences_right)};
+  };
+  L.evaluate.metrics = [](const std::vector<double>& v) {
+    data::RecallScore total;
+    for (size_t i = 0; i + 3 < v.size(); i += 4) {
+      total.slot_count += static_cast<int64_t>(v[i]), total.right += static_cast<int64_t>(v[i + 1]);
+      total.sequences += static_cast<int64_t>(v[i + 2]), total.sequences_right += static_cast<int64_t>(v[i + 3]);
+    }
+    return total.metrics();
+  };
   L.watch = job.train.early_stop_metric.empty() ? "accuracy" : job.train.early_stop_metric;
   if (hooks.on_message) {
     hooks.on_message(task.label() + ": " + std::to_string(task.resolved_queries()) + " answers per example, chance " +

@@ -64,7 +64,7 @@ RunCheck check_run(const std::string& run_dir) {
     for (const auto& e : fs::directory_iterator(run_dir + sub))
       if (e.path().filename().string().find(".tmp") != std::string::npos) r.leftovers.push_back(e.path().string());
   }
-  const auto ckpt = latest_checkpoint(run_dir);
+  const auto ckpt = latest_checkpoint(run_dir, &r.rejected);
   if (!ckpt) return r;
   MaBert model(ModelConfig::load(run_dir + "/config.json"));
   torch::optim::AdamW opt = make_optimizer(model, TrainOptions{});

@@ -36,6 +36,7 @@ struct RunCheck {
   size_t metric_records = 0;
   std::vector<std::string> notes;   // metrics lines skipped (torn writes)
   std::vector<std::string> leftovers;  // temporary files/folders of interrupted writes
+  std::vector<std::string> rejected;   // newer checkpoints passed over: missing files, failed checksums
 };
 RunCheck check_run(const std::string& run_dir);
 

@@ -4,9 +4,12 @@
 #    difference is the order of floating-point sums): losses step by step and final weights within
 #    a stated tolerance, printed; the ranks end bitwise identical (checked by the loop itself);
 #    the same for fine-tuning;
-#  - a rank killed with SIGKILL under --max-restarts 1: the group restarts, resumes from the latest
-#    checkpoint by itself and finishes, the step never going back; without torchrun's agent the
-#    surviving rank names the lost peer within --dist-timeout;
+#  - checkpoints' checksums agree with Python's zlib; a run resumes at another world size (2 -> 1,
+#    1 -> 2) and ends where the uninterrupted one does;
+#  - a rank killed with SIGKILL under --max-restarts 1 (dropout 0.1): the group restarts, resumes
+#    from the latest checkpoint by itself and finishes bitwise equal to the uninterrupted run, the
+#    step never going back; without torchrun's agent the surviving rank names the lost peer within
+#    --dist-timeout;
 #  - bad launches: a batch that does not divide, an unreachable store, ranks given different jobs.
 set -u
 MABERT="$1"; TORCHRUN="$2"; DEMO="$3"; SHARED="$4"
@@ -72,12 +75,60 @@ python3 -c "import json; d=json.load(open('$W/two/run.json')); assert d['world_s
   && "$MABERT" runs show "$W/two" | grep -q "world size 2 (gloo)" && ok "run.json and runs show: world size and backend" \
   || bad "world size / backend not recorded"
 
+# Every checkpoint carries its files' sizes and CRC-32s; Python's zlib agrees with them.
+python3 - "$W/two/checkpoints" <<'PY' && ok "checksums.json matches zlib.crc32 for every file of every checkpoint" || bad "checkpoint checksums"
+import json, os, sys, zlib
+root, n = sys.argv[1], 0
+for d in sorted(os.listdir(root)):
+    if not d.startswith("ckpt-"): continue
+    sums = json.load(open(os.path.join(root, d, "checksums.json")))
+    for f, want in sums.items():
+        data = open(os.path.join(root, d, f), "rb").read()
+        assert len(data) == want["bytes"] and zlib.crc32(data) == want["crc32"], (d, f)
+        n += 1
+assert n >= 8, n
+PY
+
+# Resuming at another world size: a run interrupted after step 15 (its folder as the kill would
+# leave it) continues on 1 process from 2 ranks' checkpoint, and on 2 ranks from 1 process's, and
+# ends where the uninterrupted runs end (dropout 0: the data order does not depend on the ranks).
+cut_at_15() {  # copy of run $1 as if it had stopped after step 15
+  cp -r "$1" "$2" && rm -rf "$2/checkpoints/ckpt-00000020" && echo ckpt-00000015 >"$2/checkpoints/latest"
+  python3 - "$2/metrics.jsonl" <<'PY'
+import json, sys
+lines = [l for l in open(sys.argv[1]) if json.loads(l).get("event") != "step" or json.loads(l)["step"] <= 15]
+open(sys.argv[1], "w").writelines(lines)
+PY
+}
+cut_at_15 "$W/two" "$W/two-then-one"
+"$MABERT" "${pre[@]}" --resume --out "$W/two-then-one" --threads 2 --quiet >/dev/null 2>"$W/two-then-one.err" \
+  || { bad "resume of a 2-rank run on 1 process"; tail "$W/two-then-one.err"; }
+compare "$W/one" "$W/two-then-one" 1e-5 1e-5 && ok "2 ranks to step 15, resumed on 1 process to 20 = 1 process throughout" \
+  || bad "2 -> 1 resume"
+cut_at_15 "$W/one" "$W/one-then-two"
+trun "$MABERT" "${pre[@]}" --resume --out "$W/one-then-two" >/dev/null 2>"$W/one-then-two.err" \
+  || { bad "resume of a 1-process run on 2 ranks"; tail "$W/one-then-two.err"; }
+grep -q "resumed from .*ckpt-00000015 at step 15" "$W/one-then-two.err" && compare "$W/two" "$W/one-then-two" 1e-5 1e-5 \
+  && ok "1 process to step 15, resumed on 2 ranks to 20 = 2 ranks throughout" \
+  || bad "1 -> 2 resume"
+
 if [ -d "$SHARED/glue/RTE" ]; then
   ft=(finetune --task RTE --data "$SHARED/glue/RTE" --from "$W/one" --steps 12 --batch 8 --max-len 64 --max-train 200
       --log-every 1 --lr 1e-3 --eval-every 6 --save-every 6)
   "$MABERT" "${ft[@]}" --out "$W/ft1" --threads 2 --quiet >/dev/null 2>&1 || bad "1-process fine-tuning"
   trun "$MABERT" "${ft[@]}" --out "$W/ft2" >/dev/null 2>"$W/ft2.err" || { bad "2-rank fine-tuning"; tail -20 "$W/ft2.err"; }
   compare "$W/ft1" "$W/ft2" 1e-5 1e-5 && ok "2 ranks × 4 = 1 process × 8 (fine-tuning RTE)" || bad "fine-tuning equivalence"
+  # The 2 ranks evaluate half the dev set each and gather the predictions: the same metrics as one
+  # process scoring all of it, at every evaluation (and so the same best-model decisions).
+  python3 - "$W/ft1/metrics.jsonl" "$W/ft2/metrics.jsonl" <<'PY' && ok "sharded evaluation on 2 ranks: every eval's metrics = 1 process's" || bad "sharded evaluation"
+import json, sys
+ev = [[j for j in map(json.loads, open(f)) if j.get("event") == "eval"] for f in sys.argv[1:]]
+assert len(ev[0]) == len(ev[1]) >= 2, [len(e) for e in ev]
+for a, b in zip(*ev):
+    assert a["step"] == b["step"] and a["metrics"].keys() == b["metrics"].keys(), (a, b)
+    assert all(abs(a["metrics"][k] - b["metrics"][k]) <= 1e-9 for k in a["metrics"]), (a, b)
+print("    " + "; ".join(f"step {a['step']}: " + ", ".join(f"{k} {v:.4f}" for k, v in a["metrics"].items()) for a in ev[1]))
+PY
 fi
 
 # --- a distributed grid: the same results table as one process --------------------------------------
@@ -105,8 +156,12 @@ PY
 fi
 
 # --- faults --------------------------------------------------------------------------------------
-# Rank 1 killed mid-run (a checkpoint every step): torchrun restarts the group, which resumes.
-slow=("${base[@]}" --batch 8 --save-every 1)
+# Rank 1 killed mid-run (a checkpoint every step): torchrun restarts the group, which resumes —
+# with dropout on, so each rank's random stream must come back from the checkpoint: the restarted
+# run ends bitwise equal to the same run never interrupted.
+sed 's/"dropout": 0.0/"dropout": 0.1/' "$W/cfg.json" >"$W/cfg-dropout.json"
+slow=("${base[@]/cfg.json/cfg-dropout.json}" --batch 8 --save-every 1)
+trun "$MABERT" "${slow[@]}" --steps 40 --out "$W/straight" >/dev/null 2>"$W/straight.err" || { bad "2-rank run with dropout"; tail "$W/straight.err"; }
 ( for _ in $(seq 200); do
     if [ -f "$W/kill/metrics.jsonl" ] && [ "$(grep -c '"step"' "$W/kill/metrics.jsonl")" -ge 8 ]; then
       pkill -KILL -n -f -- "--out $W/kill" && exit 0   # the newest: a worker (rank), not the agent
@@ -122,6 +177,9 @@ if [ $rc = 0 ] && grep -q "resumed from" "$W/kill.err" && "$MABERT" runs check "
 else
   bad "restart after SIGKILL (rc $rc)"; tail -20 "$W/kill.err"
 fi
+cmp -s "$W/straight/checkpoints/ckpt-00000040/model.safetensors" "$W/kill/checkpoints/ckpt-00000040/model.safetensors" \
+  && ok "with dropout 0.1, the killed and restarted run ends bitwise equal to the uninterrupted one (per-rank random streams restored)" \
+  || bad "restart with dropout differs from the uninterrupted run"
 python3 - "$steps" <<'PY' && ok "the step never went back: logged steps resumed from the checkpoint" || bad "steps went back"
 import sys
 s = list(map(int, sys.argv[1].split()))
@@ -152,6 +210,17 @@ trun "$MABERT" "${base[@]}" --steps 20 --batch 7 --out "$W/odd" >/dev/null 2>"$W
 # may stop the other before it prints (seen under load), so one message is what is certain.
 [ $rc != 0 ] && [ "$(grep -c 'must divide by the 2 ranks' "$W/odd.err")" -ge 1 ] && ok "--batch 7 on 2 ranks: refused, naming the rank count" \
   || { bad "indivisible batch (rc $rc)"; tail -5 "$W/odd.err"; }
+# Without --tokenizer rank 0 trains one on the corpus (4 s here, minutes on a real corpus) while the
+# other waits on the store, not in a collective: a --dist-timeout shorter than that is no failure.
+if [ -f "$SHARED/corpus/gutenberg-nltk/melville-moby_dick.txt" ]; then
+  t0=$(date +%s)
+  trun "$MABERT" pretrain --corpus "$SHARED/corpus/gutenberg-nltk/melville-moby_dick.txt" --vocab 2000 --config "$W/cfg.json" \
+    --max-len 32 --max-sentences 200 --steps 2 --batch 8 --dist-timeout 2 --out "$W/tokwait" >/dev/null 2>"$W/tokwait.err"; rc=$?
+  t1=$(date +%s)
+  [ $rc = 0 ] && [ -f "$W/tokwait/tokenizer.model" ] \
+    && ok "rank 0 trained the tokenizer ($((t1 - t0)) s in all) while rank 1 waited past --dist-timeout 2 s" \
+    || { bad "tokenizer training beyond --dist-timeout (rc $rc)"; tail -5 "$W/tokwait.err"; }
+fi
 # Gloo's network by the cluster convention: GLOO_SOCKET_IFNAME names the interface; a wrong one is refused, named.
 GLOO_SOCKET_IFNAME=lo trun "$MABERT" "${base[@]}" --steps 4 --batch 8 --out "$W/ifname" >/dev/null 2>"$W/ifname.err" \
   && ok "GLOO_SOCKET_IFNAME=lo: 2 ranks train" || { bad "GLOO_SOCKET_IFNAME=lo"; tail -5 "$W/ifname.err"; }

@@ -8,6 +8,7 @@
 #include "runs/registry.h"
 #include "tokenize/tokenizer.h"
 #include "train/checkpoint.h"
+#include "train/run_folder.h"
 #include "train/trainer.h"
 #include "util/cores.h"
 #include "util/files.h"
@@ -16,6 +17,7 @@
 
 #include <ATen/Parallel.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cstdlib>
 #include <filesystem>
@@ -141,6 +143,55 @@ TEST_CASE(interrupted_checkpoint_writes_are_ignored) {
   const auto found = train::latest_checkpoint(dir);
   REQUIRE(found.has_value());
   EXPECT_EQ(*found, *good);
+}
+
+// A newest checkpoint damaged on disk (one flipped bit; a file cut short, as a full disk on
+// another machine leaves it) fails its checksum: it is named and passed over, never loaded, and a
+// resume continues from the previous good one.
+TEST_CASE(a_corrupt_newest_checkpoint_is_named_and_passed_over) {
+  const std::string dir = temp_dir("corrupt");
+  auto job = small_job(dir);
+  job.train.steps = 4;
+  job.train.save_every = 2;  // ckpt-2, then the final ckpt-4
+  train::pretrain(job);
+  const std::string c2 = dir + "/checkpoints/ckpt-00000002", c4 = dir + "/checkpoints/ckpt-00000004";
+  REQUIRE(train::latest_checkpoint(dir) == std::optional<std::string>(c4));
+  REQUIRE(fs::exists(c4 + "/checksums.json"));
+
+  std::string weights = read_file(c4 + "/model.safetensors");
+  weights[weights.size() / 2] ^= 0x10;  // one bit, in the tensor data
+  write_file_atomic(c4 + "/model.safetensors", weights);
+  std::vector<std::string> rejected;
+  EXPECT(train::latest_checkpoint(dir, &rejected) == std::optional<std::string>(c2));
+  REQUIRE(rejected.size() == 1);
+  std::printf("    flipped bit: %s\n", rejected[0].c_str());
+  EXPECT(rejected[0].find("ckpt-00000004: model.safetensors fails its checksum") != std::string::npos);
+  EXPECT_EQ(train::check_run(dir).rejected.size(), size_t(1));
+  EXPECT_EQ(train::check_run(dir).step, 2);
+
+  // The resume says what it passed over and goes on from step 2; its new ckpt-4 verifies.
+  std::vector<std::string> said;
+  train::Hooks hooks;
+  hooks.on_message = [&](const std::string& m) { said.push_back(m); };
+  job.train.resume = true;
+  const auto r = train::pretrain(job, hooks);
+  EXPECT_EQ(std::string(to_string(r.status)), std::string("finished"));
+  EXPECT_EQ(r.steps, 4);
+  const auto said_that = [&](const std::string& what) {
+    return std::any_of(said.begin(), said.end(), [&](const std::string& m) { return m.find(what) != std::string::npos; });
+  };
+  EXPECT(said_that("checkpoint passed over, not loaded: " + c4 + ": model.safetensors fails its checksum"));
+  EXPECT(said_that("resumed from " + c2 + " at step 2"));
+  EXPECT_EQ(train::checkpoint_problem(c4), std::string());
+
+  // Cut short: the optimizer state loses its second half.
+  const std::string moments = read_file(c4 + "/optimizer.safetensors");
+  write_file_atomic(c4 + "/optimizer.safetensors", moments.substr(0, moments.size() / 2));
+  const std::string why = train::checkpoint_problem(c4);
+  std::printf("    truncated: %s\n", why.c_str());
+  EXPECT(why.find("optimizer.safetensors has " + std::to_string(moments.size() / 2) + " bytes, " +
+                  std::to_string(moments.size()) + " were written") != std::string::npos);
+  EXPECT(train::latest_checkpoint(dir) == std::optional<std::string>(c2));
 }
 
 TEST_CASE(registry_records_and_lists_runs) {
