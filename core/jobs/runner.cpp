@@ -63,6 +63,14 @@ void check_same_job(const json& config, const std::string& run_dir, dist::World&
                              "launch every rank with the same command");
 }
 
+// Rank 0 (the rank that writes it) holds the run folder's lock for the whole job: a second job
+// into the same folder (a second terminal, the studio and the CLI) is refused, naming the holder.
+std::unique_ptr<FolderLock> lock_run_folder(const std::string& run_dir, const dist::World& world) {
+  if (!world.root()) return nullptr;
+  fs::create_directories(run_dir);
+  return std::make_unique<FolderLock>(run_dir, "run folder");
+}
+
 // A registry row's config: the resolved model, the training options, the job's own fields.
 json row_config(const ModelConfig& resolved, const train::TrainOptions& t, json fields, const Recording& rec,
                 const dist::World& world) {
@@ -110,7 +118,7 @@ std::string ensure_tokenizer(const std::vector<std::string>& corpus, const std::
 JobOutcome pretrain(train::PretrainJob job, int vocab, const Recording& rec, const train::Hooks& hooks) {
   dist::World& world = world_of(job.world);
   check_batch(job.train, world);
-  if (world.root()) fs::create_directories(job.run_dir);
+  const auto lock = lock_run_folder(job.run_dir, world);
   if (job.tokenizer.empty()) {
     const std::string prefix = job.run_dir + "/tokenizer";
     // On a real corpus this outlasts --dist-timeout: the other ranks wait on the store, not in a collective.
@@ -137,7 +145,7 @@ JobOutcome finetune(const train::FinetuneJob& job, const Recording& rec, const t
   json fields = {{"task", task}, {"data", job.data_dir}, {"from", job.init}};
   if (recall) fields["recall"] = recall->to_json();
   const json config = row_config(train::resolved_config(job), job.train, fields, rec, world);  // validates the job
-  if (world.root()) fs::create_directories(job.run_dir);
+  const auto lock = lock_run_folder(job.run_dir, world);
   check_same_job(config, job.run_dir, world);
   JobOutcome out{run_id(job.run_dir), {}};
   out.result = record_run(job.run_dir, JobKind::Finetune, task, config, rec, [&] { return train::finetune(job, hooks); },

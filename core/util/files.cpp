@@ -8,6 +8,7 @@
 #include <fstream>
 #include <sstream>
 #include <stdexcept>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -90,6 +91,35 @@ std::string line_column(std::string_view text, size_t byte_offset) {
     }
   }
   return "line " + std::to_string(line) + ", column " + std::to_string(col);
+}
+
+FolderLock::FolderLock(const std::string& dir, const std::string& what) {
+  if (::mkdir(dir.c_str(), 0755) != 0 && errno != EEXIST) fail("cannot create the folder", dir);
+  const std::string path = dir + "/.lock";
+  fd_ = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+  if (fd_ < 0) fail("cannot open the lock file", path);
+  if (::flock(fd_, LOCK_EX | LOCK_NB) != 0) {
+    const int err = errno;
+    char holder[32] = {0};
+    const ssize_t n = ::pread(fd_, holder, sizeof holder - 1, 0);
+    ::close(fd_);
+    fd_ = -1;
+    if (err != EWOULDBLOCK) {
+      errno = err;
+      fail("cannot lock", path);
+    }
+    std::string pid(holder, n > 0 ? static_cast<size_t>(n) : 0);
+    while (!pid.empty() && (pid.back() == '\n' || pid.back() == ' ')) pid.pop_back();
+    throw std::runtime_error(dir + ": this " + what + " is in use by another job (process " + (pid.empty() ? "?" : pid) +
+                             "); wait for it to end, or choose another folder");
+  }
+  const std::string me = std::to_string(::getpid()) + "\n";
+  if (::ftruncate(fd_, 0) != 0 || ::pwrite(fd_, me.data(), me.size(), 0) != static_cast<ssize_t>(me.size()))
+    fail("cannot write the lock file", path);
+}
+
+FolderLock::~FolderLock() {
+  if (fd_ >= 0) ::close(fd_);  // closing releases the flock
 }
 
 }  // namespace mabert

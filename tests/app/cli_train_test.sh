@@ -98,6 +98,23 @@ run "$MABERT" pretrain --corpus "$DEMO" --tokenizer "$W/tok.model" --preset tiny
   --max-len 32 --max-sentences 200 --out "$W/kill" --resume --json \
   && json "assert d['status']=='finished' and d['steps']==2000" && ok "resumed to the end after the kills" || bad "final resume"
 
+# One job per run folder: a second job into a folder a running job holds is refused, naming the
+# holder, and writes nothing there; once the holder has ended, the folder is free again.
+busy=("$MABERT" pretrain --corpus "$DEMO" --tokenizer "$W/tok.model" --preset tiny --schedule MM --batch 4 --max-len 32
+      --max-sentences 200 --out "$W/busy" --quiet)
+"${busy[@]}" --steps 100000 >/dev/null 2>"$W/busy.err" &
+holder=$!
+for _ in $(seq 300); do [ -s "$W/busy/metrics.jsonl" ] && break; sleep 0.1; done
+lines_before=$(wc -l <"$W/busy/metrics.jsonl")
+"${busy[@]}" --steps 10 --resume >"$W/out" 2>"$W/err"; rc=$?
+kill -INT $holder; wait $holder
+[ $rc -ne 0 ] && grep -q "$W/busy: this run folder is in use by another job (process $holder)" "$W/err" \
+  && ok "a second job into a busy run folder: exit $rc, \"$(grep -m1 -o "$W/busy: this.*" "$W/err" | sed "s#$W/##")\"" \
+  || bad "busy run folder (rc $rc): $(tail -3 "$W/err")"
+"${busy[@]}" --steps 3 --resume >"$W/out" 2>"$W/err" \
+  && ok "after the holder stopped ($lines_before metrics lines then), the folder takes the next job" \
+  || bad "folder still locked after its job ended: $(tail -3 "$W/err")"
+
 # Disk full and read-only run folders: the run must stop with an error naming what it could not
 # write, exit non-zero, and keep its last good checkpoint (runs check: same step, loads in full).
 ckpt_step() { "$MABERT" runs check "$W/kill" --json >"$W/check.json" 2>"$W/check.err" \

@@ -22,6 +22,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <thread>
+#include <sys/wait.h>
 #include <unistd.h>
 
 using namespace mabert;
@@ -192,6 +193,63 @@ TEST_CASE(a_corrupt_newest_checkpoint_is_named_and_passed_over) {
   EXPECT(why.find("optimizer.safetensors has " + std::to_string(moments.size() / 2) + " bytes, " +
                   std::to_string(moments.size()) + " were written") != std::string::npos);
   EXPECT(train::latest_checkpoint(dir) == std::optional<std::string>(c2));
+}
+
+// The registry under concurrent writers (the studio and the CLI, or several grid ranks): two
+// processes write 300 runs each (a "running" row, then its "finished" update) into one new
+// database at the same moment while this one keeps listing it. No writer sees "database is
+// locked", no row is lost.
+TEST_CASE(registry_under_concurrent_writers_loses_no_row) {
+  const std::string db = temp_dir("concurrent") + "/runs.db";
+  constexpr int kRows = 300, kWriters = 2;
+  std::vector<pid_t> writers;
+  for (int w = 0; w < kWriters; ++w) {
+    const pid_t pid = ::fork();
+    REQUIRE(pid >= 0);
+    if (pid == 0) {  // a writer: SQLite only, then _exit
+      int code = 0;
+      try {
+        runs::Registry reg(db);
+        for (int i = 0; i < kRows; ++i) {
+          runs::RunRecord r;
+          r.id = "/runs/writer-" + std::to_string(w) + "/run-" + std::to_string(i);
+          r.kind = "pretrain", r.status = "running", r.config = {{"i", i}};
+          reg.upsert(r);
+          r.status = "finished", r.metrics = {{"loss", 1.0 / (i + 1)}};
+          reg.upsert(r);
+        }
+      } catch (const std::exception& e) {
+        std::fprintf(stderr, "writer %d: %s\n", w, e.what());
+        code = 1;
+      }
+      std::fflush(stderr);
+      ::_exit(code);
+    }
+    writers.push_back(pid);
+  }
+  int lists = 0, failed_lists = 0, alive = kWriters;
+  std::vector<int> status(kWriters, -1);
+  while (alive > 0) {
+    try {
+      runs::Registry reg(db);
+      (void)reg.list();
+      ++lists;
+    } catch (const std::exception& e) {
+      std::printf("    reader: %s\n", e.what());
+      ++failed_lists;
+    }
+    for (int w = 0; w < kWriters; ++w)
+      if (status[w] == -1 && ::waitpid(writers[w], &status[w], WNOHANG) == writers[w]) --alive;
+  }
+  for (int w = 0; w < kWriters; ++w)
+    EXPECT_MSG(WIFEXITED(status[w]) && WEXITSTATUS(status[w]) == 0, "writer " << w << " failed (its message is above)");
+  EXPECT_EQ(failed_lists, 0);
+  const auto rows = runs::Registry(db).list();
+  const auto finished = std::count_if(rows.begin(), rows.end(), [](const runs::RunRecord& r) { return r.status == "finished"; });
+  std::printf("    %d writers x %d runs (2 writes each), %d lists beside them: %zu rows, %ld finished\n", kWriters, kRows,
+              lists, rows.size(), static_cast<long>(finished));
+  EXPECT_EQ(rows.size(), static_cast<size_t>(kWriters * kRows));
+  EXPECT_EQ(finished, static_cast<long>(kWriters * kRows));
 }
 
 TEST_CASE(registry_records_and_lists_runs) {
