@@ -8,7 +8,8 @@
 #    1 -> 2) and ends where the uninterrupted one does;
 #  - a rank killed with SIGKILL under --max-restarts 1 (dropout 0.1): the group restarts, resumes
 #    from the latest checkpoint by itself and finishes bitwise equal to the uninterrupted run, the
-#    step never going back; without torchrun's agent the surviving rank names the lost peer within
+#    step never going back; a hung rank (SIGSTOP) is named within --dist-timeout and the group
+#    restarts and finishes; without torchrun's agent the surviving rank names the lost peer within
 #    --dist-timeout;
 #  - bad launches: a batch that does not divide, an unreachable store, ranks given different jobs.
 set -u
@@ -189,6 +190,25 @@ print("    logged steps:", " ".join(map(str, s)))
 assert s[0] == 1 and s[-1] == 40, s
 assert all(b >= a for a, b in zip(s, s[1:])), s
 PY
+
+# A hung rank (SIGSTOP: alive, silent): the other names it within --dist-timeout, torchrun stops
+# the group and restarts it, and the run resumes and finishes.
+( for _ in $(seq 300); do
+    if [ -f "$W/hang/metrics.jsonl" ] && [ "$(grep -c '"step"' "$W/hang/metrics.jsonl")" -ge 5 ]; then
+      pkill -STOP -n -f -- "--out $W/hang" && date +%s >"$W/hang.t0" && exit 0
+    fi
+    sleep 0.1
+  done ) &
+stopper=$!
+trun --max-restarts 1 "$MABERT" "${slow[@]}" --steps 20 --dist-timeout 10 --out "$W/hang" >/dev/null 2>"$W/hang.err"; rc=$?
+t1=$(date +%s)
+wait $stopper 2>/dev/null
+if [ $rc = 0 ] && grep -q "failed — a peer process exited, hung or is unreachable" "$W/hang.err" && grep -q "resumed from" "$W/hang.err" \
+   && "$MABERT" runs check "$W/hang" --json | python3 -c "import json,sys; assert json.load(sys.stdin)['step']==20"; then
+  ok "a hung rank (SIGSTOP): named by its peer ($(grep -o 'rank [01]: [a-z-]* failed' "$W/hang.err" | head -1)), the group restarted, $(grep -o 'resumed from .*' "$W/hang.err" | sed 's#.*/##'), finished at step 20; $((t1 - $(cat "$W/hang.t0"))) s from the stop to the end"
+else
+  bad "hung rank (rc $rc)"; tail -20 "$W/hang.err"
+fi
 
 # Without torchrun's agent: rank 0 serves the store; rank 1 is killed; rank 0 names the loss.
 p=$(port)
