@@ -16,6 +16,9 @@
 #
 # Environment: ASAN_BUILD_DIR (default build-asan), TSAN_BUILD_DIR (default build-tsan),
 #   TSAN_TESTS (test_studio functions, default all but the Xvfb screenshots), FUZZ_SECONDS (default 20, per target),
+#   FUZZ_RUNS (instead of FUZZ_SECONDS: each target runs this many executions; scripts/fuzz_campaign.sh),
+#   FUZZ_REPORT (a file that gets one tab-separated line per target: target, executions, seconds,
+#   exec/s, coverage before and after, features, corpus entries, result),
 #   FUZZ_TARGETS (default all, e.g. "config grid"), JOBS (build jobs, default nproc),
 #   CTEST_ARGS (default: the core and kernel tests, -E '^cli_'), Torch_DIR (as for setup.sh).
 # Measured on 2 cores (FUZZ_SECONDS=20): build 483 s from an empty ccache, 42 s from a warm one
@@ -28,6 +31,8 @@ set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 BUILD_DIR="${ASAN_BUILD_DIR:-$ROOT/build-asan}"
 FUZZ_SECONDS="${FUZZ_SECONDS:-20}"
+FUZZ_RUNS="${FUZZ_RUNS:-}"
+FUZZ_REPORT="${FUZZ_REPORT:-}"
 JOBS="${JOBS:-$(nproc)}"
 FUZZ_DIR="$ROOT/tests/fuzz"
 ALL_TARGETS=(config grid glue corpus safetensors tokenizer registry metrics project)
@@ -147,9 +152,11 @@ if want fuzz; then
     mkdir -p "$work/$t"
     cp "$FUZZ_DIR/seeds/$t/"* "$work/$t/"
     logf="$BUILD_DIR/fuzz-$t.log"
-    log "fuzz_$t: ${FUZZ_SECONDS} s on $(ls "$work/$t" | wc -l) seeds, -max_len=$(max_len "$t")"
+    if [ -n "$FUZZ_RUNS" ]; then budget=(-runs="$FUZZ_RUNS"); limit=86400; what="$FUZZ_RUNS executions"
+    else budget=(-max_total_time="$FUZZ_SECONDS"); limit=$((FUZZ_SECONDS + 300)); what="${FUZZ_SECONDS} s"; fi
+    log "fuzz_$t: $what on $(ls "$work/$t" | wc -l) seeds, -max_len=$(max_len "$t")"
     rc=0
-    timeout --kill-after=10 $((FUZZ_SECONDS + 300)) "$bin" "$work/$t" -max_total_time="$FUZZ_SECONDS" -max_len="$(max_len "$t")" \
+    timeout --kill-after=10 "$limit" "$bin" "$work/$t" "${budget[@]}" -max_len="$(max_len "$t")" \
       -rss_limit_mb=4096 -timeout=10 -print_final_stats=1 -artifact_prefix="$ARTIFACTS/$t-" > "$logf" 2>&1 || rc=$?
     # libFuzzer's status lines: "#<runs>\tINITED cov: <edges> ft: ..." after the seeds,
     # "#<runs>\tDONE   cov: <edges> ft: ... <n> exec/s ..." at the end.
@@ -158,6 +165,12 @@ if want fuzz; then
     cov0=$(grep -E '^#[0-9]+[[:space:]]+INITED' "$logf" | tail -1 | sed -n 's/.* cov: \([0-9]*\).*/\1/p' || true)
     cov1=$(sed -n 's/.* cov: \([0-9]*\).*/\1/p' <<< "$done_line")
     rate=$(sed -n 's/.* exec\/s: \([0-9]*\).*/\1/p' <<< "$done_line")
+    ft=$(sed -n 's/.* ft: \([0-9]*\).*/\1/p' <<< "$done_line")
+    corp=$(sed -n 's/.* corp: \([0-9]*\)\/.*/\1/p' <<< "$done_line")
+    if [ -n "$FUZZ_REPORT" ]; then
+      printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$t" "${execs:-?}" "$(since "$t0")" "${rate:-?}" "${cov0:-?}" "${cov1:-?}" \
+        "${ft:-?}" "${corp:-?}" "$([ $rc -eq 0 ] && echo ok || echo "FAILED rc $rc: $(ls -1 "$ARTIFACTS" | grep "^$t-" | tr '\n' ' ')")" >> "$FUZZ_REPORT"
+    fi
     if [ $rc -eq 0 ]; then
       note "fuzz_$t: ${execs:-?} executions in $(since "$t0") s (${rate:-?} exec/s), coverage ${cov0:-?} -> ${cov1:-?} (+$(( ${cov1:-0} - ${cov0:-0} ))), no crash, hang or leak"
     else
@@ -169,7 +182,7 @@ if want fuzz; then
     fi
     rm -rf "${work:?}/$t"
   done
-  note "fuzzing: ${#TARGETS[@]} targets x ${FUZZ_SECONDS} s, $(since "$t_all") s in all"
+  note "fuzzing: ${#TARGETS[@]} targets x ${FUZZ_RUNS:-${FUZZ_SECONDS} s}${FUZZ_RUNS:+ executions}, $(since "$t_all") s in all"
 fi
 
 # --- tsan ---------------------------------------------------------------------------------------

@@ -142,7 +142,7 @@ MainWindow::MainWindow(const StudioOptions& opt, QWidget* parent) : QMainWindow(
 MainWindow::~MainWindow() {
   // Ask long jobs to end so the threads can be joined promptly.
   train_worker_->requestStop();
-  analysis_worker_->requestStop();
+  analysis_worker_->shutDown();
   for (QThread* t : {train_thread_, analysis_thread_}) {
     t->quit();
     t->wait();

@@ -124,6 +124,7 @@ void TrainWorker::runGrid(const QString& grid_file, const QString& out_dir, cons
 // --- AnalysisWorker ----------------------------------------------------------------------------
 
 void AnalysisWorker::loadRun(const QString& run_dir) {
+  if (closing_) return;
   try {
     train::LoadedRun r = train::load_run(run_dir.toStdString());
     model_ = r.model;
@@ -167,7 +168,9 @@ void AnalysisWorker::knockOutSweep(const QString& run_dir) {
     jobs::EvalJob job;
     job.run = run_dir.toStdString();
     jobs::EvalOutcome base;
-    const auto rows = jobs::knock_out_sweep(job, &base);
+    beginJob();
+    const auto rows = jobs::knock_out_sweep(job, &base, &stop_);
+    if (stop_) return emit failed("knock-out", "stopped");
     emit knockOutMeasured(rows, QString::fromStdString(base.metric));
   } catch (const std::exception& e) {
     emit failed("knock-out", QString::fromStdString(describe_error(e)));
@@ -228,7 +231,7 @@ void AnalysisWorker::inspect(const QString& a, const QString& b, const analysis:
 }
 
 void AnalysisWorker::drift(const QStringList& sentences, const analysis::DriftOptions& opt) {
-  stop_ = false;
+  beginJob();
   if (!model_) {
     emit failed("drift", "no model loaded");
     return;
@@ -244,7 +247,7 @@ void AnalysisWorker::drift(const QStringList& sentences, const analysis::DriftOp
 }
 
 void AnalysisWorker::profile(const ModelConfig& cfg, const QStringList& schedules, const analysis::ProfileOptions& opt) {
-  stop_ = false;
+  beginJob();
   try {
     std::vector<std::string> s;
     for (const auto& q : schedules) s.push_back(q.toStdString());
@@ -259,6 +262,7 @@ void AnalysisWorker::profile(const ModelConfig& cfg, const QStringList& schedule
 }
 
 void AnalysisWorker::exportRun(const QString& run_dir, const QString& out_dir, bool force) {
+  if (closing_) return;
   try {
     const interop::HfExportResult r = interop::export_hf({run_dir.toStdString(), out_dir.toStdString(), force, true});
     emit exported(QString::fromStdString(r.out_dir),

@@ -95,7 +95,14 @@ struct ModelSource {
 class AnalysisWorker : public QObject {
   Q_OBJECT
  public:
+  // Ends the job in progress (drift, profile, knock-out sweep) at its next check.
   void requestStop() { stop_ = true; }
+  // The window is closing: the job in progress ends at its next check and a job still queued
+  // does not start (a queued slot may run before the thread's event loop sees quit()).
+  void shutDown() {
+    closing_ = true;
+    stop_ = true;
+  }
 
  public slots:
   // A run folder (its best checkpoint if present) with its tokenizer.
@@ -127,7 +134,9 @@ class AnalysisWorker : public QObject {
   MaBert model_{nullptr};
   std::unique_ptr<Tokenizer> tok_;
   int64_t max_len_ = 512;
-  std::atomic<bool> stop_{false};
+  std::atomic<bool> stop_{false}, closing_{false};
+  // A long job starts with the stop flag cleared, unless the window is closing.
+  void beginJob() { stop_ = closing_.load(); }
 };
 
 // Registers the types above for queued connections (call once, before connecting).

@@ -3,6 +3,8 @@
 #include "analysis/drift.h"
 #include "data/recall.h"
 #include "runs/registry.h"
+#include "train/evaluate.h"
+#include "train/metrics.h"
 #include "tokenize/tokenizer.h"
 #include "util/errors.h"
 #include "util/files.h"
@@ -217,11 +219,26 @@ struct Evaluator {
     max_len = job.max_len > 0 ? job.max_len : trained_len.is_number_integer() ? trained_len.get<int64_t>() : 128;
   }
 
-  std::map<std::string, double> score(const std::vector<int64_t>& knock_out, std::vector<train::Prediction>* preds) {
+  // The metrics with `knock_out` switched off; std::nullopt once `stop` is set (checked before every
+  // batch of a GLUE split, whose encoding is kept for the next score: a sweep scores it often).
+  std::optional<std::map<std::string, double>> score(const std::vector<int64_t>& knock_out,
+                                                     std::vector<train::Prediction>* preds,
+                                                     const std::atomic<bool>* stop = nullptr) {
     r.model->set_knock_out(knock_out);
     if (recall) return train::evaluate_recall(r.model, *recall, job.split, job.batch, left);
-    return train::evaluate(r.model, r.tokenizer, *split, max_len, job.batch, preds, left);
+    if (enc.empty()) enc = train::encode_split(r.tokenizer, *split, max_len);
+    const auto n = static_cast<int64_t>(enc.size());
+    const int64_t chunk = job.batch;  // the batches of one pass, with a look at `stop` before each
+    std::vector<double> predicted;
+    for (int64_t s = 0; s < n; s += chunk) {
+      if (stop && stop->load()) return std::nullopt;
+      const auto p = train::predict_range(r.model, enc, s, std::min(n, s + chunk), job.batch, left, preds);  // appends to preds
+      predicted.insert(predicted.end(), p.begin(), p.end());
+    }
+    if (!split->labelled) return std::map<std::string, double>{};
+    return train::glue_metrics(split->task.name, train::split_labels(*split), predicted);
   }
+  std::vector<Encoding> enc;
 };
 
 }  // namespace
@@ -232,7 +249,7 @@ EvalOutcome evaluate(const EvalJob& job) {
   std::vector<train::Prediction> preds;
   const bool want = !job.predictions.empty();
   if (want && ev.recall) throw std::invalid_argument("--predictions: a recall task's answers are not written per example");
-  out.metrics = ev.score(job.knock_out, want ? &preds : nullptr);
+  out.metrics = *ev.score(job.knock_out, want ? &preds : nullptr);
   if (want) {
     std::string tsv = "index\tprediction\n";
     for (size_t i = 0; i < preds.size(); ++i) {
@@ -244,20 +261,22 @@ EvalOutcome evaluate(const EvalJob& job) {
   return out;
 }
 
-std::vector<KnockOutRow> knock_out_sweep(const EvalJob& job, EvalOutcome* base) {
+std::vector<KnockOutRow> knock_out_sweep(const EvalJob& job, EvalOutcome* base, const std::atomic<bool>* stop) {
   Evaluator ev(job);
   if (base) *base = ev.base;
   const std::string schedule = ev.r.model->config().schedule;
-  std::vector<KnockOutRow> rows;
-  rows.push_back({"none", {}, ev.score({}, nullptr)});
-  for (size_t i = 0; i < schedule.size(); ++i) {
-    const std::vector<int64_t> one = {static_cast<int64_t>(i)};
-    rows.push_back({std::to_string(i) + " (" + schedule[i] + ")", one, ev.score(one, nullptr)});
-  }
+  std::vector<std::pair<std::string, std::vector<int64_t>>> plan = {{"none", {}}};
+  for (size_t i = 0; i < schedule.size(); ++i)
+    plan.push_back({std::to_string(i) + " (" + schedule[i] + ")", {static_cast<int64_t>(i)}});
   for (char kind : layer_letters()) {
     const std::vector<int64_t> all = layers_of_kind(schedule, kind);
-    if (all.empty() || all.size() == 1) continue;  // a single layer of a kind is already a row
-    rows.push_back({std::string("all ") + kind, all, ev.score(all, nullptr)});
+    if (all.size() > 1) plan.push_back({std::string("all ") + kind, all});  // a single layer is already a row
+  }
+  std::vector<KnockOutRow> rows;
+  for (const auto& [what, layers] : plan) {
+    auto metrics = ev.score(layers, nullptr, stop);
+    if (!metrics) break;
+    rows.push_back({what, layers, std::move(*metrics)});
   }
   ev.r.model->set_knock_out({});
   return rows;

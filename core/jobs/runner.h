@@ -12,6 +12,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include <atomic>
 #include <functional>
 #include <optional>
 #include <string>
@@ -79,7 +80,10 @@ struct KnockOutRow {
   std::vector<int64_t> layers;
   std::map<std::string, double> metrics;
 };
-std::vector<KnockOutRow> knock_out_sweep(const EvalJob& job, EvalOutcome* base = nullptr);
+// `stop` (optional) is checked before every batch: a stopped sweep returns the rows it finished
+// (the studio's window, closing mid-sweep, waits for one batch, not a whole evaluation).
+std::vector<KnockOutRow> knock_out_sweep(const EvalJob& job, EvalOutcome* base = nullptr,
+                                         const std::atomic<bool>* stop = nullptr);
 // The same, recorded in the registry as an "eval" run with id `record_dir` (the studio's Evaluate).
 EvalOutcome evaluate(const EvalJob& job, const std::string& record_dir, const Recording& rec);
 
