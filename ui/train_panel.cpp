@@ -6,6 +6,7 @@
 #include "project.h"
 #include "runs/registry.h"
 #include "train/metrics.h"
+#include "util/cpu_features.h"
 
 #include <QComboBox>
 #include <QDateTime>
@@ -123,6 +124,14 @@ TrainPanel::TrainPanel(QWidget* parent) : QWidget(parent) {
   device_->addItem("cpu");
   if (torch::cuda::is_available()) device_->addItem("cuda");
   of->addRow("Device", device_);
+  precision_ = new QComboBox;
+  precision_->setObjectName("precision");
+  precision_->addItems({"fp32", "bf16"});
+  precision_->setToolTip(QString::fromStdString(
+      "fp32: every product in fp32 (the default; the analysis views always use fp32: padding drift is read at 1e-15).\n"
+      "bf16: matrix products autocast to bf16, master weights, optimizer state, LayerNorm, softmax and losses in fp32.\n"
+      "This CPU: " + cpu_bf16().describe()));
+  of->addRow("Precision", precision_);
   lv->addWidget(opt_box);
 
   auto* buttons = new QHBoxLayout;
@@ -273,7 +282,7 @@ TrainRequest TrainPanel::request(const QString& kind) const {
   rq.train.lr = lr_->value();
   rq.train.eval_every = eval_every_->value();
   rq.train.log_every = 1;
-  rq.train.device = parse_device(device_->currentText().toStdString());
+  setDeviceAndPrecision(rq.train);
   if (!corpus_->text().isEmpty()) rq.corpus = {corpus_->text().toStdString()};
   rq.tokenizer = tokenizer_->text().toStdString();
   rq.vocab = vocab_->value();
@@ -349,7 +358,7 @@ void TrainPanel::startRecallDemo() {
   TrainRequest rq = request("finetune");
   rq.model = demo.model, rq.train = demo.train, rq.recall = demo.task;
   rq.train.log_every = 1;
-  rq.train.device = parse_device(device_->currentText().toStdString());
+  setDeviceAndPrecision(rq.train);
   rq.task = data::to_string(demo.task.kind);
   rq.init.clear();
   rq.probe_sentences.clear();  // padding drift probes are text; this task has its own vocabulary
@@ -529,6 +538,11 @@ void TrainPanel::compareChecked() {
   replot_lazy(compare_plot_);
 }
 
+void TrainPanel::setDeviceAndPrecision(train::TrainOptions& o) const {
+  o.device = parse_device(device_->currentText().toStdString());
+  o.bf16 = precision_->currentText() == "bf16";
+}
+
 nlohmann::json TrainPanel::state() const {
   return {{"corpus", corpus_->text().toStdString()},     {"tokenizer", tokenizer_->text().toStdString()},
           {"vocab", vocab_->value()},                    {"task", task_->currentText().toStdString()}, {"recall_pairs", pairs_->value()},
@@ -537,7 +551,8 @@ nlohmann::json TrainPanel::state() const {
           {"runs_root", runs_root_edit_->text().toStdString()},
           {"steps", steps_->value()},                    {"batch", batch_->value()},
           {"max_len", max_len_->value()},                {"lr", lr_->value()},
-          {"eval_every", eval_every_->value()},          {"device", device_->currentText().toStdString()}};
+          {"eval_every", eval_every_->value()},          {"device", device_->currentText().toStdString()},
+          {"precision", precision_->currentText().toStdString()}};
 }
 
 void TrainPanel::restore(const nlohmann::json& j) {
@@ -557,7 +572,7 @@ void TrainPanel::restore(const nlohmann::json& j) {
   str("runs_root", runs_root_edit_);
   num("vocab", vocab_), num("steps", steps_), num("batch", batch_), num("max_len", max_len_), num("eval_every", eval_every_);
   num("recall_pairs", pairs_);
-  combo("task", task_), combo("split", split_), combo("device", device_);
+  combo("task", task_), combo("split", split_), combo("device", device_), combo("precision", precision_);
   if (j.contains("lr") && j["lr"].is_number()) lr_->setValue(j["lr"].get<double>());
 }
 

@@ -97,7 +97,8 @@ class TrainPanel : public QWidget {
   QString registry_, runs_root_, current_kind_;
   QStringList probes_;
   QLineEdit *corpus_, *tokenizer_, *data_, *init_, *eval_run_, *runs_root_edit_;
-  QComboBox *task_, *device_, *split_;
+  QComboBox *task_, *device_, *precision_, *split_;
+  void setDeviceAndPrecision(train::TrainOptions& o) const;  // the Device and Precision fields
   QSpinBox *vocab_, *steps_, *batch_, *max_len_, *eval_every_, *pairs_;
   QDoubleSpinBox* lr_;
   QPushButton *pretrain_, *finetune_, *evaluate_, *pause_, *stop_, *export_, *recall_demo_;

@@ -81,7 +81,7 @@ std::string resolve(const std::string& base_dir, const std::string& p) {
 // Training budget fields a grid may set (a subset of TrainOptions).
 train::TrainOptions budget(const json& j, const std::string& where, const std::string& section, train::TrainOptions o,
                            int* vocab, int64_t* max_train) {
-  std::set<std::string> keys = {"steps", "batch", "max_len", "lr", "warmup", "weight_decay", "clip", "accum", "device", "padding", "eval_every", "stop_at"};
+  std::set<std::string> keys = {"steps", "batch", "max_len", "lr", "warmup", "weight_decay", "clip", "accum", "device", "precision", "padding", "eval_every", "stop_at"};
   if (vocab) keys.insert("vocab");
   if (max_train) keys.insert("max_train");
   if (section == "pretrain") keys.insert("corpus");
@@ -105,6 +105,11 @@ train::TrainOptions budget(const json& j, const std::string& where, const std::s
     } catch (const std::invalid_argument& e) {
       grid_error(where, f("device"), e.what());
     }
+  }
+  if (j.contains("precision")) {
+    const std::string p = get_string(j["precision"], where, f("precision"));
+    if (p != "fp32" && p != "bf16") grid_error(where, f("precision"), "'" + p + "' is not one of: fp32, bf16");
+    o.bf16 = p == "bf16";
   }
   if (j.contains("padding")) {
     const std::string side = get_string(j["padding"], where, f("padding"));

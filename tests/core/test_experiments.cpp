@@ -132,6 +132,13 @@ TEST_CASE(bad_grids_name_the_file_and_field) {
   j["finetune"]["stop_at"] = 0.99;
   EXPECT_EQ(experiments::Grid::from_json(j, "g.json").finetune.stop_at, 0.99);
   j = toy_grid();
+  j["finetune"]["precision"] = "fp8";
+  EXPECT_THROWS_WITH(experiments::Grid::from_json(j, "g.json"), "g.json", "finetune.precision", "fp8", "fp32, bf16");
+  j["finetune"]["precision"] = "bf16";
+  EXPECT(experiments::Grid::from_json(j, "g.json").finetune.bf16);
+  j["finetune"]["precision"] = "fp32";
+  EXPECT(!experiments::Grid::from_json(j, "g.json").finetune.bf16);
+  j = toy_grid();
   j.erase("data");
   EXPECT_THROWS_WITH(experiments::Grid::from_json(j, "g.json"), "'data'", "missing");
 }
@@ -176,6 +183,9 @@ TEST_CASE(the_recall_grid_has_the_design_its_document_reports) {
       const auto b = grid->task_budget.find(label);
       const int64_t batch = b != grid->task_budget.end() ? b->second.batch_size : grid->finetune.batch_size;
       EXPECT_EQ(batch * t.length, int64_t{4096});
+      // The calibration (docs/results/recall.md): 600 steps up to length 128, 3,000 at 256.
+      const int64_t steps = b != grid->task_budget.end() ? b->second.steps : grid->finetune.steps;
+      if (grid == &g && t.length <= 256) EXPECT_EQ(steps, t.length == 256 ? int64_t{3000} : int64_t{600});
     }
   }
   std::set<int64_t> mqar, needle;

@@ -85,7 +85,9 @@ class Monkey : public QObject {
     tokenizer_ = QString::fromStdString(Tokenizer::train(o));
     // Dialogs (file choosers, warnings, "a run is going") are answered by this timer: a file
     // dialog gets a path in the scratch folder, a message box its default or Escape.
-    connect(&closer_, &QTimer::timeout, this, [this] { answerDialog(); });
+    // The answer is queued, not given inside the timer's slot: a dialog's accept() may open
+    // another (a "replace the file?" box), whose answer needs the timer to fire again.
+    connect(&closer_, &QTimer::timeout, this, [this] { QMetaObject::invokeMethod(this, [this] { answerDialog(); }, Qt::QueuedConnection); });
     closer_.start(50);
     openWindow();
   }

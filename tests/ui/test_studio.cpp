@@ -562,6 +562,23 @@ class TestStudio : public QObject {
     QVERIFY(p->button("pretrain")->isEnabled());
   }
 
+  // Device / Precision: bf16 reaches the job's options (the run log then says which engine the
+  // CPU has), is kept in the project state, and fp32 is the default.
+  void precisionReachesTheRequest() {
+    QVERIFY(win_);
+    TrainPanel* p = win_->trainPanel();
+    auto* precision = p->findChild<QComboBox*>("precision");
+    QVERIFY(precision);
+    QCOMPARE(precision->currentText(), QString("fp32"));
+    QVERIFY(!p->request("pretrain").train.bf16);
+    p->restore({{"precision", "bf16"}});
+    QVERIFY(p->request("pretrain").train.bf16);
+    QCOMPARE(QString::fromStdString(p->state().value("precision", "")), QString("bf16"));
+    QVERIFY(precision->toolTip().contains("This CPU: "));
+    p->restore({{"precision", "fp32"}});
+    QVERIFY(!p->request("finetune").train.bf16);
+  }
+
   void projectsRoundTrip() {
     QVERIFY(win_);
     MainWindow& w = *win_;
