@@ -72,7 +72,8 @@ for b in "${BUILDS[@]}"; do
     logf="$dir/monkey/seed-$seed.out"
     log "$b: seed $seed ($ACTIONS actions)"
     rc=0
-    env $(run_env "$b") QT_QPA_PLATFORM=offscreen OMP_NUM_THREADS=1 \
+    # A seed that has not ended in 15 minutes hangs: killed, and counted as a finding (exit 124).
+    timeout --kill-after=10 900 env $(run_env "$b") QT_QPA_PLATFORM=offscreen OMP_NUM_THREADS=1 \
       "$dir/tests/studio_monkey" --seed "$seed" --actions "$ACTIONS" --log "$dir/monkey/seed-$seed.log" > "$logf" 2>&1 || rc=$?
     s=$(grep -E '^\[monkey\] seed' "$logf" || true)
     n=$(sed -n 's/.*: \([0-9]*\) actions in.*/\1/p' <<< "$s")
