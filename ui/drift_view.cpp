@@ -2,6 +2,8 @@
 
 #include "plot_util.h"
 
+#include <algorithm>
+
 #include <QCheckBox>
 #include <QComboBox>
 #include <QHBoxLayout>
@@ -91,7 +93,7 @@ void DriftView::redraw() {
     g->setName(QString::fromStdString(c.config));
     style_series(g, static_cast<int>(i), 7);  // pre and pre+post coincide: both stay visible
     const auto& y = cls ? c.cls : c.mean;
-    for (size_t k = 0; k < c.pads.size(); ++k) {
+    for (size_t k = 0; k < std::min(c.pads.size(), y.size()); ++k) {
       const double v = log_->isChecked() ? std::max(y[k], kLogFloor) : y[k];
       g->addData(static_cast<double>(c.pads[k]), v);
       ymax = std::max(ymax, y[k]);
@@ -108,7 +110,12 @@ void DriftView::redraw() {
     plot_->yAxis->setRange(0, std::max(ymax * 1.1, 1e-6));
     plot_->yAxis->setLabel("cosine distance 1 − cos");
   }
-  if (!curves_.empty()) plot_->xAxis->setRange(-0.5, static_cast<double>(curves_.front().pads.back()) + 0.5);
+  // A curve may have no points (every probe longer than the model's max_len, or a drift stopped
+  // before its first pad count): the axis spans the pad counts the curves have.
+  int64_t max_pad = -1;
+  for (const auto& c : curves_)
+    if (!c.pads.empty()) max_pad = std::max(max_pad, c.pads.back());
+  if (max_pad >= 0) plot_->xAxis->setRange(-0.5, static_cast<double>(max_pad) + 0.5);
   replot_lazy(plot_);
 
   QStringList header{"pads"};

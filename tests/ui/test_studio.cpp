@@ -562,6 +562,29 @@ class TestStudio : public QObject {
     QVERIFY(p->button("pretrain")->isEnabled());
   }
 
+  // Found by the GUI monkey (seeds 21, 26, 29 of its first campaign crashed): live drift during a
+  // run with max length 32, where every probe is longer than the model takes, gives curves with
+  // no points, and the view read the last pad count of an empty curve. Empty, stopped (shorter)
+  // and whole curves together draw and tabulate, in both measures.
+  void driftViewTakesCurvesWithoutPoints() {
+    DriftView v;
+    analysis::DriftCurve empty, part, whole;
+    empty.config = "pre";
+    part.config = "post", part.pads = {0, 1}, part.cls = {0, 0.1}, part.mean = {0, 0.05};
+    whole.config = "full", whole.pads = {0, 1, 2}, whole.cls = {0, 0, 0}, whole.mean = {0, 0, 0};
+    v.setCurves({empty}, "no probe fits");
+    QCOMPARE(v.plot()->graphCount(), 1);
+    QCOMPARE(v.plot()->graph(0)->dataCount(), 0);
+    v.setCurves({empty, part, whole}, "stopped part-way");
+    QCOMPARE(v.plot()->graphCount(), 3);
+    QCOMPARE(v.plot()->graph(1)->dataCount(), 2);
+    QCOMPARE(v.plot()->xAxis->range().upper, 2.5);
+    for (auto* c : v.findChildren<QComboBox*>())
+      for (int i = 0; i < c->count(); ++i) c->setCurrentIndex(i);  // every measure redraws
+    for (auto* b : v.findChildren<QCheckBox*>()) b->toggle();        // log / linear
+    QCOMPARE(v.plot()->graphCount(), 3);
+  }
+
   // Device / Precision: bf16 reaches the job's options (the run log then says which engine the
   // CPU has), is kept in the project state, and fp32 is the default.
   void precisionReachesTheRequest() {
