@@ -92,7 +92,10 @@ for b in "${BUILDS[@]}"; do
     findings=$(( findings + f )); reports=$(( reports + r ))
     if [ "$rc" -ne 0 ] || [ "$f" -ne 0 ] || [ "$r" -ne 0 ] || [ -z "$s" ]; then
       FAILED=1
-      DETAILS+=("- $b, seed $seed: exit $rc, $f findings, $r sanitizer reports; replay: \`studio_monkey --replay $dir/monkey/seed-$seed.log\`; first lines:")
+      how="exit $rc"
+      if [ "$rc" -eq 124 ] || [ "$rc" -eq 137 ]; then how="hung (killed after 15 minutes)"
+      elif [ "$rc" -gt 128 ]; then how="crashed: signal $((rc - 128)) ($(kill -l $((rc - 128)) 2>/dev/null || echo ?)) during the action on the last line of its log"; fi
+      DETAILS+=("- $b, seed $seed: $how, $f findings, $r sanitizer reports; replay: \`studio_monkey --replay $dir/monkey/seed-$seed.log\`")
       while IFS= read -r l; do DETAILS+=("    $l"); done < <(grep -E '^\[monkey\] FINDING|^WARNING: ThreadSanitizer|ERROR: (Address|Leak)Sanitizer|runtime error:|^SUMMARY' "$logf" | head -5)
     fi
     seeds=$(( seeds + 1 )); seed=$(( seed + 1 ))
