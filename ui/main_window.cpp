@@ -22,6 +22,7 @@
 #include <QLineEdit>
 #include <QMenuBar>
 #include <QMessageBox>
+#include <QPointer>
 #include <QScrollArea>
 #include <QStatusBar>
 #include <QTabWidget>
@@ -30,6 +31,13 @@
 #include <qcustomplot.h>
 
 namespace mabert::ui {
+
+struct MainWindow::PlotExport {
+  QString dir;
+  QStringList formats, written;
+  QList<QPair<QPointer<QCustomPlot>, QString>> plots;  // a plot may go (a view rebuilt) meanwhile
+  int next = 0;
+};
 
 // --- StallMonitor --------------------------------------------------------------------------------
 
@@ -180,8 +188,7 @@ void MainWindow::buildMenus() {
   file->addAction("Export all plots…", this, [this] {
     const QString d = QFileDialog::getExistingDirectory(this, "Export every plot (PNG, PDF, SVG) into");
     if (d.isEmpty()) return;
-    const auto files = exportAllPlots(d, {"png", "pdf", "svg"});
-    statusBar()->showMessage(QString("%1 files written to %2").arg(files.size()).arg(d), 8000);
+    if (!startExportAllPlots(d, {"png", "pdf", "svg"})) statusBar()->showMessage("an export of the plots is still going", 5000);
   });
   file->addSeparator();
   file->addAction("&Quit", QKeySequence::Quit, this, &QWidget::close);
@@ -460,9 +467,8 @@ void MainWindow::setPresentationMode(bool on) {
   }
 }
 
-QStringList MainWindow::exportAllPlots(const QString& dir, const QStringList& formats) {
-  QDir().mkpath(dir);
-  QStringList written;
+QList<QPair<QCustomPlot*, QString>> MainWindow::plotsToExport() const {
+  QList<QPair<QCustomPlot*, QString>> out;
   QSet<QString> used;
   for (auto* p : findChildren<QCustomPlot*>()) {
     QString name = "plot";
@@ -471,12 +477,52 @@ QStringList MainWindow::exportAllPlots(const QString& dir, const QStringList& fo
     QString unique = name;
     for (int i = 2; used.contains(unique); ++i) unique = name + "-" + QString::number(i);
     used.insert(unique);
-    for (const auto& fmt : formats) {
-      const QString path = dir + "/" + unique + "." + fmt;
-      if (export_plot(p, path)) written << path;
-    }
+    out.append({p, unique});
+  }
+  return out;
+}
+
+namespace {
+QStringList export_one(QCustomPlot* p, const QString& dir, const QString& name, const QStringList& formats) {
+  QStringList written;
+  for (const auto& fmt : formats) {
+    const QString path = dir + "/" + name + "." + fmt;
+    if (export_plot(p, path)) written << path;
   }
   return written;
+}
+}  // namespace
+
+QStringList MainWindow::exportAllPlots(const QString& dir, const QStringList& formats) {
+  QDir().mkpath(dir);
+  QStringList written;
+  for (const auto& [p, name] : plotsToExport()) written << export_one(p, dir, name, formats);
+  return written;
+}
+
+bool MainWindow::startExportAllPlots(const QString& dir, const QStringList& formats) {
+  if (export_) return false;
+  QDir().mkpath(dir);
+  export_ = std::make_unique<PlotExport>();
+  export_->dir = dir, export_->formats = formats;
+  for (const auto& [p, name] : plotsToExport()) export_->plots.append({QPointer<QCustomPlot>(p), name});
+  QTimer::singleShot(0, this, &MainWindow::exportNextPlot);  // `this` as context: nothing fires after the window
+  return true;
+}
+
+void MainWindow::exportNextPlot() {
+  if (!export_) return;
+  PlotExport& e = *export_;
+  if (e.next < e.plots.size()) {
+    const auto& [p, name] = e.plots[e.next++];
+    if (p) e.written << export_one(p, e.dir, name, e.formats);
+    statusBar()->showMessage(QString("exporting plots: %1 of %2").arg(e.next).arg(e.plots.size()));
+    QTimer::singleShot(0, this, &MainWindow::exportNextPlot);
+    return;
+  }
+  const auto done = std::move(export_);
+  statusBar()->showMessage(QString("%1 files written to %2").arg(done->written.size()).arg(done->dir), 8000);
+  emit plotsExported(done->dir, done->written);
 }
 
 void MainWindow::closeEvent(QCloseEvent* e) {

@@ -10,6 +10,9 @@
 #include <QElapsedTimer>
 #include <QMainWindow>
 
+#include <memory>
+
+class QCustomPlot;
 class QLabel;
 class QTabWidget;
 
@@ -73,9 +76,15 @@ class MainWindow : public QMainWindow {
   void setPresentationMode(bool on);
   // Writes every plot of the window as PNG (and optionally PDF/SVG) into `dir`; returns the files.
   QStringList exportAllPlots(const QString& dir, const QStringList& formats = {"png"});
+  // The same, one plot per turn of the event loop, so the window answers while it writes (File →
+  // Export all plots); plotsExported reports the files. A second request while one runs is refused
+  // (false).
+  bool startExportAllPlots(const QString& dir, const QStringList& formats);
+  bool exportingPlots() const { return export_ != nullptr; }
 
  signals:
   void modelLoaded(const mabert::ui::ModelSource& source);
+  void plotsExported(const QString& dir, const QStringList& files);
   // Requests to the workers (queued: they live on their own threads).
   void loadRunRequested(const QString& run_dir);
   void trainRequested(const mabert::ui::TrainRequest& request);
@@ -94,6 +103,11 @@ class MainWindow : public QMainWindow {
   void wireRecallDemo();   // Data & runs' recall demo: train, then open the attention view on an example
   void initUntrainedModel();
   void setProbesFromCorpus();
+  // Every plot of the window with the file name (without extension) its export gets.
+  QList<QPair<QCustomPlot*, QString>> plotsToExport() const;
+  void exportNextPlot();
+  struct PlotExport;
+  std::unique_ptr<PlotExport> export_;
 
   StudioOptions opt_;
   Composer* composer_;

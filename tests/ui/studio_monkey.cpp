@@ -178,8 +178,8 @@ class Monkey : public QObject {
     } else if (op == "load-run") {
       loadRun(num(1));
     } else if (op == "export-plots") {
-      const QString dir = root_ + "/plots";
-      w_->exportAllPlots(dir, {"png", "svg"});
+      // As File → Export all plots does it: one plot per turn of the event loop.
+      w_->startExportAllPlots(root_ + "/plots", {"png", "svg"});
     } else if (op == "project") {
       const QString path = QString("%1/projects/p%2.mabert.json").arg(root_).arg(num(2));
       if (a[1] == "save") {

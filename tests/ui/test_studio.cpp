@@ -837,6 +837,21 @@ class TestStudio : public QObject {
     QString err;
     QVERIFY(!export_plot(win_->analysis()->mapView()->plot(), dir + "/x.bmpx", &err));
     QVERIFY(err.contains("x.bmpx"));
+    // File → Export all plots writes the same files one plot per turn of the event loop (the GUI
+    // monkey once saw the window stop answering for 5.5 s during the all-at-once export).
+    QSignalSpy done(win_.get(), &MainWindow::plotsExported);
+    QVERIFY(win_->startExportAllPlots(dir + "/stepwise", {"png", "pdf", "svg"}));
+    QVERIFY(win_->exportingPlots());
+    QVERIFY(!win_->startExportAllPlots(dir + "/again", {"png"}));  // one at a time
+    int turns = 0;
+    while (done.isEmpty() && turns < 10000) QCoreApplication::processEvents(), ++turns;
+    QCOMPARE(done.size(), 1);
+    QVERIFY(turns > 10);  // the event loop ran between plots
+    QStringList names, stepwise_names;
+    for (const auto& f : files) names << QFileInfo(f).fileName();
+    for (const auto& f : done.first().at(1).toStringList()) stepwise_names << QFileInfo(f).fileName();
+    QCOMPARE(stepwise_names, names);
+    QVERIFY(!win_->exportingPlots());
   }
 
   // Under Xvfb (MABERT_SCREENSHOT_DIR set): the window as `setup.sh run` opens it, on the shipped
