@@ -110,26 +110,27 @@ void DriftView::redraw() {
     plot_->yAxis->setRange(0, std::max(ymax * 1.1, 1e-6));
     plot_->yAxis->setLabel("cosine distance 1 − cos");
   }
-  // A curve may have no points (every probe longer than the model's max_len, or a drift stopped
-  // before its first pad count): the axis spans the pad counts the curves have.
-  int64_t max_pad = -1;
-  for (const auto& c : curves_)
-    if (!c.pads.empty()) max_pad = std::max(max_pad, c.pads.back());
-  if (max_pad >= 0) plot_->xAxis->setRange(-0.5, static_cast<double>(max_pad) + 0.5);
+  // A curve may have fewer points than another, or none (every probe longer than the model's
+  // max_len, or a drift stopped part-way): the axis and the table follow the longest curve (the
+  // curves share their pad counts, a stopped one ends early).
+  const auto longest = std::max_element(curves_.begin(), curves_.end(),
+                                        [](const auto& a, const auto& b) { return a.pads.size() < b.pads.size(); });
+  const std::vector<int64_t> no_pads;
+  const std::vector<int64_t>& pads = longest == curves_.end() ? no_pads : longest->pads;
+  if (!pads.empty()) plot_->xAxis->setRange(-0.5, static_cast<double>(pads.back()) + 0.5);
   replot_lazy(plot_);
 
   QStringList header{"pads"};
   for (const auto& c : curves_) header << QString::fromStdString(c.config) + (cls ? " CLS" : " mean");
   QVector<QStringList> rows;
-  if (!curves_.empty())
-    for (size_t k = 0; k < curves_.front().pads.size(); ++k) {
-      QStringList r{QString::number(curves_.front().pads[k])};
-      for (const auto& c : curves_) {
-        const auto& y = cls ? c.cls : c.mean;
-        r << (k < y.size() ? QString::number(y[k], 'g', 4) : QString());
-      }
-      rows.push_back(r);
+  for (size_t k = 0; k < pads.size(); ++k) {
+    QStringList r{QString::number(pads[k])};
+    for (const auto& c : curves_) {
+      const auto& y = cls ? c.cls : c.mean;
+      r << (k < y.size() ? QString::number(y[k], 'g', 4) : QString());
     }
+    rows.push_back(r);
+  }
   fill_table(table_, header, rows);
 }
 

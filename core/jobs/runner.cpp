@@ -4,7 +4,6 @@
 #include "data/recall.h"
 #include "runs/registry.h"
 #include "train/evaluate.h"
-#include "train/metrics.h"
 #include "tokenize/tokenizer.h"
 #include "util/errors.h"
 #include "util/files.h"
@@ -227,16 +226,7 @@ struct Evaluator {
     r.model->set_knock_out(knock_out);
     if (recall) return train::evaluate_recall(r.model, *recall, job.split, job.batch, left);
     if (enc.empty()) enc = train::encode_split(r.tokenizer, *split, max_len);
-    const auto n = static_cast<int64_t>(enc.size());
-    const int64_t chunk = job.batch;  // the batches of one pass, with a look at `stop` before each
-    std::vector<double> predicted;
-    for (int64_t s = 0; s < n; s += chunk) {
-      if (stop && stop->load()) return std::nullopt;
-      const auto p = train::predict_range(r.model, enc, s, std::min(n, s + chunk), job.batch, left, preds);  // appends to preds
-      predicted.insert(predicted.end(), p.begin(), p.end());
-    }
-    if (!split->labelled) return std::map<std::string, double>{};
-    return train::glue_metrics(split->task.name, train::split_labels(*split), predicted);
+    return train::evaluate_encoded(r.model, *split, enc, job.batch, preds, left, stop);
   }
   std::vector<Encoding> enc;
 };

@@ -18,14 +18,15 @@ std::vector<Encoding> encode_split(const Tokenizer& tok, const data::GlueSplit& 
 }
 
 std::vector<double> predict_range(MaBert& model, const std::vector<Encoding>& enc, int64_t begin, int64_t end,
-                                  int64_t batch_size, bool left_padding, std::vector<Prediction>* predictions) {
+                                  int64_t batch_size, bool left_padding, std::vector<Prediction>* predictions,
+                                  const std::atomic<bool>* stop) {
   torch::NoGradGuard guard;
   const bool was_training = model->is_training();
   model->eval();
   const auto device = model->parameters().front().device();
   const bool regression = model->config().head == Head::Regression;
   std::vector<double> preds;
-  for (int64_t s = begin; s < end; s += batch_size) {
+  for (int64_t s = begin; s < end && !(stop && stop->load()); s += batch_size) {
     std::vector<const Encoding*> items;
     for (int64_t i = s; i < std::min(end, s + batch_size); ++i) items.push_back(&enc[static_cast<size_t>(i)]);
     data::Batch b = to_device(data::collate(items, {0, left_padding}), device);
@@ -56,10 +57,17 @@ std::vector<double> predict_range(MaBert& model, const std::vector<Encoding>& en
 
 std::map<std::string, double> evaluate(MaBert& model, const Tokenizer& tok, const data::GlueSplit& split, int64_t max_len,
                                        int64_t batch_size, std::vector<Prediction>* predictions, bool left_padding) {
-  const auto enc = encode_split(tok, split, max_len);
+  return *evaluate_encoded(model, split, encode_split(tok, split, max_len), batch_size, predictions, left_padding);
+}
+
+std::optional<std::map<std::string, double>> evaluate_encoded(MaBert& model, const data::GlueSplit& split,
+                                                              const std::vector<Encoding>& enc, int64_t batch_size,
+                                                              std::vector<Prediction>* predictions, bool left_padding,
+                                                              const std::atomic<bool>* stop) {
   const std::vector<double> preds =
-      predict_range(model, enc, 0, static_cast<int64_t>(enc.size()), batch_size, left_padding, predictions);
-  if (!split.labelled) return {};
+      predict_range(model, enc, 0, static_cast<int64_t>(enc.size()), batch_size, left_padding, predictions, stop);
+  if (preds.size() < enc.size()) return std::nullopt;  // stopped
+  if (!split.labelled) return std::map<std::string, double>{};
   return glue_metrics(split.task.name, split_labels(split), preds);
 }
 

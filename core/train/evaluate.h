@@ -6,7 +6,9 @@
 #include "model/mabert.h"
 #include "tokenize/tokenizer.h"
 
+#include <atomic>
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -23,11 +25,20 @@ struct Prediction {
 std::map<std::string, double> evaluate(MaBert& model, const Tokenizer& tok, const data::GlueSplit& split, int64_t max_len,
                                        int64_t batch_size, std::vector<Prediction>* predictions = nullptr,
                                        bool left_padding = false);
+// The same on the split's encoding (encode_split), for a caller that scores it more than once;
+// std::nullopt when `stop` was set before the last batch.
+std::optional<std::map<std::string, double>> evaluate_encoded(MaBert& model, const data::GlueSplit& split,
+                                                              const std::vector<Encoding>& enc, int64_t batch_size,
+                                                              std::vector<Prediction>* predictions = nullptr,
+                                                              bool left_padding = false,
+                                                              const std::atomic<bool>* stop = nullptr);
 // The predictions (class index, or score) for examples [begin, end) of an encoded split, in
 // batches of `batch_size` counted from `begin`; with `predictions`, each one's details as well.
+// `stop` is looked at before every batch: once set, the predictions so far are returned.
 std::vector<double> predict_range(MaBert& model, const std::vector<Encoding>& enc, int64_t begin, int64_t end,
                                   int64_t batch_size, bool left_padding = false,
-                                  std::vector<Prediction>* predictions = nullptr);
+                                  std::vector<Prediction>* predictions = nullptr,
+                                  const std::atomic<bool>* stop = nullptr);
 // A labelled split's gold labels, in order.
 std::vector<double> split_labels(const data::GlueSplit& split);
 Prediction predict(MaBert& model, const Tokenizer& tok, const std::string& a, const std::string* b, int64_t max_len);

@@ -579,6 +579,7 @@ class TestStudio : public QObject {
     QCOMPARE(v.plot()->graphCount(), 3);
     QCOMPARE(v.plot()->graph(1)->dataCount(), 2);
     QCOMPARE(v.plot()->xAxis->range().upper, 2.5);
+    QCOMPARE(v.table()->rowCount(), 3);  // the rows follow the longest curve, not the (empty) first
     for (auto* c : v.findChildren<QComboBox*>())
       for (int i = 0; i < c->count(); ++i) c->setCurrentIndex(i);  // every measure redraws
     for (auto* b : v.findChildren<QCheckBox*>()) b->toggle();        // log / linear
