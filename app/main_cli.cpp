@@ -2,6 +2,7 @@
 #include "cli/commands.h"
 
 #include "model/config.h"
+#include "util/allocator.h"
 #include "util/errors.h"
 #include "util/openmp_wait.h"
 
@@ -25,6 +26,7 @@ bool runs_models(int argc, char** argv) {
 
 int main(int argc, char** argv) {
   if (runs_models(argc, argv)) mabert::bound_openmp_spinning(argv);
+  mabert::keep_freed_memory();
   CLI::App app{"mabert: hybrid Transformer–Mamba encoders (MaBERT) — inspect, train, evaluate, benchmark"};
   app.require_subcommand(1);
   app.set_version_flag("--version", "mabert 0.1.0");

@@ -6,10 +6,12 @@
 
 #include <ATen/Parallel.h>
 
+#include "util/allocator.h"
 #include "util/openmp_wait.h"
 
 int main(int argc, char** argv) {
   mabert::bound_openmp_spinning(argv);  // train and analysis workers share the cores
+  mabert::keep_freed_memory();
   QApplication app(argc, argv);
   QApplication::setApplicationName("mabert-studio");
   QApplication::setOrganizationName("mabert");

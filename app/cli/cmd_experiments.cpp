@@ -15,6 +15,7 @@
 #include "util/cores.h"
 #include "util/cpu_features.h"
 #include "util/files.h"
+#include "util/allocator.h"
 #include "util/openmp_wait.h"
 #include "util/svg_plot.h"
 
@@ -147,10 +148,10 @@ void add_bench_model_command(CLI::App* bench) {
       o.lengths = a->lengths, o.mode = mode, o.repeats = a->repeats, o.warmup = a->warmup;
       o.batch = mode == "train" ? a->train_batch : a->batch;
       o.device = parse_device(a->device), o.bf16 = a->bf16, o.scan = a->scan;
-      std::fprintf(stderr, "%s, batch %lld, %s%s, %d repeats after %d warm-up; d=%lld, %zu models; %d threads, OpenMP wait: %s\n",
+      std::fprintf(stderr, "%s, batch %lld, %s%s, %d repeats after %d warm-up; d=%lld, %zu models; %d threads, OpenMP wait: %s, %s\n",
                    mode.c_str(), static_cast<long long>(o.batch), to_string(o.device), o.bf16 ? " bf16" : " fp32", o.repeats,
                    o.warmup, static_cast<long long>(models.front().cfg.d_model), models.size(), at::get_num_threads(),
-                   openmp_wait_setting().c_str());
+                   openmp_wait_setting().c_str(), allocator_setting().c_str());
       if (const std::string w = o.bf16 ? bf16_warning(torch_device(o.device)) : ""; !w.empty())
         std::fprintf(stderr, "warning: %s\n", w.c_str());
       const auto pts = analysis::profile(models, o, [&](const analysis::ProfilePoint& p) {

@@ -9,5 +9,9 @@ void conv_bwd_avx512(const ConvParams<float>& p, const float* dy, float* dacc, f
   isa_avx512::bwd(p, dy, dacc, dx, dw, db);
 }
 
+void conv_fwd_bf16_avx512(const ConvParams<float, Bf16>& p, Bf16* y) { isa_avx512::fwd(p, y); }
+void conv_bwd_bf16_avx512(const ConvParams<float, Bf16>& p, const Bf16* dy, float* dacc, Bf16* dx, float* dw, float* db) {
+  isa_avx512::bwd(p, dy, dacc, dx, dw, db);
+}
 
 }  // namespace mabert::kernels::conv_cpu

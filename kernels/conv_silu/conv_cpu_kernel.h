@@ -9,6 +9,8 @@
 #include <ATen/Parallel.h>
 
 #include <algorithm>
+#include <type_traits>
+#include <vector>
 
 namespace CONV_ISA {
 using mabert::kernels::conv_cpu::ConvParams;
@@ -21,8 +23,8 @@ inline S sigmoid(S a) {
 }
 
 // a[c] = bias[c] + Σ_k w[k, c] · x[b, t + s(k − back), c], taps outside [0, L) skipped.
-template <typename S>
-inline void preactivation(const ConvParams<S>& p, int64_t b, int64_t t, S* __restrict a) {
+template <typename S, typename T>
+inline void preactivation(const ConvParams<S, T>& p, int64_t b, int64_t t, S* __restrict a) {
   const int64_t C = p.channels;
   const S* __restrict bias = p.bias;
 #pragma omp simd
@@ -30,28 +32,33 @@ inline void preactivation(const ConvParams<S>& p, int64_t b, int64_t t, S* __res
   for (int64_t k = 0; k < p.width; ++k) {
     const int64_t tt = t + p.step * (k - p.back);
     if (tt < 0 || tt >= p.length) continue;
-    const S* __restrict xr = p.x + b * p.stride_b + tt * p.stride_t;
+    const T* __restrict xr = p.x + b * p.stride_b + tt * p.stride_t;
     const S* __restrict w = p.wt + k * C;
 #pragma omp simd
-    for (int64_t c = 0; c < C; ++c) a[c] += w[c] * xr[c];
+    for (int64_t c = 0; c < C; ++c) a[c] += w[c] * to_compute(xr[c]);
   }
 }
 
-template <typename S>
-void fwd(const ConvParams<S>& p, S* y) {
+// y = SiLU(a), computed in S; rows stored as T go through a per-thread row of S.
+template <typename S, typename T>
+void fwd(const ConvParams<S, T>& p, T* y) {
   const int64_t L = p.length, C = p.channels;
   at::parallel_for(0, p.batch * L, 16, [&](int64_t r0, int64_t r1) {
+    std::vector<S> row(std::is_same_v<S, T> ? 0 : C);
     for (int64_t r = r0; r < r1; ++r) {
-      S* __restrict out = y + r * C;
+      S* __restrict out;
+      if constexpr (std::is_same_v<S, T>) out = y + r * C;
+      else out = row.data();
       preactivation(p, r / L, r % L, out);
 #pragma omp simd
       for (int64_t c = 0; c < C; ++c) out[c] = out[c] * sigmoid(out[c]);
+      if constexpr (!std::is_same_v<S, T>) store_row(out, y + r * C, C);
     }
   });
 }
 
-template <typename S>
-void bwd(const ConvParams<S>& p, const S* dy, S* dacc, S* dx, S* dw, S* db) {
+template <typename S, typename T>
+void bwd(const ConvParams<S, T>& p, const T* dy, S* dacc, T* dx, S* dw, S* db) {
   const int64_t L = p.length, C = p.channels, K = p.width;
   // Pass 1: dA per row, and each row chunk's share of dw and db.
   const int64_t rows = p.batch * L;
@@ -63,30 +70,33 @@ void bwd(const ConvParams<S>& p, const S* dy, S* dacc, S* dx, S* dw, S* db) {
       for (int64_t r = q * kRowsPerPartial; r < r_end; ++r) {
         const int64_t b = r / L, t = r % L;
         S* __restrict da = dacc + r * C;
-        const S* __restrict g = dy + r * C;
+        const T* __restrict g = dy + r * C;
         preactivation(p, b, t, da);
 #pragma omp simd
         for (int64_t c = 0; c < C; ++c) {
           const S a = da[c], sg = sigmoid(a);
-          da[c] = g[c] * sg * (S(1) + a * (S(1) - sg));
+          da[c] = to_compute(g[c]) * sg * (S(1) + a * (S(1) - sg));
           dbt[c] += da[c];
         }
         for (int64_t k = 0; k < K; ++k) {
           const int64_t tt = t + p.step * (k - p.back);
           if (tt < 0 || tt >= L) continue;
-          const S* __restrict xr = p.x + b * p.stride_b + tt * p.stride_t;
+          const T* __restrict xr = p.x + b * p.stride_b + tt * p.stride_t;
           S* __restrict w = dwt + k * C;
 #pragma omp simd
-          for (int64_t c = 0; c < C; ++c) w[c] += da[c] * xr[c];
+          for (int64_t c = 0; c < C; ++c) w[c] += da[c] * to_compute(xr[c]);
         }
       }
     }
   });
   // Pass 2: dx[τ] gathers the rows whose taps read τ.
   at::parallel_for(0, p.batch * L, 16, [&](int64_t r0, int64_t r1) {
+    std::vector<S> row(std::is_same_v<S, T> ? 0 : C);
     for (int64_t r = r0; r < r1; ++r) {
       const int64_t b = r / L, tau = r % L;
-      S* __restrict out = dx + r * C;
+      S* __restrict out;
+      if constexpr (std::is_same_v<S, T>) out = dx + r * C;
+      else out = row.data();
 #pragma omp simd
       for (int64_t c = 0; c < C; ++c) out[c] = S(0);
       for (int64_t k = 0; k < K; ++k) {
@@ -97,6 +107,7 @@ void bwd(const ConvParams<S>& p, const S* dy, S* dacc, S* dx, S* dw, S* db) {
 #pragma omp simd
         for (int64_t c = 0; c < C; ++c) out[c] += w[c] * da[c];
       }
+      if constexpr (!std::is_same_v<S, T>) store_row(out, dx + r * C, C);
     }
   });
 }

@@ -11,6 +11,7 @@
 
 #include <cstdlib>
 #include <cstring>
+#include <type_traits>
 
 namespace mabert::kernels {
 namespace cpu {
@@ -20,11 +21,17 @@ Isa best_isa() {
     Isa best = Isa::Base;
 #if MABERT_HAVE_X86_KERNELS
     if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) best = Isa::Avx2;
-    if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512dq")) best = Isa::Avx512;
+    if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512dq")) {
+      best = Isa::Avx512;
+      if (__builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512vl") &&
+          __builtin_cpu_supports("avx512bf16"))
+        best = Isa::Avx512Bf16;
+    }
 #endif
     if (const char* cap = std::getenv("MABERT_SCAN_ISA")) {
       if (std::strcmp(cap, "base") == 0) best = Isa::Base;
-      if (std::strcmp(cap, "avx2") == 0 && best == Isa::Avx512) best = Isa::Avx2;
+      if (std::strcmp(cap, "avx2") == 0 && best > Isa::Avx2) best = Isa::Avx2;
+      if (std::strcmp(cap, "avx512") == 0 && best > Isa::Avx512) best = Isa::Avx512;
     }
     return best;
   }();
@@ -33,6 +40,7 @@ Isa best_isa() {
 
 const char* isa_name(Isa isa) {
   switch (isa) {
+    case Isa::Avx512Bf16: return "avx512+bf16";
     case Isa::Avx512: return "avx512";
     case Isa::Avx2: return "avx2+fma";
     default: return "baseline";
@@ -55,35 +63,51 @@ void run_bwd(const cpu::ScanParams<float>& p, const cpu::ScanGrads<float>& g) {
   MABERT_BY_ISA(cpu::scan_bwd)(p, g);
 }
 void run_bwd(const cpu::ScanParams<double>& p, const cpu::ScanGrads<double>& g) { cpu::scan_bwd_base(p, g); }
+void run_fwd(const cpu::ScanParams<float, Bf16>& p) { MABERT_BY_ISA_BF16(cpu::scan_fwd_bf16)(p); }
+void run_bwd(const cpu::ScanParams<float, Bf16>& p, const cpu::ScanGrads<float, Bf16>& g) {
+  MABERT_BY_ISA_BF16(cpu::scan_bwd_bf16)(p, g);
+}
 
+// A tensor's data as the kernels' type (Bf16 is bit-compatible with at::BFloat16).
+template <typename S>
+S* ptr(const at::Tensor& t) {
+  if constexpr (std::is_same_v<S, Bf16>) return reinterpret_cast<Bf16*>(t.data_ptr<at::BFloat16>());
+  else return t.data_ptr<S>();
+}
 template <typename S>
 const S* cptr(const at::Tensor& t) {
-  return t.defined() ? t.data_ptr<S>() : nullptr;
+  return t.defined() ? ptr<S>(t) : nullptr;
+}
+template <typename T>
+constexpr at::ScalarType dtype_of() {
+  if constexpr (std::is_same_v<T, Bf16>) return at::kBFloat16;
+  else if constexpr (std::is_same_v<T, double>) return at::kDouble;
+  else return at::kFloat;
 }
 
 // Indices into the prepared argument list.
 enum Arg { kU, kDelta, kA, kB, kC, kD, kZ, kBias, kMask, kArgs };
 
-template <typename S>
-cpu::ScanParams<S> params_of(const variable_list& in, bool reverse, bool softplus) {
-  cpu::ScanParams<S> p;
+template <typename S, typename T>
+cpu::ScanParams<S, T> params_of(const variable_list& in, bool reverse, bool softplus) {
+  cpu::ScanParams<S, T> p;
   p.batch = in[kU].size(0), p.length = in[kU].size(1), p.channels = in[kU].size(2), p.dstate = in[kA].size(0);
   p.ld_u = in[kU].stride(1), p.ld_delta = in[kDelta].stride(1), p.ld_z = in[kZ].defined() ? in[kZ].stride(1) : 0;
   p.reverse = reverse, p.softplus = softplus;
-  p.u = cptr<S>(in[kU]), p.delta = cptr<S>(in[kDelta]), p.A = cptr<S>(in[kA]), p.B = cptr<S>(in[kB]);
-  p.C = cptr<S>(in[kC]), p.D = cptr<S>(in[kD]), p.z = cptr<S>(in[kZ]), p.bias = cptr<S>(in[kBias]);
+  p.u = cptr<T>(in[kU]), p.delta = cptr<T>(in[kDelta]), p.A = cptr<S>(in[kA]), p.B = cptr<S>(in[kB]);
+  p.C = cptr<S>(in[kC]), p.D = cptr<S>(in[kD]), p.z = cptr<T>(in[kZ]), p.bias = cptr<S>(in[kBias]);
   p.mask = cptr<S>(in[kMask]);
   return p;
 }
 
-template <typename S>
+template <typename S, typename T = S>
 at::Tensor forward_impl(const variable_list& in, bool reverse, bool softplus, at::Tensor* states, at::Tensor* delta) {
-  cpu::ScanParams<S> p = params_of<S>(in, reverse, softplus);
+  cpu::ScanParams<S, T> p = params_of<S, T>(in, reverse, softplus);
   at::Tensor y = at::empty({p.batch, p.length, p.channels}, in[kU].options());
-  p.y = y.data_ptr<S>();
-  if (states) {
-    *states = at::empty({p.batch, p.channels, p.length, p.dstate}, in[kU].options());
-    *delta = at::empty({p.batch, p.length, p.channels}, in[kU].options());
+  p.y = ptr<T>(y);
+  if (states) {  // fp32 (fp64) whatever the activations
+    *states = at::empty({p.batch, p.channels, p.length, p.dstate}, in[kA].options());
+    *delta = at::empty({p.batch, p.length, p.channels}, in[kA].options());
     p.states = states->data_ptr<S>();
     p.delta_out = delta->data_ptr<S>();
   }
@@ -91,19 +115,19 @@ at::Tensor forward_impl(const variable_list& in, bool reverse, bool softplus, at
   return y;
 }
 
-template <typename S>
+template <typename S, typename T = S>
 variable_list backward_impl(const variable_list& in, bool reverse, bool softplus, const at::Tensor& grad) {
-  cpu::ScanParams<S> p = params_of<S>(in, reverse, softplus);
+  cpu::ScanParams<S, T> p = params_of<S, T>(in, reverse, softplus);
   const int64_t Bsz = p.batch, L = p.length, Cp = p.channels, N = p.dstate, blocks = Cp / cpu::block_width<S>();
-  const at::Tensor dy = grad.contiguous();
-  const auto o = in[kU].options();
-  at::Tensor du = at::empty({Bsz, L, Cp}, o), ddelta = at::empty({Bsz, L, Cp}, o);
-  at::Tensor dz = in[kZ].defined() ? at::empty({Bsz, L, Cp}, o) : at::Tensor();
+  const at::Tensor dy = grad.to(dtype_of<T>()).contiguous();
+  const auto o = in[kA].options(), oa = in[kU].options();  // parameters' and activations' dtypes
+  at::Tensor du = at::empty({Bsz, L, Cp}, oa), ddelta = at::empty({Bsz, L, Cp}, oa);
+  at::Tensor dz = in[kZ].defined() ? at::empty({Bsz, L, Cp}, oa) : at::Tensor();
   at::Tensor dA = at::empty({Bsz, N, Cp}, o), dD = at::empty({Bsz, Cp}, o), dbias = at::empty({Bsz, Cp}, o);
   at::Tensor dB = at::empty({blocks, Bsz, L, N}, o), dC = at::empty({blocks, Bsz, L, N}, o);  // per channel block
-  cpu::ScanGrads<S> g;
-  g.dy = dy.data_ptr<S>();
-  g.du = du.data_ptr<S>(), g.ddelta = ddelta.data_ptr<S>(), g.dz = dz.defined() ? dz.data_ptr<S>() : nullptr;
+  cpu::ScanGrads<S, T> g;
+  g.dy = ptr<T>(dy);
+  g.du = ptr<T>(du), g.ddelta = ptr<T>(ddelta), g.dz = dz.defined() ? ptr<T>(dz) : nullptr;
   g.dA = dA.data_ptr<S>(), g.dD = dD.data_ptr<S>(), g.dbias = dbias.data_ptr<S>();
   g.dB = dB.data_ptr<S>(), g.dC = dC.data_ptr<S>();
   run_bwd(p, g);
@@ -120,6 +144,15 @@ variable_list backward_impl(const variable_list& in, bool reverse, bool softplus
           at::Tensor()};
 }
 
+// The kernels for the prepared activations' dtype: fp64, fp32, or bf16 (fp32 state).
+at::Tensor forward_any(const variable_list& in, bool reverse, bool softplus, at::Tensor* states, at::Tensor* delta) {
+  switch (in[kU].scalar_type()) {
+    case at::kDouble: return forward_impl<double>(in, reverse, softplus, states, delta);
+    case at::kBFloat16: return forward_impl<float, Bf16>(in, reverse, softplus, states, delta);
+    default: return forward_impl<float>(in, reverse, softplus, states, delta);
+  }
+}
+
 // The scan on prepared tensors (see ScanParams for shapes and layout).
 struct CpuScanCore : torch::autograd::Function<CpuScanCore> {
   static variable_list forward(AutogradContext* ctx, const at::Tensor& u, const at::Tensor& delta, const at::Tensor& A,
@@ -127,8 +160,7 @@ struct CpuScanCore : torch::autograd::Function<CpuScanCore> {
                                const at::Tensor& bias, const at::Tensor& mask, bool reverse, bool softplus) {
     const variable_list in = {u, delta, A, B, C, absent_if_placeholder(D), absent_if_placeholder(z),
                               absent_if_placeholder(bias), absent_if_placeholder(mask)};
-    const at::Tensor y = u.scalar_type() == at::kDouble ? forward_impl<double>(in, reverse, softplus, nullptr, nullptr)
-                                                         : forward_impl<float>(in, reverse, softplus, nullptr, nullptr);
+    const at::Tensor y = forward_any(in, reverse, softplus, nullptr, nullptr);
     ctx->save_for_backward(in);
     ctx->saved_data["reverse"] = reverse;
     ctx->saved_data["softplus"] = softplus;
@@ -138,15 +170,22 @@ struct CpuScanCore : torch::autograd::Function<CpuScanCore> {
   static variable_list backward(AutogradContext* ctx, variable_list grads) {
     const variable_list in = ctx->get_saved_variables();
     const bool reverse = ctx->saved_data["reverse"].toBool(), softplus = ctx->saved_data["softplus"].toBool();
-    return in[kU].scalar_type() == at::kDouble ? backward_impl<double>(in, reverse, softplus, grads[0])
-                                               : backward_impl<float>(in, reverse, softplus, grads[0]);
+    switch (in[kU].scalar_type()) {
+      case at::kDouble: return backward_impl<double>(in, reverse, softplus, grads[0]);
+      case at::kBFloat16: return backward_impl<float, Bf16>(in, reverse, softplus, grads[0]);
+      default: return backward_impl<float>(in, reverse, softplus, grads[0]);
+    }
   }
 };
 
 }  // namespace
 
 ScanOutputs selective_scan_cpu(const ScanInputs& in, const ScanOptions& opt) {
+  // st: the compute type (state, parameters, B and C); at: the activations' storage (u, Δ, z and
+  // y), bf16 when u, Δ and z all come as bf16 (autocast's products), so they are read in place.
   const auto st = in.u.scalar_type() == at::kDouble ? at::kDouble : at::kFloat;
+  const auto bf16 = [](const at::Tensor& t) { return !t.defined() || t.scalar_type() == at::kBFloat16; };
+  const auto at_ = bf16(in.u) && bf16(in.delta) && bf16(in.z) ? at::kBFloat16 : st;
   const int64_t C = in.u.size(1), L = in.u.size(2);
   const int64_t W = st == at::kDouble ? cpu::channel_multiple<double>() : cpu::channel_multiple<float>();
   const int64_t pad = (W - C % W) % W;
@@ -154,7 +193,7 @@ ScanOutputs selective_scan_cpu(const ScanInputs& in, const ScanOptions& opt) {
   // Δ and z are) is used in place; anything else is copied, with channels zero-padded to the
   // block width (a zero channel has Δ = 0 after masking... and u = 0, so it contributes nothing).
   auto time_major = [&](const at::Tensor& x) {
-    at::Tensor t = x.to(st).transpose(1, 2);
+    at::Tensor t = x.to(at_).transpose(1, 2);
     const bool in_place = pad == 0 && t.stride(2) == 1 && t.stride(0) == L * t.stride(1);
     if (in_place) return t;
     t = t.contiguous();
@@ -186,8 +225,7 @@ ScanOutputs selective_scan_cpu(const ScanInputs& in, const ScanOptions& opt) {
     // Analysis views: states and Δ are returned, no gradient is needed.
     at::NoGradGuard guard;
     at::Tensor states, delta;
-    y_t = st == at::kDouble ? forward_impl<double>(args, opt.reverse, opt.delta_softplus, &states, &delta)
-                            : forward_impl<float>(args, opt.reverse, opt.delta_softplus, &states, &delta);
+    y_t = forward_any(args, opt.reverse, opt.delta_softplus, &states, &delta);
     out.states = pad ? states.narrow(1, 0, C) : states;
     out.delta = (pad ? delta.narrow(2, 0, C) : delta).transpose(1, 2).to(at::kFloat);
   }

@@ -7,5 +7,7 @@ namespace mabert::kernels::cpu {
 void scan_fwd_avx2(const ScanParams<float>& p) { isa_avx2::fwd(p); }
 void scan_bwd_avx2(const ScanParams<float>& p, const ScanGrads<float>& g) { isa_avx2::bwd(p, g); }
 float roofline_loop_avx2(int64_t count, int threads, float) { return isa_avx2::roofline<float>(count, threads); }
+void scan_fwd_bf16_avx2(const ScanParams<float, Bf16>& p) { isa_avx2::fwd(p); }
+void scan_bwd_bf16_avx2(const ScanParams<float, Bf16>& p, const ScanGrads<float, Bf16>& g) { isa_avx2::bwd(p, g); }
 
 }  // namespace mabert::kernels::cpu

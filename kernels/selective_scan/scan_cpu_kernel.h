@@ -16,6 +16,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <type_traits>
 #include <vector>
 
 namespace {
@@ -67,8 +68,8 @@ constexpr int64_t kMaxState = 64;
 constexpr int64_t kPrefetchSteps = 8;  // rows are a full channel row apart: help the prefetcher
 
 // Prefetches the rows of u, Δ and z that scan step s + kPrefetchSteps will read.
-template <typename S>
-inline void prefetch_rows(const mabert::kernels::cpu::ScanParams<S>& p, int64_t b, int64_t s, int64_t c0) {
+template <typename S, typename T>
+inline void prefetch_rows(const mabert::kernels::cpu::ScanParams<S, T>& p, int64_t b, int64_t s, int64_t c0) {
   const int64_t ahead = s + kPrefetchSteps;
   if (ahead >= p.length) return;
   const int64_t t = p.reverse ? p.length - 1 - ahead : ahead;
@@ -78,6 +79,28 @@ inline void prefetch_rows(const mabert::kernels::cpu::ScanParams<S>& p, int64_t 
   if (p.z) __builtin_prefetch(p.z + r * p.ld_z + c0);
 }
 
+// W activations of one row in the compute type: the row itself when stored as S, else converted
+// into buf. out_row / flush_row: where a row of results is computed, and its store when the
+// storage type differs. With T = S both are free, so the fp32 kernels are unchanged.
+template <int64_t W, typename S, typename T>
+inline const S* row_as_compute(const T* row, S* buf) {
+  if constexpr (std::is_same_v<S, T>) {
+    return row;
+  } else {
+    load_row(row, buf, W);
+    return buf;
+  }
+}
+template <typename S, typename T>
+inline S* out_row(T* row, S* buf) {
+  if constexpr (std::is_same_v<S, T>) return row;
+  else return buf;
+}
+template <int64_t W, typename S, typename T>
+inline void flush_row(const S* buf, T* row) {
+  if constexpr (!std::is_same_v<S, T>) store_row(buf, row, W);
+}
+
 }  // namespace
 
 namespace mabert::kernels::cpu {
@@ -85,16 +108,16 @@ namespace SCAN_ISA {
 
 // Effective Δ for W lanes at (b, t): softplus(δ + bias) (or δ + bias), 0 on a pad step.
 // Also returns softplus′ = sigmoid(δ + bias) for the backward (0 on pads: no gradient there).
-template <typename S, int64_t W>
-inline void effective_delta(const ScanParams<S>& p, int64_t b, int64_t t, int64_t c0, S* d, S* dslope) {
-  const S* raw = p.delta + (b * p.length + t) * p.ld_delta + c0;
+template <typename S, typename T, int64_t W>
+inline void effective_delta(const ScanParams<S, T>& p, int64_t b, int64_t t, int64_t c0, S* d, S* dslope) {
+  const S* raw = row_as_compute<W>(p.delta + (b * p.length + t) * p.ld_delta + c0, d);
   const S keep = (p.mask && p.mask[b * p.length + t] == S(0)) ? S(0) : S(1);
   // Branches hoisted out of the lane loops so that each loop vectorises.
   if (p.bias) {
     const S* bias = p.bias + c0;
 #pragma omp simd
     for (int64_t w = 0; w < W; ++w) d[w] = raw[w] + bias[w];
-  } else {
+  } else if (raw != d) {
     std::copy(raw, raw + W, d);
   }
   if (p.softplus) {
@@ -111,21 +134,21 @@ inline void effective_delta(const ScanParams<S>& p, int64_t b, int64_t t, int64_
   }
 }
 
-template <typename S>
-void fwd(const ScanParams<S>& p) {
+template <typename S, typename T>
+void fwd(const ScanParams<S, T>& p) {
   constexpr int64_t W = channel_multiple<S>();
   const int64_t L = p.length, N = p.dstate, Cp = p.channels, blocks = Cp / W;
   at::parallel_for(0, p.batch * blocks, 1, [&](int64_t begin, int64_t end) {
     alignas(64) S h[kMaxState][W];
-    alignas(64) S acc[W], d[W];
+    alignas(64) S acc[W], d[W], ubuf[W], zbuf[W], ybuf[W];
     for (int64_t task = begin; task < end; ++task) {
       const int64_t b = task / blocks, c0 = (task % blocks) * W;
       for (int64_t n = 0; n < N; ++n) std::fill(h[n], h[n] + W, S(0));
       for (int64_t s = 0; s < L; ++s) {
         const int64_t t = p.reverse ? L - 1 - s : s;
         prefetch_rows(p, b, s, c0);
-        effective_delta<S, W>(p, b, t, c0, d, nullptr);
-        const S* u = p.u + (b * L + t) * p.ld_u + c0;
+        effective_delta<S, T, W>(p, b, t, c0, d, nullptr);
+        const S* u = row_as_compute<W>(p.u + (b * L + t) * p.ld_u + c0, ubuf);
         const S* Bt = p.B + (b * L + t) * N;
         const S* Ct = p.C + (b * L + t) * N;
 #pragma omp simd
@@ -139,14 +162,16 @@ void fwd(const ScanParams<S>& p) {
             acc[w] += cn * h[n][w];
           }
         }
-        S* y = p.y + (b * L + t) * Cp + c0;
+        T* const y_row = p.y + (b * L + t) * Cp + c0;
+        S* y = out_row(y_row, ybuf);
         if (p.z) {
-          const S* z = p.z + (b * L + t) * p.ld_z + c0;
+          const S* z = row_as_compute<W>(p.z + (b * L + t) * p.ld_z + c0, zbuf);
 #pragma omp simd
           for (int64_t w = 0; w < W; ++w) y[w] = acc[w] * z[w] * sigmoid(z[w]);
         } else {
           std::copy(acc, acc + W, y);
         }
+        flush_row<W>(y, y_row);
         if (p.delta_out) std::copy(d, d + W, p.delta_out + (b * L + t) * Cp + c0);
         if (p.states)
           for (int64_t w = 0; w < W; ++w)
@@ -156,8 +181,8 @@ void fwd(const ScanParams<S>& p) {
   });
 }
 
-template <typename S>
-void bwd(const ScanParams<S>& p, const ScanGrads<S>& g) {
+template <typename S, typename T>
+void bwd(const ScanParams<S, T>& p, const ScanGrads<S, T>& g) {
   constexpr int64_t W = block_width<S>();
   const int64_t L = p.length, N = p.dstate, Cp = p.channels, blocks = Cp / W;
   at::parallel_for(0, p.batch * blocks, 1, [&](int64_t begin, int64_t end) {
@@ -172,6 +197,7 @@ void bwd(const ScanParams<S>& p, const ScanGrads<S>& g) {
     S* const slopes = ds + L * W;
     alignas(64) S h[kMaxState][W], dh[kMaxState][W], dA[kMaxState][W];
     alignas(64) S acc[W], dD[W], dbias[W], dy[W], dd[W], dub[W];
+    alignas(64) S ubuf[W], zbuf[W], gobuf[W], dzbuf[W], dubuf[W], ddbuf[W];
     for (int64_t task = begin; task < end; ++task) {
       const int64_t b = task / blocks, c0 = (task % blocks) * W;
       // This block's own dB/dC slice: written once, summed over blocks by the caller in a fixed
@@ -184,8 +210,8 @@ void bwd(const ScanParams<S>& p, const ScanGrads<S>& g) {
         const int64_t t = p.reverse ? L - 1 - s : s;
         S* d = ds + s * W;
         prefetch_rows(p, b, s, c0);
-        effective_delta<S, W>(p, b, t, c0, d, slopes + s * W);
-        const S* u = p.u + (b * L + t) * p.ld_u + c0;
+        effective_delta<S, T, W>(p, b, t, c0, d, slopes + s * W);
+        const S* u = row_as_compute<W>(p.u + (b * L + t) * p.ld_u + c0, ubuf);
         const S* Bt = p.B + (b * L + t) * N;
         const S* Ct = p.C + (b * L + t) * N;
 #pragma omp simd
@@ -215,14 +241,14 @@ void bwd(const ScanParams<S>& p, const ScanGrads<S>& g) {
       for (int64_t s = L - 1; s >= 0; --s) {
         const int64_t t = p.reverse ? L - 1 - s : s;
         const int64_t row = (b * L + t) * Cp + c0;
-        const S* u = p.u + (b * L + t) * p.ld_u + c0;
+        const S* u = row_as_compute<W>(p.u + (b * L + t) * p.ld_u + c0, ubuf);
         const S* d = ds + s * W;
-        const S* go = g.dy + row;
+        const S* go = row_as_compute<W>(g.dy + row, gobuf);
         const S* Bt = p.B + (b * L + t) * N;
         const S* Ct = p.C + (b * L + t) * N;
         if (p.z) {
-          const S* z = p.z + (b * L + t) * p.ld_z + c0;
-          S* dz = g.dz + row;
+          const S* z = row_as_compute<W>(p.z + (b * L + t) * p.ld_z + c0, zbuf);
+          S* dz = out_row(g.dz + row, dzbuf);
           const S* yp = ypre + s * W;
 #pragma omp simd
           for (int64_t w = 0; w < W; ++w) {
@@ -230,6 +256,7 @@ void bwd(const ScanParams<S>& p, const ScanGrads<S>& g) {
             dy[w] = go[w] * z[w] * sg;
             dz[w] = go[w] * yp[w] * sg * (S(1) + z[w] * (S(1) - sg));
           }
+          flush_row<W>(dz, g.dz + row);
         } else {
           std::copy(go, go + W, dy);
         }
@@ -259,8 +286,8 @@ void bwd(const ScanParams<S>& p, const ScanGrads<S>& g) {
             a_s[w] = dhn * d[w] * u[w];  // dB lane contribution
           }
         }
-        S* du = g.du + row;
-        S* ddelta = g.ddelta + row;
+        S* du = out_row(g.du + row, dubuf);
+        S* ddelta = out_row(g.ddelta + row, ddbuf);
         const S* slope = slopes + s * W;
 #pragma omp simd
         for (int64_t w = 0; w < W; ++w) {
@@ -268,6 +295,8 @@ void bwd(const ScanParams<S>& p, const ScanGrads<S>& g) {
           ddelta[w] = dd[w] * slope[w];
           dbias[w] += ddelta[w];
         }
+        flush_row<W>(du, g.du + row);
+        flush_row<W>(ddelta, g.ddelta + row);
       }
       // Reduce the lane-wise dB/dC over this block's channels into the block's slice.
       for (int64_t s = 0; s < L; ++s) {
