@@ -3,9 +3,13 @@
 # finished cells (result.json, a few hundred bytes each; `mabert ablate` skips a cell that has one)
 # are kept in the repository:
 #
-#   scripts/recall_cells.sh save [RUN_DIR]      copy every finished cell's result.json from RUN_DIR
-#                                               (default runs/recall2) to docs/results/recall-cells/grid/
-#   scripts/recall_cells.sh restore [RUN_DIR]   copy them back, so `mabert ablate --out RUN_DIR` resumes
+#   scripts/recall_cells.sh save [RUN_DIR [NAME]]      copy every finished cell's result.json from
+#                                                      RUN_DIR (default runs/recall2) to
+#                                                      docs/results/recall-cells/NAME/ (default grid)
+#   scripts/recall_cells.sh restore [RUN_DIR [NAME]]   copy them back, so `mabert ablate --out RUN_DIR`
+#                                                      resumes
+#
+# The MQAR grid keeps its cells under grid/, the needle grid (runs/needle) under needle/.
 #
 # Only result.json travels: a restored cell is read back, never retrained; its checkpoints stay
 # where they were made.
@@ -13,7 +17,7 @@ set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 ACTION="${1:-}"
 RUN_DIR="${2:-$ROOT/runs/recall2}"
-KEEP="$ROOT/docs/results/recall-cells/grid"
+KEEP="$ROOT/docs/results/recall-cells/${3:-grid}"
 case "$ACTION" in
   save) from="$RUN_DIR/cells"; to="$KEEP" ;;
   restore) from="$KEEP"; to="$RUN_DIR/cells" ;;

@@ -94,7 +94,7 @@ void add_bench_model_command(CLI::App* bench) {
       ->check(CLI::Range(5, 1000));
   c->add_option("--warmup", a->warmup, "Untimed warm-up runs")->capture_default_str();
   c->add_option("--device", a->device, "cpu or cuda")->capture_default_str();
-  c->add_flag("--bf16", a->bf16, "bf16: CUDA bf16 weights (inference) / autocast (training); CPU autocast (fast with AMX / AVX512-BF16, emulated and slow without)");
+  c->add_flag("--bf16", a->bf16, "bf16: CUDA bf16 weights (inference) / autocast (training); CPU bf16 matrix weights + autocast (inference) / autocast (training), fast with AMX / AVX512-BF16, emulated and slow without");
   c->add_option("--scan", a->scan, "Selective-scan path: auto, ref, cpu, cuda")->capture_default_str();
   c->add_option("--out", a->out, "Output prefix: writes PREFIX.csv, PREFIX.md and PREFIX-<mode>.svg");
   c->add_option("--threads", a->threads, "Intra-op threads (0 = LibTorch's default)");

@@ -70,9 +70,11 @@ std::vector<ProfilePoint> profile(const std::vector<ProfileModel>& models, const
     }
     e.model->to(dev);
     e.model->set_scan_impl(scan);
-    // CUDA inference holds bf16 weights; the CPU casts per product under autocast (LayerNorm stays
-    // fp32, which the CPU's bf16 LayerNorm would not).
+    // CUDA inference holds all weights in bf16. CPU inference holds the matrix weights in bf16 (no
+    // cast on every call) and runs under autocast, which keeps LayerNorm, softmax and the scan's
+    // state in fp32 (the CPU's bf16 LayerNorm would not). Training keeps fp32 master weights.
     if (opt.bf16 && dev.is_cuda() && opt.mode == "inference") e.model->to(torch::kBFloat16);
+    if (opt.bf16 && dev.is_cpu() && opt.mode == "inference") e.model->hold_matrix_weights_in(torch::kBFloat16);
     e.params = count_parameters(*e.model);
     if (opt.mode == "train") {
       e.model->train();

@@ -21,7 +21,7 @@ struct ProfileOptions {
   int warmup = 1;
   std::string mode = "inference";  // inference | train (forward + MLM loss + backward + AdamW step)
   DeviceKind device = DeviceKind::Cpu;
-  bool bf16 = false;               // CUDA: bf16 weights (inference) / autocast (train); CPU: autocast
+  bool bf16 = false;               // CUDA: bf16 weights (inference) / autocast (train); CPU: bf16 matrix weights + autocast (inference) / autocast (train)
   std::string scan = "auto";       // the selective-scan path: auto | ref | cpu | cuda
   uint64_t seed = 0;
 };

@@ -106,6 +106,12 @@ void MaBertImpl::set_psm(bool pre, bool post, bool state) {
   cfg_.psm_state = state;
 }
 
+void MaBertImpl::hold_matrix_weights_in(torch::ScalarType dtype) {
+  torch::NoGradGuard no_grad;
+  for (const auto& m : modules(/*include_self=*/false))
+    if (auto* lin = dynamic_cast<torch::nn::LinearImpl*>(m.get())) lin->weight.set_data(lin->weight.to(dtype));
+}
+
 void MaBertImpl::set_knock_out(const std::vector<int64_t>& layers) {
   std::vector<bool> off(layers_.size(), false);
   for (int64_t i : layers) {
