@@ -91,7 +91,11 @@ refused "eval --split train" "dev|test" "" "$MABERT" eval --run "$R" --split tra
 # Task fields overridden at evaluation: fewer held-out examples, fewer pairs at the same vocabulary.
 run "$MABERT" eval --run "$R" --eval-examples 32 --pairs 1 --json \
   && json "assert d['examples'] == 32 and 0 <= d['metrics']['accuracy'] <= 1, d" && ok "eval with task overrides" || bad "eval overrides"
-refused "eval --length beyond max_len" "--length 64|max_len 17" "" "$MABERT" eval --run "$R" --length 64
+# Without absolute positions (the recipe's MTMT) the model runs at any length: needle and MQAR at
+# growing length evaluate the trained weights beyond the training length (scripts/needle_lengths.sh).
+run "$MABERT" eval --run "$R" --length 64 --json \
+  && json "assert d['examples'] == 64 and 0 <= d['metrics']['accuracy'] <= 1, d" \
+  && ok "eval --length 64 of a length-16 run without positions" || bad "eval --length 64 (no positions)"
 refused "eval --predictions (recall)" "--predictions" "" "$MABERT" eval --run "$R" --predictions "$W/p.tsv"
 # The vocabulary's layout fixes the token ids: another one at evaluation is refused.
 refused "eval --task-vocab 64" "--task-vocab 64|trained with 8" "" "$MABERT" eval --run "$R" --task-vocab 64
@@ -253,6 +257,9 @@ run "$MABERT" ablate --grid "$W/grid.json" --out "$W/grid" "${T[@]}" \
   && cmp -s "$W/results1.md" "$W/grid/results.md" && cmp -s "$W/cells1.csv" "$W/grid/cells.csv" \
   && ok "ablate again: every cell reused, same tables ($(python3 -c "import time; print(round(time.time() - $start, 1))") s, first run ${first} s)" \
   || bad "ablate rerun: $(tail -3 "$W/err")"
+# A model with learned positions cannot run past them (the grid's TT: the tiny preset's learned table).
+refused "eval --length beyond learned positions" "--length 64|max_len 17|learned positions" "" \
+  "$MABERT" eval --run "$W/grid/cells/TT-d-model-16/mqar-L16-P2/seed-1" --length 64
 sed 's/"length": 16, "pairs": 2/"lenght": 16, "pairs": 2/' "$W/grid.json" >"$W/bad-grid.json"
 refused "grid with recall field 'lenght'" "bad-grid.json|'lenght'|tasks[0]" "$W/bad-out" \
   "$MABERT" ablate --grid "$W/bad-grid.json" --out "$W/bad-out" "${T[@]}"
