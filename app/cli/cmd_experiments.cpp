@@ -138,8 +138,9 @@ void add_bench_model_command(CLI::App* bench) {
     std::string csv, md;
     nlohmann::ordered_json all = nlohmann::ordered_json::array();
     // The peak each model's FLOP rate is read against: this machine's GEMM, in this run's precision.
-    const double peak = bench::gemm_peak_gflops(torch_device(parse_device(a->device)), a->bf16, 1.0);
-    const std::string peak_label = std::string(a->bf16 ? "bf16" : "fp32") + " GEMM 1024³ on this " +
+    const bench::GemmPeak measured = bench::gemm_peak_gflops(torch_device(parse_device(a->device)), a->bf16, 1.0);
+    const double peak = measured.gflops;
+    const std::string peak_label = std::string(a->bf16 ? "bf16" : "fp32") + " GEMM " + measured.shape.name + " on this " +
                                    (parse_device(a->device) == DeviceKind::Cuda ? "GPU" : "CPU");
     std::fprintf(stderr, "peak: %s, %.1f GFLOP/s (measured now; model FLOPs as docs/KERNELS.md counts them)\n",
                  peak_label.c_str(), peak);

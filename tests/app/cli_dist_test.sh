@@ -72,6 +72,18 @@ compare "$W/one-acc" "$W/two-acc" 1e-5 1e-5 && ok "with --accum 2: 2 ranks = 1 p
   --threads 2 --out "$W/solo" >/dev/null 2>"$W/solo.err" || { bad "1-rank torchrun"; tail "$W/solo.err"; }
 compare "$W/one" "$W/solo" 0 0 && ok "1 rank under torchrun (a process group of one) = the plain process, bit for bit" \
   || bad "1-rank torchrun differs"
+# Two nodes as the README launches them — one torchrun agent per node, c10d rendezvous at the
+# first — both on 127.0.0.1 here: the same run as 1 process.
+rdzv=$(port); agents=()
+for node in 0 1; do
+  timeout 300 "$TORCHRUN" --no-python --nnodes 2 --nproc-per-node 1 --rdzv-backend c10d --rdzv-endpoint "127.0.0.1:$rdzv" \
+    --rdzv-id two-nodes --max-restarts 0 "$MABERT" "${pre[@]}" --out "$W/nodes" >/dev/null 2>"$W/node$node.err" &
+  agents+=($!)
+done
+wait_ok=0; for j in "${agents[@]}"; do wait "$j" || wait_ok=1; done
+[ $wait_ok = 0 ] && python3 -c "import json; d=json.load(open('$W/nodes/run.json')); assert d['world_size']==2, d" \
+  && compare "$W/one" "$W/nodes" 1e-5 1e-5 && ok "2 nodes (two torchrun agents, --nnodes 2, c10d rendezvous on 127.0.0.1) = 1 process" \
+  || { bad "two-node launch"; tail -5 "$W/node0.err" "$W/node1.err"; }
 python3 -c "import json; d=json.load(open('$W/two/run.json')); assert d['world_size']==2 and d['backend']=='gloo'" \
   && "$MABERT" runs show "$W/two" | grep -q "world size 2 (gloo)" && ok "run.json and runs show: world size and backend" \
   || bad "world size / backend not recorded"

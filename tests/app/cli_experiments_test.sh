@@ -66,6 +66,16 @@ for want in "GOMP_SPINCOUNT=10000" "OMP_WAIT_POLICY=passive"; do
     && python3 -c 'import json,sys; j=json.load(open(sys.argv[1])); assert j["openmp_wait"] == sys.argv[2], j["openmp_wait"]; assert j["cpu_kernel_threads"] == 2, j; assert [r["path"] for r in j["rows"]] == ["cpu", "core:cpu"], j["rows"]' \
        "$W/scan.json" "$want" && ok "OpenMP wait: $want" || bad "OpenMP wait $want: $(cat "$W/err")"
 done
+# bf16 on the CPU says which path it takes: the engine bench gemm reports agrees with the CPU's
+# flags, and bench model --bf16 warns exactly when there is no engine (bf16 then runs, emulated).
+engine=0; grep -qwE 'amx_bf16|avx512_bf16' /proc/cpuinfo && engine=1
+run "$MABERT" bench gemm --seconds 0.01 --threads 2 --json \
+  && python3 -c 'import json,sys; j=json.load(open(sys.argv[1])); assert j["bf16_engine"] == (sys.argv[2] == "1"), j["device"]; assert all(s["fp32_gflops"] > 0 and s["bf16_gflops"] > 0 for s in j["shapes"]), j' \
+     "$W/out" "$engine" \
+  && run "$MABERT" bench model --preset tiny --schedules MT --lengths 16 --mode both --train-batch 2 --repeats 5 --warmup 0 --bf16 --threads 2 \
+  && if [ $engine = 1 ]; then ! grep -q "slower than fp32" "$W/err"; else grep -q "bf16 matrix engine: none" "$W/err"; fi \
+  && ok "bf16 on this CPU (engine: $engine) runs and says which: $(grep -h -m1 -o 'bf16 matrix engine: [^;)]*' "$W/out" "$W/err" | head -1)" \
+  || bad "bf16 engine report: $(head -3 "$W/err")"
 "$MABERT" bench model --preset tiny --lengths 32 --repeats 2 >/dev/null 2>"$W/err" \
   && bad "bench model accepted 2 repeats" || { grep -q "repeats" "$W/err" && ok "fewer than 5 repeats refused" || bad "repeats message"; }
 

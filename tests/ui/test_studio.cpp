@@ -971,8 +971,30 @@ class TestStudio : public QObject {
     QVERIFY(grid_done.wait(1800000));
     QTest::qWait(300);
     QVERIFY(w.grab().save(out + "/experiments-recall.png"));
+    // The shipped MQAR grid (108 cells, docs/results/recall-cells/grid), opened, not rerun: the
+    // kept result.json files copied into an output folder, as scripts/recall_cells.sh restores them.
+    const QString kept = resources_dir() + "/../docs/results/recall-cells/grid";
+    const QString shipped_out = tmp_.path() + "/recall-short";
+    QDirIterator it(kept, {"result.json"}, QDir::Files, QDirIterator::Subdirectories);
+    int copied = 0;
+    while (it.hasNext()) {
+      const QString f = it.next();
+      const QString to = shipped_out + "/cells/" + QDir(kept).relativeFilePath(f);
+      QVERIFY(QDir().mkpath(QFileInfo(to).path()));
+      QVERIFY(QFile::copy(f, to));
+      ++copied;
+    }
+    QCOMPARE(copied, 108);
+    e->gridEdit()->setText(resources_dir() + "/grids/recall-short.json");
+    e->outEdit()->setText(shipped_out);
+    emit e->outEdit()->editingFinished();
+    QCOMPARE(e->table()->rowCount(), 18);  // six schedules × three widths, one column per length
+    e->widthTask()->setCurrentText("mqar-L128-P8");
+    QTest::qWait(300);
+    QVERIFY(w.grab().save(out + "/experiments-recall-grid.png"));
     for (const char* n : {"start", "training-done", "view-map", "view-ssm", "view-attention", "view-drift",
-                          "view-efficiency", "view-map-too-long", "recall-demo", "view-knockout", "experiments-recall"})
+                          "view-efficiency", "view-map-too-long", "recall-demo", "view-knockout", "experiments-recall",
+                          "experiments-recall-grid"})
       QVERIFY(QFileInfo(out + "/" + n + ".png").size() > 10000);
   }
 
