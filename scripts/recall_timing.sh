@@ -5,7 +5,7 @@
 #
 #   scripts/recall_timing.sh [OUT_CSV]     default docs/results/recall-figures/timing.csv
 #
-# Each run trains 40 steps and logs every 10; the rate is the median of the logged rates after the
+# Each run trains 25 steps and logs every 5; the rate is the median of the logged rates after the
 # first (which holds the warm-up). The machine is named in the CSV: rates from different CPUs are
 # not comparable. MABERT (default build/app/mabert) may be set in the environment.
 set -euo pipefail
@@ -22,8 +22,8 @@ echo "schedule,length,batch,ms_per_step,tokens_per_s,cpu" > "$W/timing.csv"
 for L in $LENGTHS; do
   for S in $SCHEDULES; do
     batch=$((4096 / L))
-    "$MABERT" finetune --task mqar --length "$L" --pairs $((L / 16)) --schedule "$S" --batch "$batch" --steps 40 \
-      --log-every 10 --eval-examples 16 --threads 1 --quiet --out "$W/$S-$L" > /dev/null
+    "$MABERT" finetune --task mqar --length "$L" --pairs $((L / 16)) --schedule "$S" --batch "$batch" --steps 25 \
+      --log-every 5 --eval-examples 16 --threads 1 --quiet --out "$W/$S-$L" > /dev/null
     python3 - "$W/$S-$L/metrics.jsonl" "$S" "$L" "$batch" "$cpu" >> "$W/timing.csv" <<'EOF'
 import json, statistics, sys
 path, s, L, batch, cpu = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), sys.argv[5]
