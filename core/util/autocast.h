@@ -3,8 +3,8 @@
 // cast cache cleared — when the scope ends, also by an exception such as an out-of-memory error.
 // Weights, gradients and optimizer state stay fp32; autocast runs matrix products in bf16 and
 // keeps LayerNorm, softmax and losses in fp32; the fused scan and convolution kernels read and
-// write bf16 activations when given them, with fp32 state, weights and accumulation. Autocast state is per thread in ATen; this guard is the only place
-// the project switches it.
+// write bf16 activations when given them, with fp32 state, weights and accumulation. Autocast
+// state is per thread in ATen; this guard is the only place the project switches it.
 #pragma once
 
 #include <ATen/autocast_mode.h>

@@ -164,7 +164,8 @@ TEST_CASE(the_recall_grid_has_the_design_its_document_reports) {
   // docs/results/recall.md: all-T, all-M, two placements of attention, all-P and the B form;
   // >= 3 widths, MQAR at >= 4 lengths from 64 to >= 1024 at 1 pair per 16 tokens and the same
   // tokens (query slots) per step at every length, needle at growing length (its own grid, one
-  // width, trained at 64 and evaluated up to 2048), >= 3 seeds, the calibrated recipe's model fields, cells that stop when solved.
+  // width, trained at 64 and evaluated up to 2048), >= 3 seeds, the calibrated recipe's model
+  // fields, cells that stop when solved.
   const auto g = experiments::Grid::load(kResources + "/grids/recall.json");
   const auto n = experiments::Grid::load(kResources + "/grids/recall-needle.json");
   for (const auto* grid : {&g, &n}) {
