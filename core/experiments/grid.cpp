@@ -8,6 +8,7 @@
 #include "util/json_text.h"
 
 #include <atomic>
+#include <charconv>
 #include <chrono>
 #include <cmath>
 #include <filesystem>
@@ -186,6 +187,41 @@ void read_cell_result(const std::string& path, CellResult* c) {
     if (!it.value().is_number()) bad("metrics." + it.key(), "expected a number");
     c->metrics[it.key()] = it.value().get<double>();
   }
+  c->length_scores.clear(), c->length_errors.clear();
+  if (!r.contains("lengths")) return;
+  if (!r["lengths"].is_object()) bad("lengths", "expected an object of lengths to {\"accuracy\": a} or {\"error\": why}");
+  for (auto it = r["lengths"].begin(); it != r["lengths"].end(); ++it) {
+    const std::string f = "lengths." + it.key();
+    int64_t len = 0;
+    const auto [end, ec] = std::from_chars(it.key().data(), it.key().data() + it.key().size(), len);
+    if (ec != std::errc() || end != it.key().data() + it.key().size() || len <= 0) bad(f, "expected a positive length as the key");
+    const json& v = it.value();
+    if (v.is_object() && v.contains("accuracy") && v["accuracy"].is_number()) {
+      c->length_scores[len] = v["accuracy"].get<double>();
+    } else if (v.is_object() && v.contains("error") && v["error"].is_string()) {
+      c->length_errors[len] = v["error"].get<std::string>();
+    } else {
+      bad(f, "expected {\"accuracy\": a number} or {\"error\": a message}");
+    }
+  }
+}
+
+// A finished recall cell evaluated at other lengths (its best checkpoint, the task's held-out
+// stream): {"<length>": {"accuracy": a}} or {"<length>": {"error": why}} where the model cannot
+// run at that length (learned positions end at max_len) — recorded, not skipped.
+json scores_at_lengths(const std::string& run_dir, const std::vector<int64_t>& lengths) {
+  json out = json::object();
+  for (int64_t len : lengths) {
+    jobs::EvalJob ej;
+    ej.run = run_dir;
+    ej.recall = {{"length", len}};
+    try {
+      out[std::to_string(len)] = {{"accuracy", jobs::evaluate(ej).metrics.at("accuracy")}};
+    } catch (const std::invalid_argument& e) {
+      out[std::to_string(len)] = {{"error", e.what()}};
+    }
+  }
+  return out;
 }
 
 // "sweep": {"field": [v1, v2, ...], ...}: every variant × every combination, in file order.
@@ -363,6 +399,7 @@ Grid Grid::from_json(const json& j, const std::string& where, const std::string&
       data::RecallTask rt;
       json fields = t;
       fields.erase("finetune");
+      fields.erase("eval_lengths");
       try {
         rt = data::RecallTask::from_json(fields, where + ": field '" + f + "'");
       } catch (const std::invalid_argument& e) {
@@ -371,6 +408,27 @@ Grid Grid::from_json(const json& j, const std::string& where, const std::string&
       name = rt.label();
       g.recall[name] = rt;
       if (t.contains("finetune")) own_budget[name] = t["finetune"];
+      if (t.contains("eval_lengths")) {
+        const json& ls = t["eval_lengths"];
+        const std::string lf = f + ".eval_lengths";
+        if (!ls.is_array() || ls.empty()) grid_error(where, lf, "expected a non-empty array of lengths, got " + shown(ls));
+        std::vector<int64_t>& out = g.eval_lengths[name];
+        for (size_t k = 0; k < ls.size(); ++k) {
+          const int64_t len = get_int(ls[k], where, lf + "[" + std::to_string(k) + "]", 8, 1 << 20);
+          if (std::find(out.begin(), out.end(), len) != out.end()) grid_error(where, lf, "the length " + std::to_string(len) + " is listed twice");
+          out.push_back(len);
+        }
+        // Each must make a valid task with the task's other fields (pairs that fit, and so on).
+        for (int64_t len : out) {
+          data::RecallTask at = rt;
+          at.length = len;
+          try {
+            at.validate();
+          } catch (const std::invalid_argument& e) {
+            grid_error(where, lf, "at length " + std::to_string(len) + ": " + e.what());
+          }
+        }
+      }
     } else {
       try {
         name = data::glue_task(get_string(t, where, f)).name;
@@ -587,6 +645,7 @@ struct GridRun {
       json result = {{"variant", cell.v->name}, {"task", cell.task}, {"seed", cell.seed}, {"metric", metric},
                      {"score", metrics.at(metric)}, {"metrics", metrics}, {"seconds", seconds}, {"steps", r.steps}};
       if (recall != grid.recall.end()) result["tokens"] = r.steps * job.train.batch_size * job.train.grad_accum * recall->second.length;
+      if (grid.eval_lengths.count(cell.task)) result["lengths"] = scores_at_lengths(dir, grid.eval_lengths.at(cell.task));
       write_file_atomic(dir + "/result.json", result.dump(2) + "\n");
       if (hooks.on_cell) {  // live, as the cell finishes (collect_cells does not report it again)
         CellResult c;
@@ -670,6 +729,41 @@ GridReport run_grid(const Grid& grid, const std::string& out_dir, const GridHook
   return run.rep;
 }
 
+namespace {
+// A task's eval_lengths table: a row per variant, a column per length, "mean ± std (n)" over the
+// seeds; "cannot run" where every finished cell recorded an error at that length.
+std::string lengths_markdown(const Grid& grid, const std::vector<CellResult>& cells, const std::string& task,
+                             const std::vector<int64_t>& lengths) {
+  std::ostringstream o;
+  o << std::fixed << std::setprecision(3);
+  o << "| " << task << ", trained at " << grid.recall.at(task).length << ": accuracy at length |";
+  for (int64_t len : lengths) o << ' ' << len << " |";
+  o << "\n|---|";
+  for (size_t i = 0; i < lengths.size(); ++i) o << "---|";
+  o << '\n';
+  for (const Variant& v : grid.variants) {
+    o << "| " << v.name << " |";
+    for (int64_t len : lengths) {
+      std::vector<double> at;
+      size_t errors = 0;
+      for (const CellResult& c : cells) {
+        if (c.variant != v.name || c.task != task) continue;
+        if (c.length_scores.count(len)) at.push_back(c.length_scores.at(len));
+        errors += c.length_errors.count(len);
+      }
+      if (!at.empty()) {
+        const Stats st = stats(at);
+        o << ' ' << st.mean << " ± " << st.std << " (" << st.n << ") |";
+      } else {
+        o << (errors ? " cannot run |" : " — |");
+      }
+    }
+    o << '\n';
+  }
+  return o.str();
+}
+}  // namespace
+
 std::string results_markdown(const Grid& grid, const std::vector<CellResult>& cells) {
   const auto m = by_cell(cells);
   std::ostringstream o;
@@ -696,6 +790,7 @@ std::string results_markdown(const Grid& grid, const std::vector<CellResult>& ce
     if (have == grid.tasks.size()) o << ' ' << sum / static_cast<double>(have) << " |\n";
     else o << " — |\n";
   }
+  for (const auto& [task, lengths] : grid.eval_lengths) o << '\n' << lengths_markdown(grid, cells, task, lengths);
   return o.str();
 }
 

@@ -39,6 +39,9 @@ struct Grid {
   std::vector<std::string> tasks;         // column names: GLUE task names, recall tasks' labels
   std::map<std::string, data::RecallTask> recall;  // the recall tasks among `tasks`, by label
   std::map<std::string, train::TrainOptions> task_budget;  // a task's own "finetune" budget (recall tasks), by label
+  // A recall task's "eval_lengths": each finished cell is evaluated again at these lengths (the
+  // trained weights on the same task at another length; needle at growing length), by label.
+  std::map<std::string, std::vector<int64_t>> eval_lengths;
   bool pretraining = true;                // false (no "pretrain"): every cell starts from random weights
   std::string data_dir;                   // folder holding one subfolder per GLUE task
   std::vector<uint64_t> seeds;
@@ -56,6 +59,10 @@ struct CellResult {
   int64_t steps = 0, tokens = 0;           // optimizer steps and tokens trained on (recall cells)
   double score = 0;                        // the task's metric (mcc, accuracy, f1, pearson)
   std::map<std::string, double> metrics;
+  // The grid's eval_lengths for this cell's task: accuracy at each length, or why there is none
+  // (a model with learned positions cannot run past them). Kept in result.json.
+  std::map<int64_t, double> length_scores;
+  std::map<int64_t, std::string> length_errors;
   std::string run_dir;
   bool reused = false;                     // read back from an earlier run
 };

@@ -42,16 +42,16 @@ CurvePoint summarise(double x, const std::vector<double>& v) {
   return p;
 }
 
-// Curves of schedule → x → scores, x chosen per cell by `x_of` (NaN: the cell is not on this figure).
-template <typename XOf>
-std::vector<Curve> curves(const Grid& grid, const std::vector<CellResult>& cells, XOf x_of) {
+// Curves of schedule → x → scores: `points_of(cell, width)` gives each cell's (x, score) points
+// on this figure (none: the cell is not on it).
+template <typename PointsOf>
+std::vector<Curve> curves(const Grid& grid, const std::vector<CellResult>& cells, PointsOf points_of) {
   const auto shapes = variant_shapes(grid);
   std::map<std::string, std::map<double, std::vector<double>>> by;
   for (const CellResult& c : cells) {
     const auto it = shapes.find(c.variant);
     if (it == shapes.end()) continue;
-    const double x = x_of(c, it->second.second);
-    if (!std::isnan(x)) by[it->second.first][x].push_back(c.score);
+    for (const auto& [x, score] : points_of(c, it->second.second)) by[it->second.first][x].push_back(score);
   }
   std::vector<Curve> out;
   for (const std::string& s : schedules(grid)) {
@@ -61,6 +61,8 @@ std::vector<Curve> curves(const Grid& grid, const std::vector<CellResult>& cells
   }
   return out;
 }
+
+using Points = std::vector<std::pair<double, double>>;
 
 std::string svg(const std::string& title, const std::string& x_label, bool log_x, const std::vector<Curve>& cs) {
   PlotSpec spec;
@@ -84,7 +86,7 @@ std::vector<int64_t> grid_widths(const Grid& grid) {
 
 std::vector<Curve> score_by_width(const Grid& grid, const std::vector<CellResult>& cells, const std::string& task) {
   return curves(grid, cells, [&](const CellResult& c, int64_t width) {
-    return c.task == task ? static_cast<double>(width) : std::nan("");
+    return c.task == task ? Points{{static_cast<double>(width), c.score}} : Points{};
   });
 }
 
@@ -92,8 +94,18 @@ std::vector<Curve> score_by_length(const Grid& grid, const std::vector<CellResul
                                    int64_t d_model) {
   return curves(grid, cells, [&](const CellResult& c, int64_t width) {
     const auto it = grid.recall.find(c.task);
-    if (it == grid.recall.end() || it->second.kind != kind || width != d_model) return std::nan("");
-    return static_cast<double>(it->second.length);
+    if (it == grid.recall.end() || it->second.kind != kind || width != d_model) return Points{};
+    return Points{{static_cast<double>(it->second.length), c.score}};
+  });
+}
+
+std::vector<Curve> score_by_eval_length(const Grid& grid, const std::vector<CellResult>& cells, const std::string& task,
+                                        int64_t d_model) {
+  return curves(grid, cells, [&](const CellResult& c, int64_t width) {
+    Points p;
+    if (c.task != task || width != d_model) return p;
+    for (const auto& [len, score] : c.length_scores) p.emplace_back(static_cast<double>(len), score);
+    return p;
   });
 }
 
@@ -112,6 +124,12 @@ std::vector<std::pair<std::string, std::string>> recall_figures(const Grid& grid
                        svg(std::string(data::to_string(k)) + " at d_model " + std::to_string(w) + ": accuracy against length",
                            "length (tokens)", true, score_by_length(grid, cells, k, w)));
     }
+  for (const auto& [task, lengths] : grid.eval_lengths)
+    for (int64_t w : grid_widths(grid))
+      out.emplace_back("recall-eval-length-" + task + "-d" + std::to_string(w) + ".svg",
+                       svg(task + " at d_model " + std::to_string(w) + ": trained at " + std::to_string(grid.recall.at(task).length) +
+                               ", evaluated at each length",
+                           "evaluation length (tokens)", true, score_by_eval_length(grid, cells, task, w)));
   return out;
 }
 

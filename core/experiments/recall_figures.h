@@ -29,8 +29,14 @@ std::vector<Curve> score_by_width(const Grid& grid, const std::vector<CellResult
 std::vector<Curve> score_by_length(const Grid& grid, const std::vector<CellResult>& cells, data::RecallKind kind,
                                    int64_t d_model);
 
+// For a task with "eval_lengths" at one width: per schedule, the mean accuracy at each evaluation
+// length (the cells' length_scores; lengths a model cannot run at are left out).
+std::vector<Curve> score_by_eval_length(const Grid& grid, const std::vector<CellResult>& cells, const std::string& task,
+                                        int64_t d_model);
+
 // Every figure as (file name, SVG): recall-width-<task>.svg per recall column and
-// recall-length-<kind>-d<width>.svg per kind and width. Empty for a grid without recall tasks.
+// recall-length-<kind>-d<width>.svg per kind and width, recall-eval-length-<task>-d<width>.svg per
+// task with eval_lengths and width. Empty for a grid without recall tasks.
 std::vector<std::pair<std::string, std::string>> recall_figures(const Grid& grid, const std::vector<CellResult>& cells);
 
 }  // namespace mabert::experiments

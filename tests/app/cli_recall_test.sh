@@ -92,7 +92,7 @@ refused "eval --split train" "dev|test" "" "$MABERT" eval --run "$R" --split tra
 run "$MABERT" eval --run "$R" --eval-examples 32 --pairs 1 --json \
   && json "assert d['examples'] == 32 and 0 <= d['metrics']['accuracy'] <= 1, d" && ok "eval with task overrides" || bad "eval overrides"
 # Without absolute positions (the recipe's MTMT) the model runs at any length: needle and MQAR at
-# growing length evaluate the trained weights beyond the training length (scripts/needle_lengths.sh).
+# growing length evaluate the trained weights beyond the training length (a grid task's eval_lengths).
 run "$MABERT" eval --run "$R" --length 64 --json \
   && json "assert d['examples'] == 64 and 0 <= d['metrics']['accuracy'] <= 1, d" \
   && ok "eval --length 64 of a length-16 run without positions" || bad "eval --length 64 (no positions)"
@@ -208,15 +208,16 @@ PY
 refused "needle --pairs beyond the keys" "--pairs|vocab" "$W/r12" \
   "$MABERT" finetune --task needle --length 16 --pairs 5 --task-vocab 8 --steps 2 --out "$W/r12" "${T[@]}"
 
-# --- 6. A recall grid: 2 variants × a d_model sweep × 2 tasks (the needle with its own budget),
-# no pretraining and no GLUE data.
+# --- 6. A recall grid: 2 variants × a d_model sweep × 2 tasks (the needle with its own budget,
+# evaluated again at a longer length inside each cell), no pretraining and no GLUE data.
 cat >"$W/grid.json" <<'EOF'
 {"name": "recall-mini", "preset": "tiny", "model": {"n_heads": 2},
- "variants": [{"name": "MT", "schedule": "MT"}, {"name": "TT", "schedule": "TT"}],
+ "variants": [{"name": "MT", "schedule": "MT", "position": "none"}, {"name": "TT", "schedule": "TT"}],
  "sweep": {"d_model": [16, 32]},
  "finetune": {"steps": 20, "batch": 16},
  "tasks": [{"task": "mqar", "length": 16, "pairs": 2, "vocab": 8, "eval_examples": 32},
-           {"task": "needle", "length": 16, "pairs": 0, "vocab": 8, "eval_examples": 32, "finetune": {"steps": 10}}],
+           {"task": "needle", "length": 16, "pairs": 2, "vocab": 8, "eval_examples": 32, "finetune": {"steps": 10},
+            "eval_lengths": [16, 48]}],
  "seeds": [1]}
 EOF
 start=$(date +%s.%N)
@@ -227,10 +228,10 @@ import csv, json, os, sys
 w = sys.argv[1]
 g = f"{w}/grid"
 variants = ["MT d_model=16", "MT d_model=32", "TT d_model=16", "TT d_model=32"]
-tasks = ["mqar-L16-P2", "needle-L16"]
+tasks = ["mqar-L16-P2", "needle-L16-P2"]
 md = open(f"{g}/results.md").read().splitlines()
-assert md[0].startswith("| recall-mini |") and "mqar-L16-P2 (accuracy)" in md[0] and "needle-L16 (accuracy)" in md[0], md[0]
-body = [l for l in md[2:] if l.startswith("| ")]
+assert md[0].startswith("| recall-mini |") and "mqar-L16-P2 (accuracy)" in md[0] and "needle-L16-P2 (accuracy)" in md[0], md[0]
+body = [l for l in md[2:md.index("")] if l.startswith("| ")]  # the main table; the lengths table follows
 assert [l.split("|")[1].strip() for l in body] == variants, body
 assert open(f"{w}/out").read().splitlines()[2:6] == md[2:6]  # printed as well
 rows = list(csv.DictReader(open(f"{g}/cells.csv")))
@@ -248,6 +249,26 @@ for r in rows:
     assert json.load(open(f"{cell}/run.json"))["task"] == r["task"].split("-")[0]
 assert len(list(csv.DictReader(open(f"{g}/results.csv")))) == 8
 assert not os.path.exists(f"{g}/encoders"), "a recall grid pretrains nothing"
+# eval_lengths: each needle cell evaluated again at 16 (its own length: the cell's score again) and
+# 48; TT's learned positions end at 17, so its 48 is an error kept in result.json, not a number.
+for r in rows:
+    if not r["task"].startswith("needle"):
+        continue
+    cell = f"{g}/cells/{r['variant'].replace(' d_model=', '-d-model-')}/{r['task']}/seed-1"
+    res = json.load(open(f"{cell}/result.json"))
+    assert set(res["lengths"]) == {"16", "48"}, res
+    assert res["lengths"]["16"]["accuracy"] == res["score"], res
+    if r["variant"].startswith("MT"):
+        assert 0 <= res["lengths"]["48"]["accuracy"] <= 1, res
+    else:
+        assert "max_len 17" in res["lengths"]["48"]["error"], res
+table = md[md.index(next(l for l in md if l.startswith("| needle-L16-P2, trained at 16: accuracy at length |"))):]
+assert table[0].endswith("| 16 | 48 |") and len(table) >= 6, table
+assert table[4].startswith("| TT d_model=16 |") and table[4].endswith("| cannot run |"), table
+assert table[2].startswith("| MT d_model=16 |") and "± 0.000 (1) |" in table[2] and "cannot" not in table[2], table
+for d in (16, 32):
+    svg = open(f"{g}/recall-eval-length-needle-L16-P2-d{d}.svg").read()
+    assert svg.startswith("<svg") and "MT" in svg, svg[:200]
 PY
 first=$(python3 -c "import time; print(round(time.time() - $start, 1))")
 cp "$W/grid/results.md" "$W/results1.md"; cp "$W/grid/cells.csv" "$W/cells1.csv"
@@ -264,4 +285,10 @@ sed 's/"length": 16, "pairs": 2/"lenght": 16, "pairs": 2/' "$W/grid.json" >"$W/b
 refused "grid with recall field 'lenght'" "bad-grid.json|'lenght'|tasks[0]" "$W/bad-out" \
   "$MABERT" ablate --grid "$W/bad-grid.json" --out "$W/bad-out" "${T[@]}"
 [ ! -e "$W/bad-out" ] && ok "bad grid wrote nothing" || bad "bad grid wrote $W/bad-out"
+sed 's/"eval_lengths": \[16, 48\]/"eval_lengths": [16, 16]/' "$W/grid.json" >"$W/bad-grid.json"
+refused "grid with a length listed twice in eval_lengths" "bad-grid.json|tasks[1].eval_lengths|twice" "$W/bad-out" \
+  "$MABERT" ablate --grid "$W/bad-grid.json" --out "$W/bad-out" "${T[@]}"
+sed 's/"eval_lengths": \[16, 48\]/"eval_lengths": [16, 4]/' "$W/grid.json" >"$W/bad-grid.json"
+refused "grid with an eval length below 8" "bad-grid.json|tasks[1].eval_lengths[1]|[8," "$W/bad-out" \
+  "$MABERT" ablate --grid "$W/bad-grid.json" --out "$W/bad-out" "${T[@]}"
 exit $fail

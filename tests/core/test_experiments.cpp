@@ -197,18 +197,16 @@ TEST_CASE(the_recall_grid_has_the_design_its_document_reports) {
     mqar.insert(t.length);
     EXPECT_EQ(t.pairs * 16, t.length);
   }
-  // Needle trains at one length with a fixed number of pairs; scripts/needle_lengths.sh then
-  // evaluates the same weights at growing length (the filler between the pairs and the query grows).
+  // Needle trains at one length with a fixed number of pairs; each cell then evaluates the same
+  // weights at growing length (eval_lengths: the filler between the pairs and the query grows).
   for (const auto& [label, t] : n.recall) {
     EXPECT(t.kind == data::RecallKind::Needle);
     EXPECT_EQ(t.pairs, int64_t{4});
     needle.insert(t.length);
+    EXPECT(n.eval_lengths.at(label) == (std::vector<int64_t>{64, 128, 256, 512, 1024, 2048}));
   }
   EXPECT(mqar.size() >= 4 && *mqar.begin() == 64 && *mqar.rbegin() >= 1024);
   EXPECT(needle == std::set<int64_t>{64});
-  std::ifstream script(kResources + "/../scripts/needle_lengths.sh");
-  const std::string text((std::istreambuf_iterator<char>(script)), std::istreambuf_iterator<char>());
-  EXPECT(text.find("LENGTHS=\"64 128 256 512 1024 2048\"") != std::string::npos);
 }
 
 TEST_CASE(svg_plot_writes_every_series) {
