@@ -1,10 +1,17 @@
 // Attention patterns of the baselines: fast paths and their dense references (see attention.h).
 #include "model/attention.h"
 
+#include "util/cpu_features.h"
+
 #include <ATen/ATen.h>
+#include <ATen/autocast_mode.h>
+#include <ATen/core/grad_mode.h>
+#include <c10/core/impl/LocalDispatchKeySet.h>
 
 #include <algorithm>
 #include <cmath>
+#include <cstdlib>
+#include <string>
 #include <random>
 #include <stdexcept>
 
@@ -34,6 +41,42 @@ at::Tensor dense(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v, 
   const double scale = 1.0 / std::sqrt(static_cast<double>(q.size(-1)));
   at::Tensor scores = at::matmul(q, k.transpose(-2, -1)).to(at::kFloat) * scale;
   return attend(scores, allowed, v, dropout_p, training, probs);
+}
+
+// ---------------------------------------------------------------------------------------------
+at::Tensor chunked_bf16(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v, const at::Tensor& bias,
+                        double dropout_p, bool training, int64_t chunk_elements) {
+  // Dtypes are chosen here, not by autocast (which would run the softmax's input in fp32).
+  c10::impl::ExcludeDispatchKeyGuard no_autocast(c10::autocast_dispatch_keyset);
+  const int64_t B = q.size(0), H = q.size(1), L = q.size(2), Lk = k.size(2);
+  const at::Tensor qs = (q.to(at::kFloat) * (1.0 / std::sqrt(static_cast<double>(q.size(-1))))).to(at::kBFloat16);
+  const at::Tensor kt = k.to(at::kBFloat16).transpose(-2, -1), vb = v.to(at::kBFloat16);
+  const at::Tensor bb = bias.defined() ? bias.to(at::kBFloat16) : at::Tensor();
+  const int64_t rows = std::max<int64_t>(16, std::min<int64_t>(L, chunk_elements / std::max<int64_t>(1, B * H * Lk)));
+  std::vector<at::Tensor> parts;
+  for (int64_t r = 0; r < L; r += rows) {
+    at::Tensor s = at::matmul(qs.narrow(2, r, std::min(rows, L - r)), kt);  // {B, H, c, Lk} bf16
+    if (bb.defined()) s = s + bb;
+    at::Tensor p = at::softmax(s, -1);  // fp32 inside, bf16 out
+    if (training && dropout_p > 0) p = at::dropout(p, dropout_p, true);
+    parts.push_back(at::matmul(p, vb));
+  }
+  return parts.size() == 1 ? parts[0] : at::cat(parts, 2);
+}
+
+bool use_chunked_bf16(const at::Tensor& q) {
+  static const std::string choice = [] {
+    const char* e = std::getenv("MABERT_CPU_ATTENTION");
+    return std::string(e ? e : "");
+  }();
+  if (q.scalar_type() != at::kBFloat16 || !q.device().is_cpu() || choice == "sdpa") return false;
+  if (choice == "chunked") return true;
+  const CpuBf16& cpu = cpu_bf16();
+  if (!cpu.avx512_bf16 || cpu.amx_bf16) return false;
+  // Training keeps each chunk's scores and probabilities for the backward (LibTorch's kernel
+  // recomputes them): 4 bytes per query-key pair and head. Above 64 MB a layer, SDPA's memory wins.
+  const int64_t pairs = q.size(0) * q.size(1) * q.size(2) * q.size(2);
+  return !(at::GradMode::is_enabled() && q.requires_grad()) || pairs <= (int64_t{1} << 24);
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -27,6 +27,21 @@ at::Tensor attend(at::Tensor scores, const at::Tensor& allowed, const at::Tensor
 at::Tensor dense(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v, const at::Tensor& allowed,
                  double dropout_p, bool training, at::Tensor* probs = nullptr);
 
+// --- Full attention in bf16 on a CPU whose bf16 engine is AVX512-BF16 without AMX. LibTorch's
+// CPU flash kernel runs its two products in fp32 there (its bf16 tiles need AMX): measured on an
+// AMD EPYC (Zen 4), 35 % of a bf16 all-T forward at 1,024 tokens was MKL's sgemm inside it. This
+// path is exact softmax attention in query chunks: S = (q·scale)·kᵀ and P·V as bf16 products
+// (fp32 accumulation, the result rounded to bf16, as autocast's matmul gives), the softmax
+// computed in fp32 and stored in bf16; memory per chunk ~chunk_elements scores, never L×L when L
+// is long. q, k, v {B, H, L, Dh} bf16; bias {B, 1, 1, L} additive (0 / −inf on pad keys) or
+// undefined. The dense reference is `dense` (tests compare the two).
+at::Tensor chunked_bf16(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v, const at::Tensor& bias,
+                        double dropout_p, bool training, int64_t chunk_elements = int64_t{1} << 22);
+// Whether the layer uses chunked_bf16 for bf16 q on this device: a CPU with AVX512-BF16 and no AMX,
+// when training only up to B·H·L² = 2^24 (the saved scores and probabilities, 64 MB a layer);
+// MABERT_CPU_ATTENTION=sdpa keeps LibTorch's kernel, =chunked forces this path (A/B, tests).
+bool use_chunked_bf16(const at::Tensor& q);
+
 // --- Longformer: sliding window of `radius` tokens each side, plus one global token per row (the
 // first valid token, [CLS]) that every query attends to. The global token's own row (full
 // attention with separate projections) is computed by the layer.

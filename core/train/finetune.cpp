@@ -8,6 +8,8 @@
 
 #include <torch/torch.h>
 
+#include <filesystem>
+
 namespace mabert::train {
 namespace {
 
@@ -22,10 +24,17 @@ torch::Tensor task_loss_sum(const ModelConfig& cfg, const torch::Tensor& logits,
 }  // namespace
 
 std::vector<std::string> load_encoder(MaBert& model, const std::string& init) {
-  const auto ckpt = latest_checkpoint(init);
-  if (!ckpt) throw std::runtime_error(init + ": no checkpoint to initialise from");
-  MaBert pre(ModelConfig::load(init + "/config.json"));
-  load_checkpoint(*ckpt, pre, nullptr, nullptr);
+  // The run's latest checkpoint; or, for a folder that keeps only its best weights (the shipped
+  // models in resources/models/), those.
+  MaBert pre{nullptr};
+  if (const auto ckpt = latest_checkpoint(init)) {
+    pre = MaBert(ModelConfig::load(init + "/config.json"));
+    load_checkpoint(*ckpt, pre, nullptr, nullptr);
+  } else if (std::filesystem::exists(init + "/best/model.safetensors")) {
+    pre = load_model(init + "/best");
+  } else {
+    throw std::runtime_error(init + ": no checkpoint (checkpoints/) or best weights (best/) to initialise from");
+  }
   torch::NoGradGuard g;
   auto src = pre->named_parameters();
   std::vector<std::string> fresh;

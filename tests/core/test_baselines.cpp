@@ -14,6 +14,7 @@
 #include <nlohmann/json.hpp>
 
 #include <filesystem>
+#include <limits>
 #include <set>
 #include <unistd.h>
 
@@ -81,6 +82,55 @@ TEST_CASE(window_attention_matches_its_dense_reference) {
   torch::Tensor allowed = att::window_allowed(mask, att::first_valid(mask, 2, 12), 2, 12, 2);
   EXPECT(allowed[0][0][6][4].item<bool>() && !allowed[0][0][6][3].item<bool>() && allowed[0][0][6][0].item<bool>());
   EXPECT(!allowed[1][0][11][2].item<bool>() && allowed[1][0][11][5].item<bool>());  // row 1: pads 0–4, global 5
+}
+
+TEST_CASE(chunked_bf16_attention_matches_the_dense_reference) {
+  // The CPU bf16 path (AVX512-BF16 without AMX) against the fp32 dense reference on the same
+  // bf16-rounded q, k, v: one chunk and several (a chunk that divides L and one that does not),
+  // with right and left padding and without a mask; values and gradients. The bound is bf16's:
+  // scores, probabilities and outputs each rounded to 8 significant bits (measured: printed).
+  const int64_t L = 40;
+  for (bool masked : {true, false})
+    for (int64_t chunk_elements : {int64_t{1} << 22, int64_t{2 * 3 * L * 16}, int64_t{2 * 3 * L * 13}}) {
+      Qkv x = random_qkv(2, 3, L, 16, 29 + chunk_elements % 7);
+      torch::Tensor mask = masked ? mixed_mask(L, 33, 18) : torch::Tensor();
+      torch::Tensor bias = masked ? torch::zeros({2, L}).masked_fill(mask == 0, -std::numeric_limits<float>::infinity()).view({2, 1, 1, L})
+                                  : torch::Tensor();
+      auto bf = [](const torch::Tensor& t) { return t.to(torch::kBFloat16); };
+      auto rounded = [](const torch::Tensor& t) { return t.to(torch::kBFloat16).to(torch::kFloat); };
+      double worst = 0;
+      expect_same(
+          x,
+          [&](const Qkv& t) {
+            torch::Tensor y = att::chunked_bf16(bf(t.q), bf(t.k), bf(t.v), bias, 0.0, false, chunk_elements);
+            EXPECT(y.scalar_type() == torch::kBFloat16);
+            return y.to(torch::kFloat);
+          },
+          [&](const Qkv& t) {
+            torch::Tensor y = att::dense(rounded(t.q), rounded(t.k), rounded(t.v),
+                                         att::key_valid(mask, 2, L, t.q.options()).view({2, 1, 1, L}), 0.0, false);
+            return y;
+          },
+          6e-2, "chunked bf16, chunk " + std::to_string(chunk_elements) + (masked ? " masked" : ""));
+      {
+        torch::NoGradGuard g;
+        worst = max_abs_diff(att::chunked_bf16(bf(x.q), bf(x.k), bf(x.v), bias, 0.0, false, chunk_elements).to(torch::kFloat),
+                             att::dense(rounded(x.q), rounded(x.k), rounded(x.v),
+                                        att::key_valid(mask, 2, L, x.q.options()).view({2, 1, 1, L}), 0.0, false));
+      }
+      std::printf("    chunk %-6lld %-8s max|Δ| output %.2e\n", static_cast<long long>(chunk_elements), masked ? "masked" : "no mask",
+                  worst);
+    }
+  // A pad key gets no weight at all: changing the values at pad positions changes no output.
+  Qkv x = random_qkv(2, 3, L, 16, 3);
+  torch::Tensor mask = mixed_mask(L, 33, 18);
+  torch::Tensor bias = torch::zeros({2, L}).masked_fill(mask == 0, -std::numeric_limits<float>::infinity()).view({2, 1, 1, L});
+  torch::NoGradGuard g;
+  torch::Tensor v2 = x.v.detach().clone();
+  v2.masked_fill_((mask == 0).view({2, 1, L, 1}), 1e3);
+  torch::Tensor a = att::chunked_bf16(x.q.to(torch::kBFloat16), x.k.to(torch::kBFloat16), x.v.to(torch::kBFloat16), bias, 0.0, false, 2 * 3 * L * 13);
+  torch::Tensor b = att::chunked_bf16(x.q.to(torch::kBFloat16), x.k.to(torch::kBFloat16), v2.to(torch::kBFloat16), bias, 0.0, false, 2 * 3 * L * 13);
+  EXPECT(torch::equal(a, b));
 }
 
 TEST_CASE(block_sparse_attention_matches_its_dense_reference) {
