@@ -8,6 +8,7 @@
 
 #include "analysis/efficiency.h"
 #include "model/attention.h"
+#include "util/cpu_features.h"
 #include "util/files.h"
 #include "util/memory.h"
 
@@ -131,6 +132,24 @@ TEST_CASE(chunked_bf16_attention_matches_the_dense_reference) {
   torch::Tensor a = att::chunked_bf16(x.q.to(torch::kBFloat16), x.k.to(torch::kBFloat16), x.v.to(torch::kBFloat16), bias, 0.0, false, 2 * 3 * L * 13);
   torch::Tensor b = att::chunked_bf16(x.q.to(torch::kBFloat16), x.k.to(torch::kBFloat16), v2.to(torch::kBFloat16), bias, 0.0, false, 2 * 3 * L * 13);
   EXPECT(torch::equal(a, b));
+}
+
+TEST_CASE(chunked_bf16_attention_is_chosen_where_the_cpu_lacks_amx) {
+  // The layer's choice: chunked bf16 on a CPU with AVX512-BF16 and no AMX (LibTorch's flash kernel
+  // runs fp32 products there), LibTorch's SDPA elsewhere, for fp32 inputs, and when training would
+  // keep more than 2^24 scores a layer. This machine's branch is printed; the rule is checked on it.
+  const CpuBf16& cpu = cpu_bf16();
+  const bool engine_without_amx = cpu.avx512_bf16 && !cpu.amx_bf16;
+  std::printf("    %s: chunked bf16 attention %s\n", cpu.describe().c_str(), engine_without_amx ? "chosen" : "not chosen (SDPA)");
+  torch::Tensor small = torch::zeros({1, 4, 64, 16}, torch::kBFloat16), big = torch::zeros({1, 4, 4096, 16}, torch::kBFloat16);
+  {
+    torch::NoGradGuard g;
+    EXPECT_EQ(att::use_chunked_bf16(small), engine_without_amx);
+    EXPECT_EQ(att::use_chunked_bf16(big), engine_without_amx);  // inference keeps nothing: any length
+    EXPECT(!att::use_chunked_bf16(small.to(torch::kFloat)));
+  }
+  EXPECT_EQ(att::use_chunked_bf16(small.clone().requires_grad_(true)), engine_without_amx);
+  EXPECT(!att::use_chunked_bf16(big.clone().requires_grad_(true)));  // 4·4096² > 2^24 saved scores
 }
 
 TEST_CASE(block_sparse_attention_matches_its_dense_reference) {
