@@ -29,6 +29,15 @@ for k, v in metrics.items():
 PY
 done
 
+# A shipped pretrained model keeps only best/ (no checkpoints): fine-tuning starts from it, as the
+# model card's recipe does from its training run (a few steps on the card's own sentences' task).
+if [ -d "$SHARED/glue/SST-2" ]; then
+  "$MABERT" finetune --task SST-2 --data "$SHARED/glue/SST-2" --from "$W/models/mabert-tiny" --steps 3 --batch 4 \
+    --max-len 32 --eval-every 0 --max-train 64 --threads 1 --out "$W/from-shipped" --json >"$W/out" 2>"$W/err" \
+    && python3 -c 'import json,sys; r=json.load(open(sys.argv[1])); assert r["status"] == "finished" and r["steps"] == 3, r' "$W/out" \
+    && ok "finetune --from the shipped mabert-tiny (best/ only)" || bad "finetune --from shipped: $(tail -3 "$W/err")"
+fi
+
 # The SST-2 model on clear sentences: at least 11 of 12 right.
 sst="$W/models/mabert-tiny-sst2"
 right=0; total=0
