@@ -4,16 +4,15 @@
 #include "util/cpu_features.h"
 
 #include <ATen/ATen.h>
-#include <ATen/autocast_mode.h>
 #include <ATen/core/grad_mode.h>
 #include <c10/core/impl/LocalDispatchKeySet.h>
 
 #include <algorithm>
 #include <cmath>
 #include <cstdlib>
-#include <string>
 #include <random>
 #include <stdexcept>
+#include <string>
 
 namespace mabert::attention {
 namespace {

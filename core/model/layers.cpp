@@ -147,7 +147,7 @@ torch::Tensor SelfAttentionImpl::forward(const torch::Tensor& x, const LayerCont
         *probs = a.detach();
         y = torch::matmul(F::dropout(a, F::DropoutFuncOptions().p(p).training(train)), v);
       } else if (attention::use_chunked_bf16(q)) {
-        y = attention::chunked_bf16(q, k, v, ctx.attn_bias, p, train);
+        y = attention::chunked_bf16(q, k, v, bias, p, train);
       } else {
         y = at::scaled_dot_product_attention(q, k, v, bias.defined() ? std::optional<torch::Tensor>(bias) : std::nullopt, p,
                                              /*is_causal=*/false);

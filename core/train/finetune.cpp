@@ -5,10 +5,9 @@
 #include "train/checkpoint.h"
 #include "train/loop.h"
 #include "train/metrics.h"
+#include "train/run_folder.h"
 
 #include <torch/torch.h>
-
-#include <filesystem>
 
 namespace mabert::train {
 namespace {
@@ -26,15 +25,7 @@ torch::Tensor task_loss_sum(const ModelConfig& cfg, const torch::Tensor& logits,
 std::vector<std::string> load_encoder(MaBert& model, const std::string& init) {
   // The run's latest checkpoint; or, for a folder that keeps only its best weights (the shipped
   // models in resources/models/), those.
-  MaBert pre{nullptr};
-  if (const auto ckpt = latest_checkpoint(init)) {
-    pre = MaBert(ModelConfig::load(init + "/config.json"));
-    load_checkpoint(*ckpt, pre, nullptr, nullptr);
-  } else if (std::filesystem::exists(init + "/best/model.safetensors")) {
-    pre = load_model(init + "/best");
-  } else {
-    throw std::runtime_error(init + ": no checkpoint (checkpoints/) or best weights (best/) to initialise from");
-  }
+  MaBert pre = load_weights(init, {WeightSource::Latest, WeightSource::Best});
   torch::NoGradGuard g;
   auto src = pre->named_parameters();
   std::vector<std::string> fresh;

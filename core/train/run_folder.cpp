@@ -24,6 +24,25 @@ void prepare_run_dir(const std::string& run_dir, const ModelConfig& cfg, const s
   write_file_atomic(run_dir + "/run.json", info.dump(2) + "\n");
 }
 
+MaBert load_weights(const std::string& run_dir, std::initializer_list<WeightSource> order, std::string* which) {
+  bool best_tried = false;
+  for (WeightSource source : order) {
+    if (source == WeightSource::Best) {
+      best_tried = true;
+      if (!fs::exists(run_dir + "/best/model.safetensors")) continue;
+      if (which) *which = "best";
+      return load_model(run_dir + "/best");
+    }
+    const auto ckpt = latest_checkpoint(run_dir);
+    if (!ckpt) continue;
+    MaBert model(ModelConfig::load(run_dir + "/config.json"));
+    load_checkpoint(*ckpt, model, nullptr, nullptr);
+    if (which) *which = fs::path(*ckpt).lexically_relative(run_dir).string();
+    return model;
+  }
+  throw std::runtime_error(run_dir + ": no checkpoint to load" + (best_tried ? " (checkpoints/) and no best weights (best/)" : ""));
+}
+
 LoadedRun load_run(const std::string& run_dir, bool best) {
   LoadedRun r;
   const std::string info_path = run_dir + "/run.json";
@@ -33,16 +52,8 @@ LoadedRun load_run(const std::string& run_dir, bool best) {
     if (!value.is_string() && (key == "task" || key == "data" || key == "kind" || key == "init"))
       throw std::runtime_error(info_path + ": field '" + key + "' must be a string");
   r.tokenizer = Tokenizer::load(run_dir + "/tokenizer.model");
-  if (best && fs::exists(run_dir + "/best/model.safetensors")) {
-    r.model = load_model(run_dir + "/best");
-    r.weights = "best";
-  } else {
-    r.model = MaBert(ModelConfig::load(run_dir + "/config.json"));
-    const auto ckpt = latest_checkpoint(run_dir);
-    if (!ckpt) throw std::runtime_error(run_dir + ": no checkpoint to load");
-    load_checkpoint(*ckpt, r.model, nullptr, nullptr);
-    r.weights = fs::path(*ckpt).lexically_relative(run_dir).string();
-  }
+  if (best) r.model = load_weights(run_dir, {WeightSource::Best, WeightSource::Latest}, &r.weights);
+  else r.model = load_weights(run_dir, {WeightSource::Latest}, &r.weights);
   if (r.model->config().vocab_size != r.tokenizer.vocab_size())
     throw std::runtime_error(run_dir + ": the tokenizer has " + std::to_string(r.tokenizer.vocab_size()) +
                              " pieces but the model's vocabulary is " + std::to_string(r.model->config().vocab_size));

@@ -6,6 +6,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include <initializer_list>
 #include <string>
 #include <vector>
 
@@ -15,6 +16,13 @@ namespace mabert::train {
 // run.json (`info`), each written atomically.
 void prepare_run_dir(const std::string& run_dir, const ModelConfig& cfg, const std::string& tokenizer,
                      const nlohmann::ordered_json& info);
+
+// A run folder's weights: the first of `order` that the folder has — its best weights (best/) or
+// its latest complete checkpoint (checkpoints/) — loaded into the model of its config; `which`
+// (optional) receives what was loaded, relative to the folder: "best" or "checkpoints/ckpt-…".
+// Throws, naming the folder, when it has none of them.
+enum class WeightSource { Best, Latest };
+MaBert load_weights(const std::string& run_dir, std::initializer_list<WeightSource> order, std::string* which = nullptr);
 
 // Loads a run folder's model (latest checkpoint, or the best one when `best` and present) and
 // tokenizer.
