@@ -7,6 +7,8 @@
 #include "util/files.h"
 #include "util/json_text.h"
 
+#include <ATen/ATen.h>
+
 #include <atomic>
 #include <charconv>
 #include <chrono>
@@ -546,6 +548,7 @@ struct GridRun {
   std::string tokenizer;
   std::vector<std::string> mine;  // run folders this rank trained (the others' rows rank 0 adds at the end)
   std::string queue_name;         // the work queues' names: the same on every rank, new for each run
+  std::set<std::string> ran = {}; // run folders any rank trained in this run (gather_ran)
 
   void say(const std::string& m) const {
     if (hooks.on_message) hooks.on_message(world.size() > 1 ? "[rank " + std::to_string(world.rank()) + "] " + m : m);
@@ -658,10 +661,32 @@ struct GridRun {
     }
   }
 
-  // Rank 0's registry rows for the runs the other ranks made (they write none themselves).
+  // Which run folders any rank trained in this run: a collective, every rank calls it. Each rank
+  // flags its own among the grid's folders (the same list, in the same order, everywhere).
+  void gather_ran(const std::map<std::string, std::string>& encoders) {
+    std::vector<std::string> dirs;
+    for (const auto& [key, dir] : encoders) dirs.push_back(dir);
+    for (uint64_t seed : grid.seeds)
+      for (const std::string& task : grid.tasks)
+        for (const Variant& v : grid.variants) dirs.push_back(cell_dir(v, task, seed));
+    at::Tensor flags = at::zeros({static_cast<int64_t>(dirs.size())}, at::kByte);
+    for (size_t i = 0; i < dirs.size(); ++i)
+      if (std::find(mine.begin(), mine.end(), dirs[i]) != mine.end()) flags[static_cast<int64_t>(i)] = 1;
+    for (const at::Tensor& f : world.all_gather_bytes(flags)) {
+      const at::Tensor c = f.cpu().contiguous();
+      for (size_t i = 0; i < dirs.size(); ++i)
+        if (c.data_ptr<uint8_t>()[i]) ran.insert(dirs[i]);
+    }
+  }
+
+  // Rank 0's registry rows for the runs the other ranks made in this run (they write none
+  // themselves). Runs finished before it — recorded then, or restored from their result.json
+  // alone, without run.json — are not recorded again.
   void record_others(const std::map<std::string, std::string>& encoders) {
     if (world.size() == 1 || !world.root()) return;
-    auto others = [&](const std::string& dir) { return std::find(mine.begin(), mine.end(), dir) == mine.end(); };
+    auto others = [&](const std::string& dir) {
+      return ran.count(dir) && std::find(mine.begin(), mine.end(), dir) == mine.end();
+    };
     auto config_of = [&](const std::string& dir, json extra) {
       const json info = read_json_file(dir + "/run.json");
       json c = {{"model", read_json_file(dir + "/config.json")}, {"train", info.value("train", json::object())},
@@ -717,6 +742,7 @@ GridReport run_grid(const Grid& grid, const std::string& out_dir, const GridHook
   world.barrier();  // every encoder is pretrained before any cell starts from one
   run.finetune_cells(encoders);
   world.barrier();
+  run.gather_ran(encoders);
   run.collect_cells();
   run.record_others(encoders);
   if (world.root()) {

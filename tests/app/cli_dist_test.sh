@@ -166,6 +166,22 @@ import sqlite3, sys
 rows = sqlite3.connect(sys.argv[1]).execute("select kind, status from runs").fetchall()
 assert sorted(rows) == [("finetune", "finished")] * 6 + [("pretrain", "finished")] * 2, rows
 PY
+  # Rerun with one cell kept as its result.json alone (as scripts/recall_cells.sh restores cells on
+  # another machine): nothing is trained, rank 0 records nothing again, and the table is the same.
+  cell="$(dirname "$(find "$W/g2/cells" -name result.json | sort | head -1)")"
+  find "$cell" -mindepth 1 ! -name result.json -exec rm -rf {} +
+  cp "$W/g2/results.csv" "$W/g2-first.csv"
+  if ! MABERT_REGISTRY="$W/g2.db" trun "$MABERT" ablate --grid "$W/grid.json" --out "$W/g2" >/dev/null 2>"$W/g2b.err"; then
+    bad "2-rank rerun over a restored cell: $(grep -m1 "error" "$W/g2b.err")"
+  elif ! cmp -s "$W/g2-first.csv" "$W/g2/results.csv" || grep -q "^\[rank .\] fine-tuning" "$W/g2b.err"; then
+    bad "2-rank rerun trained again or changed the table"; diff "$W/g2-first.csv" "$W/g2/results.csv"
+  else
+    python3 - "$W/g2.db" <<'PY' && ok "a 2-rank rerun over finished and restored cells trains and records nothing again" || bad "2-rank rerun recorded again"
+import sqlite3, sys
+n = sqlite3.connect(sys.argv[1]).execute("select count(*) from runs").fetchone()[0]
+assert n == 8, n
+PY
+  fi
 fi
 
 # --- faults --------------------------------------------------------------------------------------
