@@ -88,6 +88,11 @@ void add_train_options(CLI::App* c, Common& o) {
   c->add_option("--seed", o.t.seed, "Random seed")->capture_default_str();
   c->add_option("--device", o.t.device, "cpu or cuda (default cpu)")
       ->transform(CLI::CheckedTransformer(std::map<std::string, DeviceKind>{{"cpu", DeviceKind::Cpu}, {"cuda", DeviceKind::Cuda}}));
+  c->add_option("--dropout-masks", o.t.keyed_dropout,
+                "keyed: each example's dropout masks drawn from (seed, step, its place in the global batch), so 1 process and any "
+                "number of ranks train the same model; stream: one random stream per rank, as PyTorch DDP")
+      ->transform(CLI::CheckedTransformer(std::map<std::string, bool>{{"keyed", true}, {"stream", false}}))
+      ->default_str("keyed");
   c->add_flag("--bf16", o.t.bf16, "bf16 autocast (CUDA; CPUs: fast with AMX / AVX512-BF16, runs but slower than fp32 without, and says so)");
   c->add_option("--scan", o.t.scan, "Selective-scan path for this run: auto, ref, cpu, cuda (default auto: the device's fast path, self-checked)")
       ->transform(CLI::CheckedTransformer(std::map<std::string, kernels::ScanImpl>{

@@ -1,6 +1,8 @@
 // Collation, batch order and MLM masking.
 #include "data/batching.h"
 
+#include "util/mix.h"
+
 #include <torch/torch.h>
 
 #include <algorithm>
@@ -25,10 +27,7 @@ HeldOutSplit held_out_split(int64_t n, double fraction, int64_t max_held) {
 
 uint64_t step_seed(uint64_t seed, int64_t step) {
   // splitmix64 of the pair: well-mixed, and stable across platforms.
-  uint64_t z = seed * 0x9E3779B97F4A7C15ull + static_cast<uint64_t>(step) + 0x632BE59BD9B4E019ull;
-  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-  z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-  return z ^ (z >> 31);
+  return splitmix64(seed * 0x9E3779B97F4A7C15ull + static_cast<uint64_t>(step) + 0x632BE59BD9B4E019ull);
 }
 
 Batch collate(const std::vector<const Encoding*>& items, const Padding& pad) {

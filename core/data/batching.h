@@ -17,6 +17,7 @@ struct Batch {
   torch::Tensor ids, mask, segments;  // {B, L} int64, float, int64
   torch::Tensor labels;               // MLM: {B, L} int64 with −100 where not predicted; task: {B}
   int64_t tokens = 0;                 // valid tokens
+  int64_t first_row = 0;              // row 0's place in the global batch it was cut from (a rank's share)
 };
 
 // How a batch is padded: to the longest encoding (length 0) or to `length` (at least that), with

@@ -1,6 +1,7 @@
 #include "data/recall.h"
 
 #include "util/files.h"
+#include "util/mix.h"
 
 #include <torch/torch.h>
 
@@ -28,10 +29,7 @@ std::string lower(std::string s) {
 struct Rng {
   uint64_t s;
   uint64_t next() {
-    uint64_t z = (s += 0x9e3779b97f4a7c15ull);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-    return z ^ (z >> 31);
+    return splitmix64(s += 0x9e3779b97f4a7c15ull);
   }
   int64_t below(int64_t n) {  // uniform in [0, n), without modulo bias
     const uint64_t un = static_cast<uint64_t>(n), limit = UINT64_MAX - UINT64_MAX % un;

@@ -26,25 +26,25 @@ at::Tensor key_valid(const at::Tensor& key_mask, int64_t batch, int64_t length, 
   return at::ones({batch, length}, opt.dtype(at::kBool));
 }
 
-at::Tensor attend(at::Tensor scores, const at::Tensor& allowed, const at::Tensor& v, double dropout_p, bool training,
+at::Tensor attend(at::Tensor scores, const at::Tensor& allowed, const at::Tensor& v, const Dropout& drop,
                   at::Tensor* probs) {
   scores = scores.masked_fill(allowed.logical_not(), kMasked);
   at::Tensor a = at::softmax(scores, -1);
   if (probs) *probs = a.detach();
-  if (training && dropout_p > 0) a = at::dropout(a, dropout_p, true);
+  a = drop(a);
   return at::matmul(a.to(v.scalar_type()), v);
 }
 
 at::Tensor dense(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v, const at::Tensor& allowed,
-                 double dropout_p, bool training, at::Tensor* probs) {
+                 const Dropout& drop, at::Tensor* probs) {
   const double scale = 1.0 / std::sqrt(static_cast<double>(q.size(-1)));
   at::Tensor scores = at::matmul(q, k.transpose(-2, -1)).to(at::kFloat) * scale;
-  return attend(scores, allowed, v, dropout_p, training, probs);
+  return attend(scores, allowed, v, drop, probs);
 }
 
 // ---------------------------------------------------------------------------------------------
 at::Tensor chunked_bf16(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v, const at::Tensor& bias,
-                        double dropout_p, bool training, int64_t chunk_elements) {
+                        const Dropout& drop, int64_t chunk_elements) {
   // Dtypes are chosen here, not by autocast (which would run the softmax's input in fp32).
   c10::impl::ExcludeDispatchKeyGuard no_autocast(c10::autocast_dispatch_keyset);
   const int64_t B = q.size(0), H = q.size(1), L = q.size(2), Lk = k.size(2);
@@ -52,12 +52,16 @@ at::Tensor chunked_bf16(const at::Tensor& q, const at::Tensor& k, const at::Tens
   const at::Tensor kt = k.to(at::kBFloat16).transpose(-2, -1), vb = v.to(at::kBFloat16);
   const at::Tensor bb = bias.defined() ? bias.to(at::kBFloat16) : at::Tensor();
   const int64_t rows = std::max<int64_t>(16, std::min<int64_t>(L, chunk_elements / std::max<int64_t>(1, B * H * Lk)));
+  // Keyed dropout draws the whole {B, H, L, Lk} noise at once: the chunk size depends on B, the
+  // masks must not.
+  const at::Tensor noise = drop.keyed_noise_for({B, H, L, Lk}, qs.options());
   std::vector<at::Tensor> parts;
   for (int64_t r = 0; r < L; r += rows) {
-    at::Tensor s = at::matmul(qs.narrow(2, r, std::min(rows, L - r)), kt);  // {B, H, c, Lk} bf16
+    const int64_t c = std::min(rows, L - r);
+    at::Tensor s = at::matmul(qs.narrow(2, r, c), kt);  // {B, H, c, Lk} bf16
     if (bb.defined()) s = s + bb;
     at::Tensor p = at::softmax(s, -1);  // fp32 inside, bf16 out
-    if (training && dropout_p > 0) p = at::dropout(p, dropout_p, true);
+    p = noise.defined() ? p * noise.narrow(2, r, c) : drop(p);
     parts.push_back(at::matmul(p, vb));
   }
   return parts.size() == 1 ? parts[0] : at::cat(parts, 2);
@@ -95,7 +99,7 @@ at::Tensor window_allowed(const at::Tensor& key_mask, const at::Tensor& global, 
 }
 
 at::Tensor sliding_window(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v, const at::Tensor& key_mask,
-                          const at::Tensor& global, int64_t radius, double dropout_p, bool training) {
+                          const at::Tensor& global, int64_t radius, const Dropout& drop) {
   const int64_t B = q.size(0), H = q.size(1), L = q.size(2), Dh = q.size(3);
   const int64_t w = radius, nb = (L + w - 1) / w, Lp = nb * w;  // chunks of `radius` queries
   const double scale = 1.0 / std::sqrt(static_cast<double>(Dh));
@@ -122,7 +126,7 @@ at::Tensor sliding_window(const at::Tensor& q, const at::Tensor& k, const at::Te
 
   scores = at::cat({scores.masked_fill((band & keys).logical_not(), kMasked), sg}, -1);
   at::Tensor p = at::softmax(scores, -1);
-  if (training && dropout_p > 0) p = at::dropout(p, dropout_p, true);
+  p = drop(p);
   p = p.to(v.scalar_type());
   at::Tensor out = at::matmul(p.narrow(-1, 0, 3 * w), vb) + p.narrow(-1, 3 * w, 1) * vg.view({B, H, 1, 1, Dh});
   return out.reshape({B, H, Lp, Dh}).narrow(2, 0, L);
@@ -186,7 +190,7 @@ at::Tensor block_allowed(const BlockPattern& p, const at::Tensor& key_mask, int6
 }
 
 at::Tensor block_sparse(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v, const at::Tensor& key_mask,
-                        const BlockPattern& p, double dropout_p, bool training) {
+                        const BlockPattern& p, const Dropout& drop) {
   const int64_t B = q.size(0), H = q.size(1), L = q.size(2), Dh = q.size(3);
   const int64_t b = p.block, nb = p.n_blocks, Lp = nb * b, S = p.slots.size(1);
   const double scale = 1.0 / std::sqrt(static_cast<double>(Dh));
@@ -201,14 +205,14 @@ at::Tensor block_sparse(const at::Tensor& q, const at::Tensor& k, const at::Tens
   at::Tensor slot_keys = keys.view({B, nb, b}).index_select(1, idx).view({B, nb, S * b}) > 0;
   at::Tensor slot_ok = p.slot_valid.to(q.device()).view({nb, S, 1}).expand({nb, S, b}).reshape({nb, S * b});
   at::Tensor allowed = (slot_keys & slot_ok.unsqueeze(0)).view({B, 1, nb, 1, S * b});
-  at::Tensor out = attend(scores, allowed, vg, dropout_p, training, nullptr);  // {B, H, nb, b, Dh}
+  at::Tensor out = attend(scores, allowed, vg, drop, nullptr);  // {B, H, nb, b, Dh}
 
   // Global query blocks attend to every key.
   std::vector<at::Tensor> rows;
   for (int64_t g : p.global) {
     at::Tensor qg = qp.narrow(2, g * b, b);  // {B, H, b, Dh}
     at::Tensor sg = at::matmul(qg, kp.transpose(-1, -2)).to(at::kFloat) * scale;
-    rows.push_back(attend(sg, (keys > 0).view({B, 1, 1, Lp}), vp, dropout_p, training, nullptr));
+    rows.push_back(attend(sg, (keys > 0).view({B, 1, 1, Lp}), vp, drop, nullptr));
   }
   at::Tensor g_idx = at::tensor(p.global, at::TensorOptions().dtype(at::kLong)).to(q.device());
   out = out.index_copy(2, g_idx, at::stack(rows, 2));
@@ -279,8 +283,7 @@ at::Tensor skewed(const at::Tensor& x, const at::Tensor& window, int64_t chunk) 
 }  // namespace
 
 at::Tensor disentangled(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v, const at::Tensor& rel_q,
-                        const at::Tensor& rel_k, int64_t range, const at::Tensor& allowed, double dropout_p,
-                        bool training, int64_t chunk) {
+                        const at::Tensor& rel_k, int64_t range, const at::Tensor& allowed, const Dropout& drop, int64_t chunk) {
   const int64_t B = q.size(0), H = q.size(1), L = q.size(2), Dh = q.size(3);
   if (chunk <= 0) chunk = q.is_cuda() ? 512 : 64;
   chunk = std::min(chunk, L);
@@ -298,7 +301,7 @@ at::Tensor disentangled(const at::Tensor& q, const at::Tensor& k, const at::Tens
     const int64_t c = qs[t].size(2);
     at::Tensor pos = skewed(qs[t], rk[t], chunk) + p2c_t[t].contiguous().transpose(-1, -2);  // c2p + p2c; c2c by the GEMM
     at::Tensor s = at::baddbmm(pos.reshape({B * H, c, L}), qs[t].reshape({B * H, c, Dh}), kt);
-    out.push_back(attend(s.view({B, H, c, L}).to(at::kFloat), allowed, v, dropout_p, training));
+    out.push_back(attend(s.view({B, H, c, L}).to(at::kFloat), allowed, v, drop));
   }
   return out.size() == 1 ? out[0] : at::cat(out, 2);
 }

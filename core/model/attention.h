@@ -8,6 +8,8 @@
 // exactly 0 and a row whose keys are all masked stays finite.
 #pragma once
 
+#include "model/dropout.h"
+
 #include <ATen/core/Tensor.h>
 
 #include <cstdint>
@@ -18,14 +20,16 @@ namespace mabert::attention {
 // Which keys are real tokens: {B, L} bool from the padding mask (all true without one).
 at::Tensor key_valid(const at::Tensor& key_mask, int64_t batch, int64_t length, const at::TensorOptions& opt);
 
-// Masked softmax over fp32 scores {.., Lq, Lk}, dropout, then the weighted sum of v.
-at::Tensor attend(at::Tensor scores, const at::Tensor& allowed, const at::Tensor& v, double dropout_p, bool training,
+// Masked softmax over fp32 scores {.., Lq, Lk}, dropout, then the weighted sum of v. Every
+// pattern takes its dropout on the probabilities as a `Dropout` ({}: none; keyed masks when its
+// stream has a key: see model/dropout.h).
+at::Tensor attend(at::Tensor scores, const at::Tensor& allowed, const at::Tensor& v, const Dropout& drop,
                   at::Tensor* probs = nullptr);
 
 // Softmax attention over the keys `allowed` marks ({B or 1, 1 or H, L, L} bool), with dropout on
 // the probabilities. `probs` (optional) receives them, detached.
 at::Tensor dense(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v, const at::Tensor& allowed,
-                 double dropout_p, bool training, at::Tensor* probs = nullptr);
+                 const Dropout& drop, at::Tensor* probs = nullptr);
 
 // --- Full attention in bf16 on a CPU whose bf16 engine is AVX512-BF16 without AMX. LibTorch's
 // CPU flash kernel runs its two products in fp32 there (its bf16 tiles need AMX): measured on an
@@ -36,7 +40,7 @@ at::Tensor dense(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v, 
 // is long. q, k, v {B, H, L, Dh} bf16; bias {B, 1, 1, L} additive (0 / −inf on pad keys) or
 // undefined. The dense reference is `dense` (tests compare the two).
 at::Tensor chunked_bf16(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v, const at::Tensor& bias,
-                        double dropout_p, bool training, int64_t chunk_elements = int64_t{1} << 22);
+                        const Dropout& drop, int64_t chunk_elements = int64_t{1} << 22);
 // Whether the layer uses chunked_bf16 for bf16 q on this device: a CPU with AVX512-BF16 and no AMX,
 // when training only up to B·H·L² = 2^24 (the saved scores and probabilities, 64 MB a layer);
 // MABERT_CPU_ATTENTION=sdpa keeps LibTorch's kernel, =chunked forces this path (A/B, tests).
@@ -50,7 +54,7 @@ at::Tensor window_allowed(const at::Tensor& key_mask, const at::Tensor& global, 
                           int64_t radius);  // {B, 1, L, L} bool
 // Blocked ("sliding chunks"): memory O(L · 3·radius) instead of O(L²).
 at::Tensor sliding_window(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v, const at::Tensor& key_mask,
-                          const at::Tensor& global, int64_t radius, double dropout_p, bool training);
+                          const at::Tensor& global, int64_t radius, const Dropout& drop);
 
 // --- BigBird (ITC): blocks of `block` tokens; the first and last blocks are global (attend to
 // and are attended by everything); every other query block sees its own and both neighbouring
@@ -65,7 +69,7 @@ BlockPattern bigbird_pattern(int64_t length, int64_t block, int64_t n_random, ui
 at::Tensor block_allowed(const BlockPattern& p, const at::Tensor& key_mask, int64_t batch, int64_t length);  // {B,1,L,L}
 // Gathered key blocks: memory O(L · S·block) instead of O(L²).
 at::Tensor block_sparse(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v, const at::Tensor& key_mask,
-                        const BlockPattern& p, double dropout_p, bool training);
+                        const BlockPattern& p, const Dropout& drop);
 
 // --- DeBERTa: scores = (q·k + q·k_r[δ(i,j)] + k·q_r[δ(j,i)]) / √(3·Dh), δ(i,j) = clamp(i − j, −R, R − 1) + R.
 // rel_q, rel_k: {H, 2R, Dh}, the relative embeddings projected by the layer's query and key
@@ -78,8 +82,7 @@ at::Tensor disentangled_scores(const at::Tensor& q, const at::Tensor& k, const a
 // rows each chunk uses, and c2c is accumulated into them by one batched GEMM: memory per chunk is
 // O(chunk·L) apart from one L×L buffer for p2c, and no L×2L product is formed.
 at::Tensor disentangled(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v, const at::Tensor& rel_q,
-                        const at::Tensor& rel_k, int64_t range, const at::Tensor& allowed, double dropout_p,
-                        bool training, int64_t chunk = 0);
+                        const at::Tensor& rel_k, int64_t range, const at::Tensor& allowed, const Dropout& drop, int64_t chunk = 0);
 // The reference: the relative embedding of every pair materialised, then contracted.
 at::Tensor disentangled_scores_reference(const at::Tensor& q, const at::Tensor& k, const at::Tensor& rel_q,
                                          const at::Tensor& rel_k, int64_t range);

@@ -52,7 +52,7 @@ EmbeddingsImpl::EmbeddingsImpl(const ModelConfig& cfg) : max_len(cfg.max_len) {
   if (cfg.type_vocab_size > 0) seg = register_module("seg", torch::nn::Embedding(cfg.type_vocab_size, E));
   norm = register_module("norm", torch::nn::LayerNorm(torch::nn::LayerNormOptions({E}).eps(cfg.layer_norm_eps)));
   if (E != cfg.d_model) proj = register_module("proj", make_linear(E, cfg.d_model, true));
-  drop = register_module("drop", torch::nn::Dropout(cfg.dropout));
+  drop = register_module("drop", KeyedDropout(cfg.dropout));
   if (cfg.token_shift) shift = register_module("shift", make_linear(E, E, true));
   torch::NoGradGuard guard;
   for (auto& p : {tok, pos, seg})
@@ -92,7 +92,6 @@ torch::Tensor EmbeddingsImpl::forward(const torch::Tensor& ids, const torch::Ten
 SelfAttentionImpl::SelfAttentionImpl(const ModelConfig& cfg, LayerKind variant_, uint64_t seed_)
     : variant(variant_),
       n_heads(cfg.n_heads),
-      dropout_p(cfg.dropout),
       window_radius(cfg.attn_window / 2),
       block(cfg.sparse_block),
       n_random(cfg.sparse_random),
@@ -100,6 +99,7 @@ SelfAttentionImpl::SelfAttentionImpl(const ModelConfig& cfg, LayerKind variant_,
       seed(seed_) {
   if (!has_attention(variant) || variant == LayerKind::Parallel) variant = LayerKind::Transformer;
   const int64_t D = cfg.d_model;
+  attn_drop = register_module("attn_drop", KeyedDropout(cfg.dropout));
   qkv = register_module("qkv", make_linear(D, 3 * D, true));
   out = register_module("out", make_linear(D, D, true));
   if (variant == LayerKind::Longformer) global_qkv = register_module("global_qkv", make_linear(D, 3 * D, true));
@@ -110,15 +110,14 @@ torch::Tensor SelfAttentionImpl::forward(const torch::Tensor& x, const LayerCont
   // {B, L, 3D} → 3 × {B, H, L, Dh}
   auto parts = qkv(x).view({B, L, 3, n_heads, Dh}).permute({2, 0, 3, 1, 4}).unbind(0);
   const torch::Tensor &q = parts[0], &k = parts[1], &v = parts[2];
-  const double p = is_training() ? dropout_p : 0.0;
-  const bool train = is_training();
+  const Dropout drop = attn_drop->now();
   torch::Tensor y;
   switch (variant) {
     case LayerKind::Longformer: y = longformer(x, q, k, v, ctx, probs); break;
     case LayerKind::BigBird: {
       const attention::BlockPattern pattern = attention::bigbird_pattern(L, block, n_random, seed);
-      if (probs) y = attention::dense(q, k, v, attention::block_allowed(pattern, ctx.mask, B, L), p, train, probs);
-      else y = attention::block_sparse(q, k, v, ctx.mask, pattern, p, train);
+      if (probs) y = attention::dense(q, k, v, attention::block_allowed(pattern, ctx.mask, B, L), drop, probs);
+      else y = attention::block_sparse(q, k, v, ctx.mask, pattern, drop);
       break;
     }
     case LayerKind::DeBERTa: {
@@ -133,9 +132,9 @@ torch::Tensor SelfAttentionImpl::forward(const torch::Tensor& x, const LayerCont
       torch::Tensor rel_k = torch::nn::functional::linear(rel, w[1], b[1]).view({R2, n_heads, Dh}).transpose(0, 1);
       torch::Tensor allowed = attention::key_valid(ctx.mask, B, L, x.options()).view({B, 1, 1, L});
       if (probs)
-        y = attention::attend(attention::disentangled_scores(q, k, rel_q, rel_k, span), allowed, v, p, train, probs);
+        y = attention::attend(attention::disentangled_scores(q, k, rel_q, rel_k, span), allowed, v, drop, probs);
       else
-        y = attention::disentangled(q, k, v, rel_q, rel_k, span, allowed, p, train);
+        y = attention::disentangled(q, k, v, rel_q, rel_k, span, allowed, drop);
       break;
     }
     default: {
@@ -145,12 +144,14 @@ torch::Tensor SelfAttentionImpl::forward(const torch::Tensor& x, const LayerCont
         if (bias.defined()) scores = scores + bias;
         torch::Tensor a = torch::softmax(scores, -1);
         *probs = a.detach();
-        y = torch::matmul(F::dropout(a, F::DropoutFuncOptions().p(p).training(train)), v);
+        y = torch::matmul(drop(a), v);
       } else if (attention::use_chunked_bf16(q)) {
-        y = attention::chunked_bf16(q, k, v, bias, p, train);
+        y = attention::chunked_bf16(q, k, v, bias, drop);
+      } else if (drop.keyed()) {  // SDPA draws from LibTorch's generator (and its CPU kernels run the math form with dropout)
+        y = attention::dense(q, k, v, attention::key_valid(ctx.mask, B, L, x.options()).view({B, 1, 1, L}), drop);
       } else {
-        y = at::scaled_dot_product_attention(q, k, v, bias.defined() ? std::optional<torch::Tensor>(bias) : std::nullopt, p,
-                                             /*is_causal=*/false);
+        y = at::scaled_dot_product_attention(q, k, v, bias.defined() ? std::optional<torch::Tensor>(bias) : std::nullopt,
+                                             drop.active() ? drop.p : 0.0, /*is_causal=*/false);
       }
     }
   }
@@ -160,16 +161,15 @@ torch::Tensor SelfAttentionImpl::forward(const torch::Tensor& x, const LayerCont
 torch::Tensor SelfAttentionImpl::longformer(const torch::Tensor& x, const torch::Tensor& q, const torch::Tensor& k,
                                             const torch::Tensor& v, const LayerContext& ctx, torch::Tensor* probs) {
   const int64_t B = x.size(0), L = x.size(1), D = x.size(2), H = n_heads, Dh = D / H;
-  const double p = is_training() ? dropout_p : 0.0;
-  const bool train = is_training();
+  const Dropout drop = attn_drop->now();
   torch::Tensor global = attention::first_valid(ctx.mask, B, L).to(x.device());  // {B}: [CLS]
   // Every query: its window and the global token. When the window covers the whole sequence the
   // blocked form would only add padding, so the dense form runs.
   torch::Tensor y;
   if (probs || L - 1 <= window_radius)
-    y = attention::dense(q, k, v, attention::window_allowed(ctx.mask, global, B, L, window_radius), p, train, probs);
+    y = attention::dense(q, k, v, attention::window_allowed(ctx.mask, global, B, L, window_radius), drop, probs);
   else
-    y = attention::sliding_window(q, k, v, ctx.mask, global, window_radius, p, train);
+    y = attention::sliding_window(q, k, v, ctx.mask, global, window_radius, drop);
   // The global token's row: every valid key, through the global projections.
   auto w = global_qkv->weight.chunk(3, 0);
   auto b = global_qkv->bias.chunk(3, 0);
@@ -179,7 +179,7 @@ torch::Tensor SelfAttentionImpl::longformer(const torch::Tensor& x, const torch:
   torch::Tensor vg = F::linear(x, w[2], b[2]).view({B, L, H, Dh}).transpose(1, 2);
   torch::Tensor keys = attention::key_valid(ctx.mask, B, L, x.options()).view({B, 1, 1, L});
   torch::Tensor row_probs;
-  torch::Tensor yg = attention::dense(qg, kg, vg, keys, p, train, probs ? &row_probs : nullptr);  // {B, H, 1, Dh}
+  torch::Tensor yg = attention::dense(qg, kg, vg, keys, drop, probs ? &row_probs : nullptr);  // {B, H, 1, Dh}
   y = y.scatter(2, global.view({B, 1, 1, 1}).expand({B, H, 1, Dh}), yg);
   if (probs) *probs = probs->scatter(2, global.view({B, 1, 1, 1}).expand({B, H, 1, L}), row_probs);
   return y;
@@ -189,7 +189,7 @@ torch::Tensor SelfAttentionImpl::longformer(const torch::Tensor& x, const torch:
 FeedForwardImpl::FeedForwardImpl(int64_t d_model, int64_t d_ffn, double dropout) {
   fc1 = register_module("fc1", make_linear(d_model, d_ffn, true));
   fc2 = register_module("fc2", make_linear(d_ffn, d_model, true));
-  drop = register_module("drop", torch::nn::Dropout(dropout));
+  drop = register_module("drop", KeyedDropout(dropout));
 }
 
 torch::Tensor FeedForwardImpl::forward(const torch::Tensor& x) { return drop(fc2(F::gelu(fc1(x)))); }
@@ -281,7 +281,7 @@ TransformerLayer::TransformerLayer(const ModelConfig& cfg, LayerKind kind, uint6
   attn = register_module("attn", SelfAttention(cfg, kind, seed));
   norm2 = register_module("norm2", make_norm(cfg));
   ffn = register_module("ffn", FeedForward(cfg.d_model, cfg.d_ffn, cfg.dropout));
-  drop = register_module("drop", torch::nn::Dropout(cfg.dropout));
+  drop = register_module("drop", KeyedDropout(cfg.dropout));
 }
 
 torch::Tensor TransformerLayer::forward(const torch::Tensor& h, const LayerContext& ctx, LayerTrace* trace) {
@@ -296,7 +296,7 @@ MambaLayer::MambaLayer(const ModelConfig& cfg, bool bidirectional) {
   ssm = register_module("ssm", SsmCore(cfg, bidirectional));
   norm2 = register_module("norm2", make_norm(cfg));
   ffn = register_module("ffn", FeedForward(cfg.d_model, cfg.d_ffn, cfg.dropout));
-  drop = register_module("drop", torch::nn::Dropout(cfg.dropout));
+  drop = register_module("drop", KeyedDropout(cfg.dropout));
 }
 
 torch::Tensor MambaLayer::forward(const torch::Tensor& h, const LayerContext& ctx, LayerTrace* trace) {
@@ -315,7 +315,7 @@ ParallelLayer::ParallelLayer(const ModelConfig& cfg) {
   ssm = register_module("ssm", SsmCore(cfg, false));
   norm2 = register_module("norm2", make_norm(cfg));
   ffn = register_module("ffn", FeedForward(cfg.d_model, cfg.d_ffn, cfg.dropout));
-  drop = register_module("drop", torch::nn::Dropout(cfg.dropout));
+  drop = register_module("drop", KeyedDropout(cfg.dropout));
 }
 
 torch::Tensor ParallelLayer::forward(const torch::Tensor& h, const LayerContext& ctx, LayerTrace* trace) {

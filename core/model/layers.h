@@ -6,12 +6,12 @@
 #pragma once
 
 #include "model/config.h"
+#include "model/dropout.h"
 #include "selective_scan/selective_scan.h"
 
 #include <torch/nn/module.h>
 #include <torch/nn/modules/container/any.h>
 #include <torch/nn/modules/conv.h>
-#include <torch/nn/modules/dropout.h>
 #include <torch/nn/modules/embedding.h>
 #include <torch/nn/modules/linear.h>
 #include <torch/nn/modules/normalization.h>
@@ -64,7 +64,7 @@ struct EmbeddingsImpl : torch::nn::Module {
   torch::nn::LayerNorm norm{nullptr};
   torch::nn::Linear proj{nullptr};  // embedding width → D, only when they differ
   torch::nn::Linear shift{nullptr};  // token_shift: the previous token's embedding, mapped
-  torch::nn::Dropout drop{nullptr};
+  KeyedDropout drop{nullptr};
 };
 TORCH_MODULE(Embeddings);
 
@@ -80,7 +80,7 @@ struct SelfAttentionImpl : torch::nn::Module {
 
   LayerKind variant;
   int64_t n_heads;
-  double dropout_p;
+  KeyedDropout attn_drop{nullptr};  // on the attention probabilities
   int64_t window_radius, block, n_random, rel_range;
   uint64_t seed;
   torch::nn::Linear qkv{nullptr}, out{nullptr};
@@ -97,7 +97,7 @@ struct FeedForwardImpl : torch::nn::Module {
   torch::Tensor forward(const torch::Tensor& x);  // {B, L, D} → {B, L, D}
 
   torch::nn::Linear fc1{nullptr}, fc2{nullptr};
-  torch::nn::Dropout drop{nullptr};
+  KeyedDropout drop{nullptr};
 };
 TORCH_MODULE(FeedForward);
 
@@ -147,7 +147,7 @@ struct TransformerLayer : EncoderLayer {
   torch::nn::LayerNorm norm1{nullptr}, norm2{nullptr};
   SelfAttention attn{nullptr};
   FeedForward ffn{nullptr};
-  torch::nn::Dropout drop{nullptr};
+  KeyedDropout drop{nullptr};
 };
 
 // `M` (forward scan) and `B` (bidirectional) layers.
@@ -159,7 +159,7 @@ struct MambaLayer : EncoderLayer {
   torch::nn::LayerNorm norm1{nullptr}, norm2{nullptr};
   SsmCore ssm{nullptr};
   FeedForward ffn{nullptr};
-  torch::nn::Dropout drop{nullptr};
+  KeyedDropout drop{nullptr};
 };
 
 struct ParallelLayer : EncoderLayer {
@@ -171,7 +171,7 @@ struct ParallelLayer : EncoderLayer {
   SelfAttention attn{nullptr};
   SsmCore ssm{nullptr};
   FeedForward ffn{nullptr};
-  torch::nn::Dropout drop{nullptr};
+  KeyedDropout drop{nullptr};
 };
 
 // `index` is the layer's position in the schedule (it seeds S layers' random blocks).

@@ -93,11 +93,13 @@ MaBertImpl::MaBertImpl(const ModelConfig& cfg) : cfg_(cfg) {
   if (cfg_.head != Head::None) {
     const int64_t out = cfg_.head == Head::Regression ? 1 : cfg_.num_labels;
     task_head = register_module("head", torch::nn::Linear(cfg_.d_model, out));
-    head_drop = register_module("head_drop", torch::nn::Dropout(cfg_.dropout));
+    head_drop = register_module("head_drop", KeyedDropout(cfg_.dropout));
     torch::NoGradGuard guard;
     task_head->weight.normal_(0.0, cfg_.init_std);
     task_head->bias.zero_();
   }
+  for (const auto& m : modules(/*include_self=*/false))
+    if (auto* d = dynamic_cast<KeyedDropoutImpl*>(m.get())) d->stream = dropout_stream_;
 }
 
 void MaBertImpl::set_psm(bool pre, bool post, bool state) {
@@ -132,6 +134,7 @@ EncoderOutput MaBertImpl::forward(const torch::Tensor& ids, const torch::Tensor&
   ctx.psm_post = cfg_.psm_post;
   ctx.psm_state = cfg_.psm_state;
   ctx.scan = scan_impl_;
+  dropout_stream_->draws = 0;  // a keyed mask's place in this forward
   torch::Tensor h = embeddings(ids, segments, mask);  // {B, L, D}
   if (mask.defined()) {
     ctx.mask = mask.to(h.scalar_type());

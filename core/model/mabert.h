@@ -81,6 +81,9 @@ struct MaBertImpl : torch::nn::Module {
   void set_knock_out(const std::vector<int64_t>& layers);
   const std::vector<bool>& knocked_out() const { return knocked_out_; }
   void set_scan_impl(kernels::ScanImpl impl) { scan_impl_ = impl; }
+  // Training: the key of the dropout masks the next forwards draw (model/dropout.h), so that they
+  // do not depend on how the global batch is split over ranks; std::nullopt: LibTorch's generator.
+  void set_dropout_key(std::optional<DropoutKey> key) { dropout_stream_->key = key; }
   kernels::ScanImpl scan_impl() const { return scan_impl_; }
   // bf16 inference on the CPU: every Linear's weight held in `dtype`, so autocast does not cast it
   // again on every call (10 % of an all-T forward at 1,024 tokens, with the allocations the casts
@@ -98,7 +101,7 @@ struct MaBertImpl : torch::nn::Module {
   Pooling pooling{nullptr};
   MlmHead mlm{nullptr};
   torch::nn::Linear task_head{nullptr};
-  torch::nn::Dropout head_drop{nullptr};
+  KeyedDropout head_drop{nullptr};
   torch::nn::Embedding rel_embeddings{nullptr};  // D layers only: {2·rel_range, D}
   torch::nn::LayerNorm rel_norm{nullptr};
 
@@ -107,6 +110,7 @@ struct MaBertImpl : torch::nn::Module {
   std::vector<std::shared_ptr<EncoderLayer>> layers_;
   kernels::ScanImpl scan_impl_ = kernels::ScanImpl::Auto;
   std::vector<bool> knocked_out_;
+  std::shared_ptr<DropoutStream> dropout_stream_ = std::make_shared<DropoutStream>();  // every KeyedDropout's
 };
 TORCH_MODULE(MaBert);
 

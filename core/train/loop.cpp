@@ -41,6 +41,21 @@ void append_jsonl(const std::string& path, const nlohmann::ordered_json& j) {
   if (n != static_cast<ssize_t>(line.size())) throw std::runtime_error(path + ": writing the metrics log failed");
 }
 
+// While alive, the model's dropout masks are keyed by (seed, micro-step, global row): the same
+// masks on 1 process and on any number of ranks (model/dropout.h). Unkeyed with --dropout-masks stream.
+class KeyedMasks {
+ public:
+  KeyedMasks(MaBert& model, const TrainOptions& o, int64_t micro_step, int64_t first_row) : model_(model) {
+    if (o.keyed_dropout) model_->set_dropout_key(DropoutKey{o.seed, micro_step, first_row});
+  }
+  ~KeyedMasks() { model_->set_dropout_key(std::nullopt); }
+  KeyedMasks(const KeyedMasks&) = delete;
+  KeyedMasks& operator=(const KeyedMasks&) = delete;
+
+ private:
+  MaBert& model_;
+};
+
 // The loop's state between steps, and the named steps it is made of.
 class Trainer {
  public:
@@ -156,8 +171,9 @@ class Trainer {
       const bool has_rows = b.ids.defined() && b.ids.size(0) > 0;
       LossTerms terms;
       if (has_rows) {
-        JobRng::Use own_stream(rng_);  // dropout draws from this job's generator
+        JobRng::Use own_stream(rng_);  // dropout draws from this job's generator (unkeyed masks)
         AutocastBf16 autocast(o_.bf16, job_.device);
+        KeyedMasks keyed(job_.model, o_, step * o_.grad_accum + k, b.first_row);
         terms = job_.loss_of(b);
       }
       const double local_sum = has_rows ? terms.sum.item<double>() : 0.0;
@@ -351,6 +367,7 @@ data::Batch slice_rows(const data::Batch& b, int64_t begin, int64_t end) {
   s.segments = b.segments.narrow(0, begin, end - begin);
   if (b.labels.defined()) s.labels = b.labels.narrow(0, begin, end - begin);
   s.tokens = end > begin ? static_cast<int64_t>(s.mask.sum().item<double>()) : 0;
+  s.first_row = b.first_row + begin;
   return s;
 }
 

@@ -15,6 +15,7 @@ nlohmann::ordered_json TrainOptions::to_json() const {
   if (scan != kernels::ScanImpl::Auto) j["scan"] = kernels::scan_impl_name(scan);
   if (left_padding) j["padding"] = "left";
   if (stop_at > 0) j["stop_at"] = stop_at;
+  if (!keyed_dropout) j["dropout_masks"] = "stream";
   return j;
 }
 

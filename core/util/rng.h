@@ -4,7 +4,9 @@
 // the default generator for one scope (a forward pass), holding rng_mutex(), and takes the
 // advanced state back at the end. So a job's dropout masks depend on its seed and steps only:
 // a model built or random inputs drawn on another thread in between (they hold rng_mutex() too)
-// never shift them, and the state is what a checkpoint saves.
+// never shift them, and the state is what a checkpoint saves. (Training keys its dropout masks by
+// example instead — model/dropout.h — unless asked for `--dropout-masks stream`; the stream then
+// serves that choice and anything else a forward draws.)
 #pragma once
 
 #include <ATen/core/Generator.h>

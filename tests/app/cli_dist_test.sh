@@ -6,6 +6,8 @@
 #    the same for fine-tuning;
 #  - checkpoints' checksums agree with Python's zlib; a run resumes at another world size (2 -> 1,
 #    1 -> 2) and ends where the uninterrupted one does;
+#  - at dropout 0.1 with keyed masks, 1 process, 2 and 3 ranks end at the same weights, and a
+#    2-rank run resumes on 3 ranks; with --dropout-masks stream (as DDP) 2 ranks differ;
 #  - a rank killed with SIGKILL under --max-restarts 1 (dropout 0.1): the group restarts, resumes
 #    from the latest checkpoint by itself and finishes bitwise equal to the uninterrupted run, the
 #    step never going back; a hung rank (SIGSTOP) is named within --dist-timeout and the group
@@ -18,7 +20,7 @@ MABERT="$1"; TORCHRUN="$2"; DEMO="$3"; SHARED="$4"
 . "$(dirname "$0")/lib.sh"
 trap 'rm -rf "$W"; kill $(jobs -p) 2>/dev/null' EXIT
 port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
-trun() { "$TORCHRUN" --no-python --nproc-per-node 2 --master-addr 127.0.0.1 --master-port "$(port)" "$@"; }
+trun() { "$TORCHRUN" --no-python --nproc-per-node "${NPROC:-2}" --master-addr 127.0.0.1 --master-port "$(port)" "$@"; }
 
 # Compares two runs: metrics.jsonl step losses and the latest checkpoint's weights; prints max |Δ|.
 compare() {
@@ -125,6 +127,31 @@ grep -q "resumed from .*ckpt-00000015 at step 15" "$W/one-then-two.err" && compa
   && ok "1 process to step 15, resumed on 2 ranks to 20 = 2 ranks throughout" \
   || bad "1 -> 2 resume"
 
+# --- results independent of the world size, dropout included ------------------------------------
+# At dropout 0.1 with keyed masks (the default: each example's masks drawn from the seed, the
+# micro-step and its row in the global batch), 1 process, 2 ranks and 3 ranks (global batch 12)
+# end at the same weights within the reduction-order tolerance, and a 2-rank run cut at step 15
+# resumes on 3 ranks and ends there too. With --dropout-masks stream (one random stream per rank,
+# as PyTorch DDP) 2 ranks drift from 1 process far beyond it: printed, for scale.
+sed 's/"dropout": 0.0/"dropout": 0.1/' "$W/cfg.json" >"$W/cfg-dropout.json"
+dpre=("${base[@]/cfg.json/cfg-dropout.json}" --steps 20 --batch 12 --lr 2e-3 --save-every 5)
+"$MABERT" "${dpre[@]}" --out "$W/d1" --threads 2 --quiet >/dev/null 2>"$W/d1.err" || { bad "1-process run at dropout 0.1"; tail "$W/d1.err"; }
+trun "$MABERT" "${dpre[@]}" --out "$W/d2" >/dev/null 2>"$W/d2.err" || { bad "2-rank run at dropout 0.1"; tail "$W/d2.err"; }
+NPROC=3 trun "$MABERT" "${dpre[@]}" --out "$W/d3" >/dev/null 2>"$W/d3.err" || { bad "3-rank run at dropout 0.1"; tail "$W/d3.err"; }
+compare "$W/d1" "$W/d2" 1e-5 1e-5 && ok "dropout 0.1, keyed masks: 2 ranks × 6 = 1 process × 12" || bad "keyed dropout, 2 ranks"
+compare "$W/d1" "$W/d3" 1e-5 1e-5 && ok "dropout 0.1, keyed masks: 3 ranks × 4 = 1 process × 12" || bad "keyed dropout, 3 ranks"
+cut_at_15 "$W/d2" "$W/d2-then-3"
+NPROC=3 trun "$MABERT" "${dpre[@]}" --resume --out "$W/d2-then-3" >/dev/null 2>"$W/d2-then-3.err" \
+  || { bad "resume of a 2-rank run on 3 ranks"; tail "$W/d2-then-3.err"; }
+grep -q "resumed from .*ckpt-00000015 at step 15" "$W/d2-then-3.err" && compare "$W/d1" "$W/d2-then-3" 1e-5 1e-5 \
+  && ok "dropout 0.1: 2 ranks to step 15, resumed on 3 ranks to 20 = 1 process throughout" || bad "2 -> 3 resume"
+"$MABERT" "${dpre[@]}" --dropout-masks stream --out "$W/s1" --threads 2 --quiet >/dev/null 2>&1 || bad "1-process run, stream masks"
+trun "$MABERT" "${dpre[@]}" --dropout-masks stream --out "$W/s2" >/dev/null 2>"$W/s2.err" || { bad "2-rank run, stream masks"; tail "$W/s2.err"; }
+if compare "$W/s1" "$W/s2" 1e-5 1e-5; then bad "stream masks: 2 ranks matched 1 process (the masks did not depend on the ranks?)"
+else ok "dropout 0.1, --dropout-masks stream (as DDP): 2 ranks differ from 1 process (above)"; fi
+python3 -c "import json; d=json.load(open('$W/s1/run.json')); assert d['train']['dropout_masks']=='stream', d['train']" \
+  && ok "run.json records --dropout-masks stream" || bad "dropout_masks not recorded"
+
 if [ -d "$SHARED/glue/RTE" ]; then
   ft=(finetune --task RTE --data "$SHARED/glue/RTE" --from "$W/one" --steps 12 --batch 8 --max-len 64 --max-train 200
       --log-every 1 --lr 1e-3 --eval-every 6 --save-every 6)
@@ -188,7 +215,6 @@ fi
 # Rank 1 killed mid-run (a checkpoint every step): torchrun restarts the group, which resumes —
 # with dropout on, so each rank's random stream must come back from the checkpoint: the restarted
 # run ends bitwise equal to the same run never interrupted.
-sed 's/"dropout": 0.0/"dropout": 0.1/' "$W/cfg.json" >"$W/cfg-dropout.json"
 slow=("${base[@]/cfg.json/cfg-dropout.json}" --batch 8 --save-every 1)
 trun "$MABERT" "${slow[@]}" --steps 40 --out "$W/straight" >/dev/null 2>"$W/straight.err" || { bad "2-rank run with dropout"; tail "$W/straight.err"; }
 ( for _ in $(seq 200); do

@@ -73,8 +73,8 @@ TEST_CASE(window_attention_matches_its_dense_reference) {
       torch::Tensor g = att::first_valid(mask, 2, L);
       if (masked) EXPECT(g[0].item<int64_t>() == 0 && g[1].item<int64_t>() == L - 21);
       expect_same(
-          x, [&](const Qkv& t) { return att::sliding_window(t.q, t.k, t.v, mask, g, radius, 0.0, false); },
-          [&](const Qkv& t) { return att::dense(t.q, t.k, t.v, att::window_allowed(mask, g, 2, L, radius), 0.0, false); },
+          x, [&](const Qkv& t) { return att::sliding_window(t.q, t.k, t.v, mask, g, radius, {}); },
+          [&](const Qkv& t) { return att::dense(t.q, t.k, t.v, att::window_allowed(mask, g, 2, L, radius), {}); },
           2e-5, "window radius " + std::to_string(radius) + (masked ? " masked" : ""));
     }
   }
@@ -100,13 +100,13 @@ TEST_CASE(chunked_bf16_attention_matches_the_dense_reference) {
       torch::Tensor bias = masked ? torch::zeros({2, L}).masked_fill(mask == 0, -std::numeric_limits<float>::infinity()).view({2, 1, 1, L})
                                   : torch::Tensor();
       auto fast = [&](const Qkv& t) {
-        torch::Tensor y = att::chunked_bf16(bf(t.q), bf(t.k), bf(t.v), bias, 0.0, false, chunk_elements);
+        torch::Tensor y = att::chunked_bf16(bf(t.q), bf(t.k), bf(t.v), bias, {}, chunk_elements);
         EXPECT(y.scalar_type() == torch::kBFloat16);
         return y.to(torch::kFloat);
       };
       auto reference = [&](const Qkv& t) {
         return att::dense(rounded(t.q), rounded(t.k), rounded(t.v), att::key_valid(mask, 2, L, t.q.options()).view({2, 1, 1, L}),
-                          0.0, false);
+                          {});
       };
       expect_same(x, fast, reference, 6e-2, "chunked bf16, chunk " + std::to_string(chunk_elements) + (masked ? " masked" : ""));
       torch::NoGradGuard g;
@@ -120,9 +120,51 @@ TEST_CASE(chunked_bf16_attention_matches_the_dense_reference) {
   torch::NoGradGuard g;
   torch::Tensor v2 = x.v.detach().clone();
   v2.masked_fill_((mask == 0).view({2, 1, L, 1}), 1e3);
-  torch::Tensor a = att::chunked_bf16(x.q.to(torch::kBFloat16), x.k.to(torch::kBFloat16), x.v.to(torch::kBFloat16), bias, 0.0, false, 2 * 3 * L * 13);
-  torch::Tensor b = att::chunked_bf16(x.q.to(torch::kBFloat16), x.k.to(torch::kBFloat16), v2.to(torch::kBFloat16), bias, 0.0, false, 2 * 3 * L * 13);
+  torch::Tensor a = att::chunked_bf16(x.q.to(torch::kBFloat16), x.k.to(torch::kBFloat16), x.v.to(torch::kBFloat16), bias, {}, 2 * 3 * L * 13);
+  torch::Tensor b = att::chunked_bf16(x.q.to(torch::kBFloat16), x.k.to(torch::kBFloat16), v2.to(torch::kBFloat16), bias, {}, 2 * 3 * L * 13);
   EXPECT(torch::equal(a, b));
+}
+
+TEST_CASE(keyed_attention_dropout_does_not_depend_on_batch_split_or_chunks) {
+  // Keyed dropout on the attention probabilities: the whole batch in chunks of one size, and its
+  // two halves (each keyed by its first global row) in chunks of another, give the same output —
+  // the chunk size follows the batch size, the masks must not. Dense: the same, unchunked.
+  const int64_t L = 40;
+  Qkv x = random_qkv(4, 2, L, 16, 9);
+  torch::NoGradGuard g;
+  const torch::Tensor q = x.q.to(torch::kBFloat16), k = x.k.to(torch::kBFloat16), v = x.v.to(torch::kBFloat16);
+  DropoutStream whole{DropoutKey{5, 11, 0}}, first{DropoutKey{5, 11, 0}}, second{DropoutKey{5, 11, 2}};
+  auto drop = [](DropoutStream& s) { return Dropout{0.25, true, &s}; };
+  torch::Tensor all = att::chunked_bf16(q, k, v, {}, drop(whole), 4 * 2 * L * 7);
+  torch::Tensor halves = torch::cat({att::chunked_bf16(q.narrow(0, 0, 2), k.narrow(0, 0, 2), v.narrow(0, 0, 2), {}, drop(first), 2 * 2 * L * 3),
+                                     att::chunked_bf16(q.narrow(0, 2, 2), k.narrow(0, 2, 2), v.narrow(0, 2, 2), {}, drop(second), 2 * 2 * L * 40)});
+  torch::Tensor plain = att::chunked_bf16(q, k, v, {}, {}, 4 * 2 * L * 7);
+  const torch::Tensor allowed = torch::ones({4, 1, 1, L}, torch::kBool);
+  DropoutStream d_whole{DropoutKey{5, 11, 0}}, d_second{DropoutKey{5, 11, 2}};
+  torch::Tensor dense_all = att::dense(x.q, x.k, x.v, allowed, drop(d_whole));
+  torch::Tensor dense_second = att::dense(x.q.narrow(0, 2, 2), x.k.narrow(0, 2, 2), x.v.narrow(0, 2, 2), allowed.narrow(0, 0, 2), drop(d_second));
+  std::printf("    chunked: whole vs halves max|Δ| %.2e; dropout moved the output by %.2e; dense: rows 2..3 alone vs in the batch %.2e\n",
+              max_abs_diff(all.to(torch::kFloat), halves.to(torch::kFloat)), max_abs_diff(all.to(torch::kFloat), plain.to(torch::kFloat)),
+              max_abs_diff(dense_all.narrow(0, 2, 2), dense_second));
+  EXPECT(torch::equal(all, halves));
+  EXPECT_GT(max_abs_diff(all.to(torch::kFloat), plain.to(torch::kFloat)), 1e-2);
+  EXPECT_LE(max_abs_diff(dense_all.narrow(0, 2, 2), dense_second), 1e-6);
+  EXPECT_EQ(whole.draws, 1u);  // one draw for the whole tensor, whatever the chunks
+}
+
+TEST_CASE(keyed_noise_keeps_one_minus_p_scaled) {
+  // Scaled keep-noise: zeros at rate p, the rest 1 / (1 − p); a row's noise is a function of its
+  // key and global row only.
+  const DropoutKey key{3, 8, 100};
+  torch::Tensor n = keyed_noise(key, 2, {64, 2000}, 0.1, torch::TensorOptions());
+  const double zeros = (n == 0).to(torch::kDouble).mean().item<double>();
+  std::printf("    zero fraction %.4f (p 0.1, %lld draws)\n", zeros, static_cast<long long>(n.numel()));
+  EXPECT_LE(std::abs(zeros - 0.1), 0.003);
+  EXPECT(torch::allclose(n.masked_select(n != 0), torch::full({1}, 1.0 / 0.9)));
+  torch::Tensor tail = keyed_noise(DropoutKey{3, 8, 160}, 2, {4, 2000}, 0.1, torch::TensorOptions());
+  EXPECT(torch::equal(tail, n.narrow(0, 60, 4)));
+  EXPECT(!torch::equal(keyed_noise(key, 3, {64, 2000}, 0.1, torch::TensorOptions()), n));                  // another draw
+  EXPECT(!torch::equal(keyed_noise(DropoutKey{3, 9, 100}, 2, {64, 2000}, 0.1, torch::TensorOptions()), n));  // another step
 }
 
 TEST_CASE(chunked_bf16_attention_is_chosen_where_the_cpu_lacks_amx) {
@@ -149,8 +191,8 @@ TEST_CASE(block_sparse_attention_matches_its_dense_reference) {
     torch::Tensor mask = mixed_mask(L, L - 9, L / 2);
     const att::BlockPattern p = att::bigbird_pattern(L, 8, 2, 3);
     expect_same(
-        x, [&](const Qkv& t) { return att::block_sparse(t.q, t.k, t.v, mask, p, 0.0, false); },
-        [&](const Qkv& t) { return att::dense(t.q, t.k, t.v, att::block_allowed(p, mask, 2, L), 0.0, false); }, 2e-5,
+        x, [&](const Qkv& t) { return att::block_sparse(t.q, t.k, t.v, mask, p, {}); },
+        [&](const Qkv& t) { return att::dense(t.q, t.k, t.v, att::block_allowed(p, mask, 2, L), {}); }, 2e-5,
         "block-sparse L=" + std::to_string(L));
   }
   // The pattern: first and last blocks global; every other block sees its neighbours, both global
@@ -197,8 +239,8 @@ TEST_CASE(disentangled_attention_matches_its_reference) {
       torch::Tensor rq = torch::randn({H, 2 * range, Dh}, torch::requires_grad());
       torch::Tensor rk = torch::randn({H, 2 * range, Dh}, torch::requires_grad());
       torch::Tensor allowed = (mixed_mask(L, 13, 9) > 0).view({2, 1, 1, L});
-      torch::Tensor a = att::disentangled(x.q, x.k, x.v, rq, rk, range, allowed, 0.0, false, chunk);
-      torch::Tensor b = att::attend(att::disentangled_scores_reference(x.q, x.k, rq, rk, range), allowed, x.v, 0.0, false);
+      torch::Tensor a = att::disentangled(x.q, x.k, x.v, rq, rk, range, allowed, {}, chunk);
+      torch::Tensor b = att::attend(att::disentangled_scores_reference(x.q, x.k, rq, rk, range), allowed, x.v, {});
       const std::string what = "fused, range " + std::to_string(range) + ", chunk " + std::to_string(chunk);
       EXPECT_MSG(max_abs_diff(a, b) <= 2e-5, what << ": outputs differ by " << max_abs_diff(a, b));
       torch::Tensor w = torch::randn(a.sizes());
@@ -240,7 +282,7 @@ TEST_CASE(deberta_layer_matches_the_reference_formula) {
     torch::Tensor rq = heads(torch::nn::functional::linear(ctx.rel, w[0], b[0]), 2 * cfg.rel_range)[0];
     torch::Tensor rk = heads(torch::nn::functional::linear(ctx.rel, w[1], b[1]), 2 * cfg.rel_range)[0];
     torch::Tensor scores = att::disentangled_scores_reference(q, k, rq, rk, cfg.rel_range);
-    torch::Tensor y = att::attend(scores, (ctx.mask > 0).view({2, 1, 1, L}), v, 0.0, false);
+    torch::Tensor y = att::attend(scores, (ctx.mask > 0).view({2, 1, 1, L}), v, {});
     torch::Tensor ref = layer.attn->out(y.transpose(1, 2).reshape({2, L, cfg.d_model}));
     EXPECT_MSG(max_abs_diff(fast, ref) <= 2e-5, "L=" << L << ": differs by " << max_abs_diff(fast, ref));
   }
