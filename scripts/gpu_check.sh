@@ -37,7 +37,7 @@ CORPUS="$ROOT/resources/demo/corpus.txt"   # in the repository: ../shared does n
 PAPER="$ROOT/../shared/papers/mabert-paper.txt"
 TRAIN_BATCH="${GPU_CHECK_TRAIN_BATCH:-2}"
 CARRY_LIMIT=$((64 * 1024 * 1024))           # what one device call carries: working tree + carried folders
-BUDGET_S=480                                # the whole run, all stages' timeouts together
+BUDGET_S=500                                # the whole run, all stages' timeouts together
 PYTHON="${PYTHON:-python3}"
 export ROOT SELF REPORT BUNDLE BUILD WORK M CORPUS TRAIN_BATCH PYTHON
 
@@ -54,7 +54,7 @@ declare -A TIMEOUT=(
   [preflight]=15 [configure]=35 [build]=175 [ctest]=45 [pretrain]=40 [scan]=40
   [model-hybrid-inference]=15 [model-hybrid-train]=20
   [model-baselines-inference]=25 [model-baselines-train]=35
-  [nccl]=30 [report]=5)
+  [nccl]=50 [report]=5)
 for s in "${STAGES[@]}"; do
   v="GPU_CHECK_TIMEOUT_$(echo "$s" | tr 'a-z-' 'A-Z_')"
   if [ -n "${!v:-}" ]; then TIMEOUT[$s]="${!v}"; fi
@@ -238,6 +238,23 @@ cmd_nccl_pretrain() {
   ARGS=(--device cuda --corpus "$CORPUS" --preset tiny --vocab 800 --steps 6 --batch 8 --max-len 32 --max-sentences 400
         --log-every 1 --save-every 3 --out "$WORK/nccl/run" --registry "$WORK/nccl/runs.db" --dist-timeout 60)
 }
+# Fine-tuning (MQAR from random weights: no data files) and one grid cell, each on one NCCL rank.
+cmd_nccl_finetune() {
+  SUB=(finetune)
+  ARGS=(--device cuda --task mqar --length 64 --pairs 4 --eval-examples 256 --steps 20 --batch 32 --lr 3e-3 --eval-every 10
+        --log-every 5 --out "$WORK/nccl/finetune" --registry "$WORK/nccl/runs.db" --dist-timeout 60)
+}
+cmd_nccl_grid() { SUB=(ablate); ARGS=(--grid "$WORK/nccl/grid.json" --out "$WORK/nccl/grid" --registry "$WORK/nccl/runs.db" --dist-timeout 60); }
+# The grid of that one cell: MT on MQAR at length 64, 20 steps on CUDA (written before it runs).
+write_nccl_grid() {
+  mkdir -p "$(dirname "$1")"
+  cat > "$1" <<'JSON'
+{"name": "nccl-cell", "preset": "tiny", "model": {"d_model": 64, "n_heads": 4, "d_ffn": 256, "dropout": 0.0, "token_shift": true, "position": "none"},
+ "variants": [{"name": "MT", "schedule": "MT"}],
+ "finetune": {"steps": 20, "batch": 32, "lr": 0.003, "eval_every": 10, "device": "cuda"},
+ "tasks": [{"task": "mqar", "length": 64, "pairs": 4, "eval_examples": 256}], "seeds": [1]}
+JSON
+}
 cmd_nccl_allreduce() { SUB=(bench allreduce); ARGS=(--device cuda --presets tiny,small,base --repeats 10); }
 # Stated before any GPU run: relative to the CPU fp32 run, the first logged loss (mean of steps
 # 1-5) and then every logged loss and the held-out MLM loss.
@@ -399,6 +416,19 @@ print(f"1-rank training on CUDA: backend {info['backend']}, world size {info['wo
 raise SystemExit(0 if info["backend"] == "nccl" else 1)
 PY
   fi
+  cmd_nccl_finetune
+  "${launch[@]}" --master-port 29533 "$M" "${SUB[@]}" "${ARGS[@]}" > "$d/finetune.log" 2>&1 || { tail -20 "$d/finetune.log"; rc=1; }
+  write_nccl_grid "$d/grid.json"
+  cmd_nccl_grid
+  "${launch[@]}" --master-port 29534 "$M" "${SUB[@]}" "${ARGS[@]}" > "$d/grid.log" 2>&1 || { tail -20 "$d/grid.log"; rc=1; }
+  "$PYTHON" - "$d/finetune/run.json" "$d/grid" <<'PY' || rc=1
+import glob, json, os, sys
+info = json.load(open(sys.argv[1]))
+cells = glob.glob(os.path.join(sys.argv[2], "cells", "**", "result.json"), recursive=True)
+acc = [json.load(open(c)).get("metrics", {}).get("accuracy") for c in cells]
+print(f"1-rank fine-tuning (mqar) on CUDA: backend {info['backend']}; grid: {len(cells)} cell(s), accuracy {acc}")
+raise SystemExit(0 if info["backend"] == "nccl" and len(cells) == 1 else 1)
+PY
   cmd_nccl_allreduce
   "${launch[@]}" --master-port 29532 "$M" "${SUB[@]}" "${ARGS[@]}" > "$d/allreduce.md" 2>"$d/allreduce.log" || { tail -20 "$d/allreduce.log"; rc=1; }
   { echo "torch's NCCL: $nccl"; cat "$d/allreduce.md"; } | tee "$WORK/nccl.txt"
@@ -513,6 +543,11 @@ dry_run() {
     for s in float32 bfloat16; do cmd_scan parallel "$s"; check "scan $s"; done
     for s in hybrid baselines; do cmd_model "$s" inference; check "model $s inference"; cmd_model "$s" train; check "model $s train"; done
     cmd_nccl_pretrain; check "nccl pretrain"
+    cmd_nccl_finetune; check "nccl finetune"
+    cmd_nccl_grid; check "nccl grid"
+    write_nccl_grid "$WORK/nccl/grid.json"
+    if "$bin" ablate --grid "$WORK/nccl/grid.json" --dry-run > /dev/null 2>"$WORK/nccl/dry.err"; then log "  ok   nccl grid: the one-cell grid validates (--dry-run)"
+    else log "  FAIL nccl grid: $(tail -1 "$WORK/nccl/dry.err")"; bad=1; fi
     cmd_nccl_allreduce; check "nccl allreduce"
     rm -f "$help"
   else
@@ -555,7 +590,7 @@ plan_line() {
     model-hybrid-*) echo "bench model base bf16 MMTMMTMMTMMT vs all-T, ${1##*-}, $LENGTHS" ;;
     model-baselines-inference) echo "bench model --baselines base bf16, inference, $LENGTHS" ;;
     model-baselines-train) echo "bench model --baselines base bf16, train (batch $TRAIN_BATCH), $LENGTHS" ;;
-    nccl) echo "1-rank torchrun pretraining on CUDA (backend must be nccl), then bench allreduce --device cuda" ;;
+    nccl) echo "1-rank torchrun on CUDA (backend must be nccl): pretraining, fine-tuning (mqar), one grid cell; then bench allreduce --device cuda" ;;
     report) echo "\$OUT/summary.md (paper's A100 Tables B5-B7 beside), results.json, artifacts.tar.gz" ;;
   esac
 }

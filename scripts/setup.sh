@@ -36,6 +36,9 @@ PACKAGES=(
   nlohmann-json3-dev libcli11-dev libsqlite3-dev libgloo-dev
   xvfb xauth
 )
+# For `test` only: the Slurm test's one-node cluster (tests/app/slurm_test.sh starts and stops its
+# own daemons in a scratch folder; installing them does not configure a cluster).
+if [ "$ACTION" = test ]; then PACKAGES+=(slurmctld slurmd slurm-client munge); fi
 missing=()
 for p in "${PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
