@@ -264,7 +264,8 @@ void MainWindow::wire() {
     analysis_->efficiencyView()->setBlocked(false);
     status_stall_->setText(QString("UI max stall during the run %1 ms").arg(run_stall_ms_, 0, 'f', 1));
     // A finished (or stopped) pretraining or fine-tuning run is loaded into the views.
-    if ((o.status == "finished" || o.status == "stopped" || o.status == "early_stopped") &&
+    using train::RunStatus;
+    if ((o.status == RunStatus::Finished || o.status == RunStatus::Stopped || o.status == RunStatus::EarlyStopped) &&
         QFileInfo::exists(o.run_dir + "/config.json"))
       emit loadRunRequested(o.run_dir);
   });

@@ -9,7 +9,6 @@
 #include "util/cpu_features.h"
 
 #include <QComboBox>
-#include <QDateTime>
 #include <QDir>
 #include <QDoubleSpinBox>
 #include <QFile>
@@ -212,10 +211,10 @@ TrainPanel::TrainPanel(QWidget* parent) : QWidget(parent) {
   split->addWidget(tabs);
   split->setStretchFactor(1, 1);
 
-  connect(pretrain_, &QPushButton::clicked, this, [this] { start("pretrain"); });
-  connect(finetune_, &QPushButton::clicked, this, [this] { start("finetune"); });
+  connect(pretrain_, &QPushButton::clicked, this, [this] { start(jobs::JobKind::Pretrain); });
+  connect(finetune_, &QPushButton::clicked, this, [this] { start(jobs::JobKind::Finetune); });
   connect(recall_demo_, &QPushButton::clicked, this, &TrainPanel::startRecallDemo);
-  connect(evaluate_, &QPushButton::clicked, this, [this] { start("evaluate"); });
+  connect(evaluate_, &QPushButton::clicked, this, [this] { start(jobs::JobKind::Evaluate); });
   connect(pause_, &QPushButton::toggled, this, [this](bool p) {
     pause_->setText(p ? "Resume" : "Pause");
     emit pauseRequested(p);
@@ -272,9 +271,10 @@ void TrainPanel::setRunning(bool r) {
   }
 }
 
-TrainRequest TrainPanel::request(const QString& kind) const {
+TrainRequest TrainPanel::request(jobs::JobKind kind) const {
+  using jobs::JobKind;
   TrainRequest rq;
-  rq.kind = jobs::parse_job_kind(kind.toStdString());
+  rq.kind = kind;
   rq.model = design_;
   rq.train.steps = steps_->value();
   rq.train.batch_size = batch_->value();
@@ -292,47 +292,46 @@ TrainRequest TrainPanel::request(const QString& kind) const {
     rq.recall.pairs = pairs_->value();
   }
   rq.data_dir = data_->text().toStdString();
-  rq.init = (kind == "evaluate" ? eval_run_ : init_)->text().toStdString();
+  rq.init = (kind == JobKind::Evaluate ? eval_run_ : init_)->text().toStdString();
   rq.split = split_->currentText().toStdString();
   rq.registry = registry_.toStdString();
   if (!data::is_recall_task(rq.task))  // drift probes are text; a recall task has its own vocabulary
     for (const auto& s : probes_) rq.probe_sentences.push_back(s.toStdString());
   const QString root = runs_root_edit_->text().isEmpty() ? runs_root_ : runs_root_edit_->text();
-  const QString stamp = QDateTime::currentDateTime().toString("yyyyMMdd-HHmmss-zzz");
-  const QString name = kind == "pretrain" ? "pretrain" : (kind == "finetune" ? "finetune-" + task_->currentText() : "eval");
-  rq.run_dir = kind == "evaluate" ? rq.init + "/eval-" + stamp.toStdString() : (root + "/" + name + "-" + stamp).toStdString();
+  rq.run_dir = jobs::new_run_dir(kind == JobKind::Evaluate ? rq.init : root.toStdString(), kind, rq.task);
   return rq;
 }
 
-void TrainPanel::start(const QString& kind) {
+void TrainPanel::start(jobs::JobKind kind) {
+  using jobs::JobKind;
   if (running_) return;
   QString problem;
-  if (kind == "pretrain" && corpus_->text().isEmpty()) problem = "Choose a corpus to pretrain on.";
+  if (kind == JobKind::Pretrain && corpus_->text().isEmpty()) problem = "Choose a corpus to pretrain on.";
   const bool recall = data::is_recall_task(task_->currentText().toStdString());
-  if (kind == "finetune" && !recall && data_->text().isEmpty()) problem = "Choose the GLUE task's folder.";
-  if (kind == "finetune" && !recall && init_->text().isEmpty() && tokenizer_->text().isEmpty())
+  if (kind == JobKind::Finetune && !recall && data_->text().isEmpty()) problem = "Choose the GLUE task's folder.";
+  if (kind == JobKind::Finetune && !recall && init_->text().isEmpty() && tokenizer_->text().isEmpty())
     problem = "Fine-tuning needs a pretraining run to start from, or a tokenizer for random initialisation.";
-  if (kind == "evaluate" && eval_run_->text().isEmpty()) problem = "Choose a fine-tuning run to evaluate.";
+  if (kind == JobKind::Evaluate && eval_run_->text().isEmpty()) problem = "Choose a fine-tuning run to evaluate.";
   if (!problem.isEmpty()) {
     status_->setText(problem);
     log_->appendPlainText(problem);
     return;
   }
-  startRequest(kind, request(kind));
+  startRequest(request(kind));
 }
 
-void TrainPanel::startRequest(const QString& kind, const TrainRequest& rq) {
+void TrainPanel::startRequest(const TrainRequest& rq) {
   if (running_) return;
-  current_kind_ = kind;
+  current_kind_ = rq.kind;
   for (int i = 0; i < 2; ++i) loss_plot_->graph(i)->data()->clear();
   eval_plot_->clearGraphs();
   eval_graph_.clear();
   replot_lazy(loss_plot_);
   replot_lazy(eval_plot_);
   progress_->setValue(0);
-  progress_->setMaximum(kind == "evaluate" ? 0 : static_cast<int>(rq.train.steps));
+  progress_->setMaximum(rq.kind == jobs::JobKind::Evaluate ? 0 : static_cast<int>(rq.train.steps));
   setRunning(true);
-  status_->setText(kind + " starting…");
+  status_->setText(kindName() + " starting…");
   emit startRequested(rq);
 }
 
@@ -355,7 +354,7 @@ void TrainPanel::addRecallFields(QFormLayout* form) {
 
 void TrainPanel::startRecallDemo() {
   const train::RecallDemo demo = train::recall_demo();
-  TrainRequest rq = request("finetune");
+  TrainRequest rq = request(jobs::JobKind::Finetune);
   rq.model = demo.model, rq.train = demo.train, rq.recall = demo.task;
   rq.train.log_every = 1;
   setDeviceAndPrecision(rq.train);
@@ -363,12 +362,12 @@ void TrainPanel::startRecallDemo() {
   rq.init.clear();
   rq.probe_sentences.clear();  // padding drift probes are text; this task has its own vocabulary
   const QString root = runs_root_edit_->text().isEmpty() ? runs_root_ : runs_root_edit_->text();
-  rq.run_dir = (root + "/recall-demo-" + QDateTime::currentDateTime().toString("yyyyMMdd-HHmmss-zzz")).toStdString();
+  rq.run_dir = jobs::new_run_dir(root.toStdString(), "recall-demo");
   log_->appendPlainText(QString("recall demo: %1 on %2, %3 steps")
                             .arg(QString::fromStdString(demo.model.schedule), QString::fromStdString(demo.task.label()))
                             .arg(demo.train.steps));
   emit recallDemoStarted(QString::fromStdString(rq.run_dir));
-  startRequest("finetune", rq);
+  startRequest(rq);
 }
 
 void TrainPanel::onPaused(qint64 step) {
@@ -383,7 +382,7 @@ void TrainPanel::onStep(const train::StepStats& s) {
   progress_->setMaximum(static_cast<int>(s.total_steps));
   progress_->setValue(static_cast<int>(s.step));
   status_->setText(QString("%1 step %2/%3 · loss %4 · %5 tok/s · ETA %6")
-                       .arg(current_kind_)
+                       .arg(kindName())
                        .arg(s.step)
                        .arg(s.total_steps)
                        .arg(s.loss, 0, 'f', 4)
@@ -422,16 +421,16 @@ void TrainPanel::onMessage(const QString& m) { log_->appendPlainText(m); }
 void TrainPanel::onFinished(const TrainOutcome& o) {
   setRunning(false);
   progress_->setMaximum(std::max(1, progress_->maximum()));
-  if (o.status == "finished") progress_->setValue(progress_->maximum());
-  QString line = current_kind_ + " " + o.status;
+  if (o.status == train::RunStatus::Finished) progress_->setValue(progress_->maximum());
+  QString line = kindName() + " " + o.statusName();
   for (const auto& [k, v] : o.metrics)
     if (!QString::fromStdString(k).startsWith("neg_")) line += QString(" · %1 %2").arg(QString::fromStdString(k)).arg(v, 0, 'f', 4);
   if (!o.message.isEmpty()) line += " — " + o.message;
   status_->setText(line);
   log_->appendPlainText(line);
-  if (o.status != "failed") {
-    if (current_kind_ == "pretrain") init_->setText(o.run_dir);
-    if (current_kind_ == "finetune") eval_run_->setText(o.run_dir);
+  if (o.status != train::RunStatus::Failed) {
+    if (current_kind_ == jobs::JobKind::Pretrain) init_->setText(o.run_dir);
+    if (current_kind_ == jobs::JobKind::Finetune) eval_run_->setText(o.run_dir);
   }
   refreshHistory();
   emit runFinished(o);

@@ -37,8 +37,8 @@ class TrainPanel : public QWidget {
   QStringList probeSentences() const { return probes_; }
   QString runsRoot() const { return runs_root_; }
 
-  // A request for `kind` (pretrain | finetune | evaluate) from the current fields.
-  TrainRequest request(const QString& kind) const;
+  // A request for a job of `kind` from the current fields.
+  TrainRequest request(jobs::JobKind kind) const;
   bool running() const { return running_; }
 
   nlohmann::json state() const;
@@ -82,10 +82,11 @@ class TrainPanel : public QWidget {
   void recallDemoStarted(const QString& run_dir);  // the recall demo's run folder, before it starts
 
  private:
+  QString kindName() const { return QString::fromUtf8(jobs::to_string(current_kind_)); }  // the running job's
   void setRunning(bool r);
-  void start(const QString& kind);
+  void start(jobs::JobKind kind);
   // Starts `rq` (a request built from the fields, or the recall demo's) as a job of `kind`.
-  void startRequest(const QString& kind, const TrainRequest& rq);
+  void startRequest(const TrainRequest& rq);
   // The recall demo: the calibrated small hybrid on the smallest MQAR that shows attention recall.
   void startRecallDemo();
   void addRecallFields(QFormLayout* form);  // the recall tasks in the task list, their pairs
@@ -94,7 +95,8 @@ class TrainPanel : public QWidget {
 
   ModelConfig design_;
   bool design_valid_ = true, running_ = false;
-  QString registry_, runs_root_, current_kind_;
+  QString registry_, runs_root_;
+  jobs::JobKind current_kind_ = jobs::JobKind::Pretrain;
   QStringList probes_;
   QLineEdit *corpus_, *tokenizer_, *data_, *init_, *eval_run_, *runs_root_edit_;
   QComboBox *task_, *device_, *precision_, *split_;

@@ -88,11 +88,11 @@ void TrainWorker::run(const TrainRequest& rq) {
         break;
       }
     }
-    out.status = QString::fromStdString(to_string(r.status));
+    out.status = r.status;
     out.message = QString::fromStdString(r.message);
     out.metrics = r.final_metrics;
   } catch (const std::exception& e) {
-    out.status = QString::fromStdString(to_string(train::RunStatus::Failed));
+    out.status = train::RunStatus::Failed;
     out.message = QString::fromStdString(describe_error(e));
   }
   emit finished(out);

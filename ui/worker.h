@@ -38,7 +38,9 @@ struct TrainRequest {
 };
 
 struct TrainOutcome {
-  QString run_dir, status, message;
+  QString run_dir, message;
+  train::RunStatus status = train::RunStatus::Failed;
+  QString statusName() const { return QString::fromUtf8(train::to_string(status)); }
   std::map<std::string, double> metrics;
 };
 

@@ -44,15 +44,6 @@ void install_stop_handler() {
   std::signal(SIGTERM, on_signal);
 }
 
-std::string default_run_dir(const std::string& kind) {
-  const std::time_t t = std::time(nullptr);
-  std::tm tm{};
-  localtime_r(&t, &tm);
-  char buf[64];
-  std::strftime(buf, sizeof buf, "%Y%m%d-%H%M%S", &tm);
-  return "runs/" + kind + "-" + buf;
-}
-
 std::string resources_dir() {
   if (const char* e = std::getenv("MABERT_RESOURCES")) return e;
   return MABERT_RESOURCES_DIR;
@@ -355,7 +346,7 @@ void add_train_commands(CLI::App& app) {
       }
       if (a->corpus.empty()) throw CLI::ValidationError("pretrain", "give --corpus (or --demo)");
       const auto world = join_world(*a);
-      if (a->out.empty()) a->out = default_run_dir(a->demo ? "demo" : "pretrain");
+      if (a->out.empty()) a->out = a->demo ? jobs::new_run_dir("runs", "demo") : jobs::new_run_dir("runs", jobs::JobKind::Pretrain);
       train::PretrainJob job;
       job.world = world;
       job.model = model_config(*a);
@@ -403,7 +394,7 @@ void add_train_commands(CLI::App& app) {
       else if (!a->recall.given().empty()) throw CLI::ValidationError("--task", "recall-task options given for the GLUE task " + a->task);
       const auto world = join_world(*a);
       const std::string name = recall ? std::string(data::to_string(data::parse_recall_kind(a->task))) : data::glue_task(a->task).name;
-      if (a->out.empty()) a->out = default_run_dir("finetune-" + name);
+      if (a->out.empty()) a->out = jobs::new_run_dir("runs", jobs::JobKind::Finetune, name);
       train::FinetuneJob job;
       job.world = world;
       job.model = model_config(*a);

@@ -8,6 +8,9 @@
 #include "util/errors.h"
 #include "util/files.h"
 
+#include <chrono>
+#include <cstdio>
+#include <ctime>
 #include <filesystem>
 #include <stdexcept>
 
@@ -29,6 +32,28 @@ JobKind parse_job_kind(const std::string& s) {
   if (s == "finetune") return JobKind::Finetune;
   if (s == "eval" || s == "evaluate") return JobKind::Evaluate;
   throw std::invalid_argument("unknown job kind '" + s + "' (expected pretrain, finetune or eval)");
+}
+
+std::string new_run_dir(const std::string& root, const std::string& name) {
+  const auto now = std::chrono::system_clock::now();
+  const std::time_t t = std::chrono::system_clock::to_time_t(now);
+  const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()).count() % 1000;
+  std::tm tm{};
+  localtime_r(&t, &tm);
+  char buf[64];
+  std::strftime(buf, sizeof buf, "%Y%m%d-%H%M%S", &tm);
+  char stamp[80];
+  std::snprintf(stamp, sizeof stamp, "%s-%03lld", buf, static_cast<long long>(ms));
+  return (fs::path(root) / (name + "-" + stamp)).string();
+}
+
+std::string new_run_dir(const std::string& root, JobKind kind, const std::string& task) {
+  switch (kind) {
+    case JobKind::Pretrain: return new_run_dir(root, "pretrain");
+    case JobKind::Finetune: return new_run_dir(root, "finetune-" + task);
+    case JobKind::Evaluate: return new_run_dir(root, "eval");
+  }
+  return new_run_dir(root, "run");
 }
 
 namespace {

@@ -24,6 +24,13 @@ enum class JobKind { Pretrain, Finetune, Evaluate };
 const char* to_string(JobKind k);           // "pretrain" | "finetune" | "eval" (the registry's kind)
 JobKind parse_job_kind(const std::string& s);  // also accepts "evaluate"
 
+// A new run's folder, named by what it is and when it started (local time, to the millisecond):
+// ROOT/pretrain-<time>, ROOT/finetune-<task>-<time>; an evaluation's sits inside the run it
+// scores (ROOT is that run: ROOT/eval-<time>). The CLI and the studio name runs through it.
+std::string new_run_dir(const std::string& root, JobKind kind, const std::string& task = "");
+// The same with a name of the caller's (the CLI's demo: ROOT/demo-<time>).
+std::string new_run_dir(const std::string& root, const std::string& name);
+
 // Where a job is recorded and what its row says besides the model and the training options
 // (e.g. {"source": "studio"} or the grid, variant and seed).
 struct Recording {

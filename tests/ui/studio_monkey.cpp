@@ -361,8 +361,8 @@ class Monkey : public QObject {
     w_->trainPanel()->setRunsRoot(root_ + "/runs");
     connect(w_->trainPanel(), &TrainPanel::runFinished, this, [this](const TrainOutcome& o) {
       ended_ = true;
-      ++outcomes[o.status];
-      if (qEnvironmentVariableIsSet("MONKEY_VERBOSE")) std::printf("[monkey] action %ld: a job ended %s: %s\n", actions, qPrintable(o.status), qPrintable(o.message));
+      ++outcomes[o.statusName()];
+      if (qEnvironmentVariableIsSet("MONKEY_VERBOSE")) std::printf("[monkey] action %ld: a job ended %s: %s\n", actions, qPrintable(o.statusName()), qPrintable(o.message));
     });
     QTest::qWait(20);
   }

@@ -320,7 +320,7 @@ class TestStudio : public QObject {
     p->button("evaluate")->click();
     QVERIFY(done.wait(120000));
     const auto outcome = done.first().at(0).value<TrainOutcome>();
-    QCOMPARE(outcome.status, QString("finished"));
+    QCOMPARE(outcome.status, train::RunStatus::Finished);
     const auto card = nlohmann::json::parse(read_file((shipped + "/scores.json").toStdString()))["metrics"];
     QVERIFY(outcome.metrics.count("accuracy"));
     qInfo("studio Evaluate of the shipped SST-2 model: accuracy %.4f (card %.4f)", outcome.metrics.at("accuracy"),
@@ -346,7 +346,7 @@ class TestStudio : public QObject {
     QVERIFY(!p->button("pretrain")->isEnabled());
     QVERIFY(done.wait(300000));
     const auto outcome = done.first().at(0).value<TrainOutcome>();
-    QCOMPARE(outcome.status, QString("finished"));
+    QCOMPARE(outcome.status, train::RunStatus::Finished);
     QCOMPARE(steps.size(), 30);
     QCOMPARE(p->lossPlot()->graph(0)->dataCount(), 30);
     QCOMPARE(p->findChild<QProgressBar*>()->value(), 30);
@@ -557,7 +557,7 @@ class TestStudio : public QObject {
     const int scale = std::max(1, qEnvironmentVariableIntValue("MABERT_TIME_SCALE"));
     QVERIFY2(ms < 1000 * scale, qPrintable(QString("stop took %1 ms").arg(ms)));
     const auto outcome = done.first().at(0).value<TrainOutcome>();
-    QCOMPARE(outcome.status, QString("stopped"));
+    QCOMPARE(outcome.status, train::RunStatus::Stopped);
     QVERIFY(QDir(outcome.run_dir + "/checkpoints").entryList(QDir::Dirs | QDir::NoDotAndDotDot).size() >= 1);
     QVERIFY(p->button("pretrain")->isEnabled());
   }
@@ -594,13 +594,13 @@ class TestStudio : public QObject {
     auto* precision = p->findChild<QComboBox*>("precision");
     QVERIFY(precision);
     QCOMPARE(precision->currentText(), QString("fp32"));
-    QVERIFY(!p->request("pretrain").train.bf16);
+    QVERIFY(!p->request(jobs::JobKind::Pretrain).train.bf16);
     p->restore({{"precision", "bf16"}});
-    QVERIFY(p->request("pretrain").train.bf16);
+    QVERIFY(p->request(jobs::JobKind::Pretrain).train.bf16);
     QCOMPARE(QString::fromStdString(p->state().value("precision", "")), QString("bf16"));
     QVERIFY(precision->toolTip().contains("This CPU: "));
     p->restore({{"precision", "fp32"}});
-    QVERIFY(!p->request("finetune").train.bf16);
+    QVERIFY(!p->request(jobs::JobKind::Finetune).train.bf16);
   }
 
   void projectsRoundTrip() {
@@ -718,7 +718,7 @@ class TestStudio : public QObject {
     ModelConfig design = ModelConfig::preset("tiny");
     design.schedule = "MT", design.d_model = 32, design.n_heads = 2, design.d_ffn = 64, design.dropout = 0;
     p->setDesign(design, true);
-    TrainRequest rq = p->request("finetune");
+    TrainRequest rq = p->request(jobs::JobKind::Finetune);
     QCOMPARE(QString::fromStdString(rq.task), QString("mqar"));
     QCOMPARE(rq.recall.length, int64_t{16});
     QSignalSpy done(p, &TrainPanel::runFinished);
@@ -727,7 +727,7 @@ class TestStudio : public QObject {
     p->button("finetune")->click();
     QVERIFY(done.wait(300000));
     const TrainOutcome o = done.first().at(0).value<TrainOutcome>();
-    QCOMPARE(o.status, QString("finished"));
+    QCOMPARE(o.status, train::RunStatus::Finished);
     QVERIFY(o.metrics.count("accuracy"));
     QTRY_VERIFY_WITH_TIMEOUT(w.loadedRun() == o.run_dir, 60000);
     const ModelSource src = loaded.last().at(0).value<ModelSource>();
@@ -936,7 +936,7 @@ class TestStudio : public QObject {
     p->button("recall_demo")->click();
     QVERIFY(done.wait(900000));
     const TrainOutcome demo = done.first().at(0).value<TrainOutcome>();
-    qInfo("recall demo: %s, accuracy %.4f, %.1f s", qPrintable(demo.status),
+    qInfo("recall demo: %s, accuracy %.4f, %.1f s", qPrintable(demo.statusName()),
           demo.metrics.count("accuracy") ? demo.metrics.at("accuracy") : -1.0, demo_clock.elapsed() / 1000.0);
     QVERIFY(demo.metrics.count("accuracy") && demo.metrics.at("accuracy") >= 0.99);
     QTRY_VERIFY_WITH_TIMEOUT(w.loadedRun() == demo_started.first().at(0).toString(), 60000);
