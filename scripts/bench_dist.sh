@@ -4,8 +4,7 @@
 # torchrun (Gloo on 127.0.0.1), both on the same cores; tokens/s from the runs' metrics (steps
 # after the first logged interval), and the ratio. Then the gradient all-reduce per preset.
 #   scripts/bench_dist.sh [build/app/mabert] [steps] [threads]
-set -euo pipefail
-ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 M="${1:-$ROOT/build/app/mabert}"; STEPS="${2:-60}"; T="${3:-2}"
 TR="$ROOT/.venv/bin/torchrun"
 W="$(mktemp -d)"; trap 'rm -rf "$W"' EXIT

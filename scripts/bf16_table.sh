@@ -10,15 +10,11 @@
 # (atomically) and read back on a rerun. Run it on a quiet machine: one heavy job at a time.
 # MABERT (default build/app/mabert), PYTHON (default .venv/bin/python), THREADS (default 2) and
 # LENGTHS (default 128,256,512,1024,2048,4096) may be set in the environment.
-set -euo pipefail
-ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 OUT="${1:-$ROOT/runs/bf16}"
 TABLE="${2:-$ROOT/docs/results/bf16-cpu.md}"
-MABERT="${MABERT:-$ROOT/build/app/mabert}"
-PYTHON="${PYTHON:-$ROOT/.venv/bin/python}"
-THREADS="${THREADS:-2}"
-LENGTHS="${LENGTHS:-128,256,512,1024,2048,4096}"
-[ -x "$MABERT" ] || { echo "$0: $MABERT is not an executable (build first, or set MABERT)" >&2; exit 1; }
+defaults MABERT="$ROOT/build/app/mabert" PYTHON="$ROOT/.venv/bin/python" THREADS=2 LENGTHS=128,256,512,1024,2048,4096
+need_exec "$MABERT" "build first, or set MABERT"
 [ -x "$PYTHON" ] || { echo "$0: $PYTHON is not an executable (scripts/setup.sh build makes the venv)" >&2; exit 1; }
 mkdir -p "$OUT"
 

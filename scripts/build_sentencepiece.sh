@@ -14,14 +14,9 @@
 #
 # Needs deb-src entries for Debian's archive (added here when missing) and dpkg-dev, cmake,
 # ninja (scripts/setup.sh installs them).
-set -euo pipefail
-
-ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh" sentencepiece
 PREFIX="${1:-$ROOT/.deps/sentencepiece}"
 WORK="$ROOT/.deps/src"
-SUDO=""
-if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
-log() { printf '\033[1m[sentencepiece]\033[0m %s\n' "$*"; }
 
 # The source version that Debian's installed binary package was built from.
 VERSION="$(dpkg-query -W -f='${source:Version}' libsentencepiece-dev)"

@@ -9,12 +9,10 @@
 # A step's time is elapsed_s between the 2nd and the last logged step over the steps between
 # (the first step holds the warm-up). MABERT (default build/app/mabert), ROUNDS (3), STEPS (12),
 # THREADS (2) may be set in the environment.
-set -euo pipefail
-ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-MABERT="${MABERT:-$ROOT/build/app/mabert}"
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 PRESET="${1:-small}" BATCH="${2:-32}" MAX_LEN="${3:-128}"
-ROUNDS="${ROUNDS:-3}" STEPS="${STEPS:-12}" THREADS="${THREADS:-2}"
-[ -x "$MABERT" ] || { echo "$0: $MABERT is not an executable (build first, or set MABERT)" >&2; exit 1; }
+defaults MABERT="$ROOT/build/app/mabert" ROUNDS=3 STEPS=12 THREADS=2
+need_exec "$MABERT" "build first, or set MABERT"
 W="$(mktemp -d)"
 trap 'rm -rf "$W"' EXIT
 "$MABERT" tokenizer train --input "$ROOT/resources/demo/corpus.txt" --out "$W/tok" --vocab 2000 >/dev/null 2>&1

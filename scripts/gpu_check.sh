@@ -24,9 +24,7 @@
 #              GPU_CHECK_BUILD_DIR (default build-gpu), GPU_CHECK_COMMIT (recorded in the summary; the
 #              device's copy has no .git), GPU_CHECK_TRAIN_BATCH (bench model training
 #              batch, default 2), GPU_CHECK_TIMEOUT_<STAGE> (seconds; stage name upper-cased, '-' as '_').
-set -euo pipefail
-
-ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh" gpu-check
 SELF="$ROOT/scripts/gpu_check.sh"
 REPORT="$ROOT/scripts/gpu_check_report.py"
 BUNDLE="${GPU_CHECK_BUNDLE:-$ROOT/.gpu-bundle}"

@@ -12,16 +12,13 @@
 #
 #   scripts/gui_monkey.sh                                        30 minutes in each of the three builds
 #   MONKEY_BUILDS=release MONKEY_MINUTES=5 scripts/gui_monkey.sh
-set -euo pipefail
-
-ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh" gui-monkey
 MINUTES="${MONKEY_MINUTES:-30}"
 ACTIONS="${MONKEY_ACTIONS:-300}"
 FIRST_SEED="${MONKEY_FIRST_SEED:-1}"
 read -r -a BUILDS <<< "${MONKEY_BUILDS:-release tsan asan}"
 OUT="${MONKEY_OUT:-$ROOT/docs/results/gui-monkey.md}"
-JOBS="${JOBS:-$(nproc)}"
-log() { printf '\033[1m[gui-monkey]\033[0m %s\n' "$*"; }
+defaults JOBS="$(nproc)"
 
 torch_args=()
 if [ -n "${Torch_DIR:-}" ]; then torch_args+=(-DTorch_DIR="$Torch_DIR"); fi

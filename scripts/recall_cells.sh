@@ -13,8 +13,7 @@
 #
 # Only result.json travels: a restored cell is read back, never retrained; its checkpoints stay
 # where they were made.
-set -euo pipefail
-ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 ACTION="${1:-}"
 RUN_DIR="${2:-$ROOT/runs/recall2}"
 KEEP="$ROOT/docs/results/recall-cells/${3:-grid}"

@@ -8,13 +8,12 @@
 # Each run trains 25 steps and logs every 5; the rate is the median of the logged rates after the
 # first (which holds the warm-up). The machine is named in the CSV: rates from different CPUs are
 # not comparable. MABERT (default build/app/mabert) may be set in the environment.
-set -euo pipefail
-ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 OUT="${1:-$ROOT/docs/results/recall-figures/timing.csv}"
-MABERT="${MABERT:-$ROOT/build/app/mabert}"
+defaults MABERT="$ROOT/build/app/mabert"
 SCHEDULES="TTTT MMMM MTMT MMMT PPPP BTBT"
 LENGTHS="64 128 256 1024"
-[ -x "$MABERT" ] || { echo "$0: $MABERT is not an executable (build first, or set MABERT)" >&2; exit 1; }
+need_exec "$MABERT" "build first, or set MABERT"
 W="$(mktemp -d)"
 trap 'rm -rf "$W"' EXIT
 cpu="$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//; s/,/ /g')"

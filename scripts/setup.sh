@@ -10,21 +10,14 @@
 # Environment: BUILD_DIR (default build), MABERT_GUI (ON|OFF, default ON),
 #              MABERT_HARDENING (parts of scripts/hardening.sh that `test` runs; none skips them),
 #              MABERT_CUDA (AUTO|ON|OFF), Torch_DIR (use an existing LibTorch >= 2.4 instead of the wheel).
-set -euo pipefail
-
-ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-BUILD_DIR="${BUILD_DIR:-$ROOT/build}"
-MABERT_GUI="${MABERT_GUI:-ON}"
-MABERT_CUDA="${MABERT_CUDA:-AUTO}"
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh" setup
+defaults BUILD_DIR="$ROOT/build" MABERT_GUI=ON MABERT_CUDA=AUTO
 TORCH_VERSION="2.11.0"
 # Python interop (the Hugging Face export's parity checks), pinned: offline-loadable remote code.
 PY_INTEROP=("transformers==5.24.0" "sentencepiece==0.2.3")
 VENV="$ROOT/.venv"
 ACTION="${1:-build}"
 
-log() { printf '\033[1m[setup]\033[0m %s\n' "$*"; }
-SUDO=""
-if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
 
 # --- 1. Debian packages (installed only when one is missing) -------------------------------
 PACKAGES=(
