@@ -154,10 +154,20 @@ Composer::Composer(QWidget* parent) : QWidget(parent), undo_(new QUndoStack(this
   cfg_ = ModelConfig::preset("tiny");
   cfg_.vocab_size = 2000;
   cfg_.max_len = 512;
-
   auto* root = new QVBoxLayout(this);
+  root->addLayout(buildPresets());
+  root->addLayout(buildBlocks(), 1);
+  root->addLayout(buildEditButtons());
+  buildScheduleText(root);
+  root->addWidget(buildModelForm());
+  buildEstimates();
+  root->addWidget(params_label_);
+  root->addWidget(memory_);
+  refresh();
+}
 
-  // Presets and size.
+// Presets, size and the paper's baselines.
+QFormLayout* Composer::buildPresets() {
   auto* top = new QFormLayout;
   preset_ = new QComboBox;
   preset_->addItem("— choose a schedule —");
@@ -175,9 +185,29 @@ Composer::Composer(QWidget* parent) : QWidget(parent), undo_(new QUndoStack(this
   baseline_->setToolTip("Replace the design by a baseline encoder at the chosen size (BERT, ALBERT, Longformer,\n"
                         "BigBird, DeBERTa): schedule, pooling, PSM and their options. Vocabulary and max length stay.");
   top->addRow("Baseline", baseline_);
-  root->addLayout(top);
+  connect(preset_, &QComboBox::activated, this, [this](int i) {
+    if (i <= 0) return;
+    ModelConfig c = cfg_;
+    c.schedule = preset_->itemData(i).toString().toStdString();
+    pushEdit(c, "Preset " + preset_->itemData(i).toString());
+  });
+  connect(baseline_, &QComboBox::activated, this, [this](int i) {
+    if (i <= 0) return;
+    ModelConfig c = ModelConfig::preset(baseline_->itemData(i).toString().toStdString() + "-" + size_->currentText().toStdString());
+    c.vocab_size = cfg_.vocab_size, c.max_len = cfg_.max_len;
+    pushEdit(c, "Baseline " + baseline_->itemText(i));
+  });
+  connect(size_, &QComboBox::activated, this, [this](int) {
+    ModelConfig p = ModelConfig::preset(size_->currentText().toStdString());
+    ModelConfig c = cfg_;
+    c.d_model = p.d_model, c.n_heads = p.n_heads, c.d_ffn = p.d_ffn, c.max_len = p.max_len;
+    pushEdit(c, "Size " + size_->currentText());
+  });
+  return top;
+}
 
-  // Palette and stack.
+// The palette and the stack, with drag and drop between them.
+QHBoxLayout* Composer::buildBlocks() {
   auto* blocks = new QHBoxLayout;
   palette_ = new LayerList("palette", this);
   palette_->setObjectName("palette");
@@ -200,16 +230,38 @@ Composer::Composer(QWidget* parent) : QWidget(parent), undo_(new QUndoStack(this
   scol->addWidget(stack_);
   blocks->addLayout(pcol);
   blocks->addLayout(scol, 1);
-  root->addLayout(blocks, 1);
+  connect(palette_, &QListWidget::itemDoubleClicked, this,
+          [this](QListWidgetItem* it) { insertLayer(stack_->count(), it->data(Qt::UserRole).toChar()); });
+  connect(stack_, &LayerList::layerDropped, this, [this](const QString& from, QChar kind, int from_row, int to_row) {
+    if (from == "palette") insertLayer(to_row, kind);
+    else moveLayer(from_row, to_row);
+  });
+  connect(palette_, &LayerList::layerDropped, this, [this](const QString& from, QChar, int from_row, int) {
+    if (from == "stack") removeLayer(from_row);
+  });
+  return blocks;
+}
 
+QHBoxLayout* Composer::buildEditButtons() {
   auto* buttons = new QHBoxLayout;
   auto* remove = new QPushButton("Remove");
   auto* dup = new QPushButton("Duplicate");
   auto* undo = new QPushButton("Undo");
   auto* redo = new QPushButton("Redo");
   for (auto* b : {remove, dup, undo, redo}) buttons->addWidget(b);
-  root->addLayout(buttons);
+  connect(remove, &QPushButton::clicked, this, [this] { removeLayer(stack_->currentRow()); });
+  connect(dup, &QPushButton::clicked, this, [this] { duplicateLayer(stack_->currentRow()); });
+  connect(undo, &QPushButton::clicked, undo_, &QUndoStack::undo);
+  connect(redo, &QPushButton::clicked, undo_, &QUndoStack::redo);
+  connect(undo_, &QUndoStack::canUndoChanged, undo, &QWidget::setEnabled);
+  connect(undo_, &QUndoStack::canRedoChanged, redo, &QWidget::setEnabled);
+  undo->setEnabled(false);
+  redo->setEnabled(false);
+  return buttons;
+}
 
+// The schedule as text, and the line that says what is wrong with it.
+void Composer::buildScheduleText(QVBoxLayout* root) {
   text_ = new QLineEdit;
   text_->setObjectName("schedule");
   text_->setToolTip("The schedule as text: one letter per layer, T M B P L S D. Press Enter to apply.");
@@ -219,8 +271,21 @@ Composer::Composer(QWidget* parent) : QWidget(parent), undo_(new QUndoStack(this
   error_label_->setWordWrap(true);
   error_label_->setStyleSheet("color: #b00020;");
   root->addWidget(error_label_);
+  connect(text_, &QLineEdit::returnPressed, this, [this] { setScheduleText(text_->text()); });
+  connect(text_, &QLineEdit::textEdited, this, [this](const QString& t) {
+    try {
+      parse_schedule(t.toStdString(), cfg_.max_layers);
+      text_->setStyleSheet("");
+      error_label_->setText(error_);
+    } catch (const ConfigError& e) {
+      text_->setStyleSheet("border: 2px solid #b00020;");
+      error_label_->setText(QString::fromStdString(e.what()));
+    }
+  });
+}
 
-  // Model panel.
+// The model's options; each change becomes an undoable edit (fromPanel).
+QGroupBox* Composer::buildModelForm() {
   auto* box = new QGroupBox("Model");
   auto* form = new QFormLayout(box);
   form_ = form;
@@ -280,6 +345,18 @@ Composer::Composer(QWidget* parent) : QWidget(parent), undo_(new QUndoStack(this
   max_len_->setRange(8, 65536);
   max_len_->setToolTip("Maximum sequence length (learned positions).");
   form->addRow("Max length", max_len_);
+  addBaselineFields(form);
+  for (auto* cb : {psm_pre_, psm_post_, psm_state_, share_, token_shift_}) connect(cb, &QCheckBox::toggled, this, [this] { fromPanel(); });
+  connect(pooling_, &QComboBox::currentIndexChanged, this, [this] { fromPanel(); });
+  connect(conv_, &QComboBox::currentIndexChanged, this, [this] { fromPanel(); });
+  connect(position_, &QComboBox::currentIndexChanged, this, [this] { fromPanel(); });
+  for (auto* sp : {width_, heads_, state_, vocab_, max_len_, embed_, window_, block_, random_, rel_})
+    connect(sp, &QSpinBox::editingFinished, this, [this] { fromPanel(); });
+  return box;
+}
+
+// The options only baselines use: ALBERT's embedding width and sharing, L's window, S's blocks, D's range.
+void Composer::addBaselineFields(QFormLayout* form) {
   embed_ = new QSpinBox;
   embed_->setRange(0, 4096);
   embed_->setSpecialValueText("= width");
@@ -311,73 +388,19 @@ Composer::Composer(QWidget* parent) : QWidget(parent), undo_(new QUndoStack(this
   rel_->setRange(1, 65536);
   rel_->setToolTip("D layers: relative distances are clipped to ± this range.");
   form->addRow("Rel. range (D)", rel_);
-  root->addWidget(box);
+}
 
+// The parameter count and the analytic memory table.
+void Composer::buildEstimates() {
   params_label_ = new QLabel;
   params_label_->setObjectName("params");
-  root->addWidget(params_label_);
   memory_ = new QTableWidget;
   memory_->setObjectName("memory");
   memory_->setToolTip("Analytic memory estimate at batch 1 (fp32), before anything runs.\nThe efficiency view measures the real numbers.");
   memory_->verticalHeader()->hide();
   memory_->setMaximumHeight(190);
   add_table_export(memory_);
-  root->addWidget(memory_);
 
-  // Wiring.
-  connect(palette_, &QListWidget::itemDoubleClicked, this,
-          [this](QListWidgetItem* it) { insertLayer(stack_->count(), it->data(Qt::UserRole).toChar()); });
-  connect(stack_, &LayerList::layerDropped, this, [this](const QString& from, QChar kind, int from_row, int to_row) {
-    if (from == "palette") insertLayer(to_row, kind);
-    else moveLayer(from_row, to_row);
-  });
-  connect(palette_, &LayerList::layerDropped, this, [this](const QString& from, QChar, int from_row, int) {
-    if (from == "stack") removeLayer(from_row);
-  });
-  connect(remove, &QPushButton::clicked, this, [this] { removeLayer(stack_->currentRow()); });
-  connect(dup, &QPushButton::clicked, this, [this] { duplicateLayer(stack_->currentRow()); });
-  connect(undo, &QPushButton::clicked, undo_, &QUndoStack::undo);
-  connect(redo, &QPushButton::clicked, undo_, &QUndoStack::redo);
-  connect(undo_, &QUndoStack::canUndoChanged, undo, &QWidget::setEnabled);
-  connect(undo_, &QUndoStack::canRedoChanged, redo, &QWidget::setEnabled);
-  undo->setEnabled(false);
-  redo->setEnabled(false);
-  connect(text_, &QLineEdit::returnPressed, this, [this] { setScheduleText(text_->text()); });
-  connect(text_, &QLineEdit::textEdited, this, [this](const QString& t) {
-    try {
-      parse_schedule(t.toStdString(), cfg_.max_layers);
-      text_->setStyleSheet("");
-      error_label_->setText(error_);
-    } catch (const ConfigError& e) {
-      text_->setStyleSheet("border: 2px solid #b00020;");
-      error_label_->setText(QString::fromStdString(e.what()));
-    }
-  });
-  connect(preset_, &QComboBox::activated, this, [this](int i) {
-    if (i <= 0) return;
-    ModelConfig c = cfg_;
-    c.schedule = preset_->itemData(i).toString().toStdString();
-    pushEdit(c, "Preset " + preset_->itemData(i).toString());
-  });
-  connect(baseline_, &QComboBox::activated, this, [this](int i) {
-    if (i <= 0) return;
-    ModelConfig c = ModelConfig::preset(baseline_->itemData(i).toString().toStdString() + "-" + size_->currentText().toStdString());
-    c.vocab_size = cfg_.vocab_size, c.max_len = cfg_.max_len;
-    pushEdit(c, "Baseline " + baseline_->itemText(i));
-  });
-  connect(size_, &QComboBox::activated, this, [this](int) {
-    ModelConfig p = ModelConfig::preset(size_->currentText().toStdString());
-    ModelConfig c = cfg_;
-    c.d_model = p.d_model, c.n_heads = p.n_heads, c.d_ffn = p.d_ffn, c.max_len = p.max_len;
-    pushEdit(c, "Size " + size_->currentText());
-  });
-  for (auto* cb : {psm_pre_, psm_post_, psm_state_, share_, token_shift_}) connect(cb, &QCheckBox::toggled, this, [this] { fromPanel(); });
-  connect(pooling_, &QComboBox::currentIndexChanged, this, [this] { fromPanel(); });
-  connect(conv_, &QComboBox::currentIndexChanged, this, [this] { fromPanel(); });
-  connect(position_, &QComboBox::currentIndexChanged, this, [this] { fromPanel(); });
-  for (auto* sp : {width_, heads_, state_, vocab_, max_len_, embed_, window_, block_, random_, rel_})
-    connect(sp, &QSpinBox::editingFinished, this, [this] { fromPanel(); });
-  refresh();
 }
 
 void Composer::applySilently(const ModelConfig& cfg) {

@@ -12,11 +12,15 @@
 
 class QCheckBox;
 class QComboBox;
+class QFormLayout;
+class QGroupBox;
+class QHBoxLayout;
 class QLabel;
 class QLineEdit;
 class QSpinBox;
 class QTableWidget;
 class QUndoStack;
+class QVBoxLayout;
 
 namespace mabert::ui {
 
@@ -79,6 +83,14 @@ class Composer : public QWidget {
 
  private:
   friend class ConfigCommand;
+  // The constructor's parts, each building (and wiring) one area of the composer.
+  QFormLayout* buildPresets();
+  QHBoxLayout* buildBlocks();
+  QHBoxLayout* buildEditButtons();
+  void buildScheduleText(QVBoxLayout* root);
+  QGroupBox* buildModelForm();
+  void addBaselineFields(QFormLayout* form);
+  void buildEstimates();
   void applySilently(const ModelConfig& cfg);  // used by undo/redo
   void pushEdit(ModelConfig next, const QString& what);
   void fromPanel();

@@ -229,8 +229,17 @@ void MainWindow::wire() {
   connect(this, &MainWindow::driftRequested, analysis_worker_, &AnalysisWorker::drift);
   connect(this, &MainWindow::trainRequested, train_worker_, &TrainWorker::run);
   connect(this, &MainWindow::gridRequested, train_worker_, &TrainWorker::runGrid);
+  wireComposer();
+  wireTraining();
+  wireAnalysis();
+  wireExperiments();
+  connect(train_->field("corpus"), &QLineEdit::editingFinished, this, &MainWindow::setProbesFromCorpus);
+  wireKnockOut();
+  wireRecallDemo();
+}
 
-  // Composer → everything that depends on the design.
+// Composer → everything that depends on the design.
+void MainWindow::wireComposer() {
   connect(composer_, &Composer::configChanged, this, [this](const ModelConfig& cfg) {
     train_->setDesign(cfg, composer_->valid());
     analysis_->efficiencyView()->setDesign(cfg, composer_->valid());
@@ -238,8 +247,9 @@ void MainWindow::wire() {
   });
   train_->setDesign(composer_->config(), composer_->valid());
   analysis_->efficiencyView()->setDesign(composer_->config(), composer_->valid());
+}
 
-  // Training.
+void MainWindow::wireTraining() {
   connect(train_, &TrainPanel::startRequested, this, [this](const TrainRequest& rq) {
     stall_->reset();
     analysis_->efficiencyView()->setBlocked(true);
@@ -280,8 +290,9 @@ void MainWindow::wire() {
       QMessageBox::warning(this, "Reopen run", e.what());
     }
   });
+}
 
-  // Analysis.
+void MainWindow::wireAnalysis() {
   connect(analysis_, &AnalysisPanel::inspectRequested, analysis_worker_, &AnalysisWorker::inspect);
   connect(analysis_worker_, &AnalysisWorker::inspected, analysis_, &AnalysisPanel::onInspected);
   connect(analysis_worker_, &AnalysisWorker::modelReady, this, [this](const ModelSource& s) {
@@ -291,12 +302,12 @@ void MainWindow::wire() {
     analysis_->setModel(s);
     emit modelLoaded(s);
   });
-  connect(analysis_worker_, &AnalysisWorker::failed, this, [this](const QString& what, const QString& msg) {
-    statusBar()->showMessage(what + ": " + msg, 15000);
-    if (what == "inspect") analysis_->onInspectFailed(msg);
-    if (what == "drift") analysis_->driftView()->setBusy(false);
-    if (what == "profile") analysis_->efficiencyView()->onDone({});
-    if (what == "export") train_->onExportFailed(msg);
+  connect(analysis_worker_, &AnalysisWorker::failed, this, [this](AnalysisTask task, const QString& msg) {
+    statusBar()->showMessage(to_qstring(task) + ": " + msg, 15000);
+    if (task == AnalysisTask::Inspect) analysis_->onInspectFailed(msg);
+    if (task == AnalysisTask::Drift) analysis_->driftView()->setBusy(false);
+    if (task == AnalysisTask::Profile) analysis_->efficiencyView()->onDone({});
+    if (task == AnalysisTask::Export) train_->onExportFailed(msg);
   });
   connect(train_, &TrainPanel::exportRequested, analysis_worker_, &AnalysisWorker::exportRun);
   connect(analysis_worker_, &AnalysisWorker::exported, train_, &TrainPanel::onExported);
@@ -317,8 +328,10 @@ void MainWindow::wire() {
   connect(eff, &EfficiencyView::stopRequested, this, [this] { analysis_worker_->requestStop(); });
   connect(analysis_worker_, &AnalysisWorker::profilePoint, eff, &EfficiencyView::onPoint);
   connect(analysis_worker_, &AnalysisWorker::profileDone, eff, &EfficiencyView::onDone);
+}
 
-  // Experiments run on the training thread, queued behind (never beside) a training run.
+// Experiments run on the training thread, queued behind (never beside) a training run.
+void MainWindow::wireExperiments() {
   connect(experiments_, &ExperimentsPanel::runRequested, this, [this](const QString& grid, const QString& out) {
     emit gridRequested(grid, out, train_->registryPath());
   });
@@ -326,9 +339,6 @@ void MainWindow::wire() {
   connect(train_worker_, &TrainWorker::gridCell, experiments_, &ExperimentsPanel::onCell);
   connect(train_worker_, &TrainWorker::gridFinished, experiments_, &ExperimentsPanel::onFinished);
   connect(train_worker_, &TrainWorker::message, experiments_, &ExperimentsPanel::onMessage);
-  connect(train_->field("corpus"), &QLineEdit::editingFinished, this, &MainWindow::setProbesFromCorpus);
-  wireKnockOut();
-  wireRecallDemo();
 }
 
 void MainWindow::wireKnockOut() {
@@ -337,8 +347,8 @@ void MainWindow::wireKnockOut() {
   connect(ko, &KnockOutView::knockOutChanged, analysis_, &AnalysisPanel::inspectNow);  // queued behind the switch
   connect(ko, &KnockOutView::measureRequested, analysis_worker_, &AnalysisWorker::knockOutSweep);
   connect(analysis_worker_, &AnalysisWorker::knockOutMeasured, ko, &KnockOutView::onMeasured);
-  connect(analysis_worker_, &AnalysisWorker::failed, ko, [ko](const QString& what, const QString& msg) {
-    if (what == "knock-out") ko->onFailed(msg);
+  connect(analysis_worker_, &AnalysisWorker::failed, ko, [ko](AnalysisTask task, const QString& msg) {
+    if (task == AnalysisTask::KnockOut) ko->onFailed(msg);
   });
 }
 

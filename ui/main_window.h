@@ -98,7 +98,11 @@ class MainWindow : public QMainWindow {
 
  private:
   void buildMenus();
-  void wire();
+  void wire();             // the workers' request signals, then each part below
+  void wireComposer();     // the design → the panels that depend on it
+  void wireTraining();     // Data & runs ↔ the training worker; finished runs into the views
+  void wireAnalysis();     // the analysis views ↔ the analysis worker
+  void wireExperiments();  // grids, queued on the training thread
   void wireKnockOut();     // the Knock-out view ↔ the analysis worker
   void wireRecallDemo();   // Data & runs' recall demo: train, then open the attention view on an example
   void initUntrainedModel();

@@ -64,10 +64,32 @@ TrainPanel::TrainPanel(QWidget* parent) : QWidget(parent) {
   auto* outer = new QVBoxLayout(this);
   outer->setContentsMargins(0, 0, 0, 0);
   outer->addWidget(split);
-
-  // --- left: inputs, buttons, progress, log ---------------------------------------------------
+  // Left: inputs, buttons, progress, log.
   auto* left = new QWidget;
   auto* lv = new QVBoxLayout(left);
+  lv->addWidget(buildDataBox());
+  lv->addWidget(buildTrainingBox());
+  lv->addLayout(buildJobButtons());
+  progress_ = new QProgressBar;
+  lv->addWidget(progress_);
+  status_ = new QLabel("idle");
+  status_->setObjectName("status");
+  lv->addWidget(status_);
+  log_ = new QPlainTextEdit;
+  log_->setReadOnly(true);
+  log_->setMaximumBlockCount(2000);
+  lv->addWidget(log_, 1);
+  split->addWidget(left);
+  // Right: live curves and history.
+  auto* tabs = new QTabWidget;
+  tabs->addTab(buildLivePlots(), "Live");
+  tabs->addTab(buildHistory(), "History");
+  split->addWidget(tabs);
+  split->setStretchFactor(1, 1);
+  setRunning(false);
+}
+
+QGroupBox* TrainPanel::buildDataBox() {
   auto* data_box = new QGroupBox("Data");
   auto* df = new QFormLayout(data_box);
   corpus_ = path_row(df, "Corpus", "Text files or a folder for MLM pretraining (blank lines separate documents).", false, this);
@@ -90,8 +112,10 @@ TrainPanel::TrainPanel(QWidget* parent) : QWidget(parent) {
   split_->addItems({"dev", "train", "test"});
   df->addRow("Split", split_);
   runs_root_edit_ = path_row(df, "Runs folder", "Where new run folders are created.", true, this);
-  lv->addWidget(data_box);
+  return data_box;
+}
 
+QGroupBox* TrainPanel::buildTrainingBox() {
   auto* opt_box = new QGroupBox("Training");
   auto* of = new QFormLayout(opt_box);
   steps_ = new QSpinBox;
@@ -131,8 +155,10 @@ TrainPanel::TrainPanel(QWidget* parent) : QWidget(parent) {
       "bf16: matrix products autocast to bf16, master weights, optimizer state, LayerNorm, softmax and losses in fp32.\n"
       "This CPU: " + cpu_bf16().describe()));
   of->addRow("Precision", precision_);
-  lv->addWidget(opt_box);
+  return opt_box;
+}
 
+QHBoxLayout* TrainPanel::buildJobButtons() {
   auto* buttons = new QHBoxLayout;
   pretrain_ = new QPushButton("Pretrain");
   pretrain_->setObjectName("pretrain");
@@ -151,23 +177,26 @@ TrainPanel::TrainPanel(QWidget* parent) : QWidget(parent) {
   stop_->setToolTip("Stops after the current step and writes a checkpoint.");
   recall_demo_ = new QPushButton("Recall demo");
   recall_demo_->setObjectName("recall_demo");
-  recall_demo_->setToolTip("Trains a small hybrid (MTMT, width 64) on multi-query associative recall in a few minutes, "
+  recall_demo_->setToolTip("Trains a small hybrid (MT: a Mamba and an attention layer, width 64) on multi-query associative recall "
+                           "in well under a minute on two cores, "
                            "then opens the attention view on a held-out example: the query's attention lands on its key.");
   for (auto* b : {pretrain_, finetune_, evaluate_, pause_, stop_, recall_demo_}) buttons->addWidget(b);
-  lv->addLayout(buttons);
-  progress_ = new QProgressBar;
-  lv->addWidget(progress_);
-  status_ = new QLabel("idle");
-  status_->setObjectName("status");
-  lv->addWidget(status_);
-  log_ = new QPlainTextEdit;
-  log_->setReadOnly(true);
-  log_->setMaximumBlockCount(2000);
-  lv->addWidget(log_, 1);
-  split->addWidget(left);
+  connect(pretrain_, &QPushButton::clicked, this, [this] { start(jobs::JobKind::Pretrain); });
+  connect(finetune_, &QPushButton::clicked, this, [this] { start(jobs::JobKind::Finetune); });
+  connect(recall_demo_, &QPushButton::clicked, this, &TrainPanel::startRecallDemo);
+  connect(evaluate_, &QPushButton::clicked, this, [this] { start(jobs::JobKind::Evaluate); });
+  connect(pause_, &QPushButton::toggled, this, [this](bool p) {
+    pause_->setText(p ? "Resume" : "Pause");
+    emit pauseRequested(p);
+  });
+  connect(stop_, &QPushButton::clicked, this, [this] {
+    status_->setText("stopping after the current step…");
+    emit stopRequested();
+  });
+  return buttons;
+}
 
-  // --- right: live curves and history --------------------------------------------------------
-  auto* tabs = new QTabWidget;
+QWidget* TrainPanel::buildLivePlots() {
   auto* live = new QWidget;
   auto* rv = new QVBoxLayout(live);
   loss_plot_ = make_plot(live, "Training loss and learning rate", "step", "MLM / task loss");
@@ -183,8 +212,10 @@ TrainPanel::TrainPanel(QWidget* parent) : QWidget(parent) {
   rv->addWidget(loss_plot_, 3);
   eval_plot_ = make_plot(live, "Evaluation metrics", "step", "value");
   rv->addWidget(eval_plot_, 2);
-  tabs->addTab(live, "Live");
+  return live;
+}
 
+QWidget* TrainPanel::buildHistory() {
   auto* hist = new QWidget;
   auto* hv = new QVBoxLayout(hist);
   history_ = new QTreeWidget;
@@ -207,22 +238,6 @@ TrainPanel::TrainPanel(QWidget* parent) : QWidget(parent) {
   compare_plot_ = make_plot(hist, "Loss curves of the ticked runs", "step", "loss");
   compare_plot_->legend->setVisible(true);
   hv->addWidget(compare_plot_, 2);
-  tabs->addTab(hist, "History");
-  split->addWidget(tabs);
-  split->setStretchFactor(1, 1);
-
-  connect(pretrain_, &QPushButton::clicked, this, [this] { start(jobs::JobKind::Pretrain); });
-  connect(finetune_, &QPushButton::clicked, this, [this] { start(jobs::JobKind::Finetune); });
-  connect(recall_demo_, &QPushButton::clicked, this, &TrainPanel::startRecallDemo);
-  connect(evaluate_, &QPushButton::clicked, this, [this] { start(jobs::JobKind::Evaluate); });
-  connect(pause_, &QPushButton::toggled, this, [this](bool p) {
-    pause_->setText(p ? "Resume" : "Pause");
-    emit pauseRequested(p);
-  });
-  connect(stop_, &QPushButton::clicked, this, [this] {
-    status_->setText("stopping after the current step…");
-    emit stopRequested();
-  });
   connect(refresh, &QPushButton::clicked, this, &TrainPanel::refreshHistory);
   connect(compare, &QPushButton::clicked, this, &TrainPanel::compareChecked);
   connect(load, &QPushButton::clicked, this, [this] {
@@ -235,7 +250,7 @@ TrainPanel::TrainPanel(QWidget* parent) : QWidget(parent) {
   connect(history_, &QTreeWidget::itemDoubleClicked, this, [this](QTreeWidgetItem* it) {
     emit loadRunRequested(it->data(0, Qt::UserRole).toString());
   });
-  setRunning(false);
+  return hist;
 }
 
 QPushButton* TrainPanel::button(const QString& name) const { return findChild<QPushButton*>(name); }

@@ -13,6 +13,8 @@ class QComboBox;
 class QCustomPlot;
 class QDoubleSpinBox;
 class QFormLayout;
+class QGroupBox;
+class QHBoxLayout;
 class QLabel;
 class QLineEdit;
 class QPlainTextEdit;
@@ -82,6 +84,12 @@ class TrainPanel : public QWidget {
   void recallDemoStarted(const QString& run_dir);  // the recall demo's run folder, before it starts
 
  private:
+  // The constructor's parts, each building (and wiring) one area of the panel.
+  QGroupBox* buildDataBox();
+  QGroupBox* buildTrainingBox();
+  QHBoxLayout* buildJobButtons();
+  QWidget* buildLivePlots();
+  QWidget* buildHistory();
   QString kindName() const { return QString::fromUtf8(jobs::to_string(current_kind_)); }  // the running job's
   void setRunning(bool r);
   void start(jobs::JobKind kind);

@@ -151,7 +151,7 @@ void AnalysisWorker::loadRun(const QString& run_dir) {
     }
     emit modelReady(source);
   } catch (const std::exception& e) {
-    emit failed("load run", QString::fromStdString(describe_error(e)));
+    emit failed(AnalysisTask::LoadRun, QString::fromStdString(describe_error(e)));
   }
 }
 
@@ -159,7 +159,7 @@ void AnalysisWorker::setKnockOut(const std::vector<int64_t>& layers) {
   try {
     if (model_) model_->set_knock_out(layers);
   } catch (const std::exception& e) {
-    emit failed("knock-out", QString::fromStdString(describe_error(e)));
+    emit failed(AnalysisTask::KnockOut, QString::fromStdString(describe_error(e)));
   }
 }
 
@@ -170,10 +170,10 @@ void AnalysisWorker::knockOutSweep(const QString& run_dir) {
     jobs::EvalOutcome base;
     beginJob();
     const auto rows = jobs::knock_out_sweep(job, &base, &stop_);
-    if (stop_) return emit failed("knock-out", "stopped");
+    if (stop_) return emit failed(AnalysisTask::KnockOut, "stopped");
     emit knockOutMeasured(rows, QString::fromStdString(base.metric));
   } catch (const std::exception& e) {
-    emit failed("knock-out", QString::fromStdString(describe_error(e)));
+    emit failed(AnalysisTask::KnockOut, QString::fromStdString(describe_error(e)));
   }
 }
 
@@ -211,13 +211,13 @@ void AnalysisWorker::initModel(const ModelConfig& cfg_in, const QString& tokeniz
     source.config = cfg;
     emit modelReady(source);
   } catch (const std::exception& e) {
-    emit failed("initialise model", QString::fromStdString(describe_error(e)));
+    emit failed(AnalysisTask::InitModel, QString::fromStdString(describe_error(e)));
   }
 }
 
 void AnalysisWorker::inspect(const QString& a, const QString& b, const analysis::InspectOptions& opt, quint64 serial) {
   if (!model_) {
-    emit failed("inspect", "no model loaded: train one, load a run, or use the untrained design");
+    emit failed(AnalysisTask::Inspect, "no model loaded: train one, load a run, or use the untrained design");
     return;
   }
   try {
@@ -226,14 +226,14 @@ void AnalysisWorker::inspect(const QString& a, const QString& b, const analysis:
     o.max_len = std::min(o.max_len, max_len_);
     emit inspected(analysis::inspect(model_, *tok_, sa, sb.empty() ? nullptr : &sb, o), serial);
   } catch (const std::exception& e) {
-    emit failed("inspect", QString::fromStdString(describe_error(e)));
+    emit failed(AnalysisTask::Inspect, QString::fromStdString(describe_error(e)));
   }
 }
 
 void AnalysisWorker::drift(const QStringList& sentences, const analysis::DriftOptions& opt) {
   beginJob();
   if (!model_) {
-    emit failed("drift", "no model loaded");
+    emit failed(AnalysisTask::Drift, "no model loaded");
     return;
   }
   try {
@@ -242,7 +242,7 @@ void AnalysisWorker::drift(const QStringList& sentences, const analysis::DriftOp
     const auto probes = analysis::make_probes(*tok_, s, s.size(), std::min<int64_t>(max_len_ / 2, 64));
     emit driftReady(analysis::padding_drift(model_, probes, opt, &stop_));
   } catch (const std::exception& e) {
-    emit failed("drift", QString::fromStdString(describe_error(e)));
+    emit failed(AnalysisTask::Drift, QString::fromStdString(describe_error(e)));
   }
 }
 
@@ -257,7 +257,7 @@ void AnalysisWorker::profile(const ModelConfig& cfg, const QStringList& schedule
       if (sc.find_first_not_of('T') == std::string::npos) baseline = sc;
     emit profileDone(QString::fromStdString(analysis::profile_csv(points, baseline)));
   } catch (const std::exception& e) {
-    emit failed("profile", QString::fromStdString(describe_error(e)));
+    emit failed(AnalysisTask::Profile, QString::fromStdString(describe_error(e)));
   }
 }
 
@@ -270,14 +270,28 @@ void AnalysisWorker::exportRun(const QString& run_dir, const QString& out_dir, b
                       .arg(QString::fromStdString(r.checkpoint), QDir(run_dir).dirName(), QString::fromStdString(r.architecture))
                       .arg(r.parameters));
   } catch (const std::exception& e) {
-    emit failed("export", QString::fromStdString(describe_error(e)));
+    emit failed(AnalysisTask::Export, QString::fromStdString(describe_error(e)));
   }
 }
 
 // --- plumbing ----------------------------------------------------------------------------------
 
+QString to_qstring(AnalysisTask t) {
+  switch (t) {
+    case AnalysisTask::LoadRun: return "load run";
+    case AnalysisTask::KnockOut: return "knock-out";
+    case AnalysisTask::InitModel: return "initialise model";
+    case AnalysisTask::Inspect: return "inspect";
+    case AnalysisTask::Drift: return "drift";
+    case AnalysisTask::Profile: return "profile";
+    case AnalysisTask::Export: return "export";
+  }
+  return "analysis";
+}
+
 void register_worker_types() {
   qRegisterMetaType<TrainRequest>();
+  qRegisterMetaType<AnalysisTask>();
   qRegisterMetaType<TrainOutcome>();
   qRegisterMetaType<ModelSource>();
   qRegisterMetaType<experiments::CellResult>();

@@ -94,6 +94,10 @@ struct ModelSource {
   qint64 answer_token = -1;
 };
 
+// What the analysis worker was asked to do: its failure signal says which, and the views route by it.
+enum class AnalysisTask { LoadRun, KnockOut, InitModel, Inspect, Drift, Profile, Export };
+QString to_qstring(AnalysisTask t);  // the words the status bar shows ("load run", "knock-out", ...)
+
 class AnalysisWorker : public QObject {
   Q_OBJECT
  public:
@@ -130,7 +134,7 @@ class AnalysisWorker : public QObject {
   void profileDone(const QString& csv);
   void exported(const QString& out_dir, const QString& summary);
   void knockOutMeasured(const std::vector<mabert::jobs::KnockOutRow>& rows, const QString& metric);
-  void failed(const QString& what, const QString& message);
+  void failed(mabert::ui::AnalysisTask task, const QString& message);
 
  private:
   MaBert model_{nullptr};
@@ -152,6 +156,7 @@ QThread* start_in_thread(QObject* worker, QObject* parent, const QString& name);
 
 Q_DECLARE_METATYPE(mabert::ui::TrainRequest)
 Q_DECLARE_METATYPE(mabert::ui::TrainOutcome)
+Q_DECLARE_METATYPE(mabert::ui::AnalysisTask)
 Q_DECLARE_METATYPE(mabert::ui::ModelSource)
 Q_DECLARE_METATYPE(mabert::experiments::CellResult)
 Q_DECLARE_METATYPE(mabert::ModelConfig)

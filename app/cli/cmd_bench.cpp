@@ -18,10 +18,10 @@
 #include <memory>
 
 namespace mabert::cli {
+namespace {
 
-void add_bench_command(CLI::App& app) {
-  CLI::App* bench = app.add_subcommand("bench", "Benchmarks (print ratios against a baseline measured in the same run)");
-  bench->require_subcommand(1);
+// --- bench scan: every selective-scan path against the reference ------------------------------
+void add_bench_scan_command(CLI::App* bench) {
   auto cfg = std::make_shared<bench::ScanBenchConfig>();
   auto json = std::make_shared<bool>(false);
   auto threads = std::make_shared<int>(0);
@@ -49,9 +49,10 @@ void add_bench_command(CLI::App& app) {
     else
       std::cout << report.to_table();
   });
-  add_bench_model_command(bench);
+}
 
-  // --- bench gemm: this machine's fp32 and bf16 matrix-product rates ------------------------------
+// --- bench gemm: this machine's fp32 and bf16 matrix-product rates ------------------------------
+void add_bench_gemm_command(CLI::App* bench) {
   struct GemmArgs {
     std::string device = "cpu";
     double seconds = 0.5;
@@ -90,8 +91,10 @@ void add_bench_command(CLI::App& app) {
       std::cout << j.dump(2) << '\n';
     }
   });
+}
 
-  // --- bench allreduce: the gradient all-reduce of data-parallel training, per model size -------
+// --- bench allreduce: the gradient all-reduce of data-parallel training, per model size -------
+void add_bench_allreduce_command(CLI::App* bench) {
   struct DistArgs {
     std::vector<std::string> presets = {"tiny", "small", "base"};
     int repeats = 10, timeout = 120;
@@ -145,6 +148,17 @@ void add_bench_command(CLI::App& app) {
     }
     if (world->root()) std::printf("\n%d ranks, backend %s, %s\n", world->size(), world->backend().c_str(), launch.master_addr.c_str());
   });
+}
+
+}  // namespace
+
+void add_bench_command(CLI::App& app) {
+  CLI::App* bench = app.add_subcommand("bench", "Benchmarks (print ratios against a baseline measured in the same run)");
+  bench->require_subcommand(1);
+  add_bench_scan_command(bench);
+  add_bench_model_command(bench);
+  add_bench_gemm_command(bench);
+  add_bench_allreduce_command(bench);
 }
 
 }  // namespace mabert::cli

@@ -64,18 +64,269 @@ std::string family_label(const std::string& family) {
   return "MaBERT";
 }
 
+// mabert ablate
+void add_ablate_command(CLI::App& app) {
+  struct Args {
+    std::string grid, out, registry;
+    int threads = 0, dist_timeout = 6 * 3600;
+    bool dry = false;
+  };
+  auto a = std::make_shared<Args>();
+  CLI::App* c = app.add_subcommand("ablate", "Run (or resume) an ablation grid; writes results.md and results.csv. Under "
+                                             "torchrun the cells spread over the ranks");
+  c->add_option("--grid", a->grid, "Grid JSON (see resources/grids/)")->required();
+  c->add_option("--out", a->out, "Output folder (default runs/grid-<name>)");
+  c->add_option("--registry", a->registry, "Run registry database");
+  c->add_option("--threads", a->threads, "Intra-op threads (0 = LibTorch's default)");
+  c->add_flag("--dry-run", a->dry, "Validate the grid and list its encoders and cells");
+  c->add_option("--dist-timeout", a->dist_timeout,
+                "Under torchrun: seconds a rank may wait for the others between phases (the longest pretraining)")
+      ->capture_default_str()->check(CLI::Range(1, 7 * 24 * 3600));
+  c->callback([a] {
+    const dist::Launch launch = dist::launch_from_env();
+    if (a->threads > 0) at::set_num_threads(a->threads);
+    else if (launch.distributed())
+      at::set_num_threads(threads_per_local_rank(launch.local_world_size));
+    const experiments::Grid g = experiments::Grid::load(a->grid);
+    const std::string out = a->out.empty() ? "runs/grid-" + g.name : a->out;
+    std::set<std::string> encoders;
+    if (g.pretraining)
+      for (const auto& v : g.variants) encoders.insert(experiments::encoder_key(g, v));
+    std::fprintf(stderr, "grid %s: %zu variants, %zu encoders to pretrain, %zu tasks × %zu seeds = %zu fine-tuning cells\n",
+                 g.name.c_str(), g.variants.size(), encoders.size(), g.tasks.size(), g.seeds.size(),
+                 g.variants.size() * g.tasks.size() * g.seeds.size());
+    if (a->dry) {
+      for (const auto& v : g.variants)
+        std::printf("%-16s encoder %s  %s\n", v.name.c_str(),
+                    g.pretraining ? experiments::encoder_key(g, v).c_str() : "none (random initialisation)", v.overrides.dump().c_str());
+      return;
+    }
+    std::signal(SIGINT, on_signal);
+    std::signal(SIGTERM, on_signal);
+    experiments::GridHooks h;
+    h.world = dist::World::join(launch, DeviceKind::Cpu, std::chrono::seconds(a->dist_timeout));
+    h.device_index = launch.local_rank;  // each rank's CUDA cells on its own GPU, not all on cuda:0
+    const bool root = h.world->root();
+    h.control = &g_control;
+    h.registry = a->registry;
+    h.on_message = [](const std::string& m) { std::fprintf(stderr, "%s\n", m.c_str()); };
+    h.on_cell = [root](const experiments::CellResult& c) {
+      if (!root) return;
+      std::fprintf(stderr, "  %-14s %-6s seed %-3llu %.4f%s\n", c.variant.c_str(), c.task.c_str(),
+                   static_cast<unsigned long long>(c.seed), c.score, c.reused ? " (done earlier)" : "");
+    };
+    const auto rep = experiments::run_grid(g, out, h);
+    if (!root) return;  // rank 0 reports the grid
+    std::cout << experiments::results_markdown(g, rep.cells);
+    std::fprintf(stderr, "%s: %d encoders pretrained (%d reused), %d cells fine-tuned (%d reused) in %.0f s\n", out.c_str(),
+                 rep.pretrain_runs, rep.pretrain_reused, rep.finetune_runs, rep.finetune_reused, rep.seconds);
+    if (g_control.stop_requested()) throw std::runtime_error("stopped; run the same command again to resume");
+  });
+}
+
+// mabert drift
+void add_drift_command(CLI::App& app) {
+  struct Args {
+    std::string run, task, data, text, out, side = "both";
+    std::vector<int64_t> pads = {0, 1, 2, 4, 8, 16, 32, 64};
+    size_t count = 64;
+    int64_t max_len = 64;
+    bool json = false;
+  };
+  auto a = std::make_shared<Args>();
+  CLI::App* c = app.add_subcommand("drift", "Padding drift of a run's encoder over a probe set (paper Figs. 3–4)");
+  c->add_option("--run", a->run, "Run folder (pretraining or fine-tuning)")->required();
+  c->add_option("--task", a->task, "GLUE task whose dev sentences are the probes");
+  c->add_option("--data", a->data, "The task's folder (with --task)");
+  c->add_option("--text", a->text, "Or: a text file / corpus whose sentences are the probes");
+  c->add_option("--count", a->count, "Probe sentences")->capture_default_str();
+  c->add_option("--max-len", a->max_len, "Probe length limit in tokens")->capture_default_str();
+  c->add_option("--pads", a->pads, "Pad counts")->delimiter(',')->capture_default_str();
+  c->add_option("--side", a->side, "left, right or both")->capture_default_str();
+  c->add_option("--out", a->out, "Output prefix: PREFIX.csv and PREFIX-<side>-<cls|mean>.svg");
+  c->add_flag("--json", a->json, "Print the curves as JSON");
+  c->callback([a] {
+    std::vector<std::string> sentences;
+    if (!a->task.empty()) {
+      if (a->data.empty()) throw CLI::ValidationError("--data", "give the task's folder with --task");
+      const auto split = data::load_glue(a->task, a->data, data::glue_task(a->task).name == "MNLI" ? "dev_matched" : "dev");
+      for (const auto& e : split.examples) sentences.push_back(e.a);
+    } else if (!a->text.empty()) {
+      for (const auto& d : data::read_corpus({a->text}))
+        for (const auto& s : d.sentences) sentences.push_back(s);
+    } else {
+      throw CLI::ValidationError("drift", "give --task and --data, or --text");
+    }
+    if (a->side != "left" && a->side != "right" && a->side != "both")
+      throw CLI::ValidationError("--side", "expected left, right or both");
+    train::LoadedRun r = train::load_run(a->run);
+    const auto probes = analysis::make_probes(r.tokenizer, sentences, a->count, a->max_len);
+    std::string csv = "side,config,pads,cls,mean,cls_max,mean_max,probes\n";
+    nlohmann::ordered_json js = nlohmann::ordered_json::array();
+    for (const std::string side : {"right", "left"}) {
+      if (a->side != "both" && a->side != side) continue;
+      analysis::DriftOptions o;
+      o.pads = a->pads, o.left = side == "left";
+      const auto curves = analysis::padding_drift(r.model, probes, o);
+      std::vector<PlotSeries> cls, mean;
+      for (const auto& cv : curves) {
+        PlotSeries sc{cv.config, {}, cv.cls}, sm{cv.config, {}, cv.mean};
+        for (size_t k = 0; k < cv.pads.size(); ++k) {
+          char line[256];
+          std::snprintf(line, sizeof line, "%s,%s,%lld,%.6g,%.6g,%.6g,%.6g,%zu\n", side.c_str(), cv.config.c_str(),
+                        static_cast<long long>(cv.pads[k]), cv.cls[k], cv.mean[k], cv.cls_max[k], cv.mean_max[k], probes.size());
+          csv += line;
+          sc.x.push_back(static_cast<double>(cv.pads[k]));
+          sm.x.push_back(static_cast<double>(cv.pads[k]));
+        }
+        cls.push_back(sc), mean.push_back(sm);
+        js.push_back({{"side", side}, {"config", cv.config}, {"pads", cv.pads}, {"cls", cv.cls}, {"mean", cv.mean}});
+        if (!a->json)
+          std::printf("%-5s %-15s CLS at %lld pads %.3g (worst probe %.3g); mean %.3g\n", side.c_str(), cv.config.c_str(),
+                      static_cast<long long>(cv.pads.back()), cv.cls.back(), cv.cls_max.back(), cv.mean.back());
+      }
+      if (!a->out.empty()) {
+        PlotSpec spec;
+        spec.x_label = "pads added", spec.y_label = "cosine distance (log; 0 drawn at 1e-9)", spec.log_y = true;
+        spec.title = "Padding drift, final [CLS], " + side + " padding";
+        write_file_atomic(a->out + "-" + side + "-cls.svg", svg_line_plot(spec, cls));
+        spec.title = "Padding drift, valid-token mean, " + side + " padding";
+        write_file_atomic(a->out + "-" + side + "-mean.svg", svg_line_plot(spec, mean));
+      }
+    }
+    write_outputs(a->out, csv, "", "");
+    if (a->json) std::cout << js.dump(2) << '\n';
+  });
+}
+
+}  // namespace
+
+namespace {
+
+struct BenchModelArgs {
+  std::string preset = "small", config, mode = "both", device = "cpu", scan = "auto", out;
+  std::vector<std::string> schedules = {"MMTMMTMMTMMT"}, models;
+  std::vector<int64_t> lengths = {128, 256, 512, 1024, 2048, 4096};
+  int64_t batch = 1, train_batch = 8;
+  int repeats = 5, warmup = 1, threads = 0;
+  bool bf16 = false, json = false, baselines = false;
+};
+
+// What `bench model` compares (see the comment inside).
+std::vector<analysis::ProfileModel> models_to_compare(const BenchModelArgs& a, std::string* baseline) {
+  // What to compare: schedules of one width (ratio: design / all-T), or whole presets (ratio:
+  // the mean of the others / the design, the paper's "reduces time by N×").
+  std::vector<analysis::ProfileModel> models;
+  if (a.baselines || !a.models.empty()) {
+    if (!a.config.empty()) throw CLI::ValidationError("--config", "cannot be combined with --models/--baselines");
+    std::vector<std::string> names = a.models;
+    if (a.baselines) {
+      const std::string size = a.preset.substr(a.preset.find('-') + 1);
+      names = {"mabert-" + size};
+      for (const auto& f : ModelConfig::baseline_families()) names.push_back(f + "-" + size);
+    }
+    for (const auto& n : names) {
+      const std::string family = n.find('-') == std::string::npos ? "mabert" : n.substr(0, n.find('-'));
+      models.push_back({a.baselines ? family_label(family) : n, ModelConfig::preset(n)});
+    }
+  } else {
+    ModelConfig cfg = a.config.empty() ? ModelConfig::preset(a.preset) : ModelConfig::load(a.config);
+    std::vector<std::string> schedules = a.schedules;
+    *baseline = std::string(schedules.front().size(), 'T');
+    if (std::find(schedules.begin(), schedules.end(), *baseline) == schedules.end()) schedules.push_back(*baseline);
+    for (const auto& sc : schedules) {
+      models.push_back({sc, cfg});
+      models.back().cfg.schedule = sc;
+    }
+  }
+  return models;
+}
+
+// `bench model`: profiles the models, prints and writes the tables, plots and JSON.
+void run_bench_model(const BenchModelArgs* a) {
+  if (a->threads > 0) at::set_num_threads(a->threads);
+  std::string baseline;  // schedules mode: the all-T schedule
+  const std::vector<analysis::ProfileModel> models = models_to_compare(*a, &baseline);
+  if (!a->out.empty() && fs::path(a->out).has_parent_path()) fs::create_directories(fs::path(a->out).parent_path());
+  const std::string design = models.front().name;
+  std::vector<std::string> names;
+  for (const auto& m : models) names.push_back(m.name);
+  std::vector<std::string> modes;
+  if (a->mode == "both") modes = {"inference", "train"};
+  else if (a->mode == "inference" || a->mode == "train") modes = {a->mode};
+  else throw CLI::ValidationError("--mode", "expected inference, train or both, got '" + a->mode + "'");
+  std::string csv, md;
+  nlohmann::ordered_json all = nlohmann::ordered_json::array();
+  // The peak each model's FLOP rate is read against: this machine's GEMM, in this run's precision.
+  const bench::GemmPeak measured = bench::gemm_peak_gflops(torch_device(parse_device(a->device)), a->bf16, 1.0);
+  const double peak = measured.gflops;
+  const std::string peak_label = std::string(a->bf16 ? "bf16" : "fp32") + " GEMM " + measured.shape.name + " on this " +
+                                 (parse_device(a->device) == DeviceKind::Cuda ? "GPU" : "CPU");
+  std::fprintf(stderr, "peak: %s, %.1f GFLOP/s (measured now; model FLOPs as docs/KERNELS.md counts them)\n",
+               peak_label.c_str(), peak);
+  for (const auto& mode : modes) {
+    analysis::ProfileOptions o;
+    o.lengths = a->lengths, o.mode = mode, o.repeats = a->repeats, o.warmup = a->warmup;
+    o.batch = mode == "train" ? a->train_batch : a->batch;
+    o.device = parse_device(a->device), o.bf16 = a->bf16, o.scan = a->scan;
+    std::fprintf(stderr, "%s, batch %lld, %s%s, %d repeats after %d warm-up; d=%lld, %zu models; %d threads, OpenMP wait: %s, %s\n",
+                 mode.c_str(), static_cast<long long>(o.batch), to_string(o.device), o.bf16 ? " bf16" : " fp32", o.repeats,
+                 o.warmup, static_cast<long long>(models.front().cfg.d_model), models.size(), at::get_num_threads(),
+                 openmp_wait_setting().c_str(), allocator_setting().c_str());
+    if (const std::string w = o.bf16 ? bf16_warning(torch_device(o.device)) : ""; !w.empty())
+      std::fprintf(stderr, "warning: %s\n", w.c_str());
+    const auto pts = analysis::profile(models, o, [&](const analysis::ProfilePoint& p) {
+      std::fprintf(stderr, "  %-14s L=%-5lld %9.2f ms  (min %.2f, max %.2f)  peak %8.1f MB  %7.1f GFLOP/s (%.0f %% of peak)  %s\n",
+                   p.schedule.c_str(), static_cast<long long>(p.length), p.median_ms, p.min_ms, p.max_ms,
+                   p.peak_bytes / 1048576.0, p.gflops, peak > 0 ? 100 * p.gflops / peak : 0.0, p.error.c_str());
+    });
+    {
+      std::istringstream lines(analysis::profile_csv(pts, baseline.empty() ? design : baseline));
+      std::string line;
+      std::getline(lines, line);
+      if (csv.empty()) csv = "mode," + line + "\n";
+      while (std::getline(lines, line)) csv += mode + "," + line + "\n";
+    }
+    analysis::ComparisonTable table{names, baseline, a->lengths, ""};
+    table.heading = mode + " (batch " + std::to_string(o.batch) + ", " + to_string(o.device) + (o.bf16 ? ", bf16" : ", fp32") +
+                    ", median of " + std::to_string(o.repeats) + ")";
+    md += analysis::comparison_markdown(pts, table);
+    md += analysis::flop_rate_markdown(pts, names, a->lengths, peak, peak_label);
+    std::vector<PlotSeries> series;
+    for (const auto& n : names) {
+      series.push_back({n, {}, {}});
+      for (int64_t L : a->lengths)
+        if (const double t = analysis::median_at(pts, n, L); t > 0)
+          series.back().x.push_back(static_cast<double>(L)), series.back().y.push_back(t);
+    }
+    if (!a->out.empty()) {
+      PlotSpec spec;
+      spec.title = mode == "train" ? "Training-step time" : "Inference latency";
+      spec.x_label = "sequence length", spec.y_label = "ms (median)", spec.log_x = true, spec.log_y = true;
+      write_file_atomic(a->out + "-" + mode + ".svg", svg_line_plot(spec, series));
+    }
+    for (const auto& p : pts)
+      all.push_back({{"mode", mode}, {"schedule", p.schedule}, {"length", p.length}, {"median_ms", p.median_ms},
+                     {"min_ms", p.min_ms}, {"max_ms", p.max_ms}, {"peak_bytes", p.peak_bytes}, {"rss_bytes", p.rss_bytes},
+                     {"params", p.params}, {"gflops", p.gflops}, {"peak_gflops", peak}, {"error", p.error}});
+  }
+  if (baseline.empty()) {
+    md += "\n### parameters\n\n| model | parameters (M) |\n|---|---|\n";
+    for (const auto& m : models) {
+      char row[96];
+      std::snprintf(row, sizeof row, "| %s | %.3f |\n", m.name.c_str(), analysis::estimate_parameters(m.cfg) / 1e6);
+      md += row;
+    }
+  }
+  write_outputs(a->out, csv, md, "");
+  if (a->json) std::cout << all.dump(2) << '\n';
+  else std::cout << md;
+}
+
 }  // namespace
 
 void add_bench_model_command(CLI::App* bench) {
-  struct Args {
-    std::string preset = "small", config, mode = "both", device = "cpu", scan = "auto", out;
-    std::vector<std::string> schedules = {"MMTMMTMMTMMT"}, models;
-    std::vector<int64_t> lengths = {128, 256, 512, 1024, 2048, 4096};
-    int64_t batch = 1, train_batch = 8;
-    int repeats = 5, warmup = 1, threads = 0;
-    bool bf16 = false, json = false, baselines = false;
-  };
-  auto a = std::make_shared<Args>();
+  auto a = std::make_shared<BenchModelArgs>();
   CLI::App* c = bench->add_subcommand("model", "Whole-model latency, training-step time and peak memory against length (paper §4.5)");
   c->add_option("--preset", a->preset, "Width preset: tiny, small, base (with --baselines: the size)")->capture_default_str();
   c->add_option("--config", a->config, "Model config JSON instead of a preset");
@@ -99,244 +350,13 @@ void add_bench_model_command(CLI::App* bench) {
   c->add_option("--out", a->out, "Output prefix: writes PREFIX.csv, PREFIX.md and PREFIX-<mode>.svg");
   c->add_option("--threads", a->threads, "Intra-op threads (0 = LibTorch's default)");
   c->add_flag("--json", a->json, "Print the points as JSON");
-  c->callback([a] {
-    if (a->threads > 0) at::set_num_threads(a->threads);
-    // What to compare: schedules of one width (ratio: design / all-T), or whole presets (ratio:
-    // the mean of the others / the design, the paper's "reduces time by N×").
-    std::vector<analysis::ProfileModel> models;
-    std::string baseline;  // schedules mode: the all-T schedule
-    if (a->baselines || !a->models.empty()) {
-      if (!a->config.empty()) throw CLI::ValidationError("--config", "cannot be combined with --models/--baselines");
-      std::vector<std::string> names = a->models;
-      if (a->baselines) {
-        const std::string size = a->preset.substr(a->preset.find('-') + 1);
-        names = {"mabert-" + size};
-        for (const auto& f : ModelConfig::baseline_families()) names.push_back(f + "-" + size);
-      }
-      for (const auto& n : names) {
-        const std::string family = n.find('-') == std::string::npos ? "mabert" : n.substr(0, n.find('-'));
-        models.push_back({a->baselines ? family_label(family) : n, ModelConfig::preset(n)});
-      }
-    } else {
-      ModelConfig cfg = a->config.empty() ? ModelConfig::preset(a->preset) : ModelConfig::load(a->config);
-      std::vector<std::string> schedules = a->schedules;
-      baseline = std::string(schedules.front().size(), 'T');
-      if (std::find(schedules.begin(), schedules.end(), baseline) == schedules.end()) schedules.push_back(baseline);
-      for (const auto& sc : schedules) {
-        models.push_back({sc, cfg});
-        models.back().cfg.schedule = sc;
-      }
-    }
-    if (!a->out.empty() && fs::path(a->out).has_parent_path()) fs::create_directories(fs::path(a->out).parent_path());
-    const std::string design = models.front().name;
-    std::vector<std::string> names;
-    for (const auto& m : models) names.push_back(m.name);
-    std::vector<std::string> modes;
-    if (a->mode == "both") modes = {"inference", "train"};
-    else if (a->mode == "inference" || a->mode == "train") modes = {a->mode};
-    else throw CLI::ValidationError("--mode", "expected inference, train or both, got '" + a->mode + "'");
-    std::string csv, md;
-    nlohmann::ordered_json all = nlohmann::ordered_json::array();
-    // The peak each model's FLOP rate is read against: this machine's GEMM, in this run's precision.
-    const bench::GemmPeak measured = bench::gemm_peak_gflops(torch_device(parse_device(a->device)), a->bf16, 1.0);
-    const double peak = measured.gflops;
-    const std::string peak_label = std::string(a->bf16 ? "bf16" : "fp32") + " GEMM " + measured.shape.name + " on this " +
-                                   (parse_device(a->device) == DeviceKind::Cuda ? "GPU" : "CPU");
-    std::fprintf(stderr, "peak: %s, %.1f GFLOP/s (measured now; model FLOPs as docs/KERNELS.md counts them)\n",
-                 peak_label.c_str(), peak);
-    for (const auto& mode : modes) {
-      analysis::ProfileOptions o;
-      o.lengths = a->lengths, o.mode = mode, o.repeats = a->repeats, o.warmup = a->warmup;
-      o.batch = mode == "train" ? a->train_batch : a->batch;
-      o.device = parse_device(a->device), o.bf16 = a->bf16, o.scan = a->scan;
-      std::fprintf(stderr, "%s, batch %lld, %s%s, %d repeats after %d warm-up; d=%lld, %zu models; %d threads, OpenMP wait: %s, %s\n",
-                   mode.c_str(), static_cast<long long>(o.batch), to_string(o.device), o.bf16 ? " bf16" : " fp32", o.repeats,
-                   o.warmup, static_cast<long long>(models.front().cfg.d_model), models.size(), at::get_num_threads(),
-                   openmp_wait_setting().c_str(), allocator_setting().c_str());
-      if (const std::string w = o.bf16 ? bf16_warning(torch_device(o.device)) : ""; !w.empty())
-        std::fprintf(stderr, "warning: %s\n", w.c_str());
-      const auto pts = analysis::profile(models, o, [&](const analysis::ProfilePoint& p) {
-        std::fprintf(stderr, "  %-14s L=%-5lld %9.2f ms  (min %.2f, max %.2f)  peak %8.1f MB  %7.1f GFLOP/s (%.0f %% of peak)  %s\n",
-                     p.schedule.c_str(), static_cast<long long>(p.length), p.median_ms, p.min_ms, p.max_ms,
-                     p.peak_bytes / 1048576.0, p.gflops, peak > 0 ? 100 * p.gflops / peak : 0.0, p.error.c_str());
-      });
-      {
-        std::istringstream lines(analysis::profile_csv(pts, baseline.empty() ? design : baseline));
-        std::string line;
-        std::getline(lines, line);
-        if (csv.empty()) csv = "mode," + line + "\n";
-        while (std::getline(lines, line)) csv += mode + "," + line + "\n";
-      }
-      analysis::ComparisonTable table{names, baseline, a->lengths, ""};
-      table.heading = mode + " (batch " + std::to_string(o.batch) + ", " + to_string(o.device) + (o.bf16 ? ", bf16" : ", fp32") +
-                      ", median of " + std::to_string(o.repeats) + ")";
-      md += analysis::comparison_markdown(pts, table);
-      md += analysis::flop_rate_markdown(pts, names, a->lengths, peak, peak_label);
-      std::vector<PlotSeries> series;
-      for (const auto& n : names) {
-        series.push_back({n, {}, {}});
-        for (int64_t L : a->lengths)
-          if (const double t = analysis::median_at(pts, n, L); t > 0)
-            series.back().x.push_back(static_cast<double>(L)), series.back().y.push_back(t);
-      }
-      if (!a->out.empty()) {
-        PlotSpec spec;
-        spec.title = mode == "train" ? "Training-step time" : "Inference latency";
-        spec.x_label = "sequence length", spec.y_label = "ms (median)", spec.log_x = true, spec.log_y = true;
-        write_file_atomic(a->out + "-" + mode + ".svg", svg_line_plot(spec, series));
-      }
-      for (const auto& p : pts)
-        all.push_back({{"mode", mode}, {"schedule", p.schedule}, {"length", p.length}, {"median_ms", p.median_ms},
-                       {"min_ms", p.min_ms}, {"max_ms", p.max_ms}, {"peak_bytes", p.peak_bytes}, {"rss_bytes", p.rss_bytes},
-                       {"params", p.params}, {"gflops", p.gflops}, {"peak_gflops", peak}, {"error", p.error}});
-    }
-    if (baseline.empty()) {
-      md += "\n### parameters\n\n| model | parameters (M) |\n|---|---|\n";
-      for (const auto& m : models) {
-        char row[96];
-        std::snprintf(row, sizeof row, "| %s | %.3f |\n", m.name.c_str(), analysis::estimate_parameters(m.cfg) / 1e6);
-        md += row;
-      }
-    }
-    write_outputs(a->out, csv, md, "");
-    if (a->json) std::cout << all.dump(2) << '\n';
-    else std::cout << md;
-  });
+  c->callback([a] { run_bench_model(a.get()); });
 }
 
 // --- ablate, drift -------------------------------------------------------------------------------
 void add_experiment_commands(CLI::App& app) {
-  {
-    struct Args {
-      std::string grid, out, registry;
-      int threads = 0, dist_timeout = 6 * 3600;
-      bool dry = false;
-    };
-    auto a = std::make_shared<Args>();
-    CLI::App* c = app.add_subcommand("ablate", "Run (or resume) an ablation grid; writes results.md and results.csv. Under "
-                                               "torchrun the cells spread over the ranks");
-    c->add_option("--grid", a->grid, "Grid JSON (see resources/grids/)")->required();
-    c->add_option("--out", a->out, "Output folder (default runs/grid-<name>)");
-    c->add_option("--registry", a->registry, "Run registry database");
-    c->add_option("--threads", a->threads, "Intra-op threads (0 = LibTorch's default)");
-    c->add_flag("--dry-run", a->dry, "Validate the grid and list its encoders and cells");
-    c->add_option("--dist-timeout", a->dist_timeout,
-                  "Under torchrun: seconds a rank may wait for the others between phases (the longest pretraining)")
-        ->capture_default_str()->check(CLI::Range(1, 7 * 24 * 3600));
-    c->callback([a] {
-      const dist::Launch launch = dist::launch_from_env();
-      if (a->threads > 0) at::set_num_threads(a->threads);
-      else if (launch.distributed())
-        at::set_num_threads(threads_per_local_rank(launch.local_world_size));
-      const experiments::Grid g = experiments::Grid::load(a->grid);
-      const std::string out = a->out.empty() ? "runs/grid-" + g.name : a->out;
-      std::set<std::string> encoders;
-      if (g.pretraining)
-        for (const auto& v : g.variants) encoders.insert(experiments::encoder_key(g, v));
-      std::fprintf(stderr, "grid %s: %zu variants, %zu encoders to pretrain, %zu tasks × %zu seeds = %zu fine-tuning cells\n",
-                   g.name.c_str(), g.variants.size(), encoders.size(), g.tasks.size(), g.seeds.size(),
-                   g.variants.size() * g.tasks.size() * g.seeds.size());
-      if (a->dry) {
-        for (const auto& v : g.variants)
-          std::printf("%-16s encoder %s  %s\n", v.name.c_str(),
-                      g.pretraining ? experiments::encoder_key(g, v).c_str() : "none (random initialisation)", v.overrides.dump().c_str());
-        return;
-      }
-      std::signal(SIGINT, on_signal);
-      std::signal(SIGTERM, on_signal);
-      experiments::GridHooks h;
-      h.world = dist::World::join(launch, DeviceKind::Cpu, std::chrono::seconds(a->dist_timeout));
-      h.device_index = launch.local_rank;  // each rank's CUDA cells on its own GPU, not all on cuda:0
-      const bool root = h.world->root();
-      h.control = &g_control;
-      h.registry = a->registry;
-      h.on_message = [](const std::string& m) { std::fprintf(stderr, "%s\n", m.c_str()); };
-      h.on_cell = [root](const experiments::CellResult& c) {
-        if (!root) return;
-        std::fprintf(stderr, "  %-14s %-6s seed %-3llu %.4f%s\n", c.variant.c_str(), c.task.c_str(),
-                     static_cast<unsigned long long>(c.seed), c.score, c.reused ? " (done earlier)" : "");
-      };
-      const auto rep = experiments::run_grid(g, out, h);
-      if (!root) return;  // rank 0 reports the grid
-      std::cout << experiments::results_markdown(g, rep.cells);
-      std::fprintf(stderr, "%s: %d encoders pretrained (%d reused), %d cells fine-tuned (%d reused) in %.0f s\n", out.c_str(),
-                   rep.pretrain_runs, rep.pretrain_reused, rep.finetune_runs, rep.finetune_reused, rep.seconds);
-      if (g_control.stop_requested()) throw std::runtime_error("stopped; run the same command again to resume");
-    });
-  }
-  {
-    struct Args {
-      std::string run, task, data, text, out, side = "both";
-      std::vector<int64_t> pads = {0, 1, 2, 4, 8, 16, 32, 64};
-      size_t count = 64;
-      int64_t max_len = 64;
-      bool json = false;
-    };
-    auto a = std::make_shared<Args>();
-    CLI::App* c = app.add_subcommand("drift", "Padding drift of a run's encoder over a probe set (paper Figs. 3–4)");
-    c->add_option("--run", a->run, "Run folder (pretraining or fine-tuning)")->required();
-    c->add_option("--task", a->task, "GLUE task whose dev sentences are the probes");
-    c->add_option("--data", a->data, "The task's folder (with --task)");
-    c->add_option("--text", a->text, "Or: a text file / corpus whose sentences are the probes");
-    c->add_option("--count", a->count, "Probe sentences")->capture_default_str();
-    c->add_option("--max-len", a->max_len, "Probe length limit in tokens")->capture_default_str();
-    c->add_option("--pads", a->pads, "Pad counts")->delimiter(',')->capture_default_str();
-    c->add_option("--side", a->side, "left, right or both")->capture_default_str();
-    c->add_option("--out", a->out, "Output prefix: PREFIX.csv and PREFIX-<side>-<cls|mean>.svg");
-    c->add_flag("--json", a->json, "Print the curves as JSON");
-    c->callback([a] {
-      std::vector<std::string> sentences;
-      if (!a->task.empty()) {
-        if (a->data.empty()) throw CLI::ValidationError("--data", "give the task's folder with --task");
-        const auto split = data::load_glue(a->task, a->data, data::glue_task(a->task).name == "MNLI" ? "dev_matched" : "dev");
-        for (const auto& e : split.examples) sentences.push_back(e.a);
-      } else if (!a->text.empty()) {
-        for (const auto& d : data::read_corpus({a->text}))
-          for (const auto& s : d.sentences) sentences.push_back(s);
-      } else {
-        throw CLI::ValidationError("drift", "give --task and --data, or --text");
-      }
-      if (a->side != "left" && a->side != "right" && a->side != "both")
-        throw CLI::ValidationError("--side", "expected left, right or both");
-      train::LoadedRun r = train::load_run(a->run);
-      const auto probes = analysis::make_probes(r.tokenizer, sentences, a->count, a->max_len);
-      std::string csv = "side,config,pads,cls,mean,cls_max,mean_max,probes\n";
-      nlohmann::ordered_json js = nlohmann::ordered_json::array();
-      for (const std::string side : {"right", "left"}) {
-        if (a->side != "both" && a->side != side) continue;
-        analysis::DriftOptions o;
-        o.pads = a->pads, o.left = side == "left";
-        const auto curves = analysis::padding_drift(r.model, probes, o);
-        std::vector<PlotSeries> cls, mean;
-        for (const auto& cv : curves) {
-          PlotSeries sc{cv.config, {}, cv.cls}, sm{cv.config, {}, cv.mean};
-          for (size_t k = 0; k < cv.pads.size(); ++k) {
-            char line[256];
-            std::snprintf(line, sizeof line, "%s,%s,%lld,%.6g,%.6g,%.6g,%.6g,%zu\n", side.c_str(), cv.config.c_str(),
-                          static_cast<long long>(cv.pads[k]), cv.cls[k], cv.mean[k], cv.cls_max[k], cv.mean_max[k], probes.size());
-            csv += line;
-            sc.x.push_back(static_cast<double>(cv.pads[k]));
-            sm.x.push_back(static_cast<double>(cv.pads[k]));
-          }
-          cls.push_back(sc), mean.push_back(sm);
-          js.push_back({{"side", side}, {"config", cv.config}, {"pads", cv.pads}, {"cls", cv.cls}, {"mean", cv.mean}});
-          if (!a->json)
-            std::printf("%-5s %-15s CLS at %lld pads %.3g (worst probe %.3g); mean %.3g\n", side.c_str(), cv.config.c_str(),
-                        static_cast<long long>(cv.pads.back()), cv.cls.back(), cv.cls_max.back(), cv.mean.back());
-        }
-        if (!a->out.empty()) {
-          PlotSpec spec;
-          spec.x_label = "pads added", spec.y_label = "cosine distance (log; 0 drawn at 1e-9)", spec.log_y = true;
-          spec.title = "Padding drift, final [CLS], " + side + " padding";
-          write_file_atomic(a->out + "-" + side + "-cls.svg", svg_line_plot(spec, cls));
-          spec.title = "Padding drift, valid-token mean, " + side + " padding";
-          write_file_atomic(a->out + "-" + side + "-mean.svg", svg_line_plot(spec, mean));
-        }
-      }
-      write_outputs(a->out, csv, "", "");
-      if (a->json) std::cout << js.dump(2) << '\n';
-    });
-  }
+  add_ablate_command(app);
+  add_drift_command(app);
 }
 
 }  // namespace mabert::cli

@@ -247,333 +247,350 @@ void apply_recall_recipe(Common& o, CLI::App* c) {
   take("--log-every", o.t.log_every, r.train.log_every);
 }
 
+// A training job with the fields every kind takes from the common options.
+template <class Job>
+Job job_from(Common& a, std::shared_ptr<dist::World> world) {
+  Job job;
+  job.world = std::move(world);
+  job.model = model_config(a);
+  job.run_dir = a.out;
+  job.train = a.t;
+  return job;
+}
+
+// mabert tokenizer train
+void add_tokenizer_train_command(CLI::App& app) {
+  auto opt = std::make_shared<TokenizerTrainOptions>();
+  CLI::App* tok = app.add_subcommand("tokenizer", "Tokenizer tools");
+  tok->require_subcommand(1);
+  CLI::App* c = tok->add_subcommand("train", "Train a SentencePiece tokenizer with [PAD] [UNK] [CLS] [SEP] [MASK]");
+  c->add_option("--input", opt->inputs, "Corpus files or folders")->required();
+  c->add_option("--out", opt->model_prefix, "Output prefix: writes PREFIX.model and PREFIX.vocab")->required();
+  c->add_option("--vocab", opt->vocab_size, "Vocabulary size")->capture_default_str();
+  c->add_option("--type", opt->model_type, "unigram or bpe")->capture_default_str();
+  c->add_option("--max-sentences", opt->max_sentences, "Sentences sampled for training")->capture_default_str();
+  c->callback([opt] {
+    const auto path = Tokenizer::train(*opt);
+    const auto t = Tokenizer::load(path);
+    std::printf("%s: %lld pieces\n", path.c_str(), static_cast<long long>(t.vocab_size()));
+  });
+}
+
+// mabert tokenize
+void add_tokenize_command(CLI::App& app) {
+  struct Args {
+    std::string model, text, file, pair;
+    int64_t max_len = 512;
+    bool json = false;
+  };
+  auto a = std::make_shared<Args>();
+  CLI::App* c = app.add_subcommand("tokenize", "Encode text: ids and pieces, with [CLS]/[SEP]");
+  c->add_option("--model", a->model, "Tokenizer .model file")->required();
+  auto* text = c->add_option("--text", a->text, "A sentence");
+  auto* file = c->add_option("--file", a->file, "A file: one sentence per line");
+  text->excludes(file);
+  c->add_option("--pair", a->pair, "Second sentence of a pair (with --text)");
+  c->add_option("--max-len", a->max_len, "Truncate to this many tokens")->capture_default_str();
+  c->add_flag("--json", a->json, "Machine-readable output");
+  c->callback([a] {
+    if (a->text.empty() && a->file.empty()) throw CLI::ValidationError("tokenize", "give --text or --file");
+    const Tokenizer tok = Tokenizer::load(a->model);
+    std::vector<std::string> lines;
+    if (!a->text.empty()) lines.push_back(a->text);
+    else {
+      const std::string all = read_file(a->file);
+      size_t p = 0;
+      while (p < all.size()) {
+        size_t nl = all.find('\n', p);
+        if (nl == std::string::npos) nl = all.size();
+        lines.push_back(all.substr(p, nl - p));
+        p = nl + 1;
+      }
+    }
+    nlohmann::ordered_json out = nlohmann::ordered_json::array();
+    for (const auto& l : lines) {
+      const Encoding e = tok.encode(l, a->pair.empty() ? nullptr : &a->pair, a->max_len);
+      const auto pieces = tok.pieces(e.ids);
+      if (a->json) {
+        out.push_back({{"text", l}, {"ids", e.ids}, {"pieces", pieces}, {"segments", e.segments}, {"truncated", e.truncated}});
+      } else {
+        for (size_t i = 0; i < e.ids.size(); ++i) std::printf("%s%lld", i ? " " : "", (long long)e.ids[i]);
+        std::printf("\n");
+        for (size_t i = 0; i < pieces.size(); ++i) std::printf("%s%s", i ? " " : "", pieces[i].c_str());
+        std::printf("\n");
+      }
+    }
+    if (a->json) std::cout << (out.size() == 1 ? out[0] : out).dump(2) << '\n';
+  });
+}
+
+// mabert pretrain
+void add_pretrain_command(CLI::App& app) {
+  struct Args : Common {
+    std::vector<std::string> corpus;
+    std::string tokenizer;
+    int vocab = 8000;
+    int64_t max_sentences = 0;
+    bool packed = false, demo = false;
+  };
+  auto a = std::make_shared<Args>();
+  a->t.steps = 1000;
+  a->t.batch_size = 32;
+  a->t.lr = 5e-4;
+  CLI::App* c = app.add_subcommand("pretrain", "MLM pretraining on a text corpus");
+  c->add_option("--corpus", a->corpus, "Corpus files or folders");
+  c->add_option("--tokenizer", a->tokenizer, "Tokenizer .model (default: train one on the corpus into the run folder)");
+  c->add_option("--vocab", a->vocab, "Vocabulary size when training the tokenizer")->capture_default_str();
+  c->add_option("--max-sentences", a->max_sentences, "Use at most N sentences (0 = all)");
+  c->add_flag("--packed", a->packed, "Pack text into blocks of --max-len (default: natural sentences)");
+  c->add_flag("--demo", a->demo, "The shipped demo corpus, a tiny MMTMMT model, about two minutes on 2 cores");
+  add_model_options(c, *a);
+  add_train_options(c, *a);
+  c->callback([a] {
+    if (a->demo) {
+      if (a->corpus.empty()) a->corpus = {resources_dir() + "/demo/corpus.txt"};
+      if (a->vocab == 8000) a->vocab = 2000;
+      if (a->t.steps == 1000) a->t.steps = 300;
+      if (a->t.max_len == 128) a->t.max_len = 64;
+      a->t.log_every = std::min<int64_t>(a->t.log_every, 10);
+    }
+    if (a->corpus.empty()) throw CLI::ValidationError("pretrain", "give --corpus (or --demo)");
+    const auto world = join_world(*a);
+    if (a->out.empty()) a->out = a->demo ? jobs::new_run_dir("runs", "demo") : jobs::new_run_dir("runs", jobs::JobKind::Pretrain);
+    auto job = job_from<train::PretrainJob>(*a, world);
+    job.corpus = a->corpus;
+    job.max_sentences = a->max_sentences;
+    job.packed = a->packed;
+    job.tokenizer = a->tokenizer;
+    Progress progress(a->quiet || a->json || !world->root());
+    report(*a, jobs::pretrain(job, a->vocab, {a->registry, {}}, terminal_hooks(progress)), progress, *world);
+  });
+}
+
+// mabert finetune
+void add_finetune_command(CLI::App& app) {
+  struct Args : Common {
+    std::string task, data, init, tokenizer;
+    int64_t max_train = 0;
+    RecallOptions recall;
+  };
+  auto a = std::make_shared<Args>();
+  a->t.steps = 500;
+  a->t.batch_size = 32;
+  a->t.lr = 1e-4;
+  CLI::App* c = app.add_subcommand("finetune", "Fine-tune on a GLUE task (official TSV layout) or a synthetic recall task");
+  c->add_option("--task", a->task, "CoLA, SST-2, MRPC, QQP, STS-B, MNLI, QNLI, RTE, WNLI; or mqar, needle, selective-copy (docs/TASKS.md)")->required();
+  c->add_option("--data", a->data, "The task's folder, e.g. ../shared/data/glue/CoLA (GLUE tasks)");
+  c->add_option("--from", a->init, "A pretraining run folder to start from (default: random initialisation)");
+  c->add_option("--tokenizer", a->tokenizer, "Tokenizer .model (needed without --from)");
+  c->add_option("--max-train", a->max_train, "Use at most N training examples (0 = all)");
+  add_model_options(c, *a);
+  add_train_options(c, *a);
+  a->recall.add(c);
+  c->callback([a, c] {
+    const bool recall = data::is_recall_task(a->task);
+    if (!recall) {
+      try {
+        data::glue_task(a->task);
+      } catch (const std::exception& e) {
+        throw CLI::ValidationError("--task", std::string(e.what()) + "; or a recall task: mqar, needle, selective-copy");
+      }
+    }
+    if (recall) apply_recall_recipe(*a, c);
+    else if (a->data.empty()) throw CLI::ValidationError("--data", "a GLUE task needs its folder, e.g. ../shared/data/glue/" + a->task);
+    else if (!a->recall.given().empty()) throw CLI::ValidationError("--task", "recall-task options given for the GLUE task " + a->task);
+    const auto world = join_world(*a);
+    const std::string name = recall ? std::string(data::to_string(data::parse_recall_kind(a->task))) : data::glue_task(a->task).name;
+    if (a->out.empty()) a->out = jobs::new_run_dir("runs", jobs::JobKind::Finetune, name);
+    auto job = job_from<train::FinetuneJob>(*a, world);
+    job.task = a->task;
+    job.data_dir = a->data;
+    job.init = a->init;
+    job.tokenizer = a->tokenizer;
+    job.max_train_examples = a->max_train;
+    job.recall = a->recall.t;
+    Progress progress(a->quiet || a->json || !world->root());
+    report(*a, jobs::finetune(job, {a->registry, {}}, terminal_hooks(progress)), progress, *world);
+  });
+}
+
+// mabert eval
+void add_eval_command(CLI::App& app) {
+  struct Args {
+    std::string run, data, split = "dev", predictions, psm, knock_out;
+    int64_t max_len = 0, batch = 64;
+    int threads = 0;
+    bool json = false, last = false, left_padding = false;
+    RecallOptions recall;
+  };
+  auto a = std::make_shared<Args>();
+  CLI::App* c = app.add_subcommand("eval", "Evaluate a fine-tuned run on a GLUE split or a recall task's held-out set");
+  c->add_option("--run", a->run, "Fine-tuning run folder")->required();
+  c->add_option("--data", a->data, "The task's folder (default: the one the run was trained on)");
+  c->add_option("--split", a->split, "train, dev, test, dev_matched, ... (recall tasks: dev or test, two held-out streams)")->capture_default_str();
+  c->add_option("--predictions", a->predictions, "Write one prediction per example, in the task's order (TSV)");
+  c->add_option("--max-len", a->max_len, "Maximum sequence length (default: the length the run was trained at)");
+  c->add_option("--batch", a->batch, "Batch size")->capture_default_str();
+  c->add_flag("--last", a->last, "Use the latest checkpoint instead of the best one");
+  CLI::Option* padding = c->add_option("--padding", a->left_padding, "Pad on this side (right, left) instead of the one the run was trained with")
+                             ->transform(padding_side());
+  c->add_option("--psm", a->psm, "Padding-safe masking to serve with, on the same weights, instead of the trained one")
+      ->check(CLI::Validator(
+          [](std::string& name) {
+            try {
+              analysis::mask_config(name);
+              return std::string();
+            } catch (const std::invalid_argument& e) {
+              return std::string(e.what());
+            }
+          },
+          "CONFIG"));
+  c->add_option("--knock-out", a->knock_out,
+                "Layers switched off: indices as `mabert info` numbers them and layer letters (\"3,5\", \"T\"); "
+                "\"each\": the metric with each layer, and each kind, off in turn");
+  a->recall.add(c, true);
+  c->add_option("--threads", a->threads, "Intra-op threads (0 = LibTorch's default)");
+  c->add_flag("--json", a->json, "Machine-readable output");
+  c->callback([a, padding] {
+    if (a->threads > 0) at::set_num_threads(a->threads);
+    jobs::EvalJob job;
+    if (padding->count() > 0) job.left_padding = a->left_padding;
+    job.psm = a->psm;
+    job.run = a->run, job.data_dir = a->data, job.split = a->split, job.max_len = a->max_len, job.batch = a->batch;
+    job.best = !a->last, job.predictions = a->predictions;
+    job.recall = a->recall.given();
+    if (a->knock_out == "each") {
+      jobs::EvalOutcome base;
+      const auto rows = jobs::knock_out_sweep(job, &base);
+      const double ref = rows.front().metrics.at(base.metric);
+      if (a->json) {
+        nlohmann::ordered_json out = {{"task", base.task}, {"split", a->split}, {"metric", base.metric}, {"rows", nlohmann::ordered_json::array()}};
+        for (const auto& r : rows)
+          out["rows"].push_back({{"knock_out", r.what}, {"layers", r.layers}, {"metrics", r.metrics}, {"drop", ref - r.metrics.at(base.metric)}});
+        std::cout << out.dump(2) << '\n';
+        return;
+      }
+      std::printf("%s %s (%zu examples): %s with layers knocked out\n", base.task.c_str(), a->split.c_str(), base.examples, base.metric.c_str());
+      std::printf("%-12s %10s %10s\n", "knocked out", base.metric.c_str(), "drop");
+      for (const auto& r : rows) std::printf("%-12s %10.4f %+10.4f\n", r.what.c_str(), r.metrics.at(base.metric), ref - r.metrics.at(base.metric));
+      return;
+    }
+    if (!a->knock_out.empty())
+      job.knock_out = knock_out_layers(a->knock_out, ModelConfig::load(a->run + "/config.json").schedule);
+    const jobs::EvalOutcome r = jobs::evaluate(job);
+    const std::string& task = r.task;
+    const auto& m = r.metrics;
+    if (a->json) {
+      std::cout << nlohmann::ordered_json({{"task", task}, {"split", a->split}, {"examples", r.examples},
+                                           {"padding", r.padding}, {"psm", r.psm}, {"knock_out", job.knock_out}, {"metrics", m}})
+                       .dump(2)
+                << '\n';
+    } else {
+      std::string off;
+      for (int64_t i : job.knock_out) off += (off.empty() ? ", layers " : ",") + std::to_string(i);
+      if (!off.empty()) off += " knocked out";
+      std::printf("%s %s (%zu examples, %s padding, PSM %s%s)\n", task.c_str(), a->split.c_str(), r.examples,
+                  r.padding.c_str(), r.psm.c_str(), off.c_str());
+      for (const auto& [k, v] : m) std::printf("%s\t%.4f\n", k.c_str(), v);
+    }
+  });
+}
+
+// mabert sample: a recall task's examples as text
+void add_sample_command(CLI::App& app) {
+  struct Args {
+    std::string task = "mqar";
+    uint64_t seed = 1;
+    int64_t count = 2;
+    bool json = false;
+    RecallOptions recall;
+  };
+  auto a = std::make_shared<Args>();
+  CLI::App* c = app.add_subcommand("sample", "Examples of a synthetic recall task as text, with the answer at each slot");
+  c->add_option("--task", a->task, "mqar, needle or selective-copy")->capture_default_str();
+  c->add_option("--seed", a->seed, "Stream seed")->capture_default_str();
+  c->add_option("--count", a->count, "Examples")->capture_default_str()->check(CLI::Range(1, 10000));
+  a->recall.add(c);
+  c->add_flag("--json", a->json, "Machine-readable output");
+  c->callback([a] {
+    data::RecallTask t = a->recall.t;
+    t.kind = data::parse_recall_kind(a->task);
+    t.validate();
+    nlohmann::ordered_json out = nlohmann::ordered_json::array();
+    for (int64_t i = 0; i < a->count; ++i) {
+      const data::RecallExample ex = data::recall_example(t, a->seed, i);
+      std::vector<int64_t> answers;
+      for (int64_t l : ex.labels)
+        if (l != -100) answers.push_back(l);
+      const std::string text = data::recall_text(t, ex.ids), said = data::recall_text(t, answers);
+      if (a->json) out.push_back({{"ids", ex.ids}, {"text", text}, {"answers", said}});
+      else std::printf("%s\n  answers: %s\n", text.c_str(), said.c_str());
+    }
+    if (a->json) std::cout << nlohmann::ordered_json({{"task", t.to_json()}, {"examples", out}}).dump(2) << '\n';
+  });
+}
+
+// mabert predict
+void add_predict_command(CLI::App& app) {
+  struct Args {
+    std::string run, text, pair;
+    int64_t max_len = 128;
+    bool json = false;
+  };
+  auto a = std::make_shared<Args>();
+  CLI::App* c = app.add_subcommand("predict", "Label, probabilities and MAP weight per token for a sentence or pair");
+  c->add_option("--run", a->run, "Fine-tuning run folder")->required();
+  c->add_option("--text", a->text, "Sentence")->required();
+  c->add_option("--pair", a->pair, "Second sentence for pair tasks");
+  c->add_option("--max-len", a->max_len, "Maximum sequence length")->capture_default_str();
+  c->add_flag("--json", a->json, "Machine-readable output");
+  c->callback([a] {
+    train::LoadedRun r = train::load_run(a->run);
+    const std::string task = r.info.value("task", "");
+    if (data::is_recall_task(task)) {  // the answer at each "?" slot, from the MLM decoder
+      const data::RecallTask t = data::RecallTask::from_json(r.info.value("recall", nlohmann::json::object()), a->run + "/run.json: recall");
+      analysis::InspectOptions o;
+      o.answer_token = data::RecallVocab(t).slot;
+      o.max_len = r.model->config().max_len;
+      const analysis::Inspection in = analysis::inspect(r.model, r.tokenizer, a->text, nullptr, o);
+      if (in.answers.empty()) throw CLI::ValidationError("--text", "no slot '?' to answer in \"" + a->text + "\" (e.g. \"k1 v2 k3 v0 k1 ?\")");
+      nlohmann::ordered_json out = nlohmann::ordered_json::array();
+      for (const auto& ans : in.answers) {
+        nlohmann::ordered_json top = nlohmann::ordered_json::array();
+        for (const auto& [piece, p] : ans.top) top.push_back({{"piece", piece.substr(piece.rfind("\xe2\x96\x81") == 0 ? 3 : 0)}, {"probability", p}});
+        out.push_back({{"position", ans.position}, {"answers", top}});
+        if (!a->json) {
+          std::printf("? at %lld:", static_cast<long long>(ans.position));
+          for (const auto& x : top) std::printf(" %s %.4f", x["piece"].get<std::string>().c_str(), x["probability"].get<double>());
+          std::printf("\n");
+        }
+      }
+      if (a->json) std::cout << nlohmann::ordered_json({{"task", task}, {"slots", out}}).dump(2) << '\n';
+      return;
+    }
+    const auto p = train::predict(r.model, r.tokenizer, a->text, a->pair.empty() ? nullptr : &a->pair, a->max_len);
+    std::string label = std::to_string(p.label);
+    if (!task.empty() && !data::glue_task(task).regression) label = data::glue_task(task).labels.at(static_cast<size_t>(p.label));
+    if (a->json) {
+      std::cout << nlohmann::ordered_json({{"label", label}, {"probabilities", p.probabilities}, {"pieces", p.pieces}, {"map_weights", p.map_weights}}).dump(2) << '\n';
+      return;
+    }
+    std::printf("label: %s\n", label.c_str());
+    for (size_t i = 0; i < p.probabilities.size(); ++i) std::printf("p[%zu] = %.4f\n", i, p.probabilities[i]);
+    for (size_t i = 0; i < p.pieces.size(); ++i) std::printf("%-16s %.4f\n", p.pieces[i].c_str(), p.map_weights[i]);
+  });
+}
+
 }  // namespace
 
 void add_train_commands(CLI::App& app) {
-  // --- tokenizer train ------------------------------------------------------------------------
-  {
-    auto opt = std::make_shared<TokenizerTrainOptions>();
-    CLI::App* tok = app.add_subcommand("tokenizer", "Tokenizer tools");
-    tok->require_subcommand(1);
-    CLI::App* c = tok->add_subcommand("train", "Train a SentencePiece tokenizer with [PAD] [UNK] [CLS] [SEP] [MASK]");
-    c->add_option("--input", opt->inputs, "Corpus files or folders")->required();
-    c->add_option("--out", opt->model_prefix, "Output prefix: writes PREFIX.model and PREFIX.vocab")->required();
-    c->add_option("--vocab", opt->vocab_size, "Vocabulary size")->capture_default_str();
-    c->add_option("--type", opt->model_type, "unigram or bpe")->capture_default_str();
-    c->add_option("--max-sentences", opt->max_sentences, "Sentences sampled for training")->capture_default_str();
-    c->callback([opt] {
-      const auto path = Tokenizer::train(*opt);
-      const auto t = Tokenizer::load(path);
-      std::printf("%s: %lld pieces\n", path.c_str(), static_cast<long long>(t.vocab_size()));
-    });
-  }
-  // --- tokenize -------------------------------------------------------------------------------
-  {
-    struct Args {
-      std::string model, text, file, pair;
-      int64_t max_len = 512;
-      bool json = false;
-    };
-    auto a = std::make_shared<Args>();
-    CLI::App* c = app.add_subcommand("tokenize", "Encode text: ids and pieces, with [CLS]/[SEP]");
-    c->add_option("--model", a->model, "Tokenizer .model file")->required();
-    auto* text = c->add_option("--text", a->text, "A sentence");
-    auto* file = c->add_option("--file", a->file, "A file: one sentence per line");
-    text->excludes(file);
-    c->add_option("--pair", a->pair, "Second sentence of a pair (with --text)");
-    c->add_option("--max-len", a->max_len, "Truncate to this many tokens")->capture_default_str();
-    c->add_flag("--json", a->json, "Machine-readable output");
-    c->callback([a] {
-      if (a->text.empty() && a->file.empty()) throw CLI::ValidationError("tokenize", "give --text or --file");
-      const Tokenizer tok = Tokenizer::load(a->model);
-      std::vector<std::string> lines;
-      if (!a->text.empty()) lines.push_back(a->text);
-      else {
-        const std::string all = read_file(a->file);
-        size_t p = 0;
-        while (p < all.size()) {
-          size_t nl = all.find('\n', p);
-          if (nl == std::string::npos) nl = all.size();
-          lines.push_back(all.substr(p, nl - p));
-          p = nl + 1;
-        }
-      }
-      nlohmann::ordered_json out = nlohmann::ordered_json::array();
-      for (const auto& l : lines) {
-        const Encoding e = tok.encode(l, a->pair.empty() ? nullptr : &a->pair, a->max_len);
-        const auto pieces = tok.pieces(e.ids);
-        if (a->json) {
-          out.push_back({{"text", l}, {"ids", e.ids}, {"pieces", pieces}, {"segments", e.segments}, {"truncated", e.truncated}});
-        } else {
-          for (size_t i = 0; i < e.ids.size(); ++i) std::printf("%s%lld", i ? " " : "", (long long)e.ids[i]);
-          std::printf("\n");
-          for (size_t i = 0; i < pieces.size(); ++i) std::printf("%s%s", i ? " " : "", pieces[i].c_str());
-          std::printf("\n");
-        }
-      }
-      if (a->json) std::cout << (out.size() == 1 ? out[0] : out).dump(2) << '\n';
-    });
-  }
-  // --- pretrain -------------------------------------------------------------------------------
-  {
-    struct Args : Common {
-      std::vector<std::string> corpus;
-      std::string tokenizer;
-      int vocab = 8000;
-      int64_t max_sentences = 0;
-      bool packed = false, demo = false;
-    };
-    auto a = std::make_shared<Args>();
-    a->t.steps = 1000;
-    a->t.batch_size = 32;
-    a->t.lr = 5e-4;
-    CLI::App* c = app.add_subcommand("pretrain", "MLM pretraining on a text corpus");
-    c->add_option("--corpus", a->corpus, "Corpus files or folders");
-    c->add_option("--tokenizer", a->tokenizer, "Tokenizer .model (default: train one on the corpus into the run folder)");
-    c->add_option("--vocab", a->vocab, "Vocabulary size when training the tokenizer")->capture_default_str();
-    c->add_option("--max-sentences", a->max_sentences, "Use at most N sentences (0 = all)");
-    c->add_flag("--packed", a->packed, "Pack text into blocks of --max-len (default: natural sentences)");
-    c->add_flag("--demo", a->demo, "The shipped demo corpus, a tiny MMTMMT model, about two minutes on 2 cores");
-    add_model_options(c, *a);
-    add_train_options(c, *a);
-    c->callback([a] {
-      if (a->demo) {
-        if (a->corpus.empty()) a->corpus = {resources_dir() + "/demo/corpus.txt"};
-        if (a->vocab == 8000) a->vocab = 2000;
-        if (a->t.steps == 1000) a->t.steps = 300;
-        if (a->t.max_len == 128) a->t.max_len = 64;
-        a->t.log_every = std::min<int64_t>(a->t.log_every, 10);
-      }
-      if (a->corpus.empty()) throw CLI::ValidationError("pretrain", "give --corpus (or --demo)");
-      const auto world = join_world(*a);
-      if (a->out.empty()) a->out = a->demo ? jobs::new_run_dir("runs", "demo") : jobs::new_run_dir("runs", jobs::JobKind::Pretrain);
-      train::PretrainJob job;
-      job.world = world;
-      job.model = model_config(*a);
-      job.corpus = a->corpus;
-      job.run_dir = a->out;
-      job.train = a->t;
-      job.max_sentences = a->max_sentences;
-      job.packed = a->packed;
-      job.tokenizer = a->tokenizer;
-      Progress progress(a->quiet || a->json || !world->root());
-      report(*a, jobs::pretrain(job, a->vocab, {a->registry, {}}, terminal_hooks(progress)), progress, *world);
-    });
-  }
-  // --- finetune -------------------------------------------------------------------------------
-  {
-    struct Args : Common {
-      std::string task, data, init, tokenizer;
-      int64_t max_train = 0;
-      RecallOptions recall;
-    };
-    auto a = std::make_shared<Args>();
-    a->t.steps = 500;
-    a->t.batch_size = 32;
-    a->t.lr = 1e-4;
-    CLI::App* c = app.add_subcommand("finetune", "Fine-tune on a GLUE task (official TSV layout) or a synthetic recall task");
-    c->add_option("--task", a->task, "CoLA, SST-2, MRPC, QQP, STS-B, MNLI, QNLI, RTE, WNLI; or mqar, needle, selective-copy (docs/TASKS.md)")->required();
-    c->add_option("--data", a->data, "The task's folder, e.g. ../shared/data/glue/CoLA (GLUE tasks)");
-    c->add_option("--from", a->init, "A pretraining run folder to start from (default: random initialisation)");
-    c->add_option("--tokenizer", a->tokenizer, "Tokenizer .model (needed without --from)");
-    c->add_option("--max-train", a->max_train, "Use at most N training examples (0 = all)");
-    add_model_options(c, *a);
-    add_train_options(c, *a);
-    a->recall.add(c);
-    c->callback([a, c] {
-      const bool recall = data::is_recall_task(a->task);
-      if (!recall) {
-        try {
-          data::glue_task(a->task);
-        } catch (const std::exception& e) {
-          throw CLI::ValidationError("--task", std::string(e.what()) + "; or a recall task: mqar, needle, selective-copy");
-        }
-      }
-      if (recall) apply_recall_recipe(*a, c);
-      else if (a->data.empty()) throw CLI::ValidationError("--data", "a GLUE task needs its folder, e.g. ../shared/data/glue/" + a->task);
-      else if (!a->recall.given().empty()) throw CLI::ValidationError("--task", "recall-task options given for the GLUE task " + a->task);
-      const auto world = join_world(*a);
-      const std::string name = recall ? std::string(data::to_string(data::parse_recall_kind(a->task))) : data::glue_task(a->task).name;
-      if (a->out.empty()) a->out = jobs::new_run_dir("runs", jobs::JobKind::Finetune, name);
-      train::FinetuneJob job;
-      job.world = world;
-      job.model = model_config(*a);
-      job.task = a->task;
-      job.data_dir = a->data;
-      job.init = a->init;
-      job.tokenizer = a->tokenizer;
-      job.run_dir = a->out;
-      job.train = a->t;
-      job.max_train_examples = a->max_train;
-      job.recall = a->recall.t;
-      Progress progress(a->quiet || a->json || !world->root());
-      report(*a, jobs::finetune(job, {a->registry, {}}, terminal_hooks(progress)), progress, *world);
-    });
-  }
-  // --- eval -----------------------------------------------------------------------------------
-  {
-    struct Args {
-      std::string run, data, split = "dev", predictions, psm, knock_out;
-      int64_t max_len = 0, batch = 64;
-      int threads = 0;
-      bool json = false, last = false, left_padding = false;
-      RecallOptions recall;
-    };
-    auto a = std::make_shared<Args>();
-    CLI::App* c = app.add_subcommand("eval", "Evaluate a fine-tuned run on a GLUE split or a recall task's held-out set");
-    c->add_option("--run", a->run, "Fine-tuning run folder")->required();
-    c->add_option("--data", a->data, "The task's folder (default: the one the run was trained on)");
-    c->add_option("--split", a->split, "train, dev, test, dev_matched, ... (recall tasks: dev or test, two held-out streams)")->capture_default_str();
-    c->add_option("--predictions", a->predictions, "Write one prediction per example, in the task's order (TSV)");
-    c->add_option("--max-len", a->max_len, "Maximum sequence length (default: the length the run was trained at)");
-    c->add_option("--batch", a->batch, "Batch size")->capture_default_str();
-    c->add_flag("--last", a->last, "Use the latest checkpoint instead of the best one");
-    CLI::Option* padding = c->add_option("--padding", a->left_padding, "Pad on this side (right, left) instead of the one the run was trained with")
-                               ->transform(padding_side());
-    c->add_option("--psm", a->psm, "Padding-safe masking to serve with, on the same weights, instead of the trained one")
-        ->check(CLI::Validator(
-            [](std::string& name) {
-              try {
-                analysis::mask_config(name);
-                return std::string();
-              } catch (const std::invalid_argument& e) {
-                return std::string(e.what());
-              }
-            },
-            "CONFIG"));
-    c->add_option("--knock-out", a->knock_out,
-                  "Layers switched off: indices as `mabert info` numbers them and layer letters (\"3,5\", \"T\"); "
-                  "\"each\": the metric with each layer, and each kind, off in turn");
-    a->recall.add(c, true);
-    c->add_option("--threads", a->threads, "Intra-op threads (0 = LibTorch's default)");
-    c->add_flag("--json", a->json, "Machine-readable output");
-    c->callback([a, padding] {
-      if (a->threads > 0) at::set_num_threads(a->threads);
-      jobs::EvalJob job;
-      if (padding->count() > 0) job.left_padding = a->left_padding;
-      job.psm = a->psm;
-      job.run = a->run, job.data_dir = a->data, job.split = a->split, job.max_len = a->max_len, job.batch = a->batch;
-      job.best = !a->last, job.predictions = a->predictions;
-      job.recall = a->recall.given();
-      if (a->knock_out == "each") {
-        jobs::EvalOutcome base;
-        const auto rows = jobs::knock_out_sweep(job, &base);
-        const double ref = rows.front().metrics.at(base.metric);
-        if (a->json) {
-          nlohmann::ordered_json out = {{"task", base.task}, {"split", a->split}, {"metric", base.metric}, {"rows", nlohmann::ordered_json::array()}};
-          for (const auto& r : rows)
-            out["rows"].push_back({{"knock_out", r.what}, {"layers", r.layers}, {"metrics", r.metrics}, {"drop", ref - r.metrics.at(base.metric)}});
-          std::cout << out.dump(2) << '\n';
-          return;
-        }
-        std::printf("%s %s (%zu examples): %s with layers knocked out\n", base.task.c_str(), a->split.c_str(), base.examples, base.metric.c_str());
-        std::printf("%-12s %10s %10s\n", "knocked out", base.metric.c_str(), "drop");
-        for (const auto& r : rows) std::printf("%-12s %10.4f %+10.4f\n", r.what.c_str(), r.metrics.at(base.metric), ref - r.metrics.at(base.metric));
-        return;
-      }
-      if (!a->knock_out.empty())
-        job.knock_out = knock_out_layers(a->knock_out, ModelConfig::load(a->run + "/config.json").schedule);
-      const jobs::EvalOutcome r = jobs::evaluate(job);
-      const std::string& task = r.task;
-      const auto& m = r.metrics;
-      if (a->json) {
-        std::cout << nlohmann::ordered_json({{"task", task}, {"split", a->split}, {"examples", r.examples},
-                                             {"padding", r.padding}, {"psm", r.psm}, {"knock_out", job.knock_out}, {"metrics", m}})
-                         .dump(2)
-                  << '\n';
-      } else {
-        std::string off;
-        for (int64_t i : job.knock_out) off += (off.empty() ? ", layers " : ",") + std::to_string(i);
-        if (!off.empty()) off += " knocked out";
-        std::printf("%s %s (%zu examples, %s padding, PSM %s%s)\n", task.c_str(), a->split.c_str(), r.examples,
-                    r.padding.c_str(), r.psm.c_str(), off.c_str());
-        for (const auto& [k, v] : m) std::printf("%s\t%.4f\n", k.c_str(), v);
-      }
-    });
-  }
-  // --- sample: a recall task's examples as text -------------------------------------------------
-  {
-    struct Args {
-      std::string task = "mqar";
-      uint64_t seed = 1;
-      int64_t count = 2;
-      bool json = false;
-      RecallOptions recall;
-    };
-    auto a = std::make_shared<Args>();
-    CLI::App* c = app.add_subcommand("sample", "Examples of a synthetic recall task as text, with the answer at each slot");
-    c->add_option("--task", a->task, "mqar, needle or selective-copy")->capture_default_str();
-    c->add_option("--seed", a->seed, "Stream seed")->capture_default_str();
-    c->add_option("--count", a->count, "Examples")->capture_default_str()->check(CLI::Range(1, 10000));
-    a->recall.add(c);
-    c->add_flag("--json", a->json, "Machine-readable output");
-    c->callback([a] {
-      data::RecallTask t = a->recall.t;
-      t.kind = data::parse_recall_kind(a->task);
-      t.validate();
-      nlohmann::ordered_json out = nlohmann::ordered_json::array();
-      for (int64_t i = 0; i < a->count; ++i) {
-        const data::RecallExample ex = data::recall_example(t, a->seed, i);
-        std::vector<int64_t> answers;
-        for (int64_t l : ex.labels)
-          if (l != -100) answers.push_back(l);
-        const std::string text = data::recall_text(t, ex.ids), said = data::recall_text(t, answers);
-        if (a->json) out.push_back({{"ids", ex.ids}, {"text", text}, {"answers", said}});
-        else std::printf("%s\n  answers: %s\n", text.c_str(), said.c_str());
-      }
-      if (a->json) std::cout << nlohmann::ordered_json({{"task", t.to_json()}, {"examples", out}}).dump(2) << '\n';
-    });
-  }
-  // --- predict --------------------------------------------------------------------------------
-  {
-    struct Args {
-      std::string run, text, pair;
-      int64_t max_len = 128;
-      bool json = false;
-    };
-    auto a = std::make_shared<Args>();
-    CLI::App* c = app.add_subcommand("predict", "Label, probabilities and MAP weight per token for a sentence or pair");
-    c->add_option("--run", a->run, "Fine-tuning run folder")->required();
-    c->add_option("--text", a->text, "Sentence")->required();
-    c->add_option("--pair", a->pair, "Second sentence for pair tasks");
-    c->add_option("--max-len", a->max_len, "Maximum sequence length")->capture_default_str();
-    c->add_flag("--json", a->json, "Machine-readable output");
-    c->callback([a] {
-      train::LoadedRun r = train::load_run(a->run);
-      const std::string task = r.info.value("task", "");
-      if (data::is_recall_task(task)) {  // the answer at each "?" slot, from the MLM decoder
-        const data::RecallTask t = data::RecallTask::from_json(r.info.value("recall", nlohmann::json::object()), a->run + "/run.json: recall");
-        analysis::InspectOptions o;
-        o.answer_token = data::RecallVocab(t).slot;
-        o.max_len = r.model->config().max_len;
-        const analysis::Inspection in = analysis::inspect(r.model, r.tokenizer, a->text, nullptr, o);
-        if (in.answers.empty()) throw CLI::ValidationError("--text", "no slot '?' to answer in \"" + a->text + "\" (e.g. \"k1 v2 k3 v0 k1 ?\")");
-        nlohmann::ordered_json out = nlohmann::ordered_json::array();
-        for (const auto& ans : in.answers) {
-          nlohmann::ordered_json top = nlohmann::ordered_json::array();
-          for (const auto& [piece, p] : ans.top) top.push_back({{"piece", piece.substr(piece.rfind("\xe2\x96\x81") == 0 ? 3 : 0)}, {"probability", p}});
-          out.push_back({{"position", ans.position}, {"answers", top}});
-          if (!a->json) {
-            std::printf("? at %lld:", static_cast<long long>(ans.position));
-            for (const auto& x : top) std::printf(" %s %.4f", x["piece"].get<std::string>().c_str(), x["probability"].get<double>());
-            std::printf("\n");
-          }
-        }
-        if (a->json) std::cout << nlohmann::ordered_json({{"task", task}, {"slots", out}}).dump(2) << '\n';
-        return;
-      }
-      const auto p = train::predict(r.model, r.tokenizer, a->text, a->pair.empty() ? nullptr : &a->pair, a->max_len);
-      std::string label = std::to_string(p.label);
-      if (!task.empty() && !data::glue_task(task).regression) label = data::glue_task(task).labels.at(static_cast<size_t>(p.label));
-      if (a->json) {
-        std::cout << nlohmann::ordered_json({{"label", label}, {"probabilities", p.probabilities}, {"pieces", p.pieces}, {"map_weights", p.map_weights}}).dump(2) << '\n';
-        return;
-      }
-      std::printf("label: %s\n", label.c_str());
-      for (size_t i = 0; i < p.probabilities.size(); ++i) std::printf("p[%zu] = %.4f\n", i, p.probabilities[i]);
-      for (size_t i = 0; i < p.pieces.size(); ++i) std::printf("%-16s %.4f\n", p.pieces[i].c_str(), p.map_weights[i]);
-    });
-  }
+  add_tokenizer_train_command(app);
+  add_tokenize_command(app);
+  add_pretrain_command(app);
+  add_finetune_command(app);
+  add_eval_command(app);
+  add_sample_command(app);
+  add_predict_command(app);
 }
 
 }  // namespace mabert::cli

@@ -36,27 +36,31 @@ std::vector<ProfilePoint> profile(const ModelConfig& base, const std::vector<std
   return profile(models, opt, on_point, stop);
 }
 
-std::vector<ProfilePoint> profile(const std::vector<ProfileModel>& models, const ProfileOptions& opt,
-                                  const std::function<void(const ProfilePoint&)>& on_point, const std::atomic<bool>* stop) {
-  if (opt.lengths.empty()) throw std::invalid_argument("profile: no lengths given");
-  if (opt.repeats < 1) throw std::invalid_argument("profile: repeats must be >= 1");
-  if (opt.mode != "inference" && opt.mode != "train")
-    throw std::invalid_argument("profile: mode must be inference or train, got '" + opt.mode + "'");
-  const torch::Device dev = torch_device(opt.device);
-  const kernels::ScanImpl scan = kernels::parse_scan_impl(opt.scan);  // per model: other threads keep theirs
-  const int mem_dev = dev.is_cuda() ? 0 : -1;
-  const int64_t max_length = *std::max_element(opt.lengths.begin(), opt.lengths.end());
+namespace {
 
-  struct Entry {
-    std::string schedule;
-    ModelConfig cfg;
-    MaBert model{nullptr};
-    std::unique_ptr<torch::optim::AdamW> optim;
-    int64_t params = 0;
-  };
-  std::vector<Entry> entries;
+// A model of the profile, built once and timed at every length.
+struct ProfileEntry {
+  std::string schedule;
+  ModelConfig cfg;
+  MaBert model{nullptr};
+  std::unique_ptr<torch::optim::AdamW> optim;
+  int64_t params = 0;
+};
+
+// One model at one length: its point, one call of what is timed, and the timings.
+struct TimedRun {
+  ProfilePoint p;
+  std::function<void()> run_once;
+  std::vector<double> ms;
+  double flops = 0;  // model FLOPs of one call
+};
+
+std::vector<ProfileEntry> build_profile_models(const std::vector<ProfileModel>& models, const ProfileOptions& opt,
+                                               const torch::Device& dev, int64_t max_length) {
+  const kernels::ScanImpl scan = kernels::parse_scan_impl(opt.scan);  // per model: other threads keep theirs
+  std::vector<ProfileEntry> entries;
   for (const ProfileModel& m : models) {
-    Entry e;
+    ProfileEntry e;
     e.schedule = m.name;
     e.cfg = m.cfg;
     e.cfg.max_len = std::max(e.cfg.max_len, max_length);
@@ -84,106 +88,132 @@ std::vector<ProfilePoint> profile(const std::vector<ProfileModel>& models, const
     }
     entries.push_back(std::move(e));
   }
+  return entries;
+}
 
-  // Lengths outer, schedules inner, and the timed repeats interleaved: round r runs every model
-  // once, in an order rotated by r, so a machine that speeds up or slows down during the
-  // measurement (a noisy VM, turbo, another job) shifts all models alike and the ratios against
-  // the baseline compare like with like.
-  std::vector<ProfilePoint> points;
-  at::Generator inputs_gen = at::make_generator<at::CPUGeneratorImpl>(opt.seed);  // the profile's own draws
-  for (int64_t L : opt.lengths) {
-    struct Timed {
-      ProfilePoint p;
-      std::function<void()> run_once;
-      std::vector<double> ms;
-      double flops = 0;  // model FLOPs of one call
-    };
-    std::vector<Timed> timed;
-    for (Entry& entry : entries) {
-      MaBert& model = entry.model;
-      torch::optim::AdamW* optim = entry.optim.get();
-      const ModelConfig& cfg = entry.cfg;
-      Timed t;
-      t.p.schedule = entry.schedule, t.p.length = L, t.p.params = entry.params;
-      torch::Tensor ids =
-          torch::randint(Tokenizer::kNumSpecial, cfg.vocab_size, {opt.batch, L}, inputs_gen, torch::kLong).to(dev);
-      torch::Tensor mask = torch::ones({opt.batch, L}, torch::kFloat).to(dev);
-      // MLM-style loss on 15 % of the positions.
-      const int64_t n_masked = std::max<int64_t>(1, L * 15 / 100);
-      const FlopEstimate fl = estimate_flops(cfg, L, opt.mode == "train" ? n_masked : 0);
-      t.flops = static_cast<double>(opt.batch) * (opt.mode == "train" ? fl.train_step() : fl.forward());
-      torch::Tensor pos = torch::randperm(L, inputs_gen, torch::kLong).narrow(0, 0, n_masked).to(dev);
-      t.run_once = [&opt, &model, optim, &cfg, ids, mask, pos, dev] {
-        if (opt.mode == "inference") {
-          torch::NoGradGuard g;
-          AutocastBf16 autocast(opt.bf16 && dev.is_cpu(), dev);
-          (void)model->forward(ids, mask);
-        } else {
-          optim->zero_grad();
-          torch::Tensor loss;
-          {
-            AutocastBf16 autocast(opt.bf16, dev);
-            EncoderOutput r = model->forward(ids, mask);
-            torch::Tensor h = r.hidden.index_select(1, pos);  // {B, n, D}
-            torch::Tensor logits = model->mlm_logits(h).to(torch::kFloat);
-            loss = torch::nn::functional::cross_entropy(logits.reshape({-1, cfg.vocab_size}), ids.index_select(1, pos).reshape(-1));
-          }
-          loss.backward();
-          optim->step();
+// Every model's run at length L: random ids, and for training an MLM-style loss on 15 % of the
+// positions. The runs refer to `entries`, which must outlive them.
+std::vector<TimedRun> runs_at_length(std::vector<ProfileEntry>& entries, int64_t L, const ProfileOptions& opt,
+                                     const torch::Device& dev, at::Generator& inputs_gen) {
+  std::vector<TimedRun> timed;
+  for (ProfileEntry& entry : entries) {
+    MaBert& model = entry.model;
+    torch::optim::AdamW* optim = entry.optim.get();
+    const ModelConfig& cfg = entry.cfg;
+    TimedRun t;
+    t.p.schedule = entry.schedule, t.p.length = L, t.p.params = entry.params;
+    torch::Tensor ids = torch::randint(Tokenizer::kNumSpecial, cfg.vocab_size, {opt.batch, L}, inputs_gen, torch::kLong).to(dev);
+    torch::Tensor mask = torch::ones({opt.batch, L}, torch::kFloat).to(dev);
+    const int64_t n_masked = std::max<int64_t>(1, L * 15 / 100);
+    const FlopEstimate fl = estimate_flops(cfg, L, opt.mode == "train" ? n_masked : 0);
+    t.flops = static_cast<double>(opt.batch) * (opt.mode == "train" ? fl.train_step() : fl.forward());
+    torch::Tensor pos = torch::randperm(L, inputs_gen, torch::kLong).narrow(0, 0, n_masked).to(dev);
+    t.run_once = [&opt, &model, optim, &cfg, ids, mask, pos, dev] {
+      if (opt.mode == "inference") {
+        torch::NoGradGuard g;
+        AutocastBf16 autocast(opt.bf16 && dev.is_cpu(), dev);
+        (void)model->forward(ids, mask);
+      } else {
+        optim->zero_grad();
+        torch::Tensor loss;
+        {
+          AutocastBf16 autocast(opt.bf16, dev);
+          EncoderOutput r = model->forward(ids, mask);
+          torch::Tensor h = r.hidden.index_select(1, pos);  // {B, n, D}
+          torch::Tensor logits = model->mlm_logits(h).to(torch::kFloat);
+          loss = torch::nn::functional::cross_entropy(logits.reshape({-1, cfg.vocab_size}), ids.index_select(1, pos).reshape(-1));
         }
-        synchronize(dev);
-      };
-      timed.push_back(std::move(t));
-    }
-    // A run that fails for lack of memory leaves its point with the error and no timings.
-    auto guarded = [&](Timed& t, const std::function<void()>& fn) {
-      if (!t.p.error.empty()) return;
-      try {
-        fn();
-      } catch (const std::exception& e) {
-        if (!is_out_of_memory(e)) throw;
-        t.p.error = "out of memory";
-#if MABERT_WITH_CUDA
-        if (dev.is_cuda()) c10::cuda::CUDACachingAllocator::emptyCache();
-#endif
+        loss.backward();
+        optim->step();
       }
+      synchronize(dev);
     };
-    // Warm-up, then one untimed run per model for its peak memory.
-    for (Timed& t : timed) {
-      if (stop && stop->load()) return points;
-      guarded(t, [&] {
-        for (int i = 0; i < opt.warmup; ++i) t.run_once();
-        const int64_t base_bytes = peak_memory_reset(mem_dev);
-        const int64_t base_rss = dev.is_cuda() ? -1 : rss_peak_reset();
+    timed.push_back(std::move(t));
+  }
+  return timed;
+}
+
+// Runs `fn` for `t`; a run that fails for lack of memory leaves its point with the error and no timings.
+void guarded(TimedRun& t, const torch::Device& dev, const std::function<void()>& fn) {
+  if (!t.p.error.empty()) return;
+  try {
+    fn();
+  } catch (const std::exception& e) {
+    if (!is_out_of_memory(e)) throw;
+    t.p.error = "out of memory";
+#if MABERT_WITH_CUDA
+    if (dev.is_cuda()) c10::cuda::CUDACachingAllocator::emptyCache();
+#else
+    (void)dev;
+#endif
+  }
+}
+
+// Warm-up and one untimed run per model for its peak memory, then the timed repeats interleaved:
+// round r runs every model once, in an order rotated by r, so a machine that speeds up or slows
+// down during the measurement (a noisy VM, turbo, another job) shifts all models alike and the
+// ratios against the baseline compare like with like. False when stopped.
+bool time_runs(std::vector<TimedRun>& timed, const ProfileOptions& opt, const torch::Device& dev, const std::atomic<bool>* stop) {
+  const int mem_dev = dev.is_cuda() ? 0 : -1;
+  for (TimedRun& t : timed) {
+    if (stop && stop->load()) return false;
+    guarded(t, dev, [&] {
+      for (int i = 0; i < opt.warmup; ++i) t.run_once();
+      const int64_t base_bytes = peak_memory_reset(mem_dev);
+      const int64_t base_rss = dev.is_cuda() ? -1 : rss_peak_reset();
+      t.run_once();
+      t.p.peak_bytes = peak_memory_since(mem_dev, base_bytes);
+      if (!dev.is_cuda()) t.p.rss_bytes = rss_peak_since(base_rss);
+    });
+  }
+  const size_t n_models = timed.size();
+  for (int r = 0; r < opt.repeats; ++r) {
+    for (size_t k = 0; k < n_models; ++k) {
+      if (stop && stop->load()) return false;
+      TimedRun& t = timed[(k + static_cast<size_t>(r)) % n_models];
+      guarded(t, dev, [&] {
+        const auto t0 = std::chrono::steady_clock::now();
         t.run_once();
-        t.p.peak_bytes = peak_memory_since(mem_dev, base_bytes);
-        if (!dev.is_cuda()) t.p.rss_bytes = rss_peak_since(base_rss);
+        t.ms.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
       });
     }
-    const size_t n_models = timed.size();
-    for (int r = 0; r < opt.repeats; ++r) {
-      for (size_t k = 0; k < n_models; ++k) {
-        if (stop && stop->load()) return points;
-        Timed& t = timed[(k + static_cast<size_t>(r)) % n_models];
-        guarded(t, [&] {
-          const auto t0 = std::chrono::steady_clock::now();
-          t.run_once();
-          t.ms.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
-        });
-      }
-    }
-    for (Timed& t : timed) {
-      if (t.p.error.empty()) {
-        std::sort(t.ms.begin(), t.ms.end());
-        const size_t n = t.ms.size();
-        t.p.min_ms = t.ms.front(), t.p.max_ms = t.ms.back();
-        t.p.median_ms = n % 2 ? t.ms[n / 2] : 0.5 * (t.ms[n / 2 - 1] + t.ms[n / 2]);
-        t.p.gflops = t.flops / (t.p.median_ms * 1e-3) / 1e9;
-      } else {
-        t.p.peak_bytes = -1, t.p.rss_bytes = -1;
-      }
-      points.push_back(t.p);
-      if (on_point) on_point(t.p);
+  }
+  return true;
+}
+
+// The point's median, range and FLOP rate from its timings (or no timings after an error).
+ProfilePoint summarise(TimedRun& t) {
+  if (t.p.error.empty()) {
+    std::sort(t.ms.begin(), t.ms.end());
+    const size_t n = t.ms.size();
+    t.p.min_ms = t.ms.front(), t.p.max_ms = t.ms.back();
+    t.p.median_ms = n % 2 ? t.ms[n / 2] : 0.5 * (t.ms[n / 2 - 1] + t.ms[n / 2]);
+    t.p.gflops = t.flops / (t.p.median_ms * 1e-3) / 1e9;
+  } else {
+    t.p.peak_bytes = -1, t.p.rss_bytes = -1;
+  }
+  return t.p;
+}
+
+}  // namespace
+
+std::vector<ProfilePoint> profile(const std::vector<ProfileModel>& models, const ProfileOptions& opt,
+                                  const std::function<void(const ProfilePoint&)>& on_point, const std::atomic<bool>* stop) {
+  if (opt.lengths.empty()) throw std::invalid_argument("profile: no lengths given");
+  if (opt.repeats < 1) throw std::invalid_argument("profile: repeats must be >= 1");
+  if (opt.mode != "inference" && opt.mode != "train")
+    throw std::invalid_argument("profile: mode must be inference or train, got '" + opt.mode + "'");
+  const torch::Device dev = torch_device(opt.device);
+  std::vector<ProfileEntry> entries =
+      build_profile_models(models, opt, dev, *std::max_element(opt.lengths.begin(), opt.lengths.end()));
+  std::vector<ProfilePoint> points;
+  at::Generator inputs_gen = at::make_generator<at::CPUGeneratorImpl>(opt.seed);  // the profile's own draws
+  for (int64_t L : opt.lengths) {  // lengths outer, models inner
+    std::vector<TimedRun> timed = runs_at_length(entries, L, opt, dev, inputs_gen);
+    if (!time_runs(timed, opt, dev, stop)) return points;
+    for (TimedRun& t : timed) {
+      points.push_back(summarise(t));
+      if (on_point) on_point(points.back());
     }
   }
   return points;
