@@ -91,6 +91,39 @@ std::vector<std::string> available_paths(const ScanBenchConfig& c) {
 
 }  // namespace
 
+namespace {
+
+// A fast number from a wrong kernel means nothing: each path first passes its self-check
+// (forward and every gradient against the reference, kernels/selective_scan/self_check.cpp).
+void self_check_paths(ScanBenchReport& rep, const std::vector<std::string>& paths, torch::ScalarType dt, const torch::Device& dev,
+                      const std::function<void(const std::string&)>& progress) {
+  for (const auto& name : paths) {
+    const ScanImpl impl = kernels::parse_scan_impl(name);
+    if (impl == ScanImpl::Ref) continue;
+    const kernels::ScanSelfCheck c = kernels::self_check_scan_path(impl, dt, dev, rep.config.dstate);
+    rep.self_checks.push_back({name, c.dtype, c.failure, c.worst_rel, c.tolerance, c.ms});
+    if (progress) progress("self-check " + name + ": " + (c.passed() ? "passed" : "FAILED: " + c.failure));
+  }
+}
+
+// Rows [first, end) of one length, each against its own reference: the scan's against "ref",
+// the core's against "core:ref".
+void against_references(std::vector<ScanBenchRow>& rows, size_t first) {
+  for (size_t i = first; i < rows.size(); ++i) {
+    auto& r = rows[i];
+    const std::string want = r.path.rfind("core:", 0) == 0 ? "core:ref" : "ref";
+    for (size_t k = first; k < rows.size(); ++k) {
+      const ScanBenchRow& ref = rows[k];
+      if (ref.path != want) continue;
+      r.speedup_fwd = ref.fwd_ms / r.fwd_ms;
+      r.speedup_fwdbwd = ref.fwdbwd_ms / r.fwdbwd_ms;
+      r.mem_ratio = r.fwdbwd_peak_mb > 0 ? ref.fwdbwd_peak_mb / r.fwdbwd_peak_mb : 0;
+    }
+  }
+}
+
+}  // namespace
+
 ScanBenchReport run_scan_bench(const ScanBenchConfig& cfg, const std::function<void(const std::string&)>& progress) {
   ScanBenchReport rep;
   rep.config = cfg;
@@ -105,16 +138,7 @@ ScanBenchReport run_scan_bench(const ScanBenchConfig& cfg, const std::function<v
   if (cfg.dtype != "float32" && cfg.dtype != "bfloat16") throw std::invalid_argument("--dtype must be float32 or bfloat16");
   if (dev.is_cuda()) rep.peak_bandwidth_gbs = kernels::cuda_peak_bandwidth_gbs(0);
   const auto paths = available_paths(cfg);
-  // A fast number from a wrong kernel means nothing: each path first passes its self-check
-  // (forward and every gradient against the reference, kernels/selective_scan/self_check.cpp).
-  for (const auto& name : paths) {
-    const ScanImpl impl = kernels::parse_scan_impl(name);
-    if (impl == ScanImpl::Ref) continue;
-    const kernels::ScanSelfCheck c = kernels::self_check_scan_path(impl, dt, dev, cfg.dstate);
-    rep.self_checks.push_back({name, c.dtype, c.failure, c.worst_rel, c.tolerance, c.ms});
-    if (progress)
-      progress("self-check " + name + ": " + (c.passed() ? "passed" : "FAILED: " + c.failure));
-  }
+  self_check_paths(rep, paths, dt, dev, progress);
 
   ScanBranch core = make_core(cfg);
   for (int64_t L : cfg.lengths) {
@@ -195,18 +219,7 @@ ScanBenchReport run_scan_bench(const ScanBenchConfig& cfg, const std::function<v
       }
       core->zero_grad();
     }
-    // Each row against its own reference: the scan's against "ref", the core's against "core:ref".
-    for (size_t i = first; i < rep.rows.size(); ++i) {
-      auto& r = rep.rows[i];
-      const std::string want = r.path.rfind("core:", 0) == 0 ? "core:ref" : "ref";
-      for (size_t k = first; k < rep.rows.size(); ++k) {
-        const ScanBenchRow& ref = rep.rows[k];
-        if (ref.path != want) continue;
-        r.speedup_fwd = ref.fwd_ms / r.fwd_ms;
-        r.speedup_fwdbwd = ref.fwdbwd_ms / r.fwdbwd_ms;
-        r.mem_ratio = r.fwdbwd_peak_mb > 0 ? ref.fwdbwd_peak_mb / r.fwdbwd_peak_mb : 0;
-      }
-    }
+    against_references(rep.rows, first);
   }
   return rep;
 }

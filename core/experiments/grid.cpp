@@ -347,24 +347,10 @@ std::string task_metric(const Grid& grid, const std::string& task) {
   return grid.recall.count(task) ? "accuracy" : data::glue_task(task).metric;
 }
 
-Grid Grid::from_json(const json& j, const std::string& where, const std::string& base_dir) {
-  check_keys(j, where, "", {"name", "preset", "model", "variants", "sweep", "pretrain", "finetune", "tasks", "data", "seeds", "comment"});
-  Grid g;
-  g.source = where;
-  g.name = j.contains("name") ? get_string(j["name"], where, "name") : fs::path(where).stem().string();
-  const std::string preset = j.contains("preset") ? get_string(j["preset"], where, "preset") : "tiny";
-  try {
-    g.base = ModelConfig::preset(preset);
-  } catch (const ConfigError& e) {
-    grid_error(where, "preset", e.what());
-  }
-  if (j.contains("model")) {
-    json m = g.base.to_json();
-    if (!j["model"].is_object()) grid_error(where, "model", "expected an object");
-    for (auto it = j["model"].begin(); it != j["model"].end(); ++it) m[it.key()] = it.value();
-    g.model_fields = j["model"];
-    g.base = ModelConfig::from_json(m, where + ": model");
-  }
+namespace {
+
+// "variants": named model overrides, each validated against the grid's model; one cells/ folder each.
+void parse_variants(Grid& g, const json& j, const std::string& where) {
   if (!j.contains("variants") || !j["variants"].is_array() || j["variants"].empty())
     grid_error(where, "variants", "expected a non-empty array of {\"name\": ..., model fields ...}");
   std::set<std::string> names;
@@ -388,11 +374,35 @@ Grid Grid::from_json(const json& j, const std::string& where, const std::string&
     g.variants.push_back(var);
     (void)variant_config(g, g.variants.back());  // validates the overrides, naming the file
   }
-  if (j.contains("sweep")) expand_sweep(g, j["sweep"], where);
+}
+
+// A recall task's "eval_lengths": distinct lengths, each a valid task with the task's other fields.
+std::vector<int64_t> parse_eval_lengths(const json& ls, const data::RecallTask& rt, const std::string& where, const std::string& lf) {
+  if (!ls.is_array() || ls.empty()) grid_error(where, lf, "expected a non-empty array of lengths, got " + shown(ls));
+  std::vector<int64_t> out;
+  for (size_t k = 0; k < ls.size(); ++k) {
+    const int64_t len = get_int(ls[k], where, lf + "[" + std::to_string(k) + "]", 8, 1 << 20);
+    if (std::find(out.begin(), out.end(), len) != out.end()) grid_error(where, lf, "the length " + std::to_string(len) + " is listed twice");
+    out.push_back(len);
+  }
+  // Each must make a valid task with the task's other fields (pairs that fit, and so on).
+  for (int64_t len : out) {
+    data::RecallTask at = rt;
+    at.length = len;
+    try {
+      at.validate();
+    } catch (const std::invalid_argument& e) {
+      grid_error(where, lf, "at length " + std::to_string(len) + ": " + e.what());
+    }
+  }
+  return out;
+}
+
+// "tasks": GLUE names and recall-task objects (with their own budgets); true when any is GLUE.
+bool parse_tasks(Grid& g, const json& j, const std::string& where, std::map<std::string, json>* own_budget) {
   if (!j.contains("tasks")) grid_error(where, "tasks", "missing: GLUE task names or recall-task objects");
   if (!j["tasks"].is_array() || j["tasks"].empty()) grid_error(where, "tasks", "expected a non-empty array of GLUE task names and recall-task objects");
   bool glue = false;
-  std::map<std::string, json> own_budget;
   for (size_t i = 0; i < j["tasks"].size(); ++i) {
     const json& t = j["tasks"][i];
     const std::string f = "tasks[" + std::to_string(i) + "]";
@@ -409,28 +419,8 @@ Grid Grid::from_json(const json& j, const std::string& where, const std::string&
       }
       name = rt.label();
       g.recall[name] = rt;
-      if (t.contains("finetune")) own_budget[name] = t["finetune"];
-      if (t.contains("eval_lengths")) {
-        const json& ls = t["eval_lengths"];
-        const std::string lf = f + ".eval_lengths";
-        if (!ls.is_array() || ls.empty()) grid_error(where, lf, "expected a non-empty array of lengths, got " + shown(ls));
-        std::vector<int64_t>& out = g.eval_lengths[name];
-        for (size_t k = 0; k < ls.size(); ++k) {
-          const int64_t len = get_int(ls[k], where, lf + "[" + std::to_string(k) + "]", 8, 1 << 20);
-          if (std::find(out.begin(), out.end(), len) != out.end()) grid_error(where, lf, "the length " + std::to_string(len) + " is listed twice");
-          out.push_back(len);
-        }
-        // Each must make a valid task with the task's other fields (pairs that fit, and so on).
-        for (int64_t len : out) {
-          data::RecallTask at = rt;
-          at.length = len;
-          try {
-            at.validate();
-          } catch (const std::invalid_argument& e) {
-            grid_error(where, lf, "at length " + std::to_string(len) + ": " + e.what());
-          }
-        }
-      }
+      if (t.contains("finetune")) (*own_budget)[name] = t["finetune"];
+      if (t.contains("eval_lengths")) g.eval_lengths[name] = parse_eval_lengths(t["eval_lengths"], rt, where, f + ".eval_lengths");
     } else {
       try {
         name = data::glue_task(get_string(t, where, f)).name;
@@ -444,6 +434,12 @@ Grid Grid::from_json(const json& j, const std::string& where, const std::string&
     if (std::find(g.tasks.begin(), g.tasks.end(), name) != g.tasks.end()) grid_error(where, f, "the task " + name + " is listed twice");
     g.tasks.push_back(name);
   }
+  return glue;
+}
+
+// "pretrain", "finetune" (and each task's own), "data": the budgets and the folders they read.
+void parse_budgets(Grid& g, const json& j, const std::string& where, const std::string& base_dir, bool glue,
+                   const std::map<std::string, json>& own_budget) {
   train::TrainOptions pre;
   pre.steps = 300, pre.batch_size = 32, pre.max_len = 64, pre.lr = 5e-4;
   g.pretraining = j.contains("pretrain") || glue;
@@ -467,20 +463,53 @@ Grid Grid::from_json(const json& j, const std::string& where, const std::string&
   } else if (j.contains("data")) {
     g.data_dir = resolve(base_dir, get_string(j["data"], where, "data"));
   }
-  g.seeds = {1};
+}
+
+// "seeds": non-negative integers, at least one (default {1}).
+std::vector<uint64_t> parse_seeds(const json& j, const std::string& where) {
+  std::vector<uint64_t> seeds = {1};
   if (j.contains("seeds")) {
     const json& s = j["seeds"];
     if (!s.is_array()) grid_error(where, "seeds", "expected an array of non-negative integers, got " + shown(s));
-    g.seeds.clear();
+    seeds.clear();
     for (size_t i = 0; i < s.size(); ++i) {
       // Parsed non-negative integers are unsigned; ones built in code (Grid::from_json) may be signed.
       const json& seed = s[i];
       if (!seed.is_number_integer() || (!seed.is_number_unsigned() && seed.get<int64_t>() < 0))
         grid_error(where, "seeds[" + std::to_string(i) + "]", "expected a non-negative integer, got " + shown(seed));
-      g.seeds.push_back(seed.is_number_unsigned() ? seed.get<uint64_t>() : static_cast<uint64_t>(seed.get<int64_t>()));
+      seeds.push_back(seed.is_number_unsigned() ? seed.get<uint64_t>() : static_cast<uint64_t>(seed.get<int64_t>()));
     }
   }
-  if (g.seeds.empty()) grid_error(where, "seeds", "expected at least one seed");
+  if (seeds.empty()) grid_error(where, "seeds", "expected at least one seed");
+  return seeds;
+}
+
+}  // namespace
+
+Grid Grid::from_json(const json& j, const std::string& where, const std::string& base_dir) {
+  check_keys(j, where, "", {"name", "preset", "model", "variants", "sweep", "pretrain", "finetune", "tasks", "data", "seeds", "comment"});
+  Grid g;
+  g.source = where;
+  g.name = j.contains("name") ? get_string(j["name"], where, "name") : fs::path(where).stem().string();
+  const std::string preset = j.contains("preset") ? get_string(j["preset"], where, "preset") : "tiny";
+  try {
+    g.base = ModelConfig::preset(preset);
+  } catch (const ConfigError& e) {
+    grid_error(where, "preset", e.what());
+  }
+  if (j.contains("model")) {
+    json m = g.base.to_json();
+    if (!j["model"].is_object()) grid_error(where, "model", "expected an object");
+    for (auto it = j["model"].begin(); it != j["model"].end(); ++it) m[it.key()] = it.value();
+    g.model_fields = j["model"];
+    g.base = ModelConfig::from_json(m, where + ": model");
+  }
+  parse_variants(g, j, where);
+  if (j.contains("sweep")) expand_sweep(g, j["sweep"], where);
+  std::map<std::string, json> own_budget;
+  const bool glue = parse_tasks(g, j, where, &own_budget);
+  parse_budgets(g, j, where, base_dir, glue, own_budget);
+  g.seeds = parse_seeds(j, where);
   return g;
 }
 
