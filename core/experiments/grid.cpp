@@ -84,7 +84,7 @@ std::string resolve(const std::string& base_dir, const std::string& p) {
 // Training budget fields a grid may set (a subset of TrainOptions).
 train::TrainOptions budget(const json& j, const std::string& where, const std::string& section, train::TrainOptions o,
                            int* vocab, int64_t* max_train) {
-  std::set<std::string> keys = {"steps", "batch", "max_len", "lr", "warmup", "weight_decay", "clip", "accum", "device", "precision", "padding", "eval_every", "stop_at"};
+  std::set<std::string> keys = {"steps", "batch", "max_len", "lr", "warmup", "weight_decay", "clip", "accum", "device", "precision", "padding", "eval_every", "stop_at", "dropout_masks"};
   if (vocab) keys.insert("vocab");
   if (max_train) keys.insert("max_train");
   if (section == "pretrain") keys.insert("corpus");
@@ -118,6 +118,11 @@ train::TrainOptions budget(const json& j, const std::string& where, const std::s
     const std::string side = get_string(j["padding"], where, f("padding"));
     if (side != "left" && side != "right") grid_error(where, f("padding"), "'" + side + "' is not one of: left, right");
     o.left_padding = side == "left";
+  }
+  if (j.contains("dropout_masks")) {  // results before keyed masks (2026-12-07) were trained with "stream"
+    const std::string m = get_string(j["dropout_masks"], where, f("dropout_masks"));
+    if (m != "keyed" && m != "stream") grid_error(where, f("dropout_masks"), "'" + m + "' is not one of: keyed, stream");
+    o.keyed_dropout = m == "keyed";
   }
   if (vocab && j.contains("vocab")) *vocab = static_cast<int>(get_int(j["vocab"], where, f("vocab"), 6, 1 << 20));
   if (max_train && j.contains("max_train")) *max_train = get_int(j["max_train"], where, f("max_train"), 0, int64_t{1} << 40);

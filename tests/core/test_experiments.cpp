@@ -141,6 +141,12 @@ TEST_CASE(bad_grids_name_the_file_and_field) {
   j["finetune"]["precision"] = "fp32";
   EXPECT(!experiments::Grid::from_json(j, "g.json").finetune.bf16);
   j = toy_grid();
+  EXPECT(experiments::Grid::from_json(j, "g.json").finetune.keyed_dropout);  // keyed masks unless told
+  j["pretrain"]["dropout_masks"] = "streamy";
+  EXPECT_THROWS_WITH(experiments::Grid::from_json(j, "g.json"), "g.json", "pretrain.dropout_masks", "streamy", "keyed, stream");
+  j["pretrain"]["dropout_masks"] = "stream";
+  EXPECT(!experiments::Grid::from_json(j, "g.json").pretrain.keyed_dropout);
+  j = toy_grid();
   j.erase("data");
   EXPECT_THROWS_WITH(experiments::Grid::from_json(j, "g.json"), "'data'", "missing");
 }
