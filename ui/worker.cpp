@@ -3,6 +3,7 @@
 #include "data/glue.h"
 #include "data/recall.h"
 #include "interop/hf_export.h"
+#include "util/enum_names.h"
 #include "util/errors.h"
 
 #include <QDir>
@@ -276,18 +277,15 @@ void AnalysisWorker::exportRun(const QString& run_dir, const QString& out_dir, b
 
 // --- plumbing ----------------------------------------------------------------------------------
 
-QString to_qstring(AnalysisTask t) {
-  switch (t) {
-    case AnalysisTask::LoadRun: return "load run";
-    case AnalysisTask::KnockOut: return "knock-out";
-    case AnalysisTask::InitModel: return "initialise model";
-    case AnalysisTask::Inspect: return "inspect";
-    case AnalysisTask::Drift: return "drift";
-    case AnalysisTask::Profile: return "profile";
-    case AnalysisTask::Export: return "export";
-  }
-  return "analysis";
-}
+namespace {
+constexpr EnumName<AnalysisTask> kAnalysisTaskNames[] = {
+    {AnalysisTask::LoadRun, "load run"}, {AnalysisTask::KnockOut, "knock-out"}, {AnalysisTask::InitModel, "initialise model"},
+    {AnalysisTask::Inspect, "inspect"},  {AnalysisTask::Drift, "drift"},         {AnalysisTask::Profile, "profile"},
+    {AnalysisTask::Export, "export"}};
+static_assert(std::size(kAnalysisTaskNames) == 7, "an AnalysisTask without a name");
+}  // namespace
+
+QString to_qstring(AnalysisTask t) { return QString::fromUtf8(enum_name(kAnalysisTaskNames, t)); }
 
 void register_worker_types() {
   qRegisterMetaType<TrainRequest>();

@@ -6,6 +6,7 @@
 #include "train/evaluate.h"
 #include "tokenize/tokenizer.h"
 #include "util/errors.h"
+#include "util/enum_names.h"
 #include "util/files.h"
 
 #include <chrono>
@@ -18,19 +19,15 @@ namespace mabert::jobs {
 namespace fs = std::filesystem;
 using json = nlohmann::json;
 
-const char* to_string(JobKind k) {
-  switch (k) {
-    case JobKind::Pretrain: return "pretrain";
-    case JobKind::Finetune: return "finetune";
-    case JobKind::Evaluate: return "eval";
-  }
-  return "?";
-}
+namespace {
+constexpr EnumName<JobKind> kJobKindNames[] = {{JobKind::Pretrain, "pretrain"}, {JobKind::Finetune, "finetune"}, {JobKind::Evaluate, "eval"}};
+static_assert(std::size(kJobKindNames) == 3, "a JobKind without a name");
+}  // namespace
+
+const char* to_string(JobKind k) { return enum_name(kJobKindNames, k); }
 
 JobKind parse_job_kind(const std::string& s) {
-  if (s == "pretrain") return JobKind::Pretrain;
-  if (s == "finetune") return JobKind::Finetune;
-  if (s == "eval" || s == "evaluate") return JobKind::Evaluate;
+  if (const auto k = enum_value(kJobKindNames, s == "evaluate" ? std::string("eval") : s)) return *k;
   throw std::invalid_argument("unknown job kind '" + s + "' (expected pretrain, finetune or eval)");
 }
 

@@ -1,6 +1,7 @@
 // ModelConfig: presets, schedule parsing, validation and strict JSON round-trips.
 #include "model/config.h"
 
+#include "util/enum_names.h"
 #include "util/files.h"
 
 #include <nlohmann/json.hpp>
@@ -152,14 +153,17 @@ double rough_parameters(const ModelConfig& c, size_t layers) {
 
 }  // namespace
 
-const char* to_string(Head h) {
-  switch (h) {
-    case Head::None: return "none";
-    case Head::Classification: return "classification";
-    case Head::Regression: return "regression";
-  }
-  return "?";
-}
+namespace {
+constexpr EnumName<Head> kHeadNames[] = {{Head::None, "none"}, {Head::Classification, "classification"}, {Head::Regression, "regression"}};
+static_assert(std::size(kHeadNames) == 3, "a Head without a name");
+constexpr EnumName<LayerKind> kLayerKindNames[] = {
+    {LayerKind::Transformer, "Transformer"}, {LayerKind::Mamba, "Mamba"},       {LayerKind::BiMamba, "BiMamba"},
+    {LayerKind::Parallel, "Parallel"},       {LayerKind::Longformer, "Longformer"}, {LayerKind::BigBird, "BigBird"},
+    {LayerKind::DeBERTa, "DeBERTa"}};
+static_assert(std::size(kLayerKindNames) == 7, "a LayerKind without a name");
+}  // namespace
+
+const char* to_string(Head h) { return enum_name(kHeadNames, h); }
 
 Head parse_head(const std::string& s) {
   ModelConfig c;
@@ -167,18 +171,7 @@ Head parse_head(const std::string& s) {
   return c.head;
 }
 
-const char* layer_kind_name(LayerKind kind) {
-  switch (kind) {
-    case LayerKind::Transformer: return "Transformer";
-    case LayerKind::Mamba: return "Mamba";
-    case LayerKind::BiMamba: return "BiMamba";
-    case LayerKind::Parallel: return "Parallel";
-    case LayerKind::Longformer: return "Longformer";
-    case LayerKind::BigBird: return "BigBird";
-    case LayerKind::DeBERTa: return "DeBERTa";
-  }
-  return "?";
-}
+const char* layer_kind_name(LayerKind kind) { return enum_name(kLayerKindNames, kind); }
 
 bool has_attention(LayerKind kind) { return kind != LayerKind::Mamba && kind != LayerKind::BiMamba; }
 bool has_ssm(LayerKind kind) { return kind == LayerKind::Mamba || kind == LayerKind::BiMamba || kind == LayerKind::Parallel; }

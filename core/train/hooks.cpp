@@ -1,25 +1,23 @@
 #include "train/hooks.h"
 
+#include "util/enum_names.h"
+
 #include <stdexcept>
 
 namespace mabert::train {
+namespace {
 
-const char* to_string(RunStatus s) {
-  switch (s) {
-    case RunStatus::Running: return "running";
-    case RunStatus::Finished: return "finished";
-    case RunStatus::Stopped: return "stopped";
-    case RunStatus::EarlyStopped: return "early_stopped";
-    case RunStatus::Diverged: return "diverged";
-    case RunStatus::Failed: return "failed";
-  }
-  return "?";
-}
+constexpr EnumName<RunStatus> kRunStatusNames[] = {
+    {RunStatus::Running, "running"},   {RunStatus::Finished, "finished"}, {RunStatus::Stopped, "stopped"},
+    {RunStatus::EarlyStopped, "early_stopped"}, {RunStatus::Diverged, "diverged"}, {RunStatus::Failed, "failed"}};
+static_assert(std::size(kRunStatusNames) == 6, "a RunStatus without a name");
+
+}  // namespace
+
+const char* to_string(RunStatus s) { return enum_name(kRunStatusNames, s); }
 
 RunStatus parse_run_status(const std::string& s) {
-  for (RunStatus r : {RunStatus::Running, RunStatus::Finished, RunStatus::Stopped, RunStatus::EarlyStopped,
-                      RunStatus::Diverged, RunStatus::Failed})
-    if (s == to_string(r)) return r;
+  if (const auto r = enum_value(kRunStatusNames, s)) return *r;
   throw std::invalid_argument("unknown run status '" + s + "'");
 }
 
