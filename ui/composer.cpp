@@ -473,7 +473,7 @@ void Composer::fromPanel() {
   if (updating_) return;
   ModelConfig c = cfg_;
   c.psm_pre = psm_pre_->isChecked(), c.psm_post = psm_post_->isChecked(), c.psm_state = psm_state_->isChecked();
-  c.pooling = pooling_->currentText().toStdString();
+  c.pooling = parse_pooling(pooling_->currentText().toStdString());
   c.conv = conv_->currentText().toStdString();
   c.d_model = width_->value(), c.n_heads = heads_->value(), c.d_state = state_->value();
   c.vocab_size = vocab_->value(), c.max_len = max_len_->value();
@@ -504,7 +504,7 @@ void Composer::refresh() {
   psm_pre_->setChecked(cfg_.psm_pre);
   psm_post_->setChecked(cfg_.psm_post);
   psm_state_->setChecked(cfg_.psm_state);
-  pooling_->setCurrentText(QString::fromStdString(cfg_.pooling));
+  pooling_->setCurrentText(QString::fromUtf8(to_string(cfg_.pooling)));
   conv_->setCurrentText(QString::fromStdString(cfg_.conv));
   width_->setValue(static_cast<int>(cfg_.d_model));
   heads_->setValue(static_cast<int>(cfg_.n_heads));

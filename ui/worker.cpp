@@ -132,13 +132,12 @@ void AnalysisWorker::loadRun(const QString& run_dir) {
     model_->eval();
     tok_ = std::make_unique<Tokenizer>(std::move(r.tokenizer));
     max_len_ = model_->config().max_len;
-    const std::string& pooling = model_->config().pooling;
-    const bool learned_pooling = pooling == "map" || pooling == "attn";
+    const bool learned_pooling = has_score_layer(model_->config().pooling);
     ModelSource source;
     source.description = "run " + run_dir;
     source.config = model_->config();
     source.run_dir = run_dir;
-    source.pooling_trained = !learned_pooling || r.info.value("kind", "") == "finetune";
+    source.pooling_trained = !learned_pooling || r.info.value("kind", std::string()) == jobs::to_string(jobs::JobKind::Finetune);
     const std::string task = r.info.value("task", "");
     if (data::is_recall_task(task)) {
       data::RecallTask t = data::RecallTask::from_json(r.info.value("recall", nlohmann::json::object()), run_dir.toStdString() + "/run.json: recall");

@@ -54,7 +54,7 @@ void run_info(const InfoArgs& a) {
   if (model->rel_embeddings)
     rows.push_back({"", "", "relative positions (D layers)", count_parameters(*model->rel_embeddings) + count_parameters(*model->rel_norm)});
   rows.push_back({"", "", "final_norm", count_parameters(*model->final_norm)});
-  rows.push_back({"", "", "pooling (" + cfg.pooling + ")", count_parameters(*model->pooling)});
+  rows.push_back({"", "", "pooling (" + std::string(to_string(cfg.pooling)) + ")", count_parameters(*model->pooling)});
   rows.push_back({"", "", "mlm head (decoder tied)", count_parameters(*model->mlm)});
   if (model->task_head) rows.push_back({"", "", std::string(to_string(cfg.head)) + " head", count_parameters(*model->task_head)});
   const int64_t total = count_parameters(*model);
@@ -76,7 +76,7 @@ void run_info(const InfoArgs& a) {
               cfg.schedule.c_str(), (long long)cfg.d_model, (long long)cfg.n_heads, (long long)cfg.d_ffn,
               (long long)cfg.d_state, (long long)cfg.expand, (long long)cfg.vocab_size);
   std::printf("PSM: pre=%s post=%s state=%s   pooling: %s   positions: %s (max_len %lld)\n\n",
-              cfg.psm_pre ? "on" : "off", cfg.psm_post ? "on" : "off", cfg.psm_state ? "on" : "off", cfg.pooling.c_str(),
+              cfg.psm_pre ? "on" : "off", cfg.psm_post ? "on" : "off", cfg.psm_state ? "on" : "off", to_string(cfg.pooling),
               cfg.position.c_str(), (long long)cfg.max_len);
   std::printf("%5s  %-4s %-26s %15s\n", "layer", "kind", "module", "parameters");
   for (const auto& r : rows)

@@ -268,7 +268,7 @@ int64_t estimate_parameters(const ModelConfig& cfg) {
     }
   total += ln;                               // final norm
   total += D * W + W + 2 * W + cfg.vocab_size;  // MLM transform D → W, its norm, and the bias (decoder tied)
-  if (cfg.pooling == "map" || cfg.pooling == "attn") total += D + 1;
+  if (has_score_layer(cfg.pooling)) total += D + 1;
   return total;
 }
 

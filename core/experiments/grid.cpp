@@ -550,7 +550,7 @@ ModelConfig variant_config(const Grid& grid, const Variant& v) {
 
 std::string encoder_key(const Grid& grid, const Variant& v) {
   ModelConfig c = variant_config(grid, v);
-  c.pooling = "map", c.head = Head::None, c.num_labels = 2;  // pretraining does not use them
+  c.pooling = PoolingKind::Map, c.head = Head::None, c.num_labels = 2;  // pretraining does not use them
   json k = {{"model", c.to_json()}, {"train", grid.pretrain.to_json()}, {"corpus", grid.corpus}, {"vocab", grid.vocab}};
   return slug(c.schedule) + "-" + fnv_hex(k.dump());
 }

@@ -66,16 +66,27 @@ Field string_field(std::string ModelConfig::*member) {
           [member](const ModelConfig& c) { return nlohmann::ordered_json(c.*member); }};
 }
 
-Field head_field() {
-  return {[](ModelConfig& c, const json& v, const std::string& where, const std::string& name) {
+constexpr EnumName<Head> kHeadNames[] = {{Head::None, "none"}, {Head::Classification, "classification"}, {Head::Regression, "regression"}};
+static_assert(std::size(kHeadNames) == 3, "a Head without a name");
+constexpr EnumName<PoolingKind> kPoolingNames[] = {{PoolingKind::Map, "map"},   {PoolingKind::Attn, "attn"}, {PoolingKind::Cls, "cls"},
+                                                   {PoolingKind::Mean, "mean"}, {PoolingKind::MaskedMean, "masked_mean"}};
+static_assert(std::size(kPoolingNames) == 5, "a PoolingKind without a name");
+
+// A field holding one of an enum's names (its table), refused by name otherwise.
+template <class E, std::size_t N>
+Field enum_field(E ModelConfig::*member, const EnumName<E> (&table)[N]) {
+  return {[member, &table](ModelConfig& c, const json& v, const std::string& where, const std::string& name) {
             if (!v.is_string()) field_error(where, name, "expected a string, got " + v.dump());
-            const std::string h = v.get<std::string>();
-            if (h == "none") c.head = Head::None;
-            else if (h == "classification") c.head = Head::Classification;
-            else if (h == "regression") c.head = Head::Regression;
-            else field_error(where, name, "'" + h + "' is not one of: none, classification, regression");
+            const std::string s = v.get<std::string>();
+            if (const auto e = enum_value(table, s)) {
+              c.*member = *e;
+              return;
+            }
+            std::string names;
+            for (const auto& e : table) names += std::string(names.empty() ? "" : ", ") + e.name;
+            field_error(where, name, "'" + s + "' is not one of: " + names);
           },
-          [](const ModelConfig& c) { return nlohmann::ordered_json(to_string(c.head)); }};
+          [member, &table](const ModelConfig& c) { return nlohmann::ordered_json(enum_name(table, c.*member)); }};
 }
 
 // Field order here is the order written to disk.
@@ -111,8 +122,8 @@ const std::vector<std::pair<std::string, Field>>& fields() {
       {"psm_pre", bool_field(&ModelConfig::psm_pre)},
       {"psm_post", bool_field(&ModelConfig::psm_post)},
       {"psm_state", bool_field(&ModelConfig::psm_state)},
-      {"pooling", string_field(&ModelConfig::pooling)},
-      {"head", head_field()},
+      {"pooling", enum_field(&ModelConfig::pooling, kPoolingNames)},
+      {"head", enum_field(&ModelConfig::head, kHeadNames)},
       {"num_labels", int_field(&ModelConfig::num_labels)},
   };
   return table;
@@ -154,8 +165,6 @@ double rough_parameters(const ModelConfig& c, size_t layers) {
 }  // namespace
 
 namespace {
-constexpr EnumName<Head> kHeadNames[] = {{Head::None, "none"}, {Head::Classification, "classification"}, {Head::Regression, "regression"}};
-static_assert(std::size(kHeadNames) == 3, "a Head without a name");
 constexpr EnumName<LayerKind> kLayerKindNames[] = {
     {LayerKind::Transformer, "Transformer"}, {LayerKind::Mamba, "Mamba"},       {LayerKind::BiMamba, "BiMamba"},
     {LayerKind::Parallel, "Parallel"},       {LayerKind::Longformer, "Longformer"}, {LayerKind::BigBird, "BigBird"},
@@ -167,9 +176,19 @@ const char* to_string(Head h) { return enum_name(kHeadNames, h); }
 
 Head parse_head(const std::string& s) {
   ModelConfig c;
-  head_field().read(c, s, "head", "head");
+  enum_field(&ModelConfig::head, kHeadNames).read(c, s, "head", "head");
   return c.head;
 }
+
+const char* to_string(PoolingKind p) { return enum_name(kPoolingNames, p); }
+
+PoolingKind parse_pooling(const std::string& s) {
+  ModelConfig c;
+  enum_field(&ModelConfig::pooling, kPoolingNames).read(c, s, "pooling", "pooling");
+  return c.pooling;
+}
+
+bool has_score_layer(PoolingKind p) { return p == PoolingKind::Map || p == PoolingKind::Attn; }
 
 const char* layer_kind_name(LayerKind kind) { return enum_name(kLayerKindNames, kind); }
 
@@ -276,7 +295,6 @@ void ModelConfig::validate(const std::string& where) const {
   if (!(dt_min > 0.0 && dt_min <= dt_max)) field_error(where, "dt_min", "must satisfy 0 < dt_min <= dt_max");
   if (!(dt_init_floor > 0.0)) field_error(where, "dt_init_floor", "must be positive");
   require_one_of(where, "position", position, {"learned", "none"});
-  require_one_of(where, "pooling", pooling, {"map", "attn", "cls", "mean", "masked_mean"});
   require_one_of(where, "conv", conv, {"causal", "centred"});
   if (head == Head::Classification && num_labels < 2)
     field_error(where, "num_labels", "a classification head needs at least 2 labels");
@@ -340,7 +358,7 @@ ModelConfig ModelConfig::preset(const std::string& name) {
   // deberta-v3-base), so their parameter counts can be set beside the paper's Table B5.
   const bool base = size == "base";
   const auto depth = static_cast<std::string::size_type>(c.schedule.size());
-  c.pooling = "cls";
+  c.pooling = PoolingKind::Cls;
   c.psm_pre = c.psm_post = c.psm_state = false;
   if (family == "bert") {
     c.schedule = std::string(depth, 'T');

@@ -49,6 +49,13 @@ enum class Head { None, Classification, Regression };
 const char* to_string(Head h);
 Head parse_head(const std::string& s);  // throws ConfigError naming the value
 
+// How one vector is made from the tokens (Eqs. 11–13 and the ablation's alternatives). JSON and
+// screens use the strings of to_string: map | attn | cls | mean | masked_mean.
+enum class PoolingKind { Map, Attn, Cls, Mean, MaskedMean };
+const char* to_string(PoolingKind p);
+PoolingKind parse_pooling(const std::string& s);  // throws ConfigError naming the value
+bool has_score_layer(PoolingKind p);              // map and attn learn a score per token
+
 struct ModelConfig {
   // Architecture
   std::string schedule = "MMTMMTMMTMMT";
@@ -102,7 +109,7 @@ struct ModelConfig {
   bool psm_state = true;
 
   // Pooling and task head
-  std::string pooling = "map";  // map | attn | cls | mean | masked_mean
+  PoolingKind pooling = PoolingKind::Map;
   Head head = Head::None;       // JSON: "none" | "classification" | "regression"
   int64_t num_labels = 2;       // classes for the classification head
 

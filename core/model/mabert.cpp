@@ -13,8 +13,8 @@ namespace mabert {
 namespace F = torch::nn::functional;
 
 // ---------------------------------------------------------------------------------------------
-PoolingImpl::PoolingImpl(const std::string& kind_, int64_t d_model) : kind(kind_) {
-  if (kind == "map" || kind == "attn") {
+PoolingImpl::PoolingImpl(PoolingKind kind_, int64_t d_model) : kind(kind_) {
+  if (has_score_layer(kind)) {
     score = register_module("score", torch::nn::Linear(d_model, 1));
     torch::NoGradGuard guard;
     score->weight.normal_(0.0, scoped_init_std());
@@ -26,15 +26,15 @@ std::pair<torch::Tensor, torch::Tensor> PoolingImpl::forward(const torch::Tensor
   const int64_t B = h.size(0), L = h.size(1);
   const torch::Tensor m = mask.defined() ? mask.to(h.scalar_type()) : torch::ones({B, L}, h.options());
   torch::Tensor w;
-  if (kind == "map" || kind == "attn") {
+  if (has_score_layer(kind)) {
     torch::Tensor s = score(h).squeeze(-1).to(torch::kFloat);  // {B, L}
     // −Λ on pads: exp underflows to exactly 0 in fp32 while a row of only pads stays finite.
-    if (kind == "map") s = s.masked_fill(m.to(torch::kFloat) == 0, -1e30);
+    if (kind == PoolingKind::Map) s = s.masked_fill(m.to(torch::kFloat) == 0, -1e30);
     w = torch::softmax(s, -1).to(h.scalar_type());
-  } else if (kind == "cls") {
+  } else if (kind == PoolingKind::Cls) {
     // The first *valid* token carries [CLS], also under left padding.
     w = F::one_hot(m.argmax(1), L).to(h.scalar_type());
-  } else if (kind == "mean") {
+  } else if (kind == PoolingKind::Mean) {
     w = torch::full({B, L}, 1.0 / static_cast<double>(L), h.options());
   } else {  // masked_mean
     w = m / m.sum(1, true).clamp_min(1.0);

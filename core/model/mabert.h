@@ -40,11 +40,11 @@ std::vector<double> head_outputs(Head head, const torch::Tensor& logits_row);
 
 // Mask-aware attention pooling (Eqs. 11–13) and the ablation's alternatives.
 struct PoolingImpl : torch::nn::Module {
-  PoolingImpl(const std::string& kind, int64_t d_model);
+  PoolingImpl(PoolingKind kind, int64_t d_model);
   // h: {B, L, D}; mask: {B, L} float or undefined  →  pooled {B, D}, weights {B, L}
   std::pair<torch::Tensor, torch::Tensor> forward(const torch::Tensor& h, const torch::Tensor& mask);
 
-  std::string kind;
+  PoolingKind kind;
   torch::nn::Linear score{nullptr};  // map / attn only
 };
 TORCH_MODULE(Pooling);

@@ -47,7 +47,7 @@ ModelConfig resolved_config(const FinetuneJob& job) {
   if (data::is_recall_task(job.task)) {
     const data::RecallTask t = recall_task(job);
     ModelConfig cfg = job.init.empty() ? job.model : ModelConfig::load(job.init + "/config.json");
-    if (!job.pooling.empty()) cfg.pooling = job.pooling;
+    if (job.pooling) cfg.pooling = *job.pooling;
     cfg.vocab_size = t.vocab_size();
     cfg.head = Head::None;  // the slots are answered by the tied MLM decoder
     // One position more than the task's length: an example typed as text gets the tokenizer's
@@ -62,7 +62,7 @@ ModelConfig resolved_config(const FinetuneJob& job) {
   const data::GlueTask& task = data::glue_task(job.task);
   ModelConfig cfg = job.init.empty() ? job.model : ModelConfig::load(job.init + "/config.json");
   cfg.vocab_size = Tokenizer::load(finetune_tokenizer(job)).vocab_size();
-  if (!job.pooling.empty()) cfg.pooling = job.pooling;
+  if (job.pooling) cfg.pooling = *job.pooling;
   cfg.head = task.regression ? Head::Regression : Head::Classification;
   cfg.num_labels = task.regression ? 2 : task.num_labels();
   cfg.validate();

@@ -14,6 +14,7 @@
 #include "train/options.h"
 #include "train/run_folder.h"
 
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -43,7 +44,7 @@ struct FinetuneJob {
   data::RecallTask recall;  // the recall task's parameters (its kind follows `task`)
   TrainOptions train;
   int64_t max_train_examples = 0;  // 0 = all
-  std::string pooling;             // overrides the pooling of the initial model (ablations); empty = keep
+  std::optional<PoolingKind> pooling;  // overrides the pooling of the initial model (ablations); none = keep
   std::shared_ptr<dist::World> world;  // data-parallel share of this process; null = one process
 };
 TrainResult finetune(const FinetuneJob& job, const Hooks& hooks = {});

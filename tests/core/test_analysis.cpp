@@ -38,7 +38,7 @@ const Tokenizer& tokenizer() {
 MaBert tiny_model(const std::string& schedule, const std::string& pooling = "map") {
   ModelConfig cfg = ModelConfig::preset("tiny");
   cfg.d_model = 32, cfg.n_heads = 2, cfg.d_ffn = 64, cfg.d_state = 8, cfg.max_len = 256;
-  cfg.schedule = schedule, cfg.pooling = pooling, cfg.vocab_size = tokenizer().vocab_size();
+  cfg.schedule = schedule, cfg.pooling = parse_pooling(pooling), cfg.vocab_size = tokenizer().vocab_size();
   torch::manual_seed(3);
   MaBert m(cfg);
   m->eval();
@@ -55,7 +55,7 @@ TEST_CASE(estimated_parameters_match_the_built_model) {
   for (const std::string schedule : {"T", "M", "B", "P", "MMTMMT", "TBPM"})
     for (const std::string pooling : {"map", "cls", "mean"}) {
       ModelConfig cfg = ModelConfig::preset("tiny");
-      cfg.schedule = schedule, cfg.pooling = pooling, cfg.vocab_size = 500;
+      cfg.schedule = schedule, cfg.pooling = parse_pooling(pooling), cfg.vocab_size = 500;
       MaBert m(cfg);
       EXPECT_MSG(analysis::estimate_parameters(cfg) == count_parameters(*m),
                  schedule << "/" << pooling << ": estimate " << analysis::estimate_parameters(cfg) << " vs "

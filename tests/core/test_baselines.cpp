@@ -345,7 +345,7 @@ TEST_CASE(baseline_layers_fast_path_equals_dense_path_in_a_model) {
 TEST_CASE(baseline_layers_handle_padding_like_t_layers) {
   for (const char* schedule : {"LLT", "DDT"}) {
     ModelConfig cfg = micro_config(schedule);
-    cfg.attn_window = 6, cfg.rel_range = 5, cfg.pooling = "masked_mean";
+    cfg.attn_window = 6, cfg.rel_range = 5, cfg.pooling = PoolingKind::MaskedMean;
     torch::manual_seed(4);
     MaBert m(cfg);
     m->eval();

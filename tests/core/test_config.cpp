@@ -65,7 +65,7 @@ TEST_CASE(json_round_trip) {
   ModelConfig c = ModelConfig::preset("small");
   c.schedule = "BPTM";
   c.psm_state = false;
-  c.pooling = "masked_mean";
+  c.pooling = PoolingKind::MaskedMean;
   c.head = Head::Regression;
   c.dropout = 0.25;
   const std::string path = temp_dir() + "/roundtrip.json";

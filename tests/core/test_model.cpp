@@ -37,7 +37,7 @@ struct Drift {
 Drift padding_drift(MaBert& model, const std::vector<torch::Tensor>& sents, int64_t extra, bool left) {
   torch::NoGradGuard guard;
   const int64_t D = model->config().d_model;
-  Pooling cls("cls", D), masked_mean("masked_mean", D);
+  Pooling cls(PoolingKind::Cls, D), masked_mean(PoolingKind::MaskedMean, D);
   const PaddedBatch b = pad_batch(sents, extra, left);
   EncoderOutput padded = model->forward(b.ids, b.mask);
   auto pc = cls(padded.hidden, b.mask).first;
@@ -68,7 +68,7 @@ TEST_CASE(shapes_and_dtypes_for_every_layer_kind_and_pooling) {
   for (const char* schedule : {"T", "M", "B", "P", "MBTP"}) {
     for (const char* pool : {"map", "attn", "cls", "mean", "masked_mean"}) {
       ModelConfig cfg = micro_config(schedule);
-      cfg.pooling = pool;
+      cfg.pooling = parse_pooling(pool);
       cfg.head = Head::Classification;
       cfg.num_labels = 3;
       MaBert model(cfg);
@@ -459,7 +459,7 @@ TEST_CASE(keyed_dropout_masks_do_not_depend_on_how_the_batch_is_split) {
 TEST_CASE(save_load_round_trip_gives_identical_outputs) {
   ModelConfig cfg = micro_config("MBTP");
   cfg.head = Head::Classification;
-  cfg.pooling = "map";
+  cfg.pooling = PoolingKind::Map;
   MaBert model(cfg);
   model->eval();
   const std::string dir = temp_dir("roundtrip");

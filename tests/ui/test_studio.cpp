@@ -277,7 +277,7 @@ class TestStudio : public QObject {
     const int64_t vocab = c.config().vocab_size;
     emit baseline->activated(deberta);
     QCOMPARE(c.schedule(), QString("DDDDDD"));
-    QCOMPARE(QString::fromStdString(c.config().pooling), QString("cls"));
+    QCOMPARE(QString(to_string(c.config().pooling)), QString("cls"));
     QCOMPARE(c.config().vocab_size, vocab);
     QVERIFY(c.valid());
     drop_on(c.stack(), layer_mime("palette", 'L', -1), 0);
