@@ -119,7 +119,7 @@ analysis::ProfileOptions EfficiencyView::options() const {
   }
   o.repeats = repeats_->value();
   o.batch = batch_->value();
-  o.mode = mode_->currentText().toStdString();
+  o.mode = analysis::parse_profile_mode(mode_->currentText().toStdString());
   o.scan = scan_->currentText().toStdString();
   o.device = parse_device(device_->currentText().toStdString());
   return o;

@@ -251,10 +251,15 @@ void run_bench_model(const BenchModelArgs* a) {
   const std::string design = models.front().name;
   std::vector<std::string> names;
   for (const auto& m : models) names.push_back(m.name);
-  std::vector<std::string> modes;
-  if (a->mode == "both") modes = {"inference", "train"};
-  else if (a->mode == "inference" || a->mode == "train") modes = {a->mode};
-  else throw CLI::ValidationError("--mode", "expected inference, train or both, got '" + a->mode + "'");
+  using analysis::ProfileMode;
+  std::vector<ProfileMode> modes = {ProfileMode::Inference, ProfileMode::Train};
+  if (a->mode != "both") {
+    try {
+      modes = {analysis::parse_profile_mode(a->mode)};
+    } catch (const std::invalid_argument&) {
+      throw CLI::ValidationError("--mode", "expected inference, train or both, got '" + a->mode + "'");
+    }
+  }
   std::string csv, md;
   nlohmann::ordered_json all = nlohmann::ordered_json::array();
   // The peak each model's FLOP rate is read against: this machine's GEMM, in this run's precision.
@@ -264,13 +269,14 @@ void run_bench_model(const BenchModelArgs* a) {
                                  (parse_device(a->device) == DeviceKind::Cuda ? "GPU" : "CPU");
   std::fprintf(stderr, "peak: %s, %.1f GFLOP/s (measured now; model FLOPs as docs/KERNELS.md counts them)\n",
                peak_label.c_str(), peak);
-  for (const auto& mode : modes) {
+  for (const ProfileMode mode : modes) {
+    const std::string mode_name = analysis::to_string(mode);
     analysis::ProfileOptions o;
     o.lengths = a->lengths, o.mode = mode, o.repeats = a->repeats, o.warmup = a->warmup;
-    o.batch = mode == "train" ? a->train_batch : a->batch;
+    o.batch = mode == ProfileMode::Train ? a->train_batch : a->batch;
     o.device = parse_device(a->device), o.bf16 = a->bf16, o.scan = a->scan;
     std::fprintf(stderr, "%s, batch %lld, %s%s, %d repeats after %d warm-up; d=%lld, %zu models; %d threads, OpenMP wait: %s, %s\n",
-                 mode.c_str(), static_cast<long long>(o.batch), to_string(o.device), o.bf16 ? " bf16" : " fp32", o.repeats,
+                 mode_name.c_str(), static_cast<long long>(o.batch), to_string(o.device), o.bf16 ? " bf16" : " fp32", o.repeats,
                  o.warmup, static_cast<long long>(models.front().cfg.d_model), models.size(), at::get_num_threads(),
                  openmp_wait_setting().c_str(), allocator_setting().c_str());
     if (const std::string w = o.bf16 ? bf16_warning(torch_device(o.device)) : ""; !w.empty())
@@ -285,10 +291,10 @@ void run_bench_model(const BenchModelArgs* a) {
       std::string line;
       std::getline(lines, line);
       if (csv.empty()) csv = "mode," + line + "\n";
-      while (std::getline(lines, line)) csv += mode + "," + line + "\n";
+      while (std::getline(lines, line)) csv += mode_name + "," + line + "\n";
     }
     analysis::ComparisonTable table{names, baseline, a->lengths, ""};
-    table.heading = mode + " (batch " + std::to_string(o.batch) + ", " + to_string(o.device) + (o.bf16 ? ", bf16" : ", fp32") +
+    table.heading = mode_name + " (batch " + std::to_string(o.batch) + ", " + to_string(o.device) + (o.bf16 ? ", bf16" : ", fp32") +
                     ", median of " + std::to_string(o.repeats) + ")";
     md += analysis::comparison_markdown(pts, table);
     md += analysis::flop_rate_markdown(pts, names, a->lengths, peak, peak_label);
@@ -301,12 +307,12 @@ void run_bench_model(const BenchModelArgs* a) {
     }
     if (!a->out.empty()) {
       PlotSpec spec;
-      spec.title = mode == "train" ? "Training-step time" : "Inference latency";
+      spec.title = mode == ProfileMode::Train ? "Training-step time" : "Inference latency";
       spec.x_label = "sequence length", spec.y_label = "ms (median)", spec.log_x = true, spec.log_y = true;
-      write_file_atomic(a->out + "-" + mode + ".svg", svg_line_plot(spec, series));
+      write_file_atomic(a->out + "-" + mode_name + ".svg", svg_line_plot(spec, series));
     }
     for (const auto& p : pts)
-      all.push_back({{"mode", mode}, {"schedule", p.schedule}, {"length", p.length}, {"median_ms", p.median_ms},
+      all.push_back({{"mode", mode_name}, {"schedule", p.schedule}, {"length", p.length}, {"median_ms", p.median_ms},
                      {"min_ms", p.min_ms}, {"max_ms", p.max_ms}, {"peak_bytes", p.peak_bytes}, {"rss_bytes", p.rss_bytes},
                      {"params", p.params}, {"gflops", p.gflops}, {"peak_gflops", peak}, {"error", p.error}});
   }

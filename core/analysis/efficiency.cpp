@@ -6,6 +6,7 @@
 #include "selective_scan/selective_scan.h"
 #include "util/autocast.h"
 #include "util/device.h"
+#include "util/enum_names.h"
 #include "util/errors.h"
 #include "util/memory.h"
 
@@ -34,6 +35,18 @@ std::vector<ProfilePoint> profile(const ModelConfig& base, const std::vector<std
     models.push_back(m);
   }
   return profile(models, opt, on_point, stop);
+}
+
+namespace {
+constexpr EnumName<ProfileMode> kProfileModeNames[] = {{ProfileMode::Inference, "inference"}, {ProfileMode::Train, "train"}};
+static_assert(std::size(kProfileModeNames) == 2, "a ProfileMode without a name");
+}  // namespace
+
+const char* to_string(ProfileMode m) { return enum_name(kProfileModeNames, m); }
+
+ProfileMode parse_profile_mode(const std::string& s) {
+  if (const auto m = enum_value(kProfileModeNames, s)) return *m;
+  throw std::invalid_argument("profile: mode must be inference or train, got '" + s + "'");
 }
 
 namespace {
@@ -77,10 +90,10 @@ std::vector<ProfileEntry> build_profile_models(const std::vector<ProfileModel>& 
     // CUDA inference holds all weights in bf16. CPU inference holds the matrix weights in bf16 (no
     // cast on every call) and runs under autocast, which keeps LayerNorm, softmax and the scan's
     // state in fp32 (the CPU's bf16 LayerNorm would not). Training keeps fp32 master weights.
-    if (opt.bf16 && dev.is_cuda() && opt.mode == "inference") e.model->to(torch::kBFloat16);
-    if (opt.bf16 && dev.is_cpu() && opt.mode == "inference") e.model->hold_matrix_weights_in(torch::kBFloat16);
+    if (opt.bf16 && dev.is_cuda() && opt.mode == ProfileMode::Inference) e.model->to(torch::kBFloat16);
+    if (opt.bf16 && dev.is_cpu() && opt.mode == ProfileMode::Inference) e.model->hold_matrix_weights_in(torch::kBFloat16);
     e.params = count_parameters(*e.model);
-    if (opt.mode == "train") {
+    if (opt.mode == ProfileMode::Train) {
       e.model->train();
       e.optim = std::make_unique<torch::optim::AdamW>(e.model->parameters(), torch::optim::AdamWOptions(1e-4));
     } else {
@@ -105,11 +118,11 @@ std::vector<TimedRun> runs_at_length(std::vector<ProfileEntry>& entries, int64_t
     torch::Tensor ids = torch::randint(Tokenizer::kNumSpecial, cfg.vocab_size, {opt.batch, L}, inputs_gen, torch::kLong).to(dev);
     torch::Tensor mask = torch::ones({opt.batch, L}, torch::kFloat).to(dev);
     const int64_t n_masked = std::max<int64_t>(1, L * 15 / 100);
-    const FlopEstimate fl = estimate_flops(cfg, L, opt.mode == "train" ? n_masked : 0);
-    t.flops = static_cast<double>(opt.batch) * (opt.mode == "train" ? fl.train_step() : fl.forward());
+    const FlopEstimate fl = estimate_flops(cfg, L, opt.mode == ProfileMode::Train ? n_masked : 0);
+    t.flops = static_cast<double>(opt.batch) * (opt.mode == ProfileMode::Train ? fl.train_step() : fl.forward());
     torch::Tensor pos = torch::randperm(L, inputs_gen, torch::kLong).narrow(0, 0, n_masked).to(dev);
     t.run_once = [&opt, &model, optim, &cfg, ids, mask, pos, dev] {
-      if (opt.mode == "inference") {
+      if (opt.mode == ProfileMode::Inference) {
         torch::NoGradGuard g;
         AutocastBf16 autocast(opt.bf16 && dev.is_cpu(), dev);
         (void)model->forward(ids, mask);
@@ -201,8 +214,6 @@ std::vector<ProfilePoint> profile(const std::vector<ProfileModel>& models, const
                                   const std::function<void(const ProfilePoint&)>& on_point, const std::atomic<bool>* stop) {
   if (opt.lengths.empty()) throw std::invalid_argument("profile: no lengths given");
   if (opt.repeats < 1) throw std::invalid_argument("profile: repeats must be >= 1");
-  if (opt.mode != "inference" && opt.mode != "train")
-    throw std::invalid_argument("profile: mode must be inference or train, got '" + opt.mode + "'");
   const torch::Device dev = torch_device(opt.device);
   std::vector<ProfileEntry> entries =
       build_profile_models(models, opt, dev, *std::max_element(opt.lengths.begin(), opt.lengths.end()));

@@ -14,12 +14,18 @@
 
 namespace mabert::analysis {
 
+// What a profile times: one forward at the batch size (inference), or a training step (forward +
+// MLM loss + backward + AdamW step). Files and screens use the names of to_string.
+enum class ProfileMode { Inference, Train };
+const char* to_string(ProfileMode m);              // "inference" | "train"
+ProfileMode parse_profile_mode(const std::string& s);  // throws std::invalid_argument naming the value
+
 struct ProfileOptions {
   std::vector<int64_t> lengths = {128, 256, 512, 1024};
   int64_t batch = 1;        // sequences per timed call
   int repeats = 5;          // timed repeats (the median is reported)
   int warmup = 1;
-  std::string mode = "inference";  // inference | train (forward + MLM loss + backward + AdamW step)
+  ProfileMode mode = ProfileMode::Inference;
   DeviceKind device = DeviceKind::Cpu;
   bool bf16 = false;               // CUDA: bf16 weights (inference) / autocast (train); CPU: bf16 matrix weights + autocast (inference) / autocast (train)
   std::string scan = "auto";       // the selective-scan path: auto | ref | cpu | cuda

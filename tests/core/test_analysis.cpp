@@ -206,7 +206,7 @@ TEST_CASE(profile_reports_medians_of_repeats_and_measured_memory) {
   o.repeats = 5;
   int seen = 0;
   for (const std::string mode : {"inference", "train"}) {
-    o.mode = mode;
+    o.mode = analysis::parse_profile_mode(mode);
     const auto pts = analysis::profile(cfg, {"MMT", "TTT"}, o, [&](const analysis::ProfilePoint&) { ++seen; });
     REQUIRE(pts.size() == 4);
     for (const auto& p : pts) {

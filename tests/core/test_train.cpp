@@ -305,7 +305,7 @@ TEST_CASE(a_profile_on_another_thread_leaves_a_training_job_alone) {
     o.lengths = {48};
     o.repeats = 1;
     o.warmup = 0;
-    o.mode = "train";
+    o.mode = analysis::ProfileMode::Train;
     o.scan = "ref";
     o.seed = 7;
     while (!done) {
