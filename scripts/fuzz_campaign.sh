@@ -12,10 +12,9 @@
 #
 # Exit status: non-zero when any target crashed, hung, leaked or broke its reader's contract;
 # the report names the input (build-asan/fuzz-artifacts/) to copy into tests/fuzz/regressions/.
-set -euo pipefail
-
-ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-export FUZZ_RUNS="${FUZZ_RUNS:-1000000}"
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh" fuzz-campaign
+defaults FUZZ_RUNS=1000000
+export FUZZ_RUNS
 OUT="${CAMPAIGN_OUT:-$ROOT/docs/results/fuzz-campaign.md}"
 REPORT="$(mktemp)"
 trap 'rm -f "$REPORT" "$OUT.tmp"' EXIT

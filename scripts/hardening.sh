@@ -26,14 +26,9 @@
 # regressions 11 s; fuzzing 9 targets x 23 s = 207 s. Keep ~/.cache/ccache between CI runs.
 # Needs clang and libclang-rt-14-dev (scripts/setup.sh installs both) and the LibTorch that
 # scripts/setup.sh put into .venv (or Torch_DIR).
-set -euo pipefail
-
-ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh" hardening
 BUILD_DIR="${ASAN_BUILD_DIR:-$ROOT/build-asan}"
-FUZZ_SECONDS="${FUZZ_SECONDS:-20}"
-FUZZ_RUNS="${FUZZ_RUNS:-}"
-FUZZ_REPORT="${FUZZ_REPORT:-}"
-JOBS="${JOBS:-$(nproc)}"
+defaults FUZZ_SECONDS=20 FUZZ_RUNS= FUZZ_REPORT= JOBS="$(nproc)"
 FUZZ_DIR="$ROOT/tests/fuzz"
 ALL_TARGETS=(config grid glue corpus safetensors tokenizer registry metrics project)
 read -r -a TARGETS <<< "${FUZZ_TARGETS:-${ALL_TARGETS[*]}}"
@@ -44,7 +39,6 @@ for p in "${PARTS[@]}"; do
   case "$p" in build|tests|regressions|fuzz|tsan) ;; *) echo "usage: $0 [build] [tests] [regressions] [fuzz] [tsan]" >&2; exit 2 ;; esac
 done
 
-log() { printf '\033[1m[hardening]\033[0m %s\n' "$*"; }
 now() { date +%s.%N; }
 since() { awk -v a="$1" -v b="$(now)" 'BEGIN { printf "%.0f", b - a }'; }
 SUMMARY=()
