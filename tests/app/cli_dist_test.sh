@@ -19,37 +19,7 @@ MABERT="$1"; TORCHRUN="$2"; DEMO="$3"; SHARED="$4"
 [ -x "$TORCHRUN" ] || { echo "no torchrun at $TORCHRUN"; exit 77; }
 . "$(dirname "$0")/lib.sh"
 trap 'rm -rf "$W"; kill $(jobs -p) 2>/dev/null' EXIT
-port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
 trun() { "$TORCHRUN" --no-python --nproc-per-node "${NPROC:-2}" --master-addr 127.0.0.1 --master-port "$(port)" "$@"; }
-
-# Compares two runs: metrics.jsonl step losses and the latest checkpoint's weights; prints max |Δ|.
-compare() {
-  python3 - "$1" "$2" "$3" "$4" <<'PY'
-import json, struct, sys, os
-a, b, tol_loss, tol_w = sys.argv[1], sys.argv[2], float(sys.argv[3]), float(sys.argv[4])
-def losses(d):
-    return [j["loss"] for j in map(json.loads, open(os.path.join(d, "metrics.jsonl"))) if j.get("event") == "step"]
-def weights(d):
-    ck = os.path.join(d, "checkpoints", open(os.path.join(d, "checkpoints", "latest")).read().strip(), "model.safetensors")
-    raw = open(ck, "rb").read()
-    n = struct.unpack("<Q", raw[:8])[0]
-    head = json.loads(raw[8:8 + n]); data = raw[8 + n:]
-    out = {}
-    for k, v in head.items():
-        if k == "__metadata__": continue
-        s, e = v["data_offsets"]
-        out[k] = struct.unpack("<%df" % ((e - s) // 4), data[s:e])
-    return out
-la, lb = losses(a), losses(b)
-assert len(la) == len(lb) and la, (len(la), len(lb))
-dl = max(abs(x - y) / abs(x) for x, y in zip(la, lb))
-wa, wb = weights(a), weights(b)
-assert wa.keys() == wb.keys()
-dw = max(max(abs(x - y) for x, y in zip(wa[k], wb[k])) for k in wa)
-print(f"    {len(la)} steps: max relative |Δloss| = {dl:.3g} (tolerance {tol_loss:g}); max |Δw| = {dw:.3g} (tolerance {tol_w:g})")
-sys.exit(0 if dl <= tol_loss and dw <= tol_w else 1)
-PY
-}
 
 "$MABERT" tokenizer train --input "$DEMO" --out "$W/tok" --vocab 800 >/dev/null 2>&1 || bad "tokenizer"
 cat >"$W/cfg.json" <<'JSON'
