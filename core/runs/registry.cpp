@@ -81,9 +81,15 @@ std::string Registry::default_path() {
 }
 
 Registry::Registry(const std::string& path) : path_(path) {
-  const auto parent = std::filesystem::path(path).parent_path();
-  if (!parent.empty()) std::filesystem::create_directories(parent);
-  if (sqlite3_open(path.c_str(), &db_) != SQLITE_OK) {
+  // A SQLite URI ("file:/name?vfs=memdb", an in-memory database several connections share)
+  // opens as one; anything else is a file path whose folder is created.
+  const bool uri = path.rfind("file:", 0) == 0;
+  if (!uri) {
+    const auto parent = std::filesystem::path(path).parent_path();
+    if (!parent.empty()) std::filesystem::create_directories(parent);
+  }
+  const int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | (uri ? SQLITE_OPEN_URI : 0);
+  if (sqlite3_open_v2(path.c_str(), &db_, flags, nullptr) != SQLITE_OK) {
     const std::string msg = db_ ? sqlite3_errmsg(db_) : "out of memory";
     sqlite3_close(db_);
     db_ = nullptr;

@@ -33,7 +33,8 @@ Placement placement_of(const RunRecord& r);
 
 class Registry {
  public:
-  // Opens (creating if needed) the database. Errors name the file.
+  // Opens (creating if needed) the database: a file path, or a SQLite URI starting "file:"
+  // (the fuzz harness uses "file:/name?vfs=memdb", in memory). Errors name the file.
   explicit Registry(const std::string& path);
   ~Registry();
   Registry(const Registry&) = delete;
