@@ -97,8 +97,10 @@ void add_ablate_command(CLI::App& app) {
                  g.variants.size() * g.tasks.size() * g.seeds.size());
     if (a->dry) {
       for (const auto& v : g.variants)
-        std::printf("%-16s encoder %s  %s\n", v.name.c_str(),
-                    g.pretraining ? experiments::encoder_key(g, v).c_str() : "none (random initialisation)", v.overrides.dump().c_str());
+        std::printf("%-16s encoder %s%s  %s\n", v.name.c_str(),
+                    g.pretraining ? experiments::encoder_key(g, v).c_str() : "none (random initialisation)",
+                    v.pretrain_seed ? (" (pretraining seed " + std::to_string(*v.pretrain_seed) + ")").c_str() : "",
+                    v.overrides.dump().c_str());
       return;
     }
     std::signal(SIGINT, on_signal);

@@ -54,6 +54,18 @@ Batch collate(const std::vector<const Encoding*>& items, const Padding& pad) {
   return b;
 }
 
+double pads_per_example(const std::vector<int64_t>& lengths, int64_t batch_size) {
+  if (lengths.empty()) return 0;
+  const size_t B = static_cast<size_t>(std::max<int64_t>(1, batch_size));
+  int64_t pads = 0;
+  for (size_t s = 0; s < lengths.size(); s += B) {
+    const size_t e = std::min(lengths.size(), s + B);
+    const int64_t longest = *std::max_element(lengths.begin() + static_cast<std::ptrdiff_t>(s), lengths.begin() + static_cast<std::ptrdiff_t>(e));
+    for (size_t i = s; i < e; ++i) pads += longest - lengths[i];
+  }
+  return static_cast<double>(pads) / static_cast<double>(lengths.size());
+}
+
 void apply_mlm_masking(Batch& batch, const MlmMasking& m, std::mt19937_64& rng) {
   batch.labels = torch::full(batch.ids.sizes(), -100, torch::kLong);
   auto ids = batch.ids.accessor<int64_t, 2>();

@@ -30,6 +30,10 @@ struct Padding {
 // Pads with [PAD] = 0, mask 0, segment 0.
 Batch collate(const std::vector<const Encoding*>& items, const Padding& pad = {});
 
+// Pad tokens per example when examples of these lengths are cut, in order, into batches of
+// `batch_size`, each padded to its longest (as the evaluations batch a split): 0 at batch 1.
+double pads_per_example(const std::vector<int64_t>& lengths, int64_t batch_size);
+
 struct MlmMasking {
   double select = 0.15, to_mask = 0.8, to_random = 0.1;
   int64_t vocab_size = 0;

@@ -331,6 +331,10 @@ void RecallScore::add(const torch::Tensor& predicted, const torch::Tensor& label
   right += hit.sum().item<int64_t>();
   sequences += per_slots.gt(0).sum().item<int64_t>();
   sequences_right += per_slots.gt(0).logical_and(per_right.eq(per_slots)).sum().item<int64_t>();
+  if (!keep_examples) return;
+  const torch::Tensor s = per_slots.to(torch::kLong).contiguous(), r = per_right.to(torch::kLong).contiguous();
+  example_slots.insert(example_slots.end(), s.data_ptr<int64_t>(), s.data_ptr<int64_t>() + s.numel());
+  example_right.insert(example_right.end(), r.data_ptr<int64_t>(), r.data_ptr<int64_t>() + r.numel());
 }
 
 std::map<std::string, double> RecallScore::metrics() const {

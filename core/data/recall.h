@@ -47,6 +47,8 @@ struct RecallTask {
   uint64_t eval_seed = 1000003; // the held-out stream (the same for every training seed)
 
   int64_t keys() const { return vocab / 2; }
+  // A held-out split's stream: "dev" the eval_seed, "test" the next one.
+  uint64_t held_out_stream(const std::string& split) const { return eval_seed + (split == "test" ? 1 : 0); }
   int64_t values() const { return vocab - vocab / 2; }
   int64_t resolved_pairs() const;    // needle's 0 = as many as fit
   int64_t resolved_queries() const;  // queries answered per example
@@ -84,6 +86,9 @@ std::vector<int64_t> recall_oracle(const RecallTask& t, const std::vector<int64_
 // accuracy: slots answered right; sequence_accuracy: examples with every slot right.
 struct RecallScore {
   int64_t slot_count = 0, right = 0, sequences = 0, sequences_right = 0;
+  // With keep_examples: each example's slots and right answers, in order (prediction files).
+  bool keep_examples = false;
+  std::vector<int64_t> example_slots, example_right;
   void add(const torch::Tensor& predicted, const torch::Tensor& labels);  // {B, L} ids; labels −100 off the slots
   std::map<std::string, double> metrics() const;
 };

@@ -4,6 +4,7 @@
 #include "data/recall.h"
 #include "experiments/recall_figures.h"
 #include "jobs/runner.h"
+#include "util/enum_names.h"
 #include "util/files.h"
 #include "util/json_text.h"
 
@@ -22,6 +23,14 @@
 namespace mabert::experiments {
 namespace fs = std::filesystem;
 using json = nlohmann::json;
+
+namespace {
+constexpr EnumName<Serving> kServingNames[] = {
+    {Serving::AsTrained, "as_trained"}, {Serving::OtherSide, "other_side"}, {Serving::Unpadded, "unpadded"}};
+static_assert(std::size(kServingNames) == std::size(kServings));
+}  // namespace
+
+const char* to_string(Serving s) { return enum_name(kServingNames, s); }
 
 namespace {
 
@@ -84,7 +93,7 @@ std::string resolve(const std::string& base_dir, const std::string& p) {
 // Training budget fields a grid may set (a subset of TrainOptions).
 train::TrainOptions budget(const json& j, const std::string& where, const std::string& section, train::TrainOptions o,
                            int* vocab, int64_t* max_train) {
-  std::set<std::string> keys = {"steps", "batch", "max_len", "lr", "warmup", "weight_decay", "clip", "accum", "device", "precision", "padding", "eval_every", "stop_at", "dropout_masks"};
+  std::set<std::string> keys = {"steps", "batch", "max_len", "lr", "warmup", "weight_decay", "clip", "accum", "device", "precision", "padding", "eval_every", "stop_at", "dropout_masks", "bucket"};
   if (vocab) keys.insert("vocab");
   if (max_train) keys.insert("max_train");
   if (section == "pretrain") keys.insert("corpus");
@@ -123,6 +132,10 @@ train::TrainOptions budget(const json& j, const std::string& where, const std::s
     const std::string m = get_string(j["dropout_masks"], where, f("dropout_masks"));
     if (m != "keyed" && m != "stream") grid_error(where, f("dropout_masks"), "'" + m + "' is not one of: keyed, stream");
     o.keyed_dropout = m == "keyed";
+  }
+  if (j.contains("bucket")) {  // false: batches in a shuffled order, not sorted by length (they pad as the data does)
+    if (!j["bucket"].is_boolean()) grid_error(where, f("bucket"), "expected true or false, got " + shown(j["bucket"]));
+    o.bucket = j["bucket"].get<bool>();
   }
   if (vocab && j.contains("vocab")) *vocab = static_cast<int>(get_int(j["vocab"], where, f("vocab"), 6, 1 << 20));
   if (max_train && j.contains("max_train")) *max_train = get_int(j["max_train"], where, f("max_train"), 0, int64_t{1} << 40);
@@ -194,6 +207,23 @@ void read_cell_result(const std::string& path, CellResult* c) {
     if (!it.value().is_number()) bad("metrics." + it.key(), "expected a number");
     c->metrics[it.key()] = it.value().get<double>();
   }
+  if (r.contains("train_pads_per_example")) {
+    if (!r["train_pads_per_example"].is_number()) bad("train_pads_per_example", "expected a number");
+    c->train_pads = r["train_pads_per_example"].get<double>();
+  }
+  c->served.clear();
+  if (r.contains("serving")) {
+    if (!r["serving"].is_object()) bad("serving", "expected an object of servings");
+    for (Serving s : kServings) {
+      const std::string f = std::string("serving.") + to_string(s);
+      if (!r["serving"].contains(to_string(s))) continue;
+      const json& v = r["serving"][to_string(s)];
+      if (!v.is_object() || !v.contains("score") || !v["score"].is_number() || !v.contains("pads_per_example") ||
+          !v["pads_per_example"].is_number())
+        bad(f, "expected {\"score\": a number, \"pads_per_example\": a number, ...}");
+      c->served[s] = {v["score"].get<double>(), v["pads_per_example"].get<double>()};
+    }
+  }
   c->length_scores.clear(), c->length_errors.clear();
   if (!r.contains("lengths")) return;
   if (!r["lengths"].is_object()) bad("lengths", "expected an object of lengths to {\"accuracy\": a} or {\"error\": why}");
@@ -227,6 +257,24 @@ json scores_at_lengths(const std::string& run_dir, const std::vector<int64_t>& l
     } catch (const std::invalid_argument& e) {
       out[std::to_string(len)] = {{"error", e.what()}};
     }
+  }
+  return out;
+}
+
+// "serve": a finished cell served again on its best checkpoint as trained, with the batches padded
+// on the other side, and unpadded (batch 1) — batches of 64 otherwise: the score, pad tokens per
+// example, and each example's prediction in predictions-<serving>.tsv beside it.
+json served_ways(const std::string& run_dir, bool trained_left) {
+  json out = json::object();
+  for (Serving s : kServings) {
+    jobs::EvalJob ej;
+    ej.run = run_dir;
+    ej.batch = s == Serving::Unpadded ? 1 : 64;
+    if (s == Serving::OtherSide) ej.left_padding = !trained_left;
+    ej.predictions = run_dir + "/predictions-" + to_string(s) + ".tsv";
+    const jobs::EvalOutcome e = jobs::evaluate(ej);
+    out[to_string(s)] = {{"score", e.metrics.at(e.metric)}, {"metrics", e.metrics}, {"padding", e.padding}, {"batch", ej.batch},
+                         {"pads_per_example", e.pads_per_example}, {"predictions", fs::path(ej.predictions).filename().string()}};
   }
   return out;
 }
@@ -375,7 +423,9 @@ void parse_variants(Grid& g, const json& j, const std::string& where) {
                                          " (names may differ only in letters and digits)");
     var.overrides = json::object();
     for (auto it = v.begin(); it != v.end(); ++it)
-      if (it.key() != "name") var.overrides[it.key()] = it.value();
+      if (it.key() != "name" && it.key() != "pretrain_seed") var.overrides[it.key()] = it.value();
+    if (v.contains("pretrain_seed"))
+      var.pretrain_seed = static_cast<uint64_t>(get_int(v["pretrain_seed"], where, f + ".pretrain_seed", 0, int64_t{1} << 62));
     g.variants.push_back(var);
     (void)variant_config(g, g.variants.back());  // validates the overrides, naming the file
   }
@@ -492,7 +542,7 @@ std::vector<uint64_t> parse_seeds(const json& j, const std::string& where) {
 }  // namespace
 
 Grid Grid::from_json(const json& j, const std::string& where, const std::string& base_dir) {
-  check_keys(j, where, "", {"name", "preset", "model", "variants", "sweep", "pretrain", "finetune", "tasks", "data", "seeds", "comment"});
+  check_keys(j, where, "", {"name", "preset", "model", "variants", "sweep", "pretrain", "finetune", "tasks", "data", "seeds", "serve", "comment"});
   Grid g;
   g.source = where;
   g.name = j.contains("name") ? get_string(j["name"], where, "name") : fs::path(where).stem().string();
@@ -515,6 +565,10 @@ Grid Grid::from_json(const json& j, const std::string& where, const std::string&
   const bool glue = parse_tasks(g, j, where, &own_budget);
   parse_budgets(g, j, where, base_dir, glue, own_budget);
   g.seeds = parse_seeds(j, where);
+  if (j.contains("serve")) {
+    if (!j["serve"].is_boolean()) grid_error(where, "serve", "expected true or false, got " + shown(j["serve"]));
+    g.serve = j["serve"].get<bool>();
+  }
   return g;
 }
 
@@ -552,6 +606,7 @@ std::string encoder_key(const Grid& grid, const Variant& v) {
   ModelConfig c = variant_config(grid, v);
   c.pooling = PoolingKind::Map, c.head = Head::None, c.num_labels = 2;  // pretraining does not use them
   json k = {{"model", c.to_json()}, {"train", grid.pretrain.to_json()}, {"corpus", grid.corpus}, {"vocab", grid.vocab}};
+  if (v.pretrain_seed) k["pretrain_seed"] = *v.pretrain_seed;  // absent otherwise: earlier grids keep their keys
   return slug(c.schedule) + "-" + fnv_hex(k.dump());
 }
 
@@ -619,6 +674,7 @@ struct GridRun {
       job.tokenizer = tokenizer;
       job.run_dir = dir;
       job.train = grid.pretrain;
+      job.train.seed = v->pretrain_seed.value_or(grid.pretrain.seed);
       job.train.device_index = hooks.device_index;
       job.train.resume = fs::exists(dir + "/checkpoints");  // an interrupted pretraining continues
       say("pretraining encoder " + key + " (" + job.model.schedule + ") for " + std::to_string(job.train.steps) + " steps");
@@ -683,6 +739,8 @@ struct GridRun {
                      {"score", metrics.at(metric)}, {"metrics", metrics}, {"seconds", seconds}, {"steps", r.steps}};
       if (recall != grid.recall.end()) result["tokens"] = r.steps * job.train.batch_size * job.train.grad_accum * recall->second.length;
       if (grid.eval_lengths.count(cell.task)) result["lengths"] = scores_at_lengths(dir, grid.eval_lengths.at(cell.task));
+      if (r.rows > 0) result["train_pads_per_example"] = static_cast<double>(r.pad_tokens) / static_cast<double>(r.rows);
+      if (grid.serve) result["serving"] = served_ways(dir, job.train.left_padding);
       write_file_atomic(dir + "/result.json", result.dump(2) + "\n");
       if (hooks.on_cell) {  // live, as the cell finishes (collect_cells does not report it again)
         CellResult c;
@@ -857,13 +915,24 @@ std::string results_markdown(const Grid& grid, const std::vector<CellResult>& ce
 std::string cells_csv(const std::vector<CellResult>& cells) {
   std::ostringstream o;
   o << std::setprecision(6);
-  o << "variant,task,seed,score,seconds,steps,tokens,ms_per_step,tokens_per_s\n";
+  o << "variant,task,seed,score,seconds,steps,tokens,ms_per_step,tokens_per_s,train_pads_per_example";
+  for (Serving s : kServings) o << ',' << to_string(s) << ',' << to_string(s) << "_pads";
+  o << '\n';
   for (const CellResult& c : cells) {
     o << '"' << c.variant << "\"," << c.task << ',' << c.seed << ',' << c.score << ',' << c.seconds << ',' << c.steps << ','
       << c.tokens << ',';
     if (c.steps > 0 && c.seconds > 0) o << 1000 * c.seconds / static_cast<double>(c.steps);
     o << ',';
     if (c.tokens > 0 && c.seconds > 0) o << static_cast<double>(c.tokens) / c.seconds;
+    o << ',';
+    if (c.train_pads >= 0) o << c.train_pads;
+    for (Serving s : kServings) {
+      const auto it = c.served.find(s);
+      o << ',';
+      if (it != c.served.end()) o << it->second.score;
+      o << ',';
+      if (it != c.served.end()) o << it->second.pads;
+    }
     o << '\n';
   }
   return o.str();

@@ -14,6 +14,7 @@
 #include <nlohmann/json.hpp>
 
 #include <atomic>
+#include <optional>
 #include <functional>
 #include <map>
 #include <string>
@@ -24,7 +25,16 @@ namespace mabert::experiments {
 struct Variant {
   std::string name;         // the row label, e.g. "Full", "PSM only", "MMTMMTMMTMMT"
   nlohmann::json overrides; // ModelConfig fields applied on top of the grid's base model
+  // The pretraining seed of this variant's encoder ("pretrain_seed"; unset: the pretrain budget's):
+  // variants alike but for it pretrain separate encoders, so pretraining variance is measured.
+  std::optional<uint64_t> pretrain_seed;
 };
+
+// How a finished cell is served again ("serve": true): as trained, with the batches padded on
+// the other side, and unpadded (batch 1); each with its score, pads per example and predictions.
+enum class Serving { AsTrained, OtherSide, Unpadded };
+const char* to_string(Serving s);  // "as_trained" | "other_side" | "unpadded"
+inline constexpr Serving kServings[] = {Serving::AsTrained, Serving::OtherSide, Serving::Unpadded};
 
 struct Grid {
   std::string name;
@@ -45,6 +55,7 @@ struct Grid {
   bool pretraining = true;                // false (no "pretrain"): every cell starts from random weights
   std::string data_dir;                   // folder holding one subfolder per GLUE task
   std::vector<uint64_t> seeds;
+  bool serve = false;                     // serve each finished cell three ways (Serving)
 
   // Strict: unknown fields and wrong types are errors naming the file and field. Relative paths
   // in the file are resolved against the file's folder.
@@ -63,6 +74,11 @@ struct CellResult {
   // (a model with learned positions cannot run past them). Kept in result.json.
   std::map<int64_t, double> length_scores;
   std::map<int64_t, std::string> length_errors;
+  double train_pads = -1;                    // pad tokens per training example (-1: not recorded)
+  struct Served {
+    double score = 0, pads = 0;              // the metric, pad tokens per example
+  };
+  std::map<Serving, Served> served;          // "serve": the cell served each way
   std::string run_dir;
   bool reused = false;                     // read back from an earlier run
 };

@@ -253,6 +253,19 @@ struct Evaluator {
     if (enc.empty()) enc = train::encode_split(r.tokenizer, *split, max_len);
     return train::evaluate_encoded(r.model, *split, enc, job.batch, preds, left, stop);
   }
+  // Each example's length in tokens as the evaluation batches it, in order.
+  std::vector<int64_t> lengths() {
+    std::vector<int64_t> out;
+    if (recall) {
+      const uint64_t stream = recall->held_out_stream(job.split);
+      for (int64_t i = 0; i < recall->eval_examples; ++i)
+        out.push_back(static_cast<int64_t>(data::recall_example(*recall, stream, i).ids.size()));
+      return out;
+    }
+    if (enc.empty()) enc = train::encode_split(r.tokenizer, *split, max_len);
+    for (const Encoding& e : enc) out.push_back(static_cast<int64_t>(e.ids.size()));
+    return out;
+  }
   std::vector<Encoding> enc;
 };
 
@@ -261,9 +274,21 @@ struct Evaluator {
 EvalOutcome evaluate(const EvalJob& job) {
   Evaluator ev(job);
   EvalOutcome out = ev.base;
-  std::vector<train::Prediction> preds;
+  out.pads_per_example = data::pads_per_example(ev.lengths(), job.batch);
   const bool want = !job.predictions.empty();
-  if (want && ev.recall) throw std::invalid_argument("--predictions: a recall task's answers are not written per example");
+  if (ev.recall) {
+    ev.r.model->set_knock_out(job.knock_out);
+    const data::RecallScore s = train::score_recall(ev.r.model, *ev.recall, job.split, job.batch, ev.left);
+    out.metrics = s.metrics();
+    if (want) {
+      std::string tsv = "index\tslots\tright\n";
+      for (size_t i = 0; i < s.example_slots.size(); ++i)
+        tsv += std::to_string(i) + "\t" + std::to_string(s.example_slots[i]) + "\t" + std::to_string(s.example_right[i]) + "\n";
+      write_file_atomic(job.predictions, tsv);
+    }
+    return out;
+  }
+  std::vector<train::Prediction> preds;
   out.metrics = *ev.score(job.knock_out, want ? &preds : nullptr);
   if (want) {
     std::string tsv = "index\tprediction\n";

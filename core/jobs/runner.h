@@ -58,7 +58,8 @@ struct EvalJob {
   std::string split = "dev";
   int64_t max_len = 0, batch = 64;  // max_len 0: the length the run was trained at (run.json), else 128
   bool best = true;                // the best checkpoint (else the latest)
-  std::string predictions;         // when set: one prediction per example, in the task's order (TSV)
+  std::string predictions;         // when set: one prediction per example, in the task's order (TSV;
+                                   // a recall task: each example's slots and right answers)
   // Serving-condition overrides (unset / empty: as the run was trained): the padding side, and a
   // padding-drift masking configuration (none | pre | post | pre+post | pre+post+state) switched
   // on the same weights, to measure what padding costs a model served another way.
@@ -74,6 +75,7 @@ struct EvalOutcome {
   std::string task;
   size_t examples = 0;
   std::string padding, psm;  // the conditions evaluated under (psm: the masking configuration's name)
+  double pads_per_example = 0;  // pad tokens per example in the evaluation's batches (0 at batch 1)
   std::map<std::string, double> metrics;
   std::string metric;        // the task's headline metric (accuracy, mcc, f1, pearson)
 };

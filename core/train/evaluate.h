@@ -47,6 +47,9 @@ Prediction predict(MaBert& model, const Tokenizer& tok, const std::string& a, co
 // over the slots and sequence accuracy (every slot of an example right).
 std::map<std::string, double> evaluate_recall(MaBert& model, const data::RecallTask& task, const std::string& split,
                                               int64_t batch_size, bool left_padding = false);
+// The same score with each example's slots and right answers kept (RecallScore::keep_examples).
+data::RecallScore score_recall(MaBert& model, const data::RecallTask& task, const std::string& split, int64_t batch_size,
+                               bool left_padding);
 // The model's answer logits {slots, V} at a recall batch's slots (labels ≠ −100), set in *at_slots.
 torch::Tensor recall_logits(MaBert& model, const data::Batch& b, torch::Tensor* at_slots);
 

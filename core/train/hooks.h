@@ -37,6 +37,9 @@ struct TrainResult {
   double last_loss = 0;
   std::map<std::string, double> final_metrics, best_metrics;
   std::string message;
+  // The training batches this process saw in this run (since a resume, its own steps): rows and
+  // the pad positions among them, so a result says how much its model trained on padding.
+  int64_t rows = 0, pad_tokens = 0;
 };
 // The result record: what the registry stores as a run's metrics and `--json` prints.
 nlohmann::ordered_json to_json(const TrainResult& r);

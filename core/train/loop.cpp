@@ -169,6 +169,7 @@ class Trainer {
       data::Batch b = job_.batch_at(step * o_.grad_accum + k);
       tokens_since_log_ += b.tokens;
       const bool has_rows = b.ids.defined() && b.ids.size(0) > 0;
+      if (has_rows) result_.rows += b.ids.size(0), result_.pad_tokens += b.ids.numel() - b.tokens;
       LossTerms terms;
       if (has_rows) {
         JobRng::Use own_stream(rng_);  // dropout draws from this job's generator (unkeyed masks)

@@ -72,12 +72,13 @@ namespace {
 
 // The score of the held-out batches [first, last) (batches of `batch_size` examples; the last may be short).
 data::RecallScore score_batches(MaBert& model, const data::RecallTask& task, uint64_t stream, int64_t first, int64_t last,
-                                int64_t batch_size, bool left_padding) {
+                                int64_t batch_size, bool left_padding, bool keep_examples = false) {
   torch::NoGradGuard guard;
   const bool was_training = model->is_training();
   model->eval();
   const auto device = model->parameters().front().device();
   data::RecallScore score;
+  score.keep_examples = keep_examples;
   for (int64_t k = first; k < last; ++k) {
     const int64_t s = k * batch_size, n = std::min(batch_size, task.eval_examples - s);
     const data::Batch b = to_device(data::recall_batch(task, stream, s, n, left_padding), device);
@@ -97,12 +98,16 @@ int64_t eval_batches(const data::RecallTask& task, int64_t batch_size) {
 
 }  // namespace
 
-std::map<std::string, double> evaluate_recall(MaBert& model, const data::RecallTask& task, const std::string& split,
-                                              int64_t batch_size, bool left_padding) {
+data::RecallScore score_recall(MaBert& model, const data::RecallTask& task, const std::string& split, int64_t batch_size,
+                               bool left_padding) {
   if (split != "dev" && split != "test")
     throw std::invalid_argument("a recall task has two held-out splits, dev and test; got '" + split + "'");
-  const uint64_t stream = task.eval_seed + (split == "test" ? 1 : 0);
-  return score_batches(model, task, stream, 0, eval_batches(task, batch_size), batch_size, left_padding).metrics();
+  return score_batches(model, task, task.held_out_stream(split), 0, eval_batches(task, batch_size), batch_size, left_padding, true);
+}
+
+std::map<std::string, double> evaluate_recall(MaBert& model, const data::RecallTask& task, const std::string& split,
+                                              int64_t batch_size, bool left_padding) {
+  return score_recall(model, task, split, batch_size, left_padding).metrics();
 }
 
 TrainResult finetune_recall(const FinetuneJob& job, const Hooks& hooks) {

@@ -3,11 +3,13 @@
 // and grid files that name the field at fault. Also the shipped paper grids parse.
 #include "harness.h"
 
+#include "data/glue.h"
 #include "experiments/grid.h"
 #include "model/config.h"
 #include "runs/registry.h"
 #include "train/trainer.h"
 #include "util/files.h"
+#include "util/json_text.h"
 #include "util/svg_plot.h"
 
 #include <nlohmann/json.hpp>
@@ -213,6 +215,101 @@ TEST_CASE(the_recall_grid_has_the_design_its_document_reports) {
   }
   EXPECT(mqar.size() >= 4 && *mqar.begin() == 64 && *mqar.rbegin() >= 1024);
   EXPECT(needle == std::set<int64_t>{64});
+}
+
+TEST_CASE(grid_pretraining_seeds_unsorted_batches_and_serving) {
+  if (!fs::exists(kShared + "/glue/SST-2/train.tsv")) SKIP("../shared/data/glue/SST-2 is not present");
+  json j = toy_grid();
+  j["tasks"] = {"SST-2"};  // short sentences of many lengths: unsorted batches pad
+  j["variants"] = {{{"name", "PSM p1"}, {"schedule", "MMT"}, {"pretrain_seed", 1}},
+                   {{"name", "PSM p2"}, {"schedule", "MMT"}, {"pretrain_seed", 2}}};
+  j["pretrain"]["bucket"] = false, j["finetune"]["bucket"] = false, j["finetune"]["padding"] = "left";
+  j["serve"] = true;
+  j["seeds"] = {1};
+  const auto g = experiments::Grid::from_json(j, "fair.json");
+  EXPECT(!g.pretrain.bucket && !g.finetune.bucket && g.serve);
+  // A pretraining seed makes its own encoder; without one, keys are what they were (earlier grids reuse theirs).
+  const std::string k1 = experiments::encoder_key(g, g.variants[0]), k2 = experiments::encoder_key(g, g.variants[1]);
+  EXPECT(k1 != k2);
+  experiments::Variant plain = g.variants[0];
+  plain.pretrain_seed.reset();
+  json unseeded = j;
+  unseeded["variants"][0].erase("pretrain_seed");
+  const auto gu = experiments::Grid::from_json(unseeded, "fair.json");
+  EXPECT_EQ(experiments::encoder_key(g, plain), experiments::encoder_key(gu, gu.variants[0]));
+  const std::string out = temp_dir("fair");
+  experiments::GridHooks h;
+  h.registry = out + "/runs.db";
+  const auto rep = experiments::run_grid(g, out, h);
+  REQUIRE(rep.cells.size() == 2);
+  EXPECT_EQ(read_json_file(out + "/encoders/" + k1 + "/run.json")["train"]["seed"], json(1));
+  EXPECT_EQ(read_json_file(out + "/encoders/" + k2 + "/run.json")["train"]["seed"], json(2));
+  const size_t dev = data::load_glue("SST-2", kShared + "/glue/SST-2", "dev").examples.size();
+  for (const auto& c : rep.cells) {
+    // Unsorted batches of 8 from SST-2's lengths pad; the cell says how much.
+    EXPECT_MSG(c.train_pads > 1, c.variant << ": " << c.train_pads << " pads per training example");
+    REQUIRE(c.served.size() == 3);
+    EXPECT(c.served.at(experiments::Serving::AsTrained).pads > 1);
+    EXPECT_EQ(c.served.at(experiments::Serving::Unpadded).pads, 0.0);
+    EXPECT_EQ(c.served.at(experiments::Serving::AsTrained).pads, c.served.at(experiments::Serving::OtherSide).pads);
+    const json r = read_json_file(c.run_dir + "/result.json");
+    EXPECT_EQ(r["serving"]["as_trained"]["padding"], json("left"));
+    EXPECT_EQ(r["serving"]["other_side"]["padding"], json("right"));
+    EXPECT_EQ(r["serving"]["unpadded"]["batch"], json(1));
+    for (experiments::Serving s : experiments::kServings) {
+      const std::string tsv = read_file(c.run_dir + "/predictions-" + experiments::to_string(s) + ".tsv");
+      EXPECT_EQ(static_cast<size_t>(std::count(tsv.begin(), tsv.end(), '\n')), dev + 1);  // header + one per example
+    }
+    // Served as trained at batch 64 is the same evaluation as the cell's own score (batches of 64 there too).
+    EXPECT_LE(std::abs(c.served.at(experiments::Serving::AsTrained).score - c.score), 1e-12);
+  }
+  const std::string csv = read_file(out + "/cells.csv");
+  EXPECT(csv.find("train_pads_per_example,as_trained,as_trained_pads,other_side,other_side_pads,unpadded,unpadded_pads\n") !=
+         std::string::npos);
+  // Read back on a rerun: the same cells, served values included.
+  const auto again = experiments::finished_cells(g, out);
+  REQUIRE(again.size() == 2);
+  EXPECT_EQ(again[0].served.at(experiments::Serving::OtherSide).score, rep.cells[0].served.at(experiments::Serving::OtherSide).score);
+  EXPECT_EQ(experiments::cells_csv(again), csv);
+  // Bad values name the field.
+  j["serve"] = 1;
+  EXPECT_THROWS_WITH(experiments::Grid::from_json(j, "g.json"), "g.json", "'serve'", "true or false");
+  j["serve"] = true, j["finetune"]["bucket"] = "no";
+  EXPECT_THROWS_WITH(experiments::Grid::from_json(j, "g.json"), "finetune.bucket", "true or false");
+  j["finetune"]["bucket"] = false, j["variants"][0]["pretrain_seed"] = -1;
+  EXPECT_THROWS_WITH(experiments::Grid::from_json(j, "g.json"), "variants[0].pretrain_seed", "must be in");
+}
+
+TEST_CASE(psm_fair_grids_have_the_design_their_document_reports) {
+  // docs/results/psm-fair.md: left and bidir regimes; SST-2 with >= 2 pretraining seeds per arm x
+  // >= 4 fine-tuning seeds, MQAR with variable lengths; batches unsorted; PSM on / off at training;
+  // every cell served three ways.
+  for (const std::string regime : {"left", "bidir"}) {
+    const auto s = experiments::Grid::load(kResources + "/grids/psm-fair-" + regime + "-sst2.json");
+    const auto m = experiments::Grid::load(kResources + "/grids/psm-fair-" + regime + "-mqar.json");
+    for (const auto* g : {&s, &m}) {
+      EXPECT(g->serve);
+      EXPECT(!g->finetune.bucket);
+      EXPECT_EQ(g->finetune.left_padding, regime == "left");
+      std::map<bool, int> arms;  // PSM on -> variants
+      for (const auto& v : g->variants) {
+        const ModelConfig c = experiments::variant_config(*g, v);
+        EXPECT(c.psm_pre == c.psm_post && c.psm_post == c.psm_state);
+        EXPECT_EQ(c.schedule.find('B') != std::string::npos, regime == "bidir");
+        ++arms[c.psm_state];
+      }
+      EXPECT_EQ(arms[true], arms[false]);
+    }
+    EXPECT(!s.pretrain.bucket);
+    EXPECT_EQ(s.pretrain.left_padding, regime == "left");
+    EXPECT(s.seeds.size() >= 4);
+    std::set<std::string> encoders;
+    for (const auto& v : s.variants) encoders.insert(experiments::encoder_key(s, v));
+    EXPECT_EQ(encoders.size(), s.variants.size());  // each arm x pretraining seed its own encoder
+    EXPECT(s.variants.size() >= 4);
+    EXPECT(m.seeds.size() >= 8);
+    for (const auto& [label, t] : m.recall) EXPECT(t.min_length > 0 && t.min_length < t.length);
+  }
 }
 
 TEST_CASE(svg_plot_writes_every_series) {
