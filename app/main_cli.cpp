@@ -36,6 +36,7 @@ int main(int argc, char** argv) {
   mabert::cli::add_runs_command(app);
   mabert::cli::add_experiment_commands(app);
   mabert::cli::add_export_commands(app);
+  mabert::cli::add_data_commands(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

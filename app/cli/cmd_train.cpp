@@ -328,7 +328,7 @@ void add_tokenize_command(CLI::App& app) {
 void add_pretrain_command(CLI::App& app) {
   struct Args : Common {
     std::vector<std::string> corpus;
-    std::string tokenizer;
+    std::string shards, tokenizer;
     int vocab = 8000;
     int64_t max_sentences = 0;
     bool packed = false, demo = false;
@@ -339,6 +339,7 @@ void add_pretrain_command(CLI::App& app) {
   a->t.lr = 5e-4;
   CLI::App* c = app.add_subcommand("pretrain", "MLM pretraining on a text corpus");
   c->add_option("--corpus", a->corpus, "Corpus files or folders");
+  c->add_option("--shards", a->shards, "A token-shard folder (mabert data prepare) instead of --corpus: read by memory mapping");
   c->add_option("--tokenizer", a->tokenizer, "Tokenizer .model (default: train one on the corpus into the run folder)");
   c->add_option("--vocab", a->vocab, "Vocabulary size when training the tokenizer")->capture_default_str();
   c->add_option("--max-sentences", a->max_sentences, "Use at most N sentences (0 = all)");
@@ -354,11 +355,12 @@ void add_pretrain_command(CLI::App& app) {
       if (a->t.max_len == 128) a->t.max_len = 64;
       a->t.log_every = std::min<int64_t>(a->t.log_every, 10);
     }
-    if (a->corpus.empty()) throw CLI::ValidationError("pretrain", "give --corpus (or --demo)");
+    if (a->corpus.empty() == a->shards.empty()) throw CLI::ValidationError("pretrain", "give --corpus (or --demo) or --shards, one of them");
     const auto world = join_world(*a);
     if (a->out.empty()) a->out = a->demo ? jobs::new_run_dir("runs", "demo") : jobs::new_run_dir("runs", jobs::JobKind::Pretrain);
     auto job = job_from<train::PretrainJob>(*a, world);
     job.corpus = a->corpus;
+    job.shards = a->shards;
     job.max_sentences = a->max_sentences;
     job.packed = a->packed;
     job.tokenizer = a->tokenizer;

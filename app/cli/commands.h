@@ -20,5 +20,6 @@ void add_runs_command(CLI::App& app);
 void add_bench_model_command(CLI::App* bench);  // `bench model`, beside `bench scan`
 void add_experiment_commands(CLI::App& app);    // ablate, drift
 void add_export_commands(CLI::App& app);        // export, encode
+void add_data_commands(CLI::App& app);          // data prepare, data info
 
 }  // namespace mabert::cli

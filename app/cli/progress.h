@@ -4,6 +4,7 @@
 
 #include "train/trainer.h"
 
+#include <algorithm>
 #include <cstdio>
 #include <string>
 #include <unistd.h>
@@ -26,6 +27,19 @@ class Progress {
       std::fprintf(stderr, "step %lld/%lld loss %.4f lr %.3e grad_norm %.3f %.0f tok/s elapsed %s ETA %s\n",
                    (long long)s.step, (long long)s.total_steps, s.loss, s.lr, s.grad_norm, s.tokens_per_s,
                    clock(s.elapsed_s).c_str(), clock(s.eta_s).c_str());
+    }
+    std::fflush(stderr);
+  }
+
+  // Any long job's progress: a bar with `text` and the ETA on a terminal, a line otherwise.
+  void bar(double frac, const std::string& text, double eta_s) {
+    if (quiet_) return;
+    if (tty_) {
+      const int width = 30, filled = static_cast<int>(std::min(1.0, std::max(0.0, frac)) * width);
+      std::fprintf(stderr, "\r[%s%s] %s ETA %s   ", std::string(filled, '#').c_str(), std::string(width - filled, '.').c_str(),
+                   text.c_str(), clock(eta_s).c_str());
+    } else {
+      std::fprintf(stderr, "%s ETA %s\n", text.c_str(), clock(eta_s).c_str());
     }
     std::fflush(stderr);
   }

@@ -11,18 +11,69 @@
 
 namespace mabert::data {
 
-HeldOutSplit held_out_split(int64_t n, double fraction, int64_t max_held) {
-  HeldOutSplit s;
+HeldOutRule::HeldOutRule(int64_t n_, double fraction, int64_t max_held) : n(n_) {
   const auto want = static_cast<int64_t>(static_cast<double>(n) * fraction);
-  const int64_t n_held = n < 2 ? 0 : std::min(max_held, std::max<int64_t>(1, want));
-  const int64_t stride = n_held == 0 ? 1 : n / n_held;
-  for (int64_t i = 0; i < n; ++i) {
-    if (static_cast<int64_t>(s.held.size()) < n_held && i % stride == stride / 2)
-      s.held.push_back(i);
-    else
-      s.trained.push_back(i);
-  }
+  held = n < 2 ? 0 : std::min(max_held, std::max<int64_t>(1, want));
+  stride = held == 0 ? 1 : n / held;
+}
+
+int64_t HeldOutRule::trained_at(int64_t t) const {
+  if (held == 0) return t;
+  // Each of the first `held` strides holds one example out, at stride / 2; the rest are all trained.
+  const int64_t per = stride - 1, k = t / per;
+  if (k >= held) return held * stride + (t - held * per);
+  const int64_t r = t % per;
+  return k * stride + (r < stride / 2 ? r : r + 1);
+}
+
+HeldOutSplit held_out_split(int64_t n, double fraction, int64_t max_held) {
+  const HeldOutRule rule(n, fraction, max_held);
+  HeldOutSplit s;
+  for (int64_t k = 0; k < rule.held; ++k) s.held.push_back(rule.held_at(k));
+  for (int64_t t = 0; t < rule.trained(); ++t) s.trained.push_back(rule.trained_at(t));
   return s;
+}
+
+SeededPermutation::SeededPermutation(int64_t n, uint64_t key) : n_(n), key_(key) {
+  if (n < 1) throw std::invalid_argument("a permutation of no elements");
+  int bits = 2;
+  while ((int64_t{1} << bits) < n) bits += 2;
+  half_ = bits / 2;
+  mask_ = (uint64_t{1} << half_) - 1;
+}
+
+int64_t SeededPermutation::operator()(int64_t i) const {
+  if (i < 0 || i >= n_) throw std::out_of_range("permutation index " + std::to_string(i) + " of " + std::to_string(n_));
+  auto x = static_cast<uint64_t>(i);
+  do {  // cycle-walking: at most a few rounds, since n > 2^(bits - 2)
+    uint64_t l = x >> half_, r = x & mask_;
+    for (uint64_t round = 0; round < 4; ++round) {
+      const uint64_t f = splitmix64(key_ ^ (round * 0x9E3779B97F4A7C15ull) ^ r) & mask_;
+      const uint64_t next = l ^ f;
+      l = r, r = next;
+    }
+    x = (l << half_) | r;
+  } while (x >= static_cast<uint64_t>(n_));
+  return static_cast<int64_t>(x);
+}
+
+void apply_mlm_masking_rows(Batch& batch, const MlmMasking& m, uint64_t seed, int64_t step, int64_t first_row) {
+  batch.labels = torch::full(batch.ids.sizes(), -100, torch::kLong);
+  auto ids = batch.ids.accessor<int64_t, 2>();
+  auto labels = batch.labels.accessor<int64_t, 2>();
+  std::uniform_real_distribution<double> u01(0.0, 1.0);
+  std::uniform_int_distribution<int64_t> random_token(Tokenizer::kNumSpecial, std::max<int64_t>(Tokenizer::kNumSpecial, m.vocab_size - 1));
+  const uint64_t base = step_seed(seed, step);
+  for (int64_t i = 0; i < batch.ids.size(0); ++i) {
+    std::mt19937_64 rng(splitmix64(base ^ splitmix64(static_cast<uint64_t>(first_row + i) + 0x5851F42D4C957F2Dull)));
+    for (int64_t t = 0; t < batch.ids.size(1); ++t) {
+      if (ids[i][t] < Tokenizer::kNumSpecial || u01(rng) >= m.select) continue;  // pads and specials are never masked
+      labels[i][t] = ids[i][t];
+      const double r = u01(rng);
+      if (r < m.to_mask) ids[i][t] = Tokenizer::kMask;
+      else if (r < m.to_mask + m.to_random) ids[i][t] = random_token(rng);
+    }
+  }
 }
 
 uint64_t step_seed(uint64_t seed, int64_t step) {

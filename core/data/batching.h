@@ -72,6 +72,37 @@ struct HeldOutSplit {
 };
 HeldOutSplit held_out_split(int64_t n, double fraction = 0.02, int64_t max_held = 256);
 
+// The same split as a rule, in constant memory (token shards of any size): held example k and
+// the t-th trained example computed, not listed.
+struct HeldOutRule {
+  int64_t n = 0, held = 0, stride = 1;
+  HeldOutRule(int64_t n, double fraction = 0.02, int64_t max_held = 256);
+  int64_t trained() const { return n - held; }
+  int64_t held_at(int64_t k) const { return k * stride + stride / 2; }
+  int64_t trained_at(int64_t t) const;
+};
+
+// A bijection of [0, n) drawn from a key, in constant memory: a 4-round Feistel network on the
+// smallest even number of bits that covers n, walking the cycle until the value falls inside.
+class SeededPermutation {
+ public:
+  SeededPermutation(int64_t n, uint64_t key);
+  int64_t operator()(int64_t i) const;
+  int64_t size() const { return n_; }
+
+ private:
+  int64_t n_;
+  uint64_t key_;
+  int half_ = 1;
+  uint64_t mask_ = 1;
+};
+
+// MLM masking of rows [first_row, first_row + B) of a global batch, each row from its own
+// generator keyed by (seed, step, its global row): a rank masks its rows exactly as one process
+// masks the whole batch, without building the others. (Unlike apply_mlm_masking, no token is
+// forced when a batch selects none: the loss of such a batch counts zero tokens.)
+void apply_mlm_masking_rows(Batch& batch, const MlmMasking& m, uint64_t seed, int64_t step, int64_t first_row);
+
 // A seed for step-specific randomness (masking) derived from the run seed.
 uint64_t step_seed(uint64_t seed, int64_t step);
 

@@ -85,54 +85,58 @@ std::vector<std::string> split_sentences(const std::string& para) {
   return out;
 }
 
+void parse_documents(std::string text, const std::string& where, CorpusReport& rep,
+                     const std::function<void(CorpusDocument&&)>& emit) {
+  rep.bytes += static_cast<int64_t>(text.size());
+  if (text.rfind("\xEF\xBB\xBF", 0) == 0) text.erase(0, 3);  // UTF-8 byte-order mark
+  size_t bad = 0;
+  if (!valid_utf8(text, &bad)) {
+    const int64_t line = 1 + std::count(text.begin(), text.begin() + static_cast<std::ptrdiff_t>(bad), '\n');
+    rep.notes.push_back(where + ": not valid UTF-8 (first at line " + std::to_string(line) + "); read as ISO-8859-1");
+    text = latin1_to_utf8(text);
+  }
+  // Lines → paragraphs (blank line = break) → sentences. A document is a run of paragraphs
+  // between blank lines; for wrapped book text each paragraph is its own document.
+  CorpusDocument doc;
+  doc.source = where;
+  std::string para;
+  auto flush = [&] {
+    if (!para.empty()) {
+      for (auto& s : split_sentences(para)) doc.sentences.push_back(std::move(s));
+      para.clear();
+    }
+    if (!doc.sentences.empty()) {
+      rep.sentences += static_cast<int64_t>(doc.sentences.size());
+      ++rep.documents;
+      emit(std::move(doc));
+      doc = CorpusDocument{where, {}};
+    }
+  };
+  size_t pos = 0;
+  while (pos <= text.size()) {
+    size_t nl = text.find('\n', pos);
+    if (nl == std::string::npos) nl = text.size();
+    std::string_view line(text.data() + pos, nl - pos);
+    if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+    const size_t b = line.find_first_not_of(" \t"), e = line.find_last_not_of(" \t");
+    if (b == std::string::npos) {
+      flush();
+    } else {
+      if (!para.empty()) para.push_back(' ');
+      para += line.substr(b, e - b + 1);
+    }
+    pos = nl + 1;
+  }
+  flush();
+}
+
 std::vector<CorpusDocument> read_corpus(const std::vector<std::string>& paths, CorpusReport* report) {
   CorpusReport rep;
   std::vector<CorpusDocument> docs;
   for (const auto& file : list_corpus_files(paths)) {
-    std::string text = read_file(file);
-    rep.bytes += static_cast<int64_t>(text.size());
     ++rep.files;
-    if (text.rfind("\xEF\xBB\xBF", 0) == 0) text.erase(0, 3);  // UTF-8 byte-order mark
-    size_t bad = 0;
-    if (!valid_utf8(text, &bad)) {
-      const int64_t line = 1 + std::count(text.begin(), text.begin() + static_cast<std::ptrdiff_t>(bad), '\n');
-      rep.notes.push_back(file + ": not valid UTF-8 (first at line " + std::to_string(line) + "); read as ISO-8859-1");
-      text = latin1_to_utf8(text);
-    }
-    // Lines → paragraphs (blank line = break) → sentences. A document is a run of paragraphs
-    // between blank lines; for wrapped book text each paragraph is its own document.
-    CorpusDocument doc;
-    doc.source = file;
-    std::string para;
-    auto flush = [&] {
-      if (!para.empty()) {
-        for (auto& s : split_sentences(para)) doc.sentences.push_back(std::move(s));
-        para.clear();
-      }
-      if (!doc.sentences.empty()) {
-        rep.sentences += static_cast<int64_t>(doc.sentences.size());
-        docs.push_back(std::move(doc));
-        doc = CorpusDocument{file, {}};
-      }
-    };
-    size_t pos = 0;
-    while (pos <= text.size()) {
-      size_t nl = text.find('\n', pos);
-      if (nl == std::string::npos) nl = text.size();
-      std::string line = text.substr(pos, nl - pos);
-      if (!line.empty() && line.back() == '\r') line.pop_back();
-      const size_t b = line.find_first_not_of(" \t"), e = line.find_last_not_of(" \t");
-      if (b == std::string::npos) {
-        flush();
-      } else {
-        if (!para.empty()) para.push_back(' ');
-        para += line.substr(b, e - b + 1);
-      }
-      pos = nl + 1;
-    }
-    flush();
+    parse_documents(read_file(file), file, rep, [&](CorpusDocument&& d) { docs.push_back(std::move(d)); });
   }
-  rep.documents = static_cast<int64_t>(docs.size());
   if (report) *report = rep;
   return docs;
 }

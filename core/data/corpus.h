@@ -4,6 +4,8 @@
 // ISO-8859-1 (many public-domain texts are) and the fact is reported, never silently skipped.
 #pragma once
 
+#include <cstdint>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -25,6 +27,12 @@ std::vector<std::string> list_corpus_files(const std::vector<std::string>& paths
 
 // Reads every document. `report` (optional) receives counts and notes.
 std::vector<CorpusDocument> read_corpus(const std::vector<std::string>& paths, CorpusReport* report = nullptr);
+
+// The documents of one text (a file, or a part of one cut at a blank line), in order, to `emit`;
+// counts and notes (named by `where`) added to `rep`. read_corpus and token-shard preparation
+// both read text through it.
+void parse_documents(std::string text, const std::string& where, CorpusReport& rep,
+                     const std::function<void(CorpusDocument&&)>& emit);
 
 // Splits one paragraph into sentences at . ! ? followed by a space (not after a single capital
 // letter or a common abbreviation), keeping the punctuation.

@@ -2,6 +2,7 @@
 
 #include "analysis/drift.h"
 #include "data/recall.h"
+#include "data/shards.h"
 #include "runs/registry.h"
 #include "train/evaluate.h"
 #include "tokenize/tokenizer.h"
@@ -142,6 +143,7 @@ JobOutcome pretrain(train::PretrainJob job, int vocab, const Recording& rec, con
   dist::World& world = world_of(job.world);
   check_batch(job.train, world);
   const auto lock = lock_run_folder(job.run_dir, world);
+  if (job.tokenizer.empty() && !job.shards.empty()) job.tokenizer = data::TokenShards(job.shards).tokenizer_path();
   if (job.tokenizer.empty()) {
     const std::string prefix = job.run_dir + "/tokenizer";
     // On a real corpus this outlasts --dist-timeout: the other ranks wait on the store, not in a collective.
@@ -151,7 +153,8 @@ JobOutcome pretrain(train::PretrainJob job, int vocab, const Recording& rec, con
     });
     job.tokenizer = prefix + ".model";
   }
-  const json config = row_config(train::resolved_config(job), job.train, {{"corpus", job.corpus}}, rec, world);
+  const json data = job.shards.empty() ? json{{"corpus", job.corpus}} : json{{"shards", job.shards}};
+  const json config = row_config(train::resolved_config(job), job.train, data, rec, world);
   check_same_job(config, job.run_dir, world);
   JobOutcome out{run_id(job.run_dir), {}};
   out.result = record_run(job.run_dir, JobKind::Pretrain, "", config, rec, [&] { return train::pretrain(job, hooks); },

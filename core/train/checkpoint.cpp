@@ -2,14 +2,12 @@
 #include "train/checkpoint.h"
 
 #include "io/safetensors.h"
+#include "util/checksum.h"
 #include "util/files.h"
 #include "util/json_text.h"
 
 #include <nlohmann/json.hpp>
 #include <torch/torch.h>
-// The standard CRC-32 (zlib's polynomial), header-only as LibTorch ships it for its own archives;
-// defined here, in this one file.
-#include <caffe2/serialize/crc_alt.h>
 
 #include <algorithm>
 #include <cstdio>
@@ -30,22 +28,10 @@ std::string ckpt_name(int64_t step) {
 
 constexpr const char* kFiles[] = {"model.safetensors", "optimizer.safetensors", "state.json", "rng.safetensors"};
 
-// A file's size and CRC-32 (the one Python's zlib.crc32 computes).
+// A file's size and CRC-32 (util/checksum.h).
 std::pair<uint64_t, uint32_t> size_and_crc(const fs::path& path) {
-  std::FILE* f = std::fopen(path.c_str(), "rb");
-  if (!f) throw std::runtime_error(path.string() + ": cannot open");
-  std::vector<unsigned char> buf(1 << 20);
-  uint32_t crc = 0;
-  uint64_t size = 0;
-  size_t n;
-  while ((n = std::fread(buf.data(), 1, buf.size(), f)) > 0) {
-    crc = crc32_fast(buf.data(), n, crc);
-    size += n;
-  }
-  const bool failed = std::ferror(f);
-  std::fclose(f);
-  if (failed) throw std::runtime_error(path.string() + ": read error");
-  return {size, crc};
+  const FileChecksum c = file_checksum(path.string());
+  return {c.size, c.crc};
 }
 
 void write_checksums(const fs::path& dir) {

@@ -3,6 +3,7 @@
 #include "train/trainer.h"
 
 #include "data/corpus.h"
+#include "data/shards.h"
 #include "train/loop.h"
 
 #include <torch/torch.h>
@@ -53,42 +54,131 @@ ModelConfig resolved_config(const PretrainJob& job) {
   return cfg;
 }
 
+namespace {
+
+// Where a run's examples come from: the text path holds them encoded in memory (the demo, the
+// studio, small corpora); token shards are read where a batch needs them, in constant memory.
+struct PretrainData {
+  std::function<int64_t(int64_t)> length;  // example i's tokens, [CLS] and [SEP] included
+  std::function<Encoding(int64_t)> at;
+  int64_t examples = 0;
+  nlohmann::ordered_json info;  // what run.json records about the data
+};
+
+PretrainData text_data(const PretrainJob& job, const Tokenizer& tok, std::shared_ptr<std::vector<Encoding>>* keep) {
+  *keep = std::make_shared<std::vector<Encoding>>(pretraining_examples(job, tok));
+  const auto ex = *keep;
+  PretrainData d;
+  d.examples = static_cast<int64_t>(ex->size());
+  d.length = [ex](int64_t i) { return static_cast<int64_t>((*ex)[static_cast<size_t>(i)].ids.size()); };
+  d.at = [ex](int64_t i) { return (*ex)[static_cast<size_t>(i)]; };
+  d.info = {{"corpus", job.corpus}};
+  return d;
+}
+
+// Natural sentences cut at max_len, or packed blocks of max_len − 2 pieces of the concatenation.
+PretrainData shard_data(const PretrainJob& job, std::shared_ptr<const data::TokenShards> sh) {
+  const int64_t body = job.train.max_len - 2;
+  PretrainData d;
+  d.info = {{"shards", job.shards}};
+  if (job.packed) {
+    d.examples = sh->tokens() / body;
+    if (d.examples == 0) throw std::runtime_error(job.shards + ": fewer tokens than one block of " + std::to_string(body));
+    d.length = [body](int64_t) { return body + 2; };
+    d.at = [sh, body](int64_t i) {
+      Encoding e;
+      e.ids.push_back(Tokenizer::kCls);
+      sh->token_range(i * body, (i + 1) * body, &e.ids);
+      e.ids.push_back(Tokenizer::kSep);
+      e.segments.assign(e.ids.size(), 0);
+      return e;
+    };
+  } else {
+    d.examples = job.max_sentences > 0 ? std::min(job.max_sentences, sh->sentences()) : sh->sentences();
+    d.length = [sh, body](int64_t i) { return std::min(sh->sentence_length(i), body) + 2; };
+    d.at = [sh, body](int64_t i) {
+      Encoding e;
+      e.ids.push_back(Tokenizer::kCls);
+      sh->sentence(i, &e.ids);
+      if (static_cast<int64_t>(e.ids.size()) > body + 1) e.ids.resize(static_cast<size_t>(body + 1));
+      e.ids.push_back(Tokenizer::kSep);
+      e.segments.assign(e.ids.size(), 0);
+      return e;
+    };
+  }
+  return d;
+}
+
+}  // namespace
+
 TrainResult pretrain(const PretrainJob& job, const Hooks& hooks) {
-  const Tokenizer tok = Tokenizer::load(job.tokenizer);
+  const std::string& tokenizer = job.tokenizer;  // jobs::pretrain resolves it (trained, or the shards')
+  const Tokenizer tok = Tokenizer::load(tokenizer);
   const ModelConfig cfg = resolved_config(job);
-  const std::vector<Encoding> examples = pretraining_examples(job, tok);
+  std::shared_ptr<std::vector<Encoding>> text;
+  const PretrainData d = job.shards.empty() ? text_data(job, tok, &text)
+                                            : shard_data(job, std::make_shared<data::TokenShards>(job.shards, tokenizer));
   // Held out for the evaluation (2 % of the examples, at most 256, spread over the corpus), never
-  // trained on.
-  const data::HeldOutSplit split = data::held_out_split(static_cast<int64_t>(examples.size()));
-  const std::vector<int64_t>&held = split.held, &trained = split.trained;
-  std::vector<int64_t> lengths;
-  for (int64_t i : trained) lengths.push_back(static_cast<int64_t>(examples[static_cast<size_t>(i)].ids.size()));
+  // trained on; a rule, so a corpus of any size costs no memory for it.
+  const data::HeldOutRule held(d.examples);
 
   LoopJob L = new_loop_job(cfg, job.train, job.run_dir, job.world);
   L.model->to(L.device);
   dist::World& world = *L.world;
-  nlohmann::ordered_json info = {{"kind", "pretrain"}, {"corpus", job.corpus}, {"examples", examples.size()},
-                                 {"held_out", held.size()}, {"train", job.train.to_json()}, {"model", cfg.to_json()},
-                                 {"world_size", world.size()}, {"backend", world.backend()}};
-  if (world.root()) prepare_run_dir(job.run_dir, cfg, job.tokenizer, info);
+  nlohmann::ordered_json info = {{"kind", "pretrain"}};
+  for (auto it = d.info.begin(); it != d.info.end(); ++it) info[it.key()] = it.value();
+  info["examples"] = d.examples, info["held_out"] = held.held, info["train"] = job.train.to_json(), info["model"] = cfg.to_json();
+  info["world_size"] = world.size(), info["backend"] = world.backend();
+  if (world.root()) prepare_run_dir(job.run_dir, cfg, tokenizer, info);
   world.barrier();
   if (hooks.on_message)
-    hooks.on_message(std::to_string(trained.size()) + " training examples, " + std::to_string(held.size()) +
-                     " held out, " + std::to_string(count_parameters(*L.model)) + " parameters");
+    hooks.on_message(std::to_string(held.trained()) + " training examples, " + std::to_string(held.held) + " held out, " +
+                     std::to_string(count_parameters(*L.model)) + " parameters");
 
-  data::BatchOrder order(lengths, job.train.batch_size, job.train.seed, job.train.bucket);
   data::MlmMasking masking;
   masking.vocab_size = cfg.vocab_size;
-  L.batch_at = [&](int64_t micro) {
-    std::vector<const Encoding*> items;
-    for (int64_t i : order.at(micro)) items.push_back(&examples[static_cast<size_t>(trained[static_cast<size_t>(i)])]);
-    // The whole batch is built and masked as one process would, then this rank takes its rows.
-    data::Batch b = data::collate(items, {0, job.train.left_padding});
-    std::mt19937_64 rng(data::step_seed(job.train.seed, micro));
-    data::apply_mlm_masking(b, masking, rng);
-    const auto [begin, end] = dist::shard(b.ids.size(0), world.rank(), world.size());
-    return to_device(slice_rows(b, begin, end), L.device);
-  };
+  const int64_t B = job.train.batch_size;
+  if (text) {
+    // The text path as it always was: epochs of a shuffled (and by default length-bucketed) order;
+    // the whole batch built and masked as one process would, then this rank takes its rows.
+    std::vector<int64_t> lengths;
+    for (int64_t t = 0; t < held.trained(); ++t) lengths.push_back(d.length(held.trained_at(t)));
+    auto order = std::make_shared<data::BatchOrder>(lengths, B, job.train.seed, job.train.bucket);
+    L.batch_at = [&, order](int64_t micro) {
+      std::vector<const Encoding*> items;
+      for (int64_t i : order->at(micro)) items.push_back(&(*text)[static_cast<size_t>(held.trained_at(i))]);
+      data::Batch b = data::collate(items, {0, job.train.left_padding});
+      std::mt19937_64 rng(data::step_seed(job.train.seed, micro));
+      data::apply_mlm_masking(b, masking, rng);
+      const auto [begin, end] = dist::shard(b.ids.size(0), world.rank(), world.size());
+      return to_device(slice_rows(b, begin, end), L.device);
+    };
+  } else {
+    // Shards: global batch m holds positions [m·B, (m+1)·B) of an endless stream of epochs, each a
+    // permutation drawn from (seed, epoch); this rank reads only its rows (padded to the batch's
+    // longest, from the lengths alone) and masks each by its global row.
+    if (job.train.bucket && hooks.on_message && !job.packed)
+      hooks.on_message("token shards: batches follow a seeded permutation, not sorted by length (bucket applies to the text path)");
+    L.batch_at = [&](int64_t micro) {
+      const int64_t n = held.trained();
+      auto example = [&](int64_t row) {
+        const int64_t pos = micro * B + row, epoch = pos / n;
+        const data::SeededPermutation perm(n, data::step_seed(job.train.seed, -1 - epoch));
+        return held.trained_at(perm(pos % n));
+      };
+      int64_t longest = 0;
+      for (int64_t r = 0; r < B; ++r) longest = std::max(longest, d.length(example(r)));
+      const auto [begin, end] = dist::shard(B, world.rank(), world.size());
+      std::vector<Encoding> mine;
+      for (int64_t r = begin; r < end; ++r) mine.push_back(d.at(example(r)));
+      std::vector<const Encoding*> items;
+      for (const auto& e : mine) items.push_back(&e);
+      data::Batch b = data::collate(items, {longest, job.train.left_padding});
+      b.first_row = begin;
+      data::apply_mlm_masking_rows(b, masking, job.train.seed, micro, begin);
+      return to_device(std::move(b), L.device);
+    };
+  }
   L.loss_of = [&](const data::Batch& b) -> LossTerms {
     EncoderOutput out = L.model->forward(b.ids, b.mask, b.segments);
     const torch::Tensor sel = b.labels.ne(-100);
@@ -99,17 +189,16 @@ TrainResult pretrain(const PretrainJob& job, const Hooks& hooks) {
   };
   // Held-out MLM loss as the evaluation: the held examples in batches (fixed masking per batch),
   // one unit per batch, the loss the mean of the batches' mean losses.
-  const int64_t held_batch = job.train.batch_size;
-  L.evaluate.units = (static_cast<int64_t>(held.size()) + held_batch - 1) / held_batch;
+  L.evaluate.units = (held.held + B - 1) / B;
   L.evaluate.score = [&](int64_t first, int64_t last) {
     std::vector<double> losses;
     for (int64_t k = first; k < last; ++k) {
-      const size_t s = static_cast<size_t>(k * held_batch);
+      std::vector<Encoding> items_held;
+      for (int64_t i = k * B; i < std::min(held.held, (k + 1) * B); ++i) items_held.push_back(d.at(held.held_at(i)));
       std::vector<const Encoding*> items;
-      for (size_t i = s; i < std::min(held.size(), s + static_cast<size_t>(held_batch)); ++i)
-        items.push_back(&examples[static_cast<size_t>(held[i])]);
+      for (const auto& e : items_held) items.push_back(&e);
       data::Batch b = data::collate(items, {0, job.train.left_padding});
-      std::mt19937_64 rng(data::step_seed(job.train.seed ^ 0xE7A1u, static_cast<int64_t>(s)));
+      std::mt19937_64 rng(data::step_seed(job.train.seed ^ 0xE7A1u, k * B));
       data::apply_mlm_masking(b, masking, rng);
       const LossTerms t = L.loss_of(to_device(std::move(b), L.device));
       losses.push_back(t.sum.item<double>() / static_cast<double>(std::max<int64_t>(1, t.count)));

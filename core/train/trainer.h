@@ -25,7 +25,8 @@ namespace mabert::train {
 struct PretrainJob {
   ModelConfig model;
   std::vector<std::string> corpus;
-  std::string tokenizer;  // .model path
+  std::string shards;     // a token-shard folder (data/shards.h) instead of the corpus: read by memory mapping
+  std::string tokenizer;  // .model path (with shards: empty = the one the shards were made with)
   std::string run_dir;
   TrainOptions train;
   int64_t max_sentences = 0;  // 0 = all
