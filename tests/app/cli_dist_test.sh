@@ -97,6 +97,25 @@ grep -q "resumed from .*ckpt-00000015 at step 15" "$W/one-then-two.err" && compa
   && ok "1 process to step 15, resumed on 2 ranks to 20 = 2 ranks throughout" \
   || bad "1 -> 2 resume"
 
+# --- token shards: each rank reads and masks only its rows of the global batch -------------------
+# The demo corpus prepared into shards (cut small, so a batch spans several); 1 process, 2 ranks
+# and 3 ranks (global batch 12, dropout 0.1) end at the same weights, and a 2-rank run cut at step
+# 15 continues on 3 ranks with the same examples in the same order.
+sed 's/"dropout": 0.0/"dropout": 0.1/' "$W/cfg.json" >"$W/cfg-dropout.json"
+"$MABERT" data prepare --corpus "$DEMO" --tokenizer "$W/tok.model" --out "$W/shards" --chunk-mb 0.02 --quiet \
+  >/dev/null 2>"$W/prep.err" || { bad "data prepare"; tail "$W/prep.err"; }
+spre=(pretrain --shards "$W/shards" --config "$W/cfg-dropout.json" --max-len 32 --log-every 1 --steps 20 --batch 12 --lr 2e-3 --save-every 5)
+"$MABERT" "${spre[@]}" --out "$W/sh1" --threads 2 --quiet >/dev/null 2>"$W/sh1.err" || { bad "1-process run from shards"; tail "$W/sh1.err"; }
+trun "$MABERT" "${spre[@]}" --out "$W/sh2" >/dev/null 2>"$W/sh2.err" || { bad "2-rank run from shards"; tail "$W/sh2.err"; }
+NPROC=3 trun "$MABERT" "${spre[@]}" --out "$W/sh3" >/dev/null 2>"$W/sh3.err" || { bad "3-rank run from shards"; tail "$W/sh3.err"; }
+compare "$W/sh1" "$W/sh2" 1e-5 1e-5 20 && ok "token shards: 2 ranks × 6 = 1 process × 12" || bad "shards, 2 ranks"
+compare "$W/sh1" "$W/sh3" 1e-5 1e-5 20 && ok "token shards: 3 ranks × 4 = 1 process × 12" || bad "shards, 3 ranks"
+cut_at_15 "$W/sh2" "$W/sh2-then-3"
+NPROC=3 trun "$MABERT" "${spre[@]}" --resume --out "$W/sh2-then-3" >/dev/null 2>"$W/sh2-then-3.err" \
+  || { bad "resume of a 2-rank shard run on 3 ranks"; tail "$W/sh2-then-3.err"; }
+grep -q "resumed from .*ckpt-00000015 at step 15" "$W/sh2-then-3.err" && compare "$W/sh1" "$W/sh2-then-3" 1e-5 1e-5 20 \
+  && ok "token shards: 2 ranks to step 15, resumed on 3 ranks to 20 = 1 process throughout" || bad "shards 2 -> 3 resume"
+
 # --- results independent of the world size, dropout included ------------------------------------
 # At dropout 0.1 with keyed masks (the default: each example's masks drawn from the seed, the
 # micro-step and its row in the global batch), 1 process, 2 ranks and 3 ranks (global batch 12)
