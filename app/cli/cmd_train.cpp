@@ -84,6 +84,8 @@ void add_train_options(CLI::App* c, Common& o) {
                 "number of ranks train the same model; stream: one random stream per rank, as PyTorch DDP")
       ->transform(CLI::CheckedTransformer(std::map<std::string, bool>{{"keyed", true}, {"stream", false}}))
       ->default_str("keyed");
+  c->add_option("--prefetch", o.t.prefetch, "Batches made ahead on a background thread while the step runs (0: in the step)")
+      ->capture_default_str()->check(CLI::Range(0, 64));
   c->add_flag("--bf16", o.t.bf16, "bf16 autocast (CUDA; CPUs: fast with AMX / AVX512-BF16, runs but slower than fp32 without, and says so)");
   c->add_option("--scan", o.t.scan, "Selective-scan path for this run: auto, ref, cpu, cuda (default auto: the device's fast path, self-checked)")
       ->transform(CLI::CheckedTransformer(std::map<std::string, kernels::ScanImpl>{

@@ -1,5 +1,6 @@
 #include "train/loop.h"
 
+#include "train/batch_loader.h"
 #include "train/checkpoint.h"
 #include "util/autocast.h"
 #include "util/cpu_features.h"
@@ -63,6 +64,7 @@ class Trainer {
       : job_(job), o_(job.opt), hooks_(hooks), world_(*job.world), optimizer_(make_optimizer(job.model, job.opt)),
         rng_(rank_seed(job.opt.seed, job.world->rank()), job.device), log_path_(job.run_dir + "/metrics.jsonl") {
     job_.model->set_scan_impl(o_.scan);
+    if (o_.prefetch > 0) loader_ = std::make_unique<BatchLoader>(job_.batch_at, o_.prefetch);
   }
 
   TrainResult run() {
@@ -166,7 +168,7 @@ class Trainer {
   double forward_backward(int64_t step) {
     double step_loss = 0;
     for (int64_t k = 0; k < o_.grad_accum; ++k) {
-      data::Batch b = job_.batch_at(step * o_.grad_accum + k);
+      data::Batch b = loader_ ? loader_->get(step * o_.grad_accum + k) : job_.batch_at(step * o_.grad_accum + k);
       tokens_since_log_ += b.tokens;
       const bool has_rows = b.ids.defined() && b.ids.size(0) > 0;
       if (has_rows) result_.rows += b.ids.size(0), result_.pad_tokens += b.ids.numel() - b.tokens;
@@ -307,6 +309,7 @@ class Trainer {
     checkpoint();
     check_replicas_agree();
     result_.steps = state_.step;
+    if (loader_) result_.data_wait_s = loader_->waited_seconds();
     return result_;
   }
 
@@ -335,6 +338,7 @@ class Trainer {
   JobRng rng_;
   TrainerState state_;
   TrainResult result_;
+  std::unique_ptr<BatchLoader> loader_;  // after the members batch_at may use; stopped first
   const std::string log_path_;
   int64_t start_step_ = 0, tokens_since_log_ = 0, loss_n_ = 0;
   double lr_ = 0, loss_acc_ = 0;

@@ -3,10 +3,12 @@
 #include "harness.h"
 
 #include "analysis/efficiency.h"
+#include "data/shards.h"
 #include "io/safetensors.h"
 #include "jobs/runner.h"
 #include "runs/registry.h"
 #include "tokenize/tokenizer.h"
+#include "train/batch_loader.h"
 #include "train/checkpoint.h"
 #include "train/run_folder.h"
 #include "train/trainer.h"
@@ -107,6 +109,49 @@ TEST_CASE(resume_gives_identical_weights) {
   // The metrics log has one line per step across both sessions.
   const std::string log = read_file(b + "/metrics.jsonl");
   EXPECT_EQ(std::count(log.begin(), log.end(), '\n') >= 8, true);
+}
+
+TEST_CASE(batch_loader_gives_batches_in_order_starts_over_and_rethrows) {
+  std::atomic<int64_t> made{0};
+  train::BatchLoader loader(
+      [&](int64_t m) {
+        ++made;
+        if (m == 7) throw std::runtime_error("batch 7 is bad");
+        data::Batch b;
+        b.ids = torch::full({1, 1}, m, torch::kLong);
+        return b;
+      },
+      3);
+  for (int64_t m = 0; m < 5; ++m) EXPECT_EQ(loader.get(m).ids.item<int64_t>(), m);
+  EXPECT_EQ(loader.get(2).ids.item<int64_t>(), 2);  // back (a resume): starts over there
+  EXPECT_EQ(loader.get(3).ids.item<int64_t>(), 3);
+  EXPECT_EQ(loader.get(20).ids.item<int64_t>(), 20);  // a jump
+  EXPECT_THROWS_WITH(loader.get(7), "batch 7 is bad");
+  EXPECT_THROWS_WITH(loader.get(7), "batch 7 is bad");  // made again, not a stale error
+  EXPECT_EQ(loader.get(8).ids.item<int64_t>(), 8);
+  EXPECT(made.load() >= 12);
+}
+
+TEST_CASE(prefetching_batches_changes_no_weight) {
+  // The text path and token shards, with the background loader and without: bit for bit.
+  const std::string shards = temp_dir("shards");
+  data::PrepareOptions po;
+  po.corpus = {kDemo}, po.tokenizer = tokenizer(), po.out = shards, po.chunk_bytes = 8192;
+  data::prepare_shards(po);
+  for (const bool from_shards : {false, true}) {
+    NamedTensors w[2];
+    for (const int prefetch : {0, 3}) {
+      const std::string dir = temp_dir(std::string(from_shards ? "sh" : "txt") + "-prefetch-" + std::to_string(prefetch));
+      auto job = small_job(dir);
+      job.train.prefetch = prefetch;
+      if (from_shards) job.shards = shards, job.corpus.clear();
+      const auto r = train::pretrain(job);
+      EXPECT_EQ(r.steps, 8);
+      w[prefetch ? 1 : 0] = final_weights(dir);
+    }
+    REQUIRE(w[0].size() == w[1].size());
+    for (size_t i = 0; i < w[0].size(); ++i) EXPECT_MSG(torch::equal(w[0][i].second, w[1][i].second), w[0][i].first);
+  }
 }
 
 TEST_CASE(divergence_stops_and_keeps_the_last_good_checkpoint) {
