@@ -84,6 +84,12 @@ void add_train_options(CLI::App* c, Common& o) {
                 "number of ranks train the same model; stream: one random stream per rank, as PyTorch DDP")
       ->transform(CLI::CheckedTransformer(std::map<std::string, bool>{{"keyed", true}, {"stream", false}}))
       ->default_str("keyed");
+  c->add_option("--overlap-comm", o.t.overlap_comm,
+                "Under torchrun: all-reduce gradient buckets during backward as they become ready (on), or all after it (off)")
+      ->transform(CLI::CheckedTransformer(std::map<std::string, bool>{{"on", true}, {"off", false}}))
+      ->default_str("on");
+  c->add_option("--comm-bucket-mb", o.t.comm_bucket_mb, "Gradient bucket size for the all-reduce, in MB")
+      ->capture_default_str()->check(CLI::Range(0.01, 1024.0));
   c->add_option("--prefetch", o.t.prefetch, "Batches made ahead on a background thread while the step runs (0: in the step)")
       ->capture_default_str()->check(CLI::Range(0, 64));
   c->add_flag("--bf16", o.t.bf16, "bf16 autocast (CUDA; CPUs: fast with AMX / AVX512-BF16, runs but slower than fp32 without, and says so)");

@@ -189,6 +189,43 @@ void World::all_reduce_sum(const std::vector<at::Tensor>& tensors, int64_t bucke
   }
 }
 
+struct PendingSum::State {
+  std::vector<at::Tensor> tensors;
+  std::vector<at::Tensor> buf;
+  c10::intrusive_ptr<c10d::Work> work;
+  int rank = 0;
+  bool done = false;
+};
+
+PendingSum World::all_reduce_sum_start(const std::vector<at::Tensor>& tensors) {
+  PendingSum p;
+  p.s_ = std::make_shared<PendingSum::State>();
+  p.s_->done = !group_ || tensors.empty();
+  if (p.s_->done) return p;
+  for (const auto& t : tensors)
+    if (t.scalar_type() != tensors[0].scalar_type() || t.device() != tensors[0].device())
+      throw std::invalid_argument("all_reduce_sum_start: tensors of one dtype and device");
+  std::vector<at::Tensor> flat;
+  for (const auto& t : tensors) flat.push_back(t.reshape(-1));
+  p.s_->tensors = tensors;
+  p.s_->buf = {staged(at::cat(flat))};
+  p.s_->rank = rank_;
+  collective("all-reduce", rank_, [&] { p.s_->work = group_->pg->allreduce(p.s_->buf, c10d::AllreduceOptions{}); });
+  return p;
+}
+
+void PendingSum::wait() {
+  if (!s_ || s_->done) return;
+  collective("all-reduce", s_->rank, [&] { s_->work->wait(); });
+  int64_t off = 0;
+  for (const auto& t : s_->tensors) {
+    t.copy_(s_->buf[0].narrow(0, off, t.numel()).view(t.sizes()));
+    off += t.numel();
+  }
+  s_->done = true;
+  s_->work.reset(), s_->buf.clear();
+}
+
 double World::sum(double v) {
   if (!group_) return v;
   at::Tensor t = at::full({1}, v, at::TensorOptions().dtype(at::kDouble));

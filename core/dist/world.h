@@ -32,6 +32,20 @@ struct Launch {
 // WORLD_SIZE > 1 comes without MASTER_ADDR/MASTER_PORT.
 Launch launch_from_env();
 
+// An all-reduce started by World::all_reduce_sum_start and not yet waited for.
+class PendingSum {
+ public:
+  // Blocks until the sum is done and copies it into the tensors it was started on (idempotent).
+  // A failed collective is an error naming this rank, as for the blocking collectives.
+  void wait();
+  bool started() const { return s_ != nullptr; }
+
+ private:
+  friend class World;
+  struct State;
+  std::shared_ptr<State> s_;
+};
+
 class World {
  public:
   World();  // one process
@@ -53,6 +67,10 @@ class World {
   void broadcast(const std::vector<at::Tensor>& tensors);
   // In place, summed over ranks, in buckets of at most `bucket_bytes` (flattened per dtype).
   void all_reduce_sum(const std::vector<at::Tensor>& tensors, int64_t bucket_bytes = 25 << 20);
+  // The same sum over tensors of one dtype and device, as one flat buffer, started now and
+  // finished by wait(): communication that runs while this process computes (gradient buckets
+  // launched during backward). One process: done at once.
+  PendingSum all_reduce_sum_start(const std::vector<at::Tensor>& tensors);
   double sum(double v);
   std::pair<double, double> sum2(double a, double b);  // two sums in one all-reduce
   bool any(bool v);

@@ -41,6 +41,7 @@ struct TrainResult {
   // the pad positions among them, so a result says how much its model trained on padding.
   int64_t rows = 0, pad_tokens = 0;
   double data_wait_s = 0;  // time the steps waited for a batch (the background loader was behind)
+  double comm_wait_s = 0;  // time the steps waited for gradient sums after backward (communication not hidden)
 };
 // The result record: what the registry stores as a run's metrics and `--json` prints.
 nlohmann::ordered_json to_json(const TrainResult& r);

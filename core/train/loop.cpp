@@ -2,6 +2,7 @@
 
 #include "train/batch_loader.h"
 #include "train/checkpoint.h"
+#include "train/grad_reducer.h"
 #include "util/autocast.h"
 #include "util/cpu_features.h"
 #include "util/rng.h"
@@ -183,6 +184,7 @@ class Trainer {
       const auto [sum, count] = !world_.grouped() ? std::pair<double, double>{local_sum, static_cast<double>(terms.count)}
                                                    : world_.sum2(local_sum, static_cast<double>(terms.count));
       const double scale = std::max(1.0, count) * static_cast<double>(o_.grad_accum);
+      if (has_rows && reducer_ && k == o_.grad_accum - 1) reducer_->arm();  // this backward makes the gradients final
       if (has_rows) (terms.sum / scale).backward();
       step_loss += sum / scale;
     }
@@ -194,6 +196,22 @@ class Trainer {
   // one process; one that only some ranks did (a rank without rows) counts as zero on the others.
   void sum_gradients_over_ranks() {
     if (!world_.grouped()) return;
+    const auto t0 = Clock::now();
+    if (reducer_) {
+      reducer_->finish();
+      for (size_t i = 0; i < reduced_.size(); ++i)
+        if (!reduced_[i] && job_.model->parameters()[i].grad().defined())
+          throw std::runtime_error("a parameter without a gradient on the first step has one now: the overlapped all-reduce "
+                                   "does not sum it (train with --overlap-comm off)");
+    } else {
+      sum_all_gradients();
+    }
+    result_.comm_wait_s += std::chrono::duration<double>(Clock::now() - t0).count();
+  }
+
+  // After backward, one all-reduce over every gradient some rank has; the first step's also
+  // decides which parameters the overlapped reducer serves from then on.
+  void sum_all_gradients() {
     std::vector<at::Tensor> params = job_.model->parameters();
     at::Tensor have = at::zeros({static_cast<int64_t>(params.size())}, at::kDouble);
     for (size_t i = 0; i < params.size(); ++i) have[static_cast<int64_t>(i)] = params[i].grad().defined() ? 1.0 : 0.0;
@@ -205,6 +223,12 @@ class Trainer {
       grads.push_back(params[i].grad());
     }
     world_.all_reduce_sum(grads);
+    if (!o_.overlap_comm) return;
+    reduced_.assign(params.size(), false);
+    std::vector<at::Tensor> plan;
+    for (size_t i = 0; i < params.size(); ++i)
+      if (have[static_cast<int64_t>(i)].item<double>() > 0) reduced_[i] = true, plan.push_back(params[i]);
+    reducer_ = std::make_unique<GradReducer>(plan, world_, static_cast<int64_t>(o_.comm_bucket_mb * (1 << 20)));
   }
 
   double clip_gradients() {
@@ -310,6 +334,15 @@ class Trainer {
     check_replicas_agree();
     result_.steps = state_.step;
     if (loader_) result_.data_wait_s = loader_->waited_seconds();
+    if (world_.grouped() && world_.root()) {
+      char line[200];
+      std::snprintf(line, sizeof line, "gradient all-reduce: %.2f s waited after backward over %lld steps (%s)", result_.comm_wait_s,
+                    static_cast<long long>(state_.step - start_step_),
+                    reducer_ ? ("overlapped: " + std::to_string(reducer_->buckets()) + " buckets, " +
+                                std::to_string(reducer_->launched_in_backward()) + " launched during backward").c_str()
+                             : "not overlapped");
+      say(line);
+    }
     return result_;
   }
 
@@ -339,6 +372,8 @@ class Trainer {
   TrainerState state_;
   TrainResult result_;
   std::unique_ptr<BatchLoader> loader_;  // after the members batch_at may use; stopped first
+  std::unique_ptr<GradReducer> reducer_; // ranks with --overlap-comm: built on the first step
+  std::vector<bool> reduced_;            // the parameters it sums
   const std::string log_path_;
   int64_t start_step_ = 0, tokens_since_log_ = 0, loss_n_ = 0;
   double lr_ = 0, loss_acc_ = 0;

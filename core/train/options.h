@@ -31,6 +31,8 @@ struct TrainOptions {
   DeviceKind device = DeviceKind::Cpu;
   int device_index = 0;          // CUDA: which GPU (under torchrun, the local rank); not recorded
   bool bf16 = false;             // autocast to bf16 (CUDA; CPUs, fast with AMX / AVX512-BF16)
+  bool overlap_comm = true;       // ranks: gradient buckets all-reduced during backward (else all after it); not recorded
+  double comm_bucket_mb = 4;      // their size
   int prefetch = 2;               // batches made ahead on a background thread (0: made in the step); not recorded, changes nothing
   bool keyed_dropout = true;      // dropout masks keyed by example (world-size invariant); false: one stream per rank (as DDP)
   bool resume = false;           // continue from the run folder's latest checkpoint

@@ -38,6 +38,17 @@ compare "$W/one" "$W/two" 1e-5 1e-5 && ok "2 ranks × 4 = 1 process × 8 (pretra
 "$MABERT" "${pre[@]}" --accum 2 --out "$W/one-acc" --threads 2 --quiet >/dev/null 2>&1 || bad "1-process accumulation"
 trun "$MABERT" "${pre[@]}" --accum 2 --out "$W/two-acc" >/dev/null 2>"$W/two-acc.err" || { bad "2-rank accumulation"; tail "$W/two-acc.err"; }
 compare "$W/one-acc" "$W/two-acc" 1e-5 1e-5 && ok "with --accum 2: 2 ranks = 1 process" || bad "accumulation equivalence"
+# Gradients all-reduced during backward, bucket by bucket as they become ready (the default; here
+# in buckets of 20 kB, so there are many), and all after backward (--overlap-comm off): the same
+# sums, the same weights as 1 process.
+trun "$MABERT" "${pre[@]}" --comm-bucket-mb 0.02 --out "$W/two-buckets" >/dev/null 2>"$W/two-buckets.err" \
+  || { bad "2 ranks, small gradient buckets"; tail "$W/two-buckets.err"; }
+buckets="$(grep -o 'overlapped: [0-9]* buckets, [0-9]* launched during backward' "$W/two-buckets.err")"
+compare "$W/one" "$W/two-buckets" 1e-5 1e-5 20 && [ -n "$buckets" ] && ok "2 ranks, gradients all-reduced during backward ($buckets) = 1 process" \
+  || bad "overlapped all-reduce in small buckets"
+trun "$MABERT" "${pre[@]}" --overlap-comm off --out "$W/two-sync" >/dev/null 2>"$W/two-sync.err" || { bad "2 ranks, --overlap-comm off"; tail "$W/two-sync.err"; }
+compare "$W/one" "$W/two-sync" 1e-5 1e-5 20 && grep -q "not overlapped" "$W/two-sync.err" \
+  && ok "2 ranks, --overlap-comm off (one all-reduce after backward) = 1 process" || bad "--overlap-comm off"
 # One rank under torchrun goes through the process group (every collective, as NCCL would on a
 # GPU): bit for bit the plain process.
 "$TORCHRUN" --no-python --nproc-per-node 1 --master-addr 127.0.0.1 --master-port "$(port)" "$MABERT" "${pre[@]}" \
