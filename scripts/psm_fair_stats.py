@@ -25,7 +25,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from stats_lib import mean_ci, mean_sd, paired, paired_mde, sign_test, welch  # noqa: E402
 
 ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "docs", "results", "psm-fair")
-GRIDS = ["psm-fair-left-sst2", "psm-fair-bidir-sst2", "psm-fair-left-mqar", "psm-fair-bidir-mqar"]
+GRIDS = ["left-sst2", "bidir-sst2", "left-mqar", "bidir-mqar"]  # docs/results/psm-fair/<grid>/, from resources/grids/psm-fair-<grid>.json
 SERVINGS = ["as_trained", "other_side", "unpadded"]
 BEGIN, END = "<!-- psm-fair-stats:begin -->", "<!-- psm-fair-stats:end -->"
 

@@ -3,7 +3,7 @@
 #include "experiments/recall_figures.h"
 
 #include "plot_util.h"
-#include "project.h"
+#include "places.h"
 
 #include <qcustomplot.h>
 

@@ -8,7 +8,7 @@
 #include "experiments_panel.h"
 #include "knockout_view.h"
 #include "plot_util.h"
-#include "project.h"
+#include "places.h"
 #include "train_panel.h"
 
 #include <QAction>

@@ -3,7 +3,7 @@
 #include "data/glue.h"
 #include "data/recall.h"
 #include "plot_util.h"
-#include "project.h"
+#include "places.h"
 #include "runs/registry.h"
 #include "train/metrics.h"
 #include "util/cpu_features.h"

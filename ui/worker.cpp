@@ -184,25 +184,15 @@ void AnalysisWorker::initModel(const ModelConfig& cfg_in, const QString& tokeniz
     if (tok_path.empty()) {
       const std::string prefix = work_dir.toStdString() + "/untrained-tokenizer";
       tok_path = prefix + ".model";
-      if (!fs::exists(tok_path)) {
-        fs::create_directories(work_dir.toStdString());
-        TokenizerTrainOptions to;
-        to.inputs = {corpus.toStdString()};
-        to.model_prefix = prefix;
-        to.vocab_size = 2000;
-        Tokenizer::train(to);
-      }
+      fs::create_directories(work_dir.toStdString());
+      tok_path = jobs::ensure_tokenizer({corpus.toStdString()}, prefix, 2000, {});
     }
     auto tok = std::make_unique<Tokenizer>(Tokenizer::load(tok_path));
     ModelConfig cfg = cfg_in;
     cfg.vocab_size = tok->vocab_size();
     cfg.head = Head::None;
     cfg.validate();
-    {
-      std::lock_guard<std::mutex> seeded(rng_mutex());
-      torch::manual_seed(0);
-      model_ = MaBert(cfg);
-    }
+    model_ = seeded_model(cfg, 0);
     model_->eval();
     tok_ = std::move(tok);
     max_len_ = cfg.max_len;

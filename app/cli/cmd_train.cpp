@@ -5,6 +5,7 @@
 
 #include "analysis/drift.h"
 #include "analysis/inspect.h"
+#include "data/corpus.h"
 #include "data/glue.h"
 #include "data/recall.h"
 #include "dist/world.h"
@@ -12,6 +13,7 @@
 #include "tokenize/tokenizer.h"
 #include "util/cores.h"
 #include "util/files.h"
+#include "util/resources.h"
 
 #include <ATen/Parallel.h>
 #include <nlohmann/json.hpp>
@@ -26,10 +28,6 @@
 #include <sstream>
 #include <thread>
 
-#ifndef MABERT_RESOURCES_DIR
-#define MABERT_RESOURCES_DIR "resources"
-#endif
-
 namespace mabert::cli {
 namespace fs = std::filesystem;
 
@@ -42,11 +40,6 @@ void on_signal(int) { g_control.request_stop_from_signal(); }
 void install_stop_handler() {
   std::signal(SIGINT, on_signal);
   std::signal(SIGTERM, on_signal);
-}
-
-std::string resources_dir() {
-  if (const char* e = std::getenv("MABERT_RESOURCES")) return e;
-  return MABERT_RESOURCES_DIR;
 }
 
 struct Common {
@@ -278,7 +271,7 @@ void add_tokenizer_train_command(CLI::App& app) {
   c->add_option("--type", opt->model_type, "unigram or bpe")->capture_default_str();
   c->add_option("--max-sentences", opt->max_sentences, "Sentences sampled for training")->capture_default_str();
   c->callback([opt] {
-    const auto path = Tokenizer::train(*opt);
+    const auto path = data::train_tokenizer(*opt);
     const auto t = Tokenizer::load(path);
     std::printf("%s: %lld pieces\n", path.c_str(), static_cast<long long>(t.vocab_size()));
   });

@@ -80,11 +80,7 @@ std::vector<ProfileEntry> build_profile_models(const std::vector<ProfileModel>& 
     e.cfg.rel_range = std::max(e.cfg.rel_range, max_length);
     e.cfg.dropout = 0.0;  // timing, not regularisation
     e.cfg.validate("profile");
-    {
-      std::lock_guard<std::mutex> seeded(rng_mutex());
-      torch::manual_seed(opt.seed);
-      e.model = MaBert(e.cfg);
-    }
+    e.model = seeded_model(e.cfg, opt.seed);
     e.model->to(dev);
     e.model->set_scan_impl(scan);
     // CUDA inference holds all weights in bf16. CPU inference holds the matrix weights in bf16 (no

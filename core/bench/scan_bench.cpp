@@ -7,6 +7,7 @@
 #include "selective_scan/selective_scan.h"
 #include "util/memory.h"
 #include "util/openmp_wait.h"
+#include "util/rng.h"
 
 #include <torch/torch.h>
 
@@ -55,6 +56,7 @@ double peak_mb(const std::function<void()>& fn, const torch::Device& dev) {
 }
 
 kernels::ScanInputs make_inputs(const ScanBenchConfig& c, int64_t L, torch::Device dev, torch::ScalarType dt) {
+  std::lock_guard<std::mutex> seeded(rng_mutex());  // the default generator is shared with any job running beside
   torch::manual_seed(0);
   const auto big = torch::TensorOptions().dtype(dt).device(dev);
   const auto f32 = torch::TensorOptions().dtype(torch::kFloat).device(dev);
@@ -78,6 +80,7 @@ ScanBranch make_core(const ScanBenchConfig& c) {
   ModelConfig mc;
   mc.d_model = c.channels / mc.expand;
   mc.d_state = c.dstate;
+  std::lock_guard<std::mutex> seeded(rng_mutex());
   torch::manual_seed(0);
   return ScanBranch(mc);
 }

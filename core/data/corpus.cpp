@@ -141,4 +141,11 @@ std::vector<CorpusDocument> read_corpus(const std::vector<std::string>& paths, C
   return docs;
 }
 
+std::string train_tokenizer(const TokenizerTrainOptions& opt) {
+  std::vector<std::string> sentences;
+  for (auto& doc : read_corpus(opt.inputs))
+    for (auto& s : doc.sentences) sentences.push_back(std::move(s));
+  return Tokenizer::train(opt, std::move(sentences));
+}
+
 }  // namespace mabert::data

@@ -4,6 +4,8 @@
 // ISO-8859-1 (many public-domain texts are) and the fact is reported, never silently skipped.
 #pragma once
 
+#include "tokenize/tokenizer.h"
+
 #include <cstdint>
 #include <functional>
 #include <string>
@@ -33,6 +35,10 @@ std::vector<CorpusDocument> read_corpus(const std::vector<std::string>& paths, C
 // both read text through it.
 void parse_documents(std::string text, const std::string& where, CorpusReport& rep,
                      const std::function<void(CorpusDocument&&)>& emit);
+
+// A SentencePiece tokenizer trained on the sentences of opt.inputs (read_corpus); returns the
+// .model path.
+std::string train_tokenizer(const TokenizerTrainOptions& opt);
 
 // Splits one paragraph into sentences at . ! ? followed by a space (not after a single capital
 // letter or a common abbreviation), keeping the punctuation.

@@ -1,6 +1,7 @@
 #include "jobs/runner.h"
 
 #include "analysis/drift.h"
+#include "data/corpus.h"
 #include "data/recall.h"
 #include "data/shards.h"
 #include "runs/registry.h"
@@ -46,12 +47,8 @@ std::string new_run_dir(const std::string& root, const std::string& name) {
 }
 
 std::string new_run_dir(const std::string& root, JobKind kind, const std::string& task) {
-  switch (kind) {
-    case JobKind::Pretrain: return new_run_dir(root, "pretrain");
-    case JobKind::Finetune: return new_run_dir(root, "finetune-" + task);
-    case JobKind::Evaluate: return new_run_dir(root, "eval");
-  }
-  return new_run_dir(root, "run");
+  // The kind's own name ("pretrain", "finetune", "eval"), with the task when there is one.
+  return new_run_dir(root, std::string(to_string(kind)) + (task.empty() ? "" : "-" + task));
 }
 
 namespace {
@@ -136,7 +133,7 @@ std::string ensure_tokenizer(const std::vector<std::string>& corpus, const std::
   to.model_prefix = prefix;
   to.vocab_size = vocab;
   if (say) say("training a " + std::to_string(vocab) + "-piece tokenizer on the corpus");
-  return Tokenizer::train(to);
+  return data::train_tokenizer(to);
 }
 
 JobOutcome pretrain(train::PretrainJob job, int vocab, const Recording& rec, const train::Hooks& hooks) {

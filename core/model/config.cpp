@@ -72,19 +72,21 @@ constexpr EnumName<PoolingKind> kPoolingNames[] = {{PoolingKind::Map, "map"},   
                                                    {PoolingKind::Mean, "mean"}, {PoolingKind::MaskedMean, "masked_mean"}};
 static_assert(std::size(kPoolingNames) == 5, "a PoolingKind without a name");
 
-// A field holding one of an enum's names (its table), refused by name otherwise.
+// One of an enum's names (its table), refused by name with the allowed list otherwise.
+template <class E, std::size_t N>
+E enum_from(const EnumName<E> (&table)[N], const std::string& s, const std::string& where, const std::string& name) {
+  if (const auto e = enum_value(table, s)) return *e;
+  std::string names;
+  for (const auto& e : table) names += std::string(names.empty() ? "" : ", ") + e.name;
+  field_error(where, name, "'" + s + "' is not one of: " + names);
+}
+
+// A field holding one of an enum's names.
 template <class E, std::size_t N>
 Field enum_field(E ModelConfig::*member, const EnumName<E> (&table)[N]) {
   return {[member, &table](ModelConfig& c, const json& v, const std::string& where, const std::string& name) {
             if (!v.is_string()) field_error(where, name, "expected a string, got " + v.dump());
-            const std::string s = v.get<std::string>();
-            if (const auto e = enum_value(table, s)) {
-              c.*member = *e;
-              return;
-            }
-            std::string names;
-            for (const auto& e : table) names += std::string(names.empty() ? "" : ", ") + e.name;
-            field_error(where, name, "'" + s + "' is not one of: " + names);
+            c.*member = enum_from(table, v.get<std::string>(), where, name);
           },
           [member, &table](const ModelConfig& c) { return nlohmann::ordered_json(enum_name(table, c.*member)); }};
 }
@@ -174,19 +176,11 @@ static_assert(std::size(kLayerKindNames) == 7, "a LayerKind without a name");
 
 const char* to_string(Head h) { return enum_name(kHeadNames, h); }
 
-Head parse_head(const std::string& s) {
-  ModelConfig c;
-  enum_field(&ModelConfig::head, kHeadNames).read(c, s, "head", "head");
-  return c.head;
-}
+Head parse_head(const std::string& s) { return enum_from(kHeadNames, s, "head", "head"); }
 
 const char* to_string(PoolingKind p) { return enum_name(kPoolingNames, p); }
 
-PoolingKind parse_pooling(const std::string& s) {
-  ModelConfig c;
-  enum_field(&ModelConfig::pooling, kPoolingNames).read(c, s, "pooling", "pooling");
-  return c.pooling;
-}
+PoolingKind parse_pooling(const std::string& s) { return enum_from(kPoolingNames, s, "pooling", "pooling"); }
 
 bool has_score_layer(PoolingKind p) { return p == PoolingKind::Map || p == PoolingKind::Attn; }
 

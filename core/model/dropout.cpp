@@ -5,6 +5,7 @@
 #include <ATen/ATen.h>
 #include <ATen/Context.h>
 
+#include <map>
 #include <mutex>
 
 namespace mabert {
@@ -12,10 +13,13 @@ namespace mabert {
 at::Tensor keyed_noise(const DropoutKey& key, uint64_t draw, at::IntArrayRef sizes, double p, const at::TensorOptions& options) {
   at::Tensor noise = at::empty(sizes, options);
   const c10::Device d = options.device();
-  // A generator of the device's kind (CPU, CUDA), its own state, reseeded per row.
-  at::Generator def = at::globalContext().defaultGenerator(d.is_cuda() ? c10::Device(c10::kCUDA, d.has_index() ? d.index() : 0) : d);
-  at::Generator gen;
-  {
+  // A generator of the device's kind (CPU, CUDA) with its own state, reseeded per row: one per
+  // thread and device, cloned from the default generator the first time (never advancing it).
+  const c10::Device dev = d.is_cuda() ? c10::Device(c10::kCUDA, d.has_index() ? d.index() : 0) : c10::Device(c10::kCPU);
+  thread_local std::map<std::pair<int, int>, at::Generator> own;
+  at::Generator& gen = own[{static_cast<int>(dev.type()), static_cast<int>(dev.index())}];
+  if (!gen.defined()) {
+    at::Generator def = at::globalContext().defaultGenerator(dev);
     std::lock_guard<std::mutex> lock(def.mutex());
     gen = def.clone();
   }

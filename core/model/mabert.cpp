@@ -210,6 +210,12 @@ MaBert load_model(const std::string& dir) {
   return model;
 }
 
+MaBert seeded_model(const ModelConfig& cfg, uint64_t seed) {
+  std::lock_guard<std::mutex> lock(rng_mutex());
+  torch::manual_seed(seed);
+  return MaBert(cfg);
+}
+
 MaBert extend_positions(MaBert& model, int64_t max_len, int64_t rel_range) {
   ModelConfig cfg = model->config();
   if (max_len > 0) cfg.max_len = max_len;

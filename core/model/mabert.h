@@ -123,6 +123,10 @@ int64_t count_parameters(const torch::nn::Module& m);
 // (interpolated about the centre). 0 keeps a value. Every other weight is copied unchanged.
 MaBert extend_positions(MaBert& model, int64_t max_len, int64_t rel_range = 0);
 
+// A model of `cfg` initialised from `seed`: seeding and building under rng_mutex(), so a model
+// built on another thread at the same time cannot take this one's draws (the one way to make one).
+MaBert seeded_model(const ModelConfig& cfg, uint64_t seed);
+
 // Saves config.json and model.safetensors into `dir` (created if needed), each atomically.
 void save_model(MaBert& model, const std::string& dir);
 // Loads a model saved by save_model. Errors name the file and the tensor at fault.

@@ -1,8 +1,7 @@
-// SentencePiece training (sentences streamed from our corpus reader, so encodings and
+// SentencePiece training (on sentences the corpus reader gives: data::train_tokenizer, so encodings and
 // non-UTF-8 files are handled once, in one place), loading and BERT-style encoding.
 #include "tokenize/tokenizer.h"
 
-#include "data/corpus.h"
 #include "util/files.h"
 
 #include <sentencepiece_processor.h>
@@ -126,14 +125,11 @@ Tokenizer::~Tokenizer() = default;
 Tokenizer::Tokenizer(Tokenizer&&) noexcept = default;
 Tokenizer& Tokenizer::operator=(Tokenizer&&) noexcept = default;
 
-std::string Tokenizer::train(const TokenizerTrainOptions& opt) {
+std::string Tokenizer::train(const TokenizerTrainOptions& opt, std::vector<std::string> sentences) {
   if (opt.model_prefix.empty()) throw std::invalid_argument("tokenizer training needs an output prefix");
   if (opt.model_type != "unigram" && opt.model_type != "bpe")
     throw std::invalid_argument("tokenizer model type must be unigram or bpe, got '" + opt.model_type + "'");
   if (opt.vocab_size <= kNumSpecial) throw std::invalid_argument("tokenizer vocabulary size must exceed 5");
-  std::vector<std::string> sentences;
-  for (auto& doc : data::read_corpus(opt.inputs))
-    for (auto& s : doc.sentences) sentences.push_back(std::move(s));
   if (sentences.empty()) throw std::runtime_error("tokenizer training: the corpus holds no text");
   if (static_cast<int64_t>(sentences.size()) > opt.max_sentences) {
     std::mt19937_64 rng(1234);

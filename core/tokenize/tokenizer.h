@@ -21,7 +21,7 @@ struct Encoding {
 };
 
 struct TokenizerTrainOptions {
-  std::vector<std::string> inputs;  // corpus files or folders (read with data::read_corpus)
+  std::vector<std::string> inputs;  // corpus files or folders (data::train_tokenizer reads them)
   std::string model_prefix;         // writes <prefix>.model and <prefix>.vocab
   int vocab_size = 8000;
   std::string model_type = "unigram";  // unigram | bpe
@@ -35,7 +35,9 @@ class Tokenizer {
   static constexpr int64_t kPad = 0, kUnk = 1, kCls = 2, kSep = 3, kMask = 4, kNumSpecial = 5;
 
   // Trains and writes <prefix>.model / <prefix>.vocab; returns the model path.
-  static std::string train(const TokenizerTrainOptions& opt);
+  // Trains on these sentences (opt.inputs unused: data::train_tokenizer reads a corpus and calls
+  // this, so the tokenizer depends on no corpus format).
+  static std::string train(const TokenizerTrainOptions& opt, std::vector<std::string> sentences);
   // Loads a .model file; checks the special tokens sit at their fixed ids.
   static Tokenizer load(const std::string& path);
 

@@ -390,11 +390,7 @@ LoopJob new_loop_job(const ModelConfig& cfg, const TrainOptions& opt, const std:
   LoopJob L;
   L.world = world ? std::move(world) : std::make_shared<dist::World>();
   L.device = torch_device(opt.device, opt.device_index);
-  {
-    std::lock_guard<std::mutex> seeded(rng_mutex());
-    torch::manual_seed(opt.seed);
-    L.model = MaBert(cfg);
-  }
+  L.model = seeded_model(cfg, opt.seed);
   L.opt = opt;
   L.run_dir = run_dir;
   return L;

@@ -7,6 +7,7 @@
 #include "analysis/efficiency.h"
 #include "analysis/inspect.h"
 #include "analysis/profile_compare.h"
+#include "data/corpus.h"
 #include "tokenize/tokenizer.h"
 #include "util/files.h"
 
@@ -30,7 +31,7 @@ const Tokenizer& tokenizer() {
     o.inputs = {kDemo};
     o.model_prefix = (dir / "tok").string();
     o.vocab_size = 600;
-    return Tokenizer::load(Tokenizer::train(o));
+    return Tokenizer::load(data::train_tokenizer(o));
   }();
   return tok;
 }

@@ -39,7 +39,7 @@ const Tokenizer& demo_tokenizer() {
     o.inputs = {kDemo};
     o.model_prefix = temp_dir() + "/tok";
     o.vocab_size = 1500;
-    return Tokenizer::load(Tokenizer::train(o));
+    return Tokenizer::load(data::train_tokenizer(o));
   }();
   return tok;
 }

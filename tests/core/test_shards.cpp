@@ -37,7 +37,7 @@ std::string tokenizer(int vocab) {
     o.inputs = {kDemo};
     o.model_prefix = temp_dir("tok" + std::to_string(vocab)) + "/tok";
     o.vocab_size = vocab;
-    made[vocab] = Tokenizer::train(o);
+    made[vocab] = data::train_tokenizer(o);
   }
   return made[vocab];
 }

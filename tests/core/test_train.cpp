@@ -3,6 +3,7 @@
 #include "harness.h"
 
 #include "analysis/efficiency.h"
+#include "data/corpus.h"
 #include "data/shards.h"
 #include "io/safetensors.h"
 #include "jobs/runner.h"
@@ -47,7 +48,7 @@ const std::string& tokenizer() {
     o.inputs = {kDemo};
     o.model_prefix = temp_dir("tok") + "/tok";
     o.vocab_size = 800;
-    return Tokenizer::train(o);
+    return data::train_tokenizer(o);
   }();
   return path;
 }

@@ -16,10 +16,11 @@
 // decides it). Exit status: 0 clean, 1 a finding (each printed with the action that preceded it).
 #include "analysis_views.h"
 #include "composer.h"
+#include "data/corpus.h"
 #include "experiments_panel.h"
 #include "knockout_view.h"
 #include "main_window.h"
-#include "project.h"
+#include "places.h"
 #include "runs/registry.h"
 #include "tokenize/tokenizer.h"
 #include "train/checkpoint.h"
@@ -82,7 +83,7 @@ class Monkey : public QObject {
     o.inputs = {demo_corpus().toStdString()};
     o.model_prefix = (root_ + "/tok").toStdString();
     o.vocab_size = 700;
-    tokenizer_ = QString::fromStdString(Tokenizer::train(o));
+    tokenizer_ = QString::fromStdString(data::train_tokenizer(o));
     // Dialogs (file choosers, warnings, "a run is going") are answered by this timer: a file
     // dialog gets a path in the scratch folder, a message box its default or Escape.
     // The answer is queued, not given inside the timer's slot: a dialog's accept() may open

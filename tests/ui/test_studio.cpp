@@ -4,13 +4,14 @@
 #include "analysis/efficiency.h"
 #include "analysis_views.h"
 #include "composer.h"
+#include "data/corpus.h"
 #include "drift_view.h"
 #include "efficiency_view.h"
 #include "experiments_panel.h"
 #include "knockout_view.h"
 #include "main_window.h"
+#include "places.h"
 #include "plot_util.h"
-#include "project.h"
 #include "runs/registry.h"
 #include "train_panel.h"
 #include "util/files.h"
@@ -91,7 +92,7 @@ class TestStudio : public QObject {
     o.inputs = {demo_corpus().toStdString()};
     o.model_prefix = (tmp_.path() + "/tok").toStdString();
     o.vocab_size = 700;
-    tokenizer_ = QString::fromStdString(Tokenizer::train(o));
+    tokenizer_ = QString::fromStdString(data::train_tokenizer(o));
   }
 
   // A fresh start opens on the shipped SST-2 model: the analysis views, a sentence typed, the MAP

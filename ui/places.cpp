@@ -1,26 +1,19 @@
-#include "project.h"
+#include "places.h"
+
+#include "util/resources.h"
 
 #include <QCoreApplication>
 #include <QDir>
 #include <QFileInfo>
 #include <QStandardPaths>
 
-#ifndef MABERT_RESOURCES_DIR
-#define MABERT_RESOURCES_DIR ""
-#endif
 #ifndef MABERT_SHARED_DATA
 #define MABERT_SHARED_DATA ""
 #endif
 
 namespace mabert::ui {
 
-QString resources_dir() {
-  const QString env = qEnvironmentVariable("MABERT_RESOURCES");
-  if (!env.isEmpty()) return env;
-  const QString built = QStringLiteral(MABERT_RESOURCES_DIR);
-  if (!built.isEmpty() && QDir(built).exists()) return built;
-  return QCoreApplication::applicationDirPath() + "/../share/mabert/resources";
-}
+QString resources_dir() { return QString::fromStdString(mabert::resources_dir()); }
 
 QString demo_corpus() { return resources_dir() + "/demo/corpus.txt"; }
 
