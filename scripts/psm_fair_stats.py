@@ -71,8 +71,17 @@ def predictions(grid, cell, serving):
     return [tuple(r[1:]) for r in rows[1:]]  # per example: (label,) or (slots, right)
 
 
+def dz_text(v):
+    return f"{v:+.2f}"
+
+
 def fmt_p(p):
     return f"{p:.3f}" if p >= 0.001 else f"{p:.1e}"
+
+
+def clean(text):
+    # "-0.0000" (a negative value that rounds to zero) printed as "+0.0000"
+    return text.replace("-0.0000", "+0.0000")
 
 
 def report(out):
@@ -109,13 +118,16 @@ def report(out):
             d = [a - b for a, b in zip(x, y)]
             m, lo, hi = mean_ci(d)
             _, sd = mean_sd(d)
-            t, df, p = paired(x, y)
-            wp = welch(x, y)[4] if mean_sd(x)[1] + mean_sd(y)[1] > 0 else 1.0
             wins, ties = sum(v > 0 for v in d), sum(v == 0 for v in d)
             n = len(d) - ties
-            dz = m / sd if sd > 0 else math.inf
-            w(f"| {s.replace('_', ' ')} | {mean_sd(x)[0]:.4f} | {mean_sd(y)[0]:.4f} | {m:+.4f} [{lo:+.4f}, {hi:+.4f}] | {dz:+.2f} | "
-              f"{t:.2f} ({df}), {fmt_p(p)} | {fmt_p(wp)} | {wins} of {len(d)} / {ties} | {fmt_p(sign_test(wins, n)) if n else '—'} | "
+            if sd > 0:
+                t, df, p = paired(x, y)
+                tests = f"{dz_text(m / sd)} | {t:.2f} ({df}), {fmt_p(p)}"
+            else:  # every pair differs by the same amount (at a ceiling: by nothing): no t statistic
+                tests = f"— | — (every pair {m:+.4f})"
+            wp = welch(x, y)[4] if mean_sd(x)[1] + mean_sd(y)[1] > 0 else None
+            w(f"| {s.replace('_', ' ')} | {mean_sd(x)[0]:.4f} | {mean_sd(y)[0]:.4f} | {m:+.4f} [{lo:+.4f}, {hi:+.4f}] | {tests} | "
+              f"{fmt_p(wp) if wp is not None else '—'} | {wins} of {len(d)} / {ties} | {fmt_p(sign_test(wins, n)) if n else '—'} | "
               f"{paired_mde(sd, len(d)):.4f} |")
         per_p = sorted({p for p, _ in keys})
         if len(per_p) > 1:
@@ -147,7 +159,7 @@ def report(out):
 
 
 def main():
-    text = "\n".join(report([])).rstrip() + "\n"
+    text = clean("\n".join(report([])).rstrip() + "\n")
     if len(sys.argv) == 3 and sys.argv[1] == "--check":
         doc = open(sys.argv[2]).read()
         if BEGIN not in doc or END not in doc:
