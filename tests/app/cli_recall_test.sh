@@ -96,7 +96,21 @@ run "$MABERT" eval --run "$R" --eval-examples 32 --pairs 1 --json \
 run "$MABERT" eval --run "$R" --length 64 --json \
   && json "assert d['examples'] == 64 and 0 <= d['metrics']['accuracy'] <= 1, d" \
   && ok "eval --length 64 of a length-16 run without positions" || bad "eval --length 64 (no positions)"
-refused "eval --predictions (recall)" "--predictions" "" "$MABERT" eval --run "$R" --predictions "$W/p.tsv"
+# Per-example predictions of a recall run: each held-out example's slots and right answers, in
+# order; they add up to the metrics eval prints.
+run "$MABERT" eval --run "$R" --predictions "$W/p.tsv" --json && python3 - "$W" <<'PY' \
+  && ok "eval --predictions (recall): one row per held-out example, adding up to accuracy and sequence accuracy" || bad "eval --predictions (recall)"
+import csv, json, sys
+w = sys.argv[1]
+m = json.load(open(f"{w}/out"))["metrics"]
+rows = list(csv.DictReader(open(f"{w}/p.tsv"), delimiter="\t"))
+n = json.load(open(f"{w}/out"))["examples"]
+assert [int(r["index"]) for r in rows] == list(range(n)), (len(rows), n)
+slots, right = sum(int(r["slots"]) for r in rows), sum(int(r["right"]) for r in rows)
+assert abs(right / slots - m["accuracy"]) < 1e-9, (right / slots, m)
+whole = sum(int(r["right"]) == int(r["slots"]) for r in rows) / len(rows)
+assert abs(whole - m["sequence_accuracy"]) < 1e-9, (whole, m)
+PY
 # The vocabulary's layout fixes the token ids: another one at evaluation is refused.
 refused "eval --task-vocab 64" "--task-vocab 64|trained with 8" "" "$MABERT" eval --run "$R" --task-vocab 64
 refused "eval --noise 2" "--noise 2|trained with 4" "" "$MABERT" eval --run "$R" --noise 2
