@@ -20,3 +20,15 @@ need_exec() {
 }
 SUDO=""
 if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
+# A corpus of SIZE_MB made of whole copies of the files of SOURCE (*.txt, *.tokens, *.raw), each
+# copy in its own folder so documents stay documents (the shared corpus is ~8.4 MB a copy).
+make_corpus() {  # SOURCE SIZE_MB DIR
+  local want=$(( $2 * 1000 * 1000 )) have=0 copy=0
+  rm -rf "$3"; mkdir -p "$3"
+  while [ "$have" -lt "$want" ]; do
+    mkdir -p "$3/copy-$copy"
+    find "$1" -type f \( -name '*.txt' -o -name '*.tokens' -o -name '*.raw' \) -exec cp {} "$3/copy-$copy/" \;
+    have=$(du -sb "$3" | cut -f1)
+    copy=$((copy + 1))
+  done
+}

@@ -15,19 +15,6 @@ need_exec "$MABERT" "build it: cmake --build build --target mabert"
 mkdir -p "$WORK"
 trap 'rm -f "$OUT.tmp"' EXIT
 
-# One copy of the shared corpus is ~8.4 MB; a corpus of S MB is as many copies as reach it,
-# each file kept whole (so documents stay documents).
-make_corpus() {  # SIZE_MB DIR
-  local want=$(( $1 * 1000 * 1000 )) have=0 copy=0
-  rm -rf "$2"; mkdir -p "$2"
-  while [ "$have" -lt "$want" ]; do
-    mkdir -p "$2/copy-$copy"
-    find "$SHARED" -type f \( -name '*.txt' -o -name '*.tokens' -o -name '*.raw' \) -exec cp {} "$2/copy-$copy/" \;
-    have=$(du -sb "$2" | cut -f1)
-    copy=$((copy + 1))
-  done
-}
-
 peak_rss_mb() {  # LOG (GNU time -v output)
   awk -F': ' '/Maximum resident set size/ {printf "%.0f", $2 / 1024}' "$1"
 }
@@ -39,7 +26,7 @@ for mb in $SIZES_MB; do
   corpus="$WORK/corpus-$mb"
   if [ ! -f "$corpus.done" ]; then
     log "making a ${mb} MB corpus"
-    make_corpus "$mb" "$corpus" && touch "$corpus.done"
+    make_corpus "$SHARED" "$mb" "$corpus" && touch "$corpus.done"
   fi
   bytes=$(du -sb "$corpus" | cut -f1)
   log "data prepare: $corpus ($((bytes / 1000000)) MB)"

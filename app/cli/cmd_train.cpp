@@ -217,7 +217,10 @@ void report(const Common& o, const jobs::JobOutcome& out, Progress& progress, co
   } else if (o.json) {
     std::cout << nlohmann::ordered_json({{"run", out.run_id}, {"status", to_string(r.status)}, {"steps", r.steps},
                                          {"last_loss", r.last_loss}, {"final_metrics", r.final_metrics},
-                                         {"best_metrics", r.best_metrics}, {"message", r.message}})
+                                         {"best_metrics", r.best_metrics}, {"message", r.message},
+                                         {"timing", {{"step_s", r.step_s}, {"data_make_s", r.data_make_s},
+                                                     {"batches_made", r.batches_made}, {"data_wait_s", r.data_wait_s},
+                                                     {"comm_wait_s", r.comm_wait_s}}}})
                      .dump(2)
               << '\n';
   } else {

@@ -26,17 +26,30 @@ void BatchLoader::run() {
     lock.unlock();
     data::Batch b;
     std::exception_ptr err;
+    const auto t0 = std::chrono::steady_clock::now();
     try {
       b = make_(m);
     } catch (...) {
       err = std::current_exception();
     }
+    const double took = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     lock.lock();
+    ++made_, make_s_ += took;
     if (gen != generation_) continue;  // the queue started over while this one was made
     if (err) error_ = err, error_at_ = m;
     else ready_.emplace_back(m, std::move(b));
     cv_.notify_all();
   }
+}
+
+int64_t BatchLoader::made() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return made_;
+}
+
+double BatchLoader::make_seconds() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return make_s_;
 }
 
 data::Batch BatchLoader::get(int64_t micro) {

@@ -29,13 +29,17 @@ class BatchLoader {
   data::Batch get(int64_t micro);
   // Seconds get() waited for a batch that was not ready: how long the step stalled on data.
   double waited_seconds() const { return waited_; }
+  // What the loader's thread did: batches made (those dropped when the queue started over
+  // included) and the seconds spent making them, so a run can say how far ahead of the step it is.
+  int64_t made() const;
+  double make_seconds() const;
 
  private:
   void run();
 
   std::function<data::Batch(int64_t)> make_;
   const size_t depth_;
-  std::mutex mu_;
+  mutable std::mutex mu_;
   std::condition_variable cv_;
   std::deque<std::pair<int64_t, data::Batch>> ready_;
   int64_t next_ = 0;        // the micro-step the thread makes next
@@ -44,6 +48,8 @@ class BatchLoader {
   std::exception_ptr error_;
   int64_t error_at_ = -1;
   double waited_ = 0;
+  int64_t made_ = 0;
+  double make_s_ = 0;
   std::thread thread_;
 };
 

@@ -42,6 +42,11 @@ struct TrainResult {
   int64_t rows = 0, pad_tokens = 0;
   double data_wait_s = 0;  // time the steps waited for a batch (the background loader was behind)
   double comm_wait_s = 0;  // time the steps waited for gradient sums after backward (communication not hidden)
+  // The data against the step: seconds in the training steps (forward, backward, gradient sums,
+  // optimizer; not evaluation or checkpoints), and the batches made with the seconds making them
+  // took (on the loader's thread, or inline without --prefetch).
+  double step_s = 0, data_make_s = 0;
+  int64_t batches_made = 0;
 };
 // The result record: what the registry stores as a run's metrics and `--json` prints.
 nlohmann::ordered_json to_json(const TrainResult& r);

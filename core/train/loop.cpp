@@ -79,6 +79,7 @@ class Trainer {
     job_.model->train();
     while (state_.step < o_.steps) {
       const int64_t step = state_.step;
+      const auto t0 = Clock::now();
       set_learning_rate(step);
       optimizer_.zero_grad();
       const double loss = forward_backward(step);
@@ -86,6 +87,7 @@ class Trainer {
       sum_gradients_over_ranks();
       const double grad_norm = clip_gradients();
       optimizer_.step();
+      result_.step_s += std::chrono::duration<double>(Clock::now() - t0).count();
       state_.step = step + 1;
       record_loss(loss);
       if (due(o_.log_every) || last()) log_step(grad_norm);
@@ -169,7 +171,7 @@ class Trainer {
   double forward_backward(int64_t step) {
     double step_loss = 0;
     for (int64_t k = 0; k < o_.grad_accum; ++k) {
-      data::Batch b = loader_ ? loader_->get(step * o_.grad_accum + k) : job_.batch_at(step * o_.grad_accum + k);
+      data::Batch b = next_batch(step * o_.grad_accum + k);
       tokens_since_log_ += b.tokens;
       const bool has_rows = b.ids.defined() && b.ids.size(0) > 0;
       if (has_rows) result_.rows += b.ids.size(0), result_.pad_tokens += b.ids.numel() - b.tokens;
@@ -189,6 +191,15 @@ class Trainer {
       step_loss += sum / scale;
     }
     return step_loss;
+  }
+
+  data::Batch next_batch(int64_t micro) {
+    if (loader_) return loader_->get(micro);
+    const auto t0 = Clock::now();
+    data::Batch b = job_.batch_at(micro);
+    result_.data_make_s += std::chrono::duration<double>(Clock::now() - t0).count();
+    ++result_.batches_made;
+    return b;
   }
 
   // The global gradient: each rank's part summed (not on accumulation micro-steps: once per step).
@@ -333,7 +344,11 @@ class Trainer {
     checkpoint();
     check_replicas_agree();
     result_.steps = state_.step;
-    if (loader_) result_.data_wait_s = loader_->waited_seconds();
+    if (loader_) {
+      result_.data_wait_s = loader_->waited_seconds();
+      result_.data_make_s = loader_->make_seconds(), result_.batches_made = loader_->made();
+    }
+    if (world_.root()) say_data_against_step();
     if (world_.grouped() && world_.root()) {
       char line[200];
       std::snprintf(line, sizeof line, "gradient all-reduce: %.2f s waited after backward over %lld steps (%s)", result_.comm_wait_s,
@@ -344,6 +359,26 @@ class Trainer {
       say(line);
     }
     return result_;
+  }
+
+  // How far ahead of the step the data is, measured in this run: the batch maker's batches/s
+  // (alone on its thread, or inline) against the steps' micro-batches/s, and the wait.
+  void say_data_against_step() const {
+    const int64_t micro = (state_.step - start_step_) * o_.grad_accum;
+    if (result_.batches_made <= 0 || micro <= 0 || result_.data_make_s <= 0 || result_.step_s <= 0) return;
+    const double made_per_s = static_cast<double>(result_.batches_made) / result_.data_make_s;
+    const double compute_s = result_.step_s - (loader_ ? result_.data_wait_s : result_.data_make_s);  // the step without its data
+    if (compute_s <= 0) return;
+    const double used_per_s = static_cast<double>(micro) / compute_s;
+    char line[300];
+    std::snprintf(line, sizeof line,
+                  "data: %lld batches made at %.1f batches/s (%s); the steps used %.2f batches/s (%.3f s a step, "
+                  "data excluded): the data %.1fx faster than the step; %.2f s waited for it",
+                  static_cast<long long>(result_.batches_made), made_per_s,
+                  loader_ ? "on the loader's thread" : "inline, no prefetch", used_per_s,
+                  compute_s / static_cast<double>(state_.step - start_step_), made_per_s / used_per_s,
+                  result_.data_wait_s);
+    say(line);
   }
 
   // Data-parallel replicas must end bitwise identical: a checksum of every parameter's bits,
