@@ -7,10 +7,13 @@
 #include <cmath>
 #include <cstdio>
 #include <exception>
+#include <filesystem>
 #include <functional>
 #include <sstream>
 #include <string>
 #include <vector>
+
+#include <unistd.h>
 
 namespace mabert::test {
 
@@ -123,3 +126,16 @@ inline int run_all(int argc, char** argv) {
 
 #define TEST_MAIN()                                                              \
   int main(int argc, char** argv) { return ::mabert::test::run_all(argc, argv); }
+
+// A scratch folder of this test process: <tmp>/mabert_test_<suite>_<pid>, or its subfolder
+// `name`, emptied first; created either way.
+inline std::string scratch_dir(const std::string& suite, const std::string& name = "") {
+  namespace fs = std::filesystem;
+  fs::path p = fs::temp_directory_path() / ("mabert_test_" + suite + "_" + std::to_string(::getpid()));
+  if (!name.empty()) {
+    p /= name;
+    fs::remove_all(p);
+  }
+  fs::create_directories(p);
+  return p.string();
+}

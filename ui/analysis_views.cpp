@@ -3,6 +3,7 @@
 #include "drift_view.h"
 #include "efficiency_view.h"
 #include "knockout_view.h"
+#include "form_util.h"
 #include "plot_util.h"
 
 #include <QCheckBox>
@@ -76,12 +77,10 @@ void fill_combo(QComboBox* combo, const std::vector<int>& layers, const ModelCon
 // --- MAP -----------------------------------------------------------------------------------------
 
 MapView::MapView(QWidget* parent) : QWidget(parent) {
-  auto* v = new QVBoxLayout(this);
-  auto* help = new QLabel(
+  auto* v = column_with_help(
+      this,
       "<b>Mask-aware attention pooling</b>: the sentence vector is a weighted sum of the tokens, "
       "α = softmax(score + mask). Pads get exactly 0 weight; darker = more weight.");
-  help->setWordWrap(true);
-  v->addWidget(help);
   notice_ = new QLabel;
   notice_->setObjectName("map_untrained");
   notice_->setWordWrap(true);
@@ -199,11 +198,9 @@ SsmView::SsmView(QWidget* parent) : QWidget(parent) {
   bar->addWidget(new QLabel("Channels"));
   bar->addWidget(channels_, 1);
   v->addLayout(bar);
-  auto* help = new QLabel(
+  v->addWidget(wrapped_label(
       "Each channel keeps a state h_t (N numbers) updated token by token: h_t = exp(Δ_t A) h_{t-1} + Δ_t B_t x_t. "
-      "Large Δ_t means the token is written strongly into the state; on pads with state masking Δ_t = 0 and h stays put.");
-  help->setWordWrap(true);
-  v->addWidget(help);
+      "Large Δ_t means the token is written strongly into the state; on pads with state masking Δ_t = 0 and h stays put."));
   auto* grid = new QGridLayout;
   heat_plot_ = make_plot(this, "State norm ‖h_t‖ per channel", "token", "channel");
   heat_ = make_color_map(heat_plot_, "‖h‖");
@@ -424,10 +421,7 @@ AnalysisPanel::AnalysisPanel(QWidget* parent) : QWidget(parent) {
   form->addRow("Sentence", sentence_);
   form->addRow("Pair", pair_);
   auto* row = new QHBoxLayout;
-  pads_ = new QSpinBox;
-  pads_->setRange(0, 4096);
-  pads_->setValue(4);
-  pads_->setToolTip("Extra [PAD] tokens added, as in a padded batch: with MAP their weight is exactly 0.");
+  pads_ = make_spin(0, 4096, 4, "Extra [PAD] tokens added, as in a padded batch: with MAP their weight is exactly 0.");
   left_ = new QCheckBox("pad on the left");
   model_label_ = new QLabel("no model loaded");
   model_label_->setObjectName("model_label");

@@ -1,6 +1,7 @@
 #include "composer.h"
 
 #include "analysis/efficiency.h"
+#include "form_util.h"
 #include "plot_util.h"
 
 #include <nlohmann/json.hpp>
@@ -311,21 +312,14 @@ QGroupBox* Composer::buildModelForm() {
   conv_->setToolTip("The SSM's depth-wise convolution. causal: looks back only (right padding never reaches a valid token);\n"
                     "centred: looks both ways, so end padding leaks into the last valid tokens unless PSM masks it.");
   form->addRow("Convolution", conv_);
-  width_ = new QSpinBox;
-  width_->setRange(32, 2048);
+  width_ = make_spin(32, 2048, std::nullopt, "Model width d (hidden size).");
   width_->setSingleStep(32);
-  width_->setToolTip("Model width d (hidden size).");
   form->addRow("Width d", width_);
-  heads_ = new QSpinBox;
-  heads_->setRange(1, 64);
+  heads_ = make_spin(1, 64);
   form->addRow("Heads", heads_);
-  state_ = new QSpinBox;
-  state_->setRange(1, 256);
-  state_->setToolTip("SSM state size N per channel.");
+  state_ = make_spin(1, 256, std::nullopt, "SSM state size N per channel.");
   form->addRow("State N", state_);
-  vocab_ = new QSpinBox;
-  vocab_->setRange(16, 1000000);
-  vocab_->setToolTip("Vocabulary size (set from the tokenizer when training).");
+  vocab_ = make_spin(16, 1000000, std::nullopt, "Vocabulary size (set from the tokenizer when training).");
   form->addRow("Vocabulary", vocab_);
   position_ = new QComboBox;
   position_->setObjectName("position");
@@ -341,9 +335,7 @@ QGroupBox* Composer::buildModelForm() {
   order->addWidget(position_);
   order->addWidget(token_shift_);
   form->addRow("Positions", order);
-  max_len_ = new QSpinBox;
-  max_len_->setRange(8, 65536);
-  max_len_->setToolTip("Maximum sequence length (learned positions).");
+  max_len_ = make_spin(8, 65536, std::nullopt, "Maximum sequence length (learned positions).");
   form->addRow("Max length", max_len_);
   addBaselineFields(form);
   for (auto* cb : {psm_pre_, psm_post_, psm_state_, share_, token_shift_}) connect(cb, &QCheckBox::toggled, this, [this] { fromPanel(); });
@@ -357,36 +349,27 @@ QGroupBox* Composer::buildModelForm() {
 
 // The options only baselines use: ALBERT's embedding width and sharing, L's window, S's blocks, D's range.
 void Composer::addBaselineFields(QFormLayout* form) {
-  embed_ = new QSpinBox;
-  embed_->setRange(0, 4096);
+  embed_ = make_spin(0, 4096, std::nullopt,
+                     "ALBERT's factorised embeddings: tokens live in this smaller width and are projected to d.\n0 = the model width.");
   embed_->setSpecialValueText("= width");
-  embed_->setToolTip("ALBERT's factorised embeddings: tokens live in this smaller width and are projected to d.\n0 = the model width.");
   share_ = new QCheckBox("share layers");
   share_->setToolTip("ALBERT's cross-layer sharing: every layer of one letter reuses one set of weights.");
   auto* albert = new QHBoxLayout;
   albert->addWidget(embed_);
   albert->addWidget(share_);
   form->addRow("Embedding", albert);
-  window_ = new QSpinBox;
-  window_->setRange(2, 65536);
+  window_ = make_spin(2, 65536, std::nullopt, "L layers: tokens in the sliding window (half on each side).");
   window_->setSingleStep(2);
-  window_->setToolTip("L layers: tokens in the sliding window (half on each side).");
   form->addRow("Window (L)", window_);
   auto* sparse = new QHBoxLayout;
   sparse_row_ = sparse;
-  block_ = new QSpinBox;
-  block_->setRange(1, 4096);
-  block_->setToolTip("S layers: block size in tokens.");
-  random_ = new QSpinBox;
-  random_->setRange(0, 64);
-  random_->setToolTip("S layers: random key blocks per query block.");
+  block_ = make_spin(1, 4096, std::nullopt, "S layers: block size in tokens.");
+  random_ = make_spin(0, 64, std::nullopt, "S layers: random key blocks per query block.");
   sparse->addWidget(block_);
   sparse->addWidget(new QLabel("random"));
   sparse->addWidget(random_);
   form->addRow("Block (S)", sparse);
-  rel_ = new QSpinBox;
-  rel_->setRange(1, 65536);
-  rel_->setToolTip("D layers: relative distances are clipped to ± this range.");
+  rel_ = make_spin(1, 65536, std::nullopt, "D layers: relative distances are clipped to ± this range.");
   form->addRow("Rel. range (D)", rel_);
 }
 

@@ -1,5 +1,6 @@
 #include "drift_view.h"
 
+#include "form_util.h"
 #include "plot_util.h"
 
 #include <algorithm>
@@ -21,13 +22,11 @@ constexpr double kLogFloor = 1e-9;  // exact zeros are drawn here on the log sca
 }
 
 DriftView::DriftView(QWidget* parent) : QWidget(parent) {
-  auto* v = new QVBoxLayout(this);
-  auto* help = new QLabel(
+  auto* v = column_with_help(
+      this,
       "Add k pad tokens to each probe sentence and measure how far its representation moves (1 − cos). "
       "Without masking, pads leak into the valid tokens through the SSM scan; with pre+post+state masking "
       "the curves are flat at 0.");
-  help->setWordWrap(true);
-  v->addWidget(help);
   auto* bar = new QHBoxLayout;
   side_ = new QComboBox;
   side_->addItems({"right padding", "left padding"});

@@ -1,5 +1,6 @@
 #include "efficiency_view.h"
 
+#include "form_util.h"
 #include "plot_util.h"
 
 #include "analysis/profile_compare.h"
@@ -19,24 +20,18 @@
 namespace mabert::ui {
 
 EfficiencyView::EfficiencyView(QWidget* parent) : QWidget(parent) {
-  auto* v = new QVBoxLayout(this);
-  auto* help = new QLabel(
+  auto* v = column_with_help(
+      this,
       "Measured on this machine: each point is the median of the timed repeats after warm-up; memory is the "
       "tensor allocator's peak (CUDA: the caching allocator). Attention grows with length², the scan linearly.");
-  help->setWordWrap(true);
-  v->addWidget(help);
   auto* bar = new QHBoxLayout;
   lengths_ = new QLineEdit("64, 128, 256, 512");
   lengths_->setToolTip("Sequence lengths, comma-separated (each at most the model's max length).");
   mode_ = new QComboBox;
   mode_->addItems({"inference", "train"});
   mode_->setToolTip("inference: one forward at the batch size; train: forward + MLM loss + backward + AdamW step.");
-  repeats_ = new QSpinBox;
-  repeats_->setRange(1, 100);
-  repeats_->setValue(5);
-  batch_ = new QSpinBox;
-  batch_->setRange(1, 512);
-  batch_->setValue(1);
+  repeats_ = make_spin(1, 100, 5);
+  batch_ = make_spin(1, 512, 1);
   scan_ = new QComboBox;
   scan_->addItems({"auto", "ref", "cpu", "cuda"});
   scan_->setToolTip("Selective-scan path: auto picks the fastest for the device; ref is the plain LibTorch loop.");

@@ -2,6 +2,7 @@
 
 #include "experiments/recall_figures.h"
 
+#include "form_util.h"
 #include "plot_util.h"
 #include "places.h"
 
@@ -27,13 +28,11 @@
 namespace mabert::ui {
 
 ExperimentsPanel::ExperimentsPanel(QWidget* parent) : QWidget(parent) {
-  auto* v = new QVBoxLayout(this);
-  auto* help = new QLabel(
+  auto* v = column_with_help(
+      this,
       "An ablation grid pretrains each distinct encoder once and fine-tunes it on every task for every seed; "
       "the table shows mean ± std over the seeds, in the paper's layout. A grid resumes: finished cells are "
       "read back, not rerun. The shipped grids reproduce Tables 1, 3 and B4 at tiny scale.");
-  help->setWordWrap(true);
-  v->addWidget(help);
   auto* form = new QFormLayout;
   grid_ = new QLineEdit(resources_dir() + "/grids/table3-tiny.json");
   grid_->setObjectName("grid_file");

@@ -1,5 +1,6 @@
 #include "knockout_view.h"
 
+#include "form_util.h"
 #include "plot_util.h"
 
 #include <qcustomplot.h>
@@ -13,12 +14,10 @@
 namespace mabert::ui {
 
 KnockOutView::KnockOutView(QWidget* parent) : QWidget(parent) {
-  auto* v = new QVBoxLayout(this);
-  auto* help = new QLabel(
+  auto* v = column_with_help(
+      this,
       "Switch a layer off (its block passes its input through unchanged) and watch the views and the prediction change "
       "for the typed input. Measure scores the run's held-out set with each layer, then each kind, off.");
-  help->setWordWrap(true);
-  v->addWidget(help);
   auto* row = new QHBoxLayout;
   row->addWidget(new QLabel("Layers:"));
   toggles_ = new QHBoxLayout;

@@ -283,12 +283,10 @@ void MainWindow::wireTraining() {
     emit loadRunRequested(d);
   });
   connect(train_, &TrainPanel::reopenRunRequested, this, [this](const QString& d) {
-    try {
+    warnOnError("Reopen run", [&] {
       composer_->setConfig(ModelConfig::load((d + "/config.json").toStdString()), "Reopen " + QDir(d).dirName());
       emit loadRunRequested(d);
-    } catch (const std::exception& e) {
-      QMessageBox::warning(this, "Reopen run", e.what());
-    }
+    });
   });
 }
 
@@ -418,8 +416,18 @@ nlohmann::json MainWindow::projectState() const {
           {"presentation", QApplication::font().pointSize() > base_font_size_}};
 }
 
-bool MainWindow::applyProject(const nlohmann::json& j, const QString& source) {
+bool MainWindow::warnOnError(const QString& title, const std::function<void()>& work) {
   try {
+    work();
+    return true;
+  } catch (const std::exception& e) {
+    QMessageBox::warning(this, title, e.what());
+    return false;
+  }
+}
+
+bool MainWindow::applyProject(const nlohmann::json& j, const QString& source) {
+  return warnOnError("Project", [&] {
     if (j.contains("design")) composer_->setConfig(ModelConfig::from_json(j["design"], source.toStdString() + ": design"), "Open project");
     if (j.contains("data")) train_->restore(j["data"]);
     if (j.contains("analysis")) analysis_->restore(j["analysis"]);
@@ -431,35 +439,22 @@ bool MainWindow::applyProject(const nlohmann::json& j, const QString& source) {
     } else {
       initUntrainedModel();
     }
-    return true;
-  } catch (const std::exception& e) {
-    QMessageBox::warning(this, "Project", e.what());
-    return false;
-  }
+  });
 }
 
 bool MainWindow::saveProject(const QString& path) {
-  try {
+  return warnOnError("Save project", [&] {
     save_project(path, projectState());
     project_path_ = path;
     statusBar()->showMessage("saved " + path, 5000);
-    return true;
-  } catch (const std::exception& e) {
-    QMessageBox::warning(this, "Save project", e.what());
-    return false;
-  }
+  });
 }
 
 bool MainWindow::openProject(const QString& path) {
-  try {
-    const auto j = load_project(path);
-    if (!applyProject(j, path)) return false;
-    project_path_ = path;
-    return true;
-  } catch (const std::exception& e) {
-    QMessageBox::warning(this, "Open project", e.what());
-    return false;
-  }
+  nlohmann::json j;
+  if (!warnOnError("Open project", [&] { j = load_project(path); }) || !applyProject(j, path)) return false;
+  project_path_ = path;
+  return true;
 }
 
 void MainWindow::setPresentationMode(bool on) {

@@ -43,6 +43,13 @@ struct StudioOptions {
   QString project;     // open this project file
   bool fresh = false;  // ignore the autosaved session; start on the demo
   bool autosave = true;
+  // On the demo, without the autosaved session and without saving one: a window that leaves no
+  // trace (tests, the GUI monkey).
+  static StudioOptions scratch() {
+    StudioOptions o;
+    o.fresh = true, o.autosave = false;
+    return o;
+  }
 };
 
 class MainWindow : public QMainWindow {
@@ -97,6 +104,8 @@ class MainWindow : public QMainWindow {
   void closeEvent(QCloseEvent* e) override;
 
  private:
+  // Runs `work`; an error it throws is shown in a warning box titled `title` (and false returned).
+  bool warnOnError(const QString& title, const std::function<void()>& work);
   void buildMenus();
   void wire();             // the workers' request signals, then each part below
   void wireComposer();     // the design → the panels that depend on it

@@ -2,6 +2,7 @@
 
 #include "data/glue.h"
 #include "data/recall.h"
+#include "form_util.h"
 #include "plot_util.h"
 #include "places.h"
 #include "runs/registry.h"
@@ -33,23 +34,6 @@
 namespace mabert::ui {
 
 namespace {
-
-QLineEdit* path_row(QFormLayout* form, const QString& label, const QString& tip, bool folder, QWidget* parent) {
-  auto* edit = new QLineEdit;
-  edit->setToolTip(tip);
-  auto* browse = new QPushButton("…");
-  browse->setMaximumWidth(32);
-  auto* row = new QHBoxLayout;
-  row->addWidget(edit, 1);
-  row->addWidget(browse);
-  form->addRow(label, row);
-  QObject::connect(browse, &QPushButton::clicked, parent, [edit, folder, parent] {
-    const QString p = folder ? QFileDialog::getExistingDirectory(parent, "Choose a folder", edit->text())
-                             : QFileDialog::getOpenFileName(parent, "Choose a file", edit->text());
-    if (!p.isEmpty()) edit->setText(p);
-  });
-  return edit;
-}
 
 QString fmt_eta(double s) {
   if (s <= 0 || !std::isfinite(s)) return "—";
@@ -94,10 +78,7 @@ QGroupBox* TrainPanel::buildDataBox() {
   auto* df = new QFormLayout(data_box);
   corpus_ = path_row(df, "Corpus", "Text files or a folder for MLM pretraining (blank lines separate documents).", false, this);
   tokenizer_ = path_row(df, "Tokenizer", "A SentencePiece .model file. Leave empty to train one on the corpus into the run folder.", false, this);
-  vocab_ = new QSpinBox;
-  vocab_->setRange(100, 200000);
-  vocab_->setValue(2000);
-  vocab_->setToolTip("Vocabulary size of a tokenizer trained on the corpus.");
+  vocab_ = make_spin(100, 200000, 2000, "Vocabulary size of a tokenizer trained on the corpus.");
   df->addRow("Vocabulary", vocab_);
   task_ = new QComboBox;
   for (const auto& t : data::glue_task_names()) task_->addItem(QString::fromStdString(t));
@@ -118,18 +99,11 @@ QGroupBox* TrainPanel::buildDataBox() {
 QGroupBox* TrainPanel::buildTrainingBox() {
   auto* opt_box = new QGroupBox("Training");
   auto* of = new QFormLayout(opt_box);
-  steps_ = new QSpinBox;
-  steps_->setRange(1, 10000000);
-  steps_->setValue(300);
+  steps_ = make_spin(1, 10000000, 300);
   of->addRow("Steps", steps_);
-  batch_ = new QSpinBox;
-  batch_->setRange(1, 4096);
-  batch_->setValue(32);
+  batch_ = make_spin(1, 4096, 32);
   of->addRow("Batch", batch_);
-  max_len_ = new QSpinBox;
-  max_len_->setRange(8, 65536);
-  max_len_->setValue(64);
-  max_len_->setToolTip("Longest sequence in tokens; longer sentences are truncated.");
+  max_len_ = make_spin(8, 65536, 64, "Longest sequence in tokens; longer sentences are truncated.");
   of->addRow("Max length", max_len_);
   lr_ = new QDoubleSpinBox;
   lr_->setDecimals(6);
@@ -138,10 +112,7 @@ QGroupBox* TrainPanel::buildTrainingBox() {
   lr_->setValue(5e-4);
   lr_->setToolTip("Peak learning rate (linear warm-up over 6 % of the steps, then linear decay).");
   of->addRow("Learning rate", lr_);
-  eval_every_ = new QSpinBox;
-  eval_every_->setRange(0, 1000000);
-  eval_every_->setValue(100);
-  eval_every_->setToolTip("Evaluate every N steps (0: only at the end).");
+  eval_every_ = make_spin(0, 1000000, 100, "Evaluate every N steps (0: only at the end).");
   of->addRow("Evaluate every", eval_every_);
   device_ = new QComboBox;
   device_->addItem("cpu");
@@ -286,34 +257,64 @@ void TrainPanel::setRunning(bool r) {
   }
 }
 
+train::TrainOptions TrainPanel::trainingOptions() const {
+  train::TrainOptions t;
+  t.steps = steps_->value();
+  t.batch_size = batch_->value();
+  t.max_len = max_len_->value();
+  t.lr = lr_->value();
+  t.eval_every = eval_every_->value();
+  t.log_every = 1;
+  setDeviceAndPrecision(t);
+  return t;
+}
+
+QString TrainPanel::newRunsRoot() const { return runs_root_edit_->text().isEmpty() ? runs_root_ : runs_root_edit_->text(); }
+
+jobs::JobSpec TrainPanel::pretrainSpec() const {
+  jobs::PretrainSpec p;
+  p.job.model = design_, p.job.train = trainingOptions();
+  if (!corpus_->text().isEmpty()) p.job.corpus = {corpus_->text().toStdString()};
+  p.job.tokenizer = tokenizer_->text().toStdString();
+  p.job.run_dir = jobs::new_run_dir(newRunsRoot().toStdString(), jobs::JobKind::Pretrain);
+  p.vocab = vocab_->value();
+  return p;
+}
+
+jobs::JobSpec TrainPanel::finetuneSpec() const {
+  train::FinetuneJob f;
+  f.model = design_, f.train = trainingOptions();
+  f.task = task_->currentText().toStdString();
+  if (data::is_recall_task(f.task)) {  // the task's length is the panel's max length
+    f.recall.length = max_len_->value();
+    f.recall.pairs = pairs_->value();
+  }
+  f.data_dir = data_->text().toStdString();
+  f.init = init_->text().toStdString();
+  f.tokenizer = tokenizer_->text().toStdString();
+  f.run_dir = jobs::new_run_dir(newRunsRoot().toStdString(), jobs::JobKind::Finetune, f.task);
+  return f;
+}
+
+jobs::JobSpec TrainPanel::evalSpec() const {
+  jobs::EvalSpec e;
+  // At the length and padding side the run was trained with (the panel's fields are training
+  // options), so a run's own dev score is what Evaluate shows, as `mabert eval` does.
+  e.job.run = eval_run_->text().toStdString();
+  e.job.data_dir = data_->text().toStdString();
+  e.job.split = split_->currentText().toStdString();
+  e.job.max_len = 0;
+  e.record_dir = jobs::new_run_dir(e.job.run, jobs::JobKind::Evaluate, task_->currentText().toStdString());
+  return e;
+}
+
 TrainRequest TrainPanel::request(jobs::JobKind kind) const {
   using jobs::JobKind;
   TrainRequest rq;
-  rq.kind = kind;
-  rq.model = design_;
-  rq.train.steps = steps_->value();
-  rq.train.batch_size = batch_->value();
-  rq.train.max_len = max_len_->value();
-  rq.train.lr = lr_->value();
-  rq.train.eval_every = eval_every_->value();
-  rq.train.log_every = 1;
-  setDeviceAndPrecision(rq.train);
-  if (!corpus_->text().isEmpty()) rq.corpus = {corpus_->text().toStdString()};
-  rq.tokenizer = tokenizer_->text().toStdString();
-  rq.vocab = vocab_->value();
-  rq.task = task_->currentText().toStdString();
-  if (data::is_recall_task(rq.task)) {  // the task's length is the panel's max length
-    rq.recall.length = max_len_->value();
-    rq.recall.pairs = pairs_->value();
-  }
-  rq.data_dir = data_->text().toStdString();
-  rq.init = (kind == JobKind::Evaluate ? eval_run_ : init_)->text().toStdString();
-  rq.split = split_->currentText().toStdString();
+  rq.job = kind == JobKind::Pretrain ? pretrainSpec() : kind == JobKind::Finetune ? finetuneSpec() : evalSpec();
   rq.registry = registry_.toStdString();
-  if (!data::is_recall_task(rq.task))  // drift probes are text; a recall task has its own vocabulary
+  if (!data::is_recall_task(task_->currentText().toStdString()))  // drift probes are text; a recall task has its own vocabulary
     for (const auto& s : probes_) rq.probe_sentences.push_back(s.toStdString());
-  const QString root = runs_root_edit_->text().isEmpty() ? runs_root_ : runs_root_edit_->text();
-  rq.run_dir = jobs::new_run_dir(kind == JobKind::Evaluate ? rq.init : root.toStdString(), kind, rq.task);
   return rq;
 }
 
@@ -337,14 +338,15 @@ void TrainPanel::start(jobs::JobKind kind) {
 
 void TrainPanel::startRequest(const TrainRequest& rq) {
   if (running_) return;
-  current_kind_ = rq.kind;
+  current_kind_ = jobs::kind_of(rq.job);
   for (int i = 0; i < 2; ++i) loss_plot_->graph(i)->data()->clear();
   eval_plot_->clearGraphs();
   eval_graph_.clear();
   replot_lazy(loss_plot_);
   replot_lazy(eval_plot_);
   progress_->setValue(0);
-  progress_->setMaximum(rq.kind == jobs::JobKind::Evaluate ? 0 : static_cast<int>(rq.train.steps));
+  const train::TrainOptions* t = jobs::training_options(rq.job);
+  progress_->setMaximum(t ? static_cast<int>(t->steps) : 0);
   setRunning(true);
   status_->setText(kindName() + " starting…");
   emit startRequested(rq);
@@ -352,12 +354,10 @@ void TrainPanel::startRequest(const TrainRequest& rq) {
 
 void TrainPanel::addRecallFields(QFormLayout* form) {
   for (const char* t : {"mqar", "needle", "selective-copy"}) task_->addItem(t);
-  pairs_ = new QSpinBox;
-  pairs_->setObjectName("recall_pairs");
-  pairs_->setRange(0, 100000);
-  pairs_->setValue(8);
-  pairs_->setToolTip("Recall tasks: key-value pairs (mqar; needle: 0 = as many as fit) or tokens to copy (selective-copy). "
+  pairs_ = make_spin(0, 100000, 8,
+                     "Recall tasks: key-value pairs (mqar; needle: 0 = as many as fit) or tokens to copy (selective-copy). "
                      "The example length is Max length; docs/TASKS.md describes the tasks.");
+  pairs_->setObjectName("recall_pairs");
   form->addRow("Recall pairs", pairs_);
   auto show = [this, form] {
     const bool recall = data::is_recall_task(task_->currentText().toStdString());
@@ -369,19 +369,19 @@ void TrainPanel::addRecallFields(QFormLayout* form) {
 
 void TrainPanel::startRecallDemo() {
   const train::RecallDemo demo = train::recall_demo();
-  TrainRequest rq = request(jobs::JobKind::Finetune);
-  rq.model = demo.model, rq.train = demo.train, rq.recall = demo.task;
-  rq.train.log_every = 1;
-  setDeviceAndPrecision(rq.train);
-  rq.task = data::to_string(demo.task.kind);
-  rq.init.clear();
-  rq.probe_sentences.clear();  // padding drift probes are text; this task has its own vocabulary
-  const QString root = runs_root_edit_->text().isEmpty() ? runs_root_ : runs_root_edit_->text();
-  rq.run_dir = jobs::new_run_dir(root.toStdString(), "recall-demo");
+  TrainRequest rq;
+  rq.registry = registry_.toStdString();  // no drift probes: they are text; this task has its own vocabulary
+  train::FinetuneJob f;
+  f.model = demo.model, f.train = demo.train, f.recall = demo.task;
+  f.train.log_every = 1;
+  setDeviceAndPrecision(f.train);
+  f.task = data::to_string(demo.task.kind);
+  f.run_dir = jobs::new_run_dir(newRunsRoot().toStdString(), "recall-demo");
+  rq.job = f;
   log_->appendPlainText(QString("recall demo: %1 on %2, %3 steps")
                             .arg(QString::fromStdString(demo.model.schedule), QString::fromStdString(demo.task.label()))
                             .arg(demo.train.steps));
-  emit recallDemoStarted(QString::fromStdString(rq.run_dir));
+  emit recallDemoStarted(QString::fromStdString(f.run_dir));
   startRequest(rq);
 }
 

@@ -109,6 +109,12 @@ class TrainPanel : public QWidget {
   QLineEdit *corpus_, *tokenizer_, *data_, *init_, *eval_run_, *runs_root_edit_;
   QComboBox *task_, *device_, *precision_, *split_;
   void setDeviceAndPrecision(train::TrainOptions& o) const;  // the Device and Precision fields
+  train::TrainOptions trainingOptions() const;               // the Training box
+  QString newRunsRoot() const;                               // where new run folders go
+  // Each button's job from the fields (a new run folder named for it).
+  jobs::JobSpec pretrainSpec() const;
+  jobs::JobSpec finetuneSpec() const;
+  jobs::JobSpec evalSpec() const;
   QSpinBox *vocab_, *steps_, *batch_, *max_len_, *eval_every_, *pairs_;
   QDoubleSpinBox* lr_;
   QPushButton *pretrain_, *finetune_, *evaluate_, *pause_, *stop_, *export_, *recall_demo_;

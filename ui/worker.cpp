@@ -33,8 +33,10 @@ std::function<void(MaBert&, int64_t)> TrainWorker::drift_probe(const TrainReques
     bool made = false;
   };
   auto probes = std::make_shared<Probes>();
-  return [this, probes, sentences = rq.probe_sentences, run_dir = rq.run_dir,
-          max_len = std::min<int64_t>(rq.train.max_len, 48)](MaBert& m, int64_t s) {
+  const train::TrainOptions* t = jobs::training_options(rq.job);
+  const int64_t trained_len = t ? t->max_len : 48;
+  return [this, probes, sentences = rq.probe_sentences, run_dir = jobs::run_dir_of(rq.job),
+          max_len = std::min<int64_t>(trained_len, 48)](MaBert& m, int64_t s) {
     if (!probes->made) {
       probes->made = true;
       const Tokenizer tok = Tokenizer::load(run_dir + "/tokenizer.model");
@@ -51,44 +53,15 @@ std::function<void(MaBert&, int64_t)> TrainWorker::drift_probe(const TrainReques
 void TrainWorker::run(const TrainRequest& rq) {
   control_.reset();
   TrainOutcome out;
-  out.run_dir = QString::fromStdString(rq.run_dir);
-  const jobs::Recording rec{rq.registry, {{"source", "studio"}}};
+  out.run_dir = QString::fromStdString(jobs::run_dir_of(rq.job));
   try {
     emit started(out.run_dir);
     train::Hooks h = hooks();
-    if (rq.kind != jobs::JobKind::Evaluate && !rq.probe_sentences.empty() && rq.probe_every > 0) {
+    if (!rq.probe_sentences.empty() && rq.probe_every > 0) {  // a training job calls them (evaluation does not)
       h.probe_every = rq.probe_every;
       h.on_probe = drift_probe(rq);
     }
-    train::TrainResult r;
-    switch (rq.kind) {
-      case jobs::JobKind::Evaluate: {
-        jobs::EvalJob job;
-        // At the length and padding side the run was trained with (the panel's fields are training
-        // options), so a run's own dev score is what Evaluate shows, as `mabert eval` does.
-        job.run = rq.init, job.data_dir = rq.data_dir, job.split = rq.split, job.max_len = 0;
-        emit message(QString("evaluating %1 on its %2 split").arg(QString::fromStdString(rq.init), QString::fromStdString(rq.split)));
-        const jobs::EvalOutcome e = jobs::evaluate(job, rq.run_dir, rec);
-        emit message(QString("%1 %2: %3 examples").arg(QString::fromStdString(e.task), QString::fromStdString(rq.split)).arg(e.examples));
-        r.final_metrics = e.metrics;
-        emit evaluated(train::EvalStats{0, r.final_metrics});
-        break;
-      }
-      case jobs::JobKind::Pretrain: {
-        train::PretrainJob job;
-        job.model = rq.model, job.corpus = rq.corpus, job.tokenizer = rq.tokenizer, job.run_dir = rq.run_dir;
-        job.train = rq.train;
-        r = jobs::pretrain(job, rq.vocab, rec, h).result;
-        break;
-      }
-      case jobs::JobKind::Finetune: {
-        train::FinetuneJob job;
-        job.model = rq.model, job.task = rq.task, job.data_dir = rq.data_dir, job.init = rq.init;
-        job.tokenizer = rq.tokenizer, job.run_dir = rq.run_dir, job.train = rq.train, job.recall = rq.recall;
-        r = jobs::finetune(job, rec, h).result;
-        break;
-      }
-    }
+    const train::TrainResult r = jobs::run(rq.job, {rq.registry, {{"source", "studio"}}}, h).result;
     out.status = r.status;
     out.message = QString::fromStdString(r.message);
     out.metrics = r.final_metrics;
@@ -137,7 +110,7 @@ void AnalysisWorker::loadRun(const QString& run_dir) {
     source.description = "run " + run_dir;
     source.config = model_->config();
     source.run_dir = run_dir;
-    source.pooling_trained = !learned_pooling || r.info.value("kind", std::string()) == jobs::to_string(jobs::JobKind::Finetune);
+    source.pooling_trained = !learned_pooling || jobs::kind_of_run(r.info) == jobs::JobKind::Finetune;
     const std::string task = r.info.value("task", "");
     if (data::is_recall_task(task)) {
       data::RecallTask t = data::RecallTask::from_json(r.info.value("recall", nlohmann::json::object()), run_dir.toStdString() + "/run.json: recall");

@@ -23,16 +23,11 @@
 
 namespace mabert::ui {
 
+// A job from the training panel: what to run (jobs::run takes it as it is), where it is recorded,
+// and the padding-drift probes shown live while a training job runs.
 struct TrainRequest {
-  jobs::JobKind kind = jobs::JobKind::Pretrain;
-  ModelConfig model;
-  train::TrainOptions train;
-  std::vector<std::string> corpus;  // pretraining
-  std::string tokenizer;            // empty: train one on the corpus into the run folder
-  int vocab = 2000;
-  std::string task, data_dir, init, split = "dev";  // fine-tuning / evaluation (init: run folder)
-  data::RecallTask recall;          // a recall task's parameters (task "mqar", "needle", "selective-copy")
-  std::string run_dir, registry;
+  jobs::JobSpec job;
+  std::string registry;
   std::vector<std::string> probe_sentences;  // padding drift during training; empty = none
   int64_t probe_every = 25;
 };

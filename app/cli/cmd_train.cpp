@@ -363,13 +363,10 @@ void add_pretrain_command(CLI::App& app) {
     const auto world = join_world(*a);
     if (a->out.empty()) a->out = a->demo ? jobs::new_run_dir("runs", "demo") : jobs::new_run_dir("runs", jobs::JobKind::Pretrain);
     auto job = job_from<train::PretrainJob>(*a, world);
-    job.corpus = a->corpus;
-    job.shards = a->shards;
-    job.max_sentences = a->max_sentences;
-    job.packed = a->packed;
-    job.tokenizer = a->tokenizer;
+    job.corpus = a->corpus, job.shards = a->shards, job.tokenizer = a->tokenizer;
+    job.max_sentences = a->max_sentences, job.packed = a->packed;
     Progress progress(a->quiet || a->json || !world->root());
-    report(*a, jobs::pretrain(job, a->vocab, {a->registry, {}}, terminal_hooks(progress)), progress, *world);
+    report(*a, jobs::run(jobs::PretrainSpec{job, a->vocab}, {a->registry, {}}, terminal_hooks(progress)), progress, *world);
   });
 }
 
@@ -409,14 +406,10 @@ void add_finetune_command(CLI::App& app) {
     const std::string name = recall ? std::string(data::to_string(data::parse_recall_kind(a->task))) : data::glue_task(a->task).name;
     if (a->out.empty()) a->out = jobs::new_run_dir("runs", jobs::JobKind::Finetune, name);
     auto job = job_from<train::FinetuneJob>(*a, world);
-    job.task = a->task;
-    job.data_dir = a->data;
-    job.init = a->init;
-    job.tokenizer = a->tokenizer;
-    job.max_train_examples = a->max_train;
-    job.recall = a->recall.t;
+    job.task = a->task, job.data_dir = a->data, job.init = a->init, job.tokenizer = a->tokenizer;
+    job.max_train_examples = a->max_train, job.recall = a->recall.t;
     Progress progress(a->quiet || a->json || !world->root());
-    report(*a, jobs::finetune(job, {a->registry, {}}, terminal_hooks(progress)), progress, *world);
+    report(*a, jobs::run(job, {a->registry, {}}, terminal_hooks(progress)), progress, *world);
   });
 }
 
@@ -483,7 +476,7 @@ void add_eval_command(CLI::App& app) {
     }
     if (!a->knock_out.empty())
       job.knock_out = knock_out_layers(a->knock_out, ModelConfig::load(a->run + "/config.json").schedule);
-    const jobs::EvalOutcome r = jobs::evaluate(job);
+    const jobs::EvalOutcome r = *jobs::run(jobs::EvalSpec{job, ""}, {}).eval;  // not recorded
     const std::string& task = r.task;
     const auto& m = r.metrics;
     if (a->json) {

@@ -6,21 +6,18 @@
 
 namespace mabert::analysis {
 
-std::vector<int> attention_layers(const ModelConfig& cfg) {
+namespace {
+std::vector<int> layers_where(const ModelConfig& cfg, bool (*has)(LayerKind)) {
   std::vector<int> out;
   const auto kinds = cfg.layers();
   for (size_t i = 0; i < kinds.size(); ++i)
-    if (has_attention(kinds[i])) out.push_back(static_cast<int>(i));
+    if (has(kinds[i])) out.push_back(static_cast<int>(i));
   return out;
 }
+}  // namespace
 
-std::vector<int> ssm_layers(const ModelConfig& cfg) {
-  std::vector<int> out;
-  const auto kinds = cfg.layers();
-  for (size_t i = 0; i < kinds.size(); ++i)
-    if (has_ssm(kinds[i])) out.push_back(static_cast<int>(i));
-  return out;
-}
+std::vector<int> attention_layers(const ModelConfig& cfg) { return layers_where(cfg, has_attention); }
+std::vector<int> ssm_layers(const ModelConfig& cfg) { return layers_where(cfg, has_ssm); }
 
 namespace {
 

@@ -678,7 +678,7 @@ struct GridRun {
       job.train.device_index = hooks.device_index;
       job.train.resume = fs::exists(dir + "/checkpoints");  // an interrupted pretraining continues
       say("pretraining encoder " + key + " (" + job.model.schedule + ") for " + std::to_string(job.train.steps) + " steps");
-      const train::TrainResult r = jobs::pretrain(job, grid.vocab, recording({{"grid", grid.name}}), h).result;
+      const train::TrainResult r = jobs::run(jobs::PretrainSpec{job, grid.vocab}, recording({{"grid", grid.name}}), h).result;
       if (r.status == train::RunStatus::Stopped) break;
       if (r.status != train::RunStatus::Finished)
         throw std::runtime_error("pretraining " + dir + " ended: " + to_string(r.status) + " " + r.message);
@@ -728,7 +728,7 @@ struct GridRun {
       say("fine-tuning " + cell.v->name + " on " + cell.task + ", seed " + std::to_string(cell.seed));
       const auto t0 = std::chrono::steady_clock::now();
       const train::TrainResult r =
-          jobs::finetune(job, recording({{"grid", grid.name}, {"variant", cell.v->name}, {"seed", cell.seed}}), h).result;
+          jobs::run(job, recording({{"grid", grid.name}, {"variant", cell.v->name}, {"seed", cell.seed}}), h).result;
       if (r.status == train::RunStatus::Stopped) break;
       if (r.status == train::RunStatus::Diverged) throw std::runtime_error(dir + ": " + r.message);
       const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
@@ -779,26 +779,15 @@ struct GridRun {
     auto others = [&](const std::string& dir) {
       return ran.count(dir) && std::find(mine.begin(), mine.end(), dir) == mine.end();
     };
-    auto config_of = [&](const std::string& dir, json extra) {
-      const json info = read_json_file(dir + "/run.json");
-      json c = {{"model", read_json_file(dir + "/config.json")}, {"train", info.value("train", json::object())},
-                {"world_size", 1}, {"backend", "none"}, {"grid", grid.name}};
-      for (auto it = extra.begin(); it != extra.end(); ++it) c[it.key()] = it.value();
-      return c;
-    };
     for (const auto& [key, dir] : encoders)
-      if (others(dir) && fs::exists(dir + "/done.json")) {
-        train::TrainResult r;
-        r.final_metrics = read_json_file(dir + "/done.json").value("metrics", std::map<std::string, double>{});
-        jobs::record_run(dir, jobs::JobKind::Pretrain, "", config_of(dir, {{"corpus", grid.corpus}}), recording({}), [&] { return r; });
-      }
+      if (others(dir) && fs::exists(dir + "/done.json"))
+        jobs::record_finished_run(dir, jobs::JobKind::Pretrain, "", {{"corpus", grid.corpus}},
+                                  read_json_file(dir + "/done.json").value("metrics", std::map<std::string, double>{}),
+                                  recording({{"grid", grid.name}}));
     for (const CellResult& c : rep.cells)
-      if (others(c.run_dir)) {
-        train::TrainResult r;
-        r.final_metrics = r.best_metrics = c.metrics;
-        jobs::record_run(c.run_dir, jobs::JobKind::Finetune, c.task,
-                         config_of(c.run_dir, {{"variant", c.variant}, {"seed", c.seed}}), recording({}), [&] { return r; });
-      }
+      if (others(c.run_dir))
+        jobs::record_finished_run(c.run_dir, jobs::JobKind::Finetune, c.task, {{"variant", c.variant}, {"seed", c.seed}},
+                                  c.metrics, recording({{"grid", grid.name}}));
   }
 
   // Every finished cell in grid order, as the results table shows them (whichever rank ran it).

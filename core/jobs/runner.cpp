@@ -8,8 +8,8 @@
 #include "train/evaluate.h"
 #include "tokenize/tokenizer.h"
 #include "util/errors.h"
-#include "util/enum_names.h"
 #include "util/files.h"
+#include "util/json_text.h"
 
 #include <chrono>
 #include <cstdio>
@@ -21,16 +21,9 @@ namespace mabert::jobs {
 namespace fs = std::filesystem;
 using json = nlohmann::json;
 
-namespace {
-constexpr EnumName<JobKind> kJobKindNames[] = {{JobKind::Pretrain, "pretrain"}, {JobKind::Finetune, "finetune"}, {JobKind::Evaluate, "eval"}};
-static_assert(std::size(kJobKindNames) == 3, "a JobKind without a name");
-}  // namespace
-
-const char* to_string(JobKind k) { return enum_name(kJobKindNames, k); }
-
-JobKind parse_job_kind(const std::string& s) {
-  if (const auto k = enum_value(kJobKindNames, s == "evaluate" ? std::string("eval") : s)) return *k;
-  throw std::invalid_argument("unknown job kind '" + s + "' (expected pretrain, finetune or eval)");
+std::optional<JobKind> kind_of_run(const json& run_info) {
+  const auto k = run_info.find("kind");
+  return k != run_info.end() && k->is_string() ? train::job_kind_named(k->get<std::string>()) : std::nullopt;
 }
 
 std::string new_run_dir(const std::string& root, const std::string& name) {
@@ -92,13 +85,17 @@ std::unique_ptr<FolderLock> lock_run_folder(const std::string& run_dir, const di
   return std::make_unique<FolderLock>(run_dir, "run folder");
 }
 
-// A registry row's config: the resolved model, the training options, the job's own fields.
-json row_config(const ModelConfig& resolved, const train::TrainOptions& t, json fields, const Recording& rec,
-                const dist::World& world) {
-  json c = {{"model", resolved.to_json()}, {"train", t.to_json()}, {"world_size", world.size()}, {"backend", world.backend()}};
+// A registry row's config: the resolved model, the training options, where it ran, the job's own
+// fields and the recording's.
+json row_config(json model, json train, int world_size, const std::string& backend, const json& fields, const Recording& rec) {
+  json c = {{"model", std::move(model)}, {"train", std::move(train)}, {"world_size", world_size}, {"backend", backend}};
   for (auto it = fields.begin(); it != fields.end(); ++it) c[it.key()] = it.value();
   for (auto it = rec.extra.begin(); it != rec.extra.end(); ++it) c[it.key()] = it.value();
   return c;
+}
+json row_config(const ModelConfig& resolved, const train::TrainOptions& t, const json& fields, const Recording& rec,
+                const dist::World& world) {
+  return row_config(resolved.to_json(), t.to_json(), world.size(), world.backend(), fields, rec);
 }
 
 }  // namespace
@@ -124,6 +121,16 @@ train::TrainResult record_run(const std::string& run_dir, JobKind kind, const st
   return r;
 }
 
+void record_finished_run(const std::string& run_dir, JobKind kind, const std::string& task, const json& fields,
+                         const std::map<std::string, double>& metrics, const Recording& rec) {
+  const json info = read_json_file(run_dir + "/run.json");
+  const json config = row_config(read_json_file(run_dir + "/config.json"), info.value("train", json::object()), 1, "none", fields, rec);
+  train::TrainResult r;
+  r.final_metrics = metrics;
+  if (kind == JobKind::Finetune) r.best_metrics = metrics;
+  record_run(run_dir, kind, task, config, rec, [&] { return r; });
+}
+
 std::string ensure_tokenizer(const std::vector<std::string>& corpus, const std::string& prefix, int vocab,
                              const std::function<void(const std::string&)>& say) {
   const std::string path = prefix + ".model";
@@ -135,6 +142,8 @@ std::string ensure_tokenizer(const std::vector<std::string>& corpus, const std::
   if (say) say("training a " + std::to_string(vocab) + "-piece tokenizer on the corpus");
   return data::train_tokenizer(to);
 }
+
+namespace {
 
 JobOutcome pretrain(train::PretrainJob job, int vocab, const Recording& rec, const train::Hooks& hooks) {
   dist::World& world = world_of(job.world);
@@ -175,6 +184,8 @@ JobOutcome finetune(const train::FinetuneJob& job, const Recording& rec, const t
                           world.root());
   return out;
 }
+
+}  // namespace
 
 // A model's masking flags named as the drift analysis names its configurations ("pre+post+state",
 // "none"); the flags are independent in the config, so any combination gets a name.
@@ -322,17 +333,58 @@ std::vector<KnockOutRow> knock_out_sweep(const EvalJob& job, EvalOutcome* base, 
   return rows;
 }
 
-EvalOutcome evaluate(const EvalJob& job, const std::string& record_dir, const Recording& rec) {
-  json config = {{"run", job.run}, {"data", job.data_dir}, {"split", job.split}};
-  for (auto it = rec.extra.begin(); it != rec.extra.end(); ++it) config[it.key()] = it.value();
-  EvalOutcome out;
-  record_run(record_dir, JobKind::Evaluate, "", config, rec, [&] {
-    out = evaluate(job);
+namespace {
+
+JobOutcome evaluate(const EvalSpec& spec, const Recording& rec, const train::Hooks& hooks) {
+  const EvalJob& job = spec.job;
+  if (hooks.on_message) hooks.on_message("evaluating " + job.run + " on its " + job.split + " split");
+  JobOutcome out{spec.record_dir.empty() ? "" : run_id(spec.record_dir), {}, {}};
+  const auto body = [&] {
+    out.eval = evaluate(job);
     train::TrainResult r;
-    r.final_metrics = out.metrics;
+    r.final_metrics = out.eval->metrics;
     return r;
-  });
+  };
+  if (spec.record_dir.empty()) {
+    out.result = body();
+  } else {
+    json config = {{"run", job.run}, {"data", job.data_dir}, {"split", job.split}};
+    for (auto it = rec.extra.begin(); it != rec.extra.end(); ++it) config[it.key()] = it.value();
+    out.result = record_run(spec.record_dir, JobKind::Evaluate, "", config, rec, body);
+  }
+  if (hooks.on_message)
+    hooks.on_message(out.eval->task + " " + job.split + ": " + std::to_string(out.eval->examples) + " examples");
+  if (hooks.on_eval) hooks.on_eval(train::EvalStats{0, out.result.final_metrics});
   return out;
+}
+
+}  // namespace
+
+// kind_of reads the kind from the variant's index: each kind's spec sits at its enum value.
+static_assert(std::variant_size_v<JobSpec> == train::kJobKinds, "a JobKind without its spec in JobSpec, or one too many");
+template <JobKind K, class Spec>
+constexpr bool at_its_kind = std::is_same_v<std::variant_alternative_t<static_cast<size_t>(K), JobSpec>, Spec>;
+static_assert(at_its_kind<JobKind::Pretrain, PretrainSpec> && at_its_kind<JobKind::Finetune, train::FinetuneJob> &&
+              at_its_kind<JobKind::Evaluate, EvalSpec>);
+
+JobKind kind_of(const JobSpec& spec) { return static_cast<JobKind>(spec.index()); }
+
+const std::string& run_dir_of(const JobSpec& spec) {
+  if (const auto* p = std::get_if<PretrainSpec>(&spec)) return p->job.run_dir;
+  if (const auto* f = std::get_if<train::FinetuneJob>(&spec)) return f->run_dir;
+  return std::get<EvalSpec>(spec).record_dir;
+}
+
+const train::TrainOptions* training_options(const JobSpec& spec) {
+  if (const auto* p = std::get_if<PretrainSpec>(&spec)) return &p->job.train;
+  if (const auto* f = std::get_if<train::FinetuneJob>(&spec)) return &f->train;
+  return nullptr;
+}
+
+JobOutcome run(const JobSpec& spec, const Recording& rec, const train::Hooks& hooks) {
+  if (const auto* p = std::get_if<PretrainSpec>(&spec)) return pretrain(p->job, p->vocab, rec, hooks);
+  if (const auto* f = std::get_if<train::FinetuneJob>(&spec)) return finetune(*f, rec, hooks);
+  return evaluate(std::get<EvalSpec>(spec), rec, hooks);
 }
 
 }  // namespace mabert::jobs

@@ -1,11 +1,12 @@
 // The job runner every front end calls — the CLI, the studio's worker, the grid runner. It owns
 // what is the same for every job: the run folder, the registry row (the *resolved* model config,
 // as the run's config.json holds it, from "running" to the final status and result record), a
-// tokenizer when none was given, and evaluating a finished run. Front ends only translate their
-// inputs and show progress through the hooks.
+// tokenizer when none was given, and evaluating a finished run. Front ends only describe the job
+// (a JobSpec), hand it to `run`, and show progress through the hooks.
 //
-// Adding a job kind: a JobKind value (and its string), a function here that builds the job and
-// calls `record_run` around it, and the front ends' translation of their inputs into it.
+// Adding a job kind: a JobKind value and its name, its spec in the JobSpec variant (at the same
+// index), the function `run` calls for it (here and in runner.cpp), and the front ends' fields for
+// it (a CLI subcommand, a studio button): docs/ARCHITECTURE.md.
 #pragma once
 
 #include "train/trainer.h"
@@ -16,13 +17,16 @@
 #include <functional>
 #include <optional>
 #include <string>
+#include <variant>
 #include <vector>
 
 namespace mabert::jobs {
 
-enum class JobKind { Pretrain, Finetune, Evaluate };
-const char* to_string(JobKind k);           // "pretrain" | "finetune" | "eval" (the registry's kind)
-JobKind parse_job_kind(const std::string& s);  // also accepts "evaluate"
+using train::JobKind;  // train/result.h: "pretrain" | "finetune" | "eval" (the registry's kind)
+using train::parse_job_kind;
+using train::to_string;
+// The kind a run folder's run.json records; none when it records none, or one this build does not know.
+std::optional<JobKind> kind_of_run(const nlohmann::json& run_info);
 
 // A new run's folder, named by what it is and when it started (local time, to the millisecond):
 // ROOT/pretrain-<time>, ROOT/finetune-<task>-<time>; an evaluation's sits inside the run it
@@ -39,17 +43,6 @@ struct Recording {
   bool write = true;                              // false: no row (a distributed grid's other ranks)
 };
 
-struct JobOutcome {
-  std::string run_id;         // the run folder's absolute path: the registry's id
-  train::TrainResult result;
-};
-
-// Pretraining. Without job.tokenizer, one of `vocab` pieces is trained on the corpus into the run
-// folder (or the run folder's own is reused when resuming). Data-parallel (job.world of W ranks):
-// --batch must divide by W; rank 0 trains the tokenizer and writes the folder and the registry row,
-// the others wait; every rank checks it runs the same job as rank 0 before training.
-JobOutcome pretrain(train::PretrainJob job, int vocab, const Recording& rec, const train::Hooks& hooks = {});
-JobOutcome finetune(const train::FinetuneJob& job, const Recording& rec, const train::Hooks& hooks = {});
 
 // Evaluating a fine-tuned run on a split of its task.
 struct EvalJob {
@@ -81,6 +74,35 @@ struct EvalOutcome {
 };
 EvalOutcome evaluate(const EvalJob& job);
 
+// One job as every front end describes it; `run` does what the alternative it holds says.
+// Pretraining: without job.tokenizer, one of `vocab` pieces is trained on the corpus into the run
+// folder (or the run folder's own is reused when resuming). Data-parallel (job.world of W ranks):
+// --batch must divide by W; rank 0 trains the tokenizer and writes the folder and the registry row,
+// the others wait; every rank checks it runs the same job as rank 0 before training.
+struct PretrainSpec {
+  train::PretrainJob job;
+  int vocab = 2000;
+};
+// Evaluation of a fine-tuned run: recorded in the registry as an "eval" run with id `record_dir`
+// (the studio's Evaluate) or, without one, not recorded (the CLI's eval, a grid's servings).
+struct EvalSpec {
+  EvalJob job;
+  std::string record_dir;
+};
+using JobSpec = std::variant<PretrainSpec, train::FinetuneJob, EvalSpec>;  // in JobKind's order
+JobKind kind_of(const JobSpec& spec);
+// The folder the job writes: the run folder (an evaluation: record_dir).
+const std::string& run_dir_of(const JobSpec& spec);
+// A training job's options; null for an evaluation.
+const train::TrainOptions* training_options(const JobSpec& spec);
+
+struct JobOutcome {
+  std::string run_id;              // the run folder's absolute path: the registry's id (unrecorded evaluation: empty)
+  train::TrainResult result;       // an evaluation: status finished, its metrics as the final ones
+  std::optional<EvalOutcome> eval; // an evaluation: what it scored, and how
+};
+JobOutcome run(const JobSpec& spec, const Recording& rec, const train::Hooks& hooks = {});
+
 // Knock-out, one layer at a time: the evaluation with nothing off, then with each layer off, then
 // with every layer of each kind in the schedule off (rows "none", "3 (T)", "all T"). The model is
 // loaded once; job.knock_out is ignored.
@@ -93,8 +115,6 @@ struct KnockOutRow {
 // (the studio's window, closing mid-sweep, waits for one batch, not a whole evaluation).
 std::vector<KnockOutRow> knock_out_sweep(const EvalJob& job, EvalOutcome* base = nullptr,
                                          const std::atomic<bool>* stop = nullptr);
-// The same, recorded in the registry as an "eval" run with id `record_dir` (the studio's Evaluate).
-EvalOutcome evaluate(const EvalJob& job, const std::string& record_dir, const Recording& rec);
 
 // Trains a SentencePiece tokenizer on `corpus` into PREFIX.model unless that file exists;
 // returns its path. `say` hears about it when it trains.
@@ -107,5 +127,11 @@ std::string ensure_tokenizer(const std::vector<std::string>& corpus, const std::
 train::TrainResult record_run(const std::string& run_dir, JobKind kind, const std::string& task,
                               const nlohmann::json& config, const Recording& rec,
                               const std::function<train::TrainResult()>& body, bool write_row = true);
+
+// The row of a run that finished in another process (a distributed grid's other rank, one
+// process per cell), written by the rank that records: the same fields record_run's caller would
+// give, read from its folder (config.json, run.json's training options), with its metrics.
+void record_finished_run(const std::string& run_dir, JobKind kind, const std::string& task, const nlohmann::json& fields,
+                         const std::map<std::string, double>& metrics, const Recording& rec);
 
 }  // namespace mabert::jobs

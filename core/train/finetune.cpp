@@ -85,7 +85,7 @@ TrainResult finetune(const FinetuneJob& job, const Hooks& hooks) {
   if (!job.init.empty()) load_encoder(L.model, job.init);
   L.model->to(L.device);
   dist::World& world = *L.world;
-  nlohmann::ordered_json info = {{"kind", "finetune"}, {"task", task.name}, {"data", job.data_dir}, {"init", job.init},
+  nlohmann::ordered_json info = {{"kind", to_string(JobKind::Finetune)}, {"task", task.name}, {"data", job.data_dir}, {"init", job.init},
                                  {"train_examples", train.examples.size()}, {"train", job.train.to_json()},
                                  {"model", cfg.to_json()}, {"world_size", world.size()}, {"backend", world.backend()}};
   if (world.root()) prepare_run_dir(job.run_dir, cfg, tok_path, info);

@@ -1,8 +1,9 @@
-// What a running job reports and how it is steered: step and evaluation statistics, the result,
-// the hooks a front end fills in, and the stop/pause control another thread holds.
+// What a running job reports and how it is steered: step and evaluation statistics, the hooks a
+// front end fills in, and the stop/pause control another thread holds (its result: train/result.h).
 #pragma once
 
 #include "model/mabert.h"
+#include "train/result.h"
 
 #include <nlohmann/json.hpp>
 
@@ -16,11 +17,6 @@
 
 namespace mabert::train {
 
-// How a run ended (Running while it goes). The strings are for the registry, JSON and screens.
-enum class RunStatus { Running, Finished, Stopped, EarlyStopped, Diverged, Failed };
-const char* to_string(RunStatus s);
-RunStatus parse_run_status(const std::string& s);  // throws std::invalid_argument naming the value
-
 struct StepStats {
   int64_t step = 0, total_steps = 0;
   double loss = 0, lr = 0, grad_norm = 0, tokens_per_s = 0, eta_s = 0, elapsed_s = 0;
@@ -31,25 +27,6 @@ struct EvalStats {
   std::map<std::string, double> metrics;
 };
 
-struct TrainResult {
-  RunStatus status = RunStatus::Finished;
-  int64_t steps = 0;
-  double last_loss = 0;
-  std::map<std::string, double> final_metrics, best_metrics;
-  std::string message;
-  // The training batches this process saw in this run (since a resume, its own steps): rows and
-  // the pad positions among them, so a result says how much its model trained on padding.
-  int64_t rows = 0, pad_tokens = 0;
-  double data_wait_s = 0;  // time the steps waited for a batch (the background loader was behind)
-  double comm_wait_s = 0;  // time the steps waited for gradient sums after backward (communication not hidden)
-  // The data against the step: seconds in the training steps (forward, backward, gradient sums,
-  // optimizer; not evaluation or checkpoints), and the batches made with the seconds making them
-  // took (on the loader's thread, or inline without --prefetch).
-  double step_s = 0, data_make_s = 0;
-  int64_t batches_made = 0;
-};
-// The result record: what the registry stores as a run's metrics and `--json` prints.
-nlohmann::ordered_json to_json(const TrainResult& r);
 
 // Stop and pause, asked for from another thread (GUI buttons) and answered by the loop between
 // steps. Pausing blocks the loop on a condition variable until resumed or stopped.

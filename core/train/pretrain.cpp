@@ -109,88 +109,68 @@ PretrainData shard_data(const PretrainJob& job, std::shared_ptr<const data::Toke
   return d;
 }
 
-}  // namespace
-
-TrainResult pretrain(const PretrainJob& job, const Hooks& hooks) {
-  const std::string& tokenizer = job.tokenizer;  // jobs::pretrain resolves it (trained, or the shards')
-  const Tokenizer tok = Tokenizer::load(tokenizer);
-  const ModelConfig cfg = resolved_config(job);
-  std::shared_ptr<std::vector<Encoding>> text;
-  const PretrainData d = job.shards.empty() ? text_data(job, tok, &text)
-                                            : shard_data(job, std::make_shared<data::TokenShards>(job.shards, tokenizer));
-  // Held out for the evaluation (2 % of the examples, at most 256, spread over the corpus), never
-  // trained on; a rule, so a corpus of any size costs no memory for it.
-  const data::HeldOutRule held(d.examples);
-
-  LoopJob L = new_loop_job(cfg, job.train, job.run_dir, job.world);
-  L.model->to(L.device);
-  dist::World& world = *L.world;
-  nlohmann::ordered_json info = {{"kind", "pretrain"}};
-  for (auto it = d.info.begin(); it != d.info.end(); ++it) info[it.key()] = it.value();
-  info["examples"] = d.examples, info["held_out"] = held.held, info["train"] = job.train.to_json(), info["model"] = cfg.to_json();
-  info["world_size"] = world.size(), info["backend"] = world.backend();
-  if (world.root()) prepare_run_dir(job.run_dir, cfg, tokenizer, info);
-  world.barrier();
-  if (hooks.on_message)
-    hooks.on_message(std::to_string(held.trained()) + " training examples, " + std::to_string(held.held) + " held out, " +
-                     std::to_string(count_parameters(*L.model)) + " parameters");
-
-  data::MlmMasking masking;
-  masking.vocab_size = cfg.vocab_size;
-  const int64_t B = job.train.batch_size;
-  if (text) {
-    // The text path as it always was: epochs of a shuffled (and by default length-bucketed) order;
-    // the whole batch built and masked as one process would, then this rank takes its rows.
-    std::vector<int64_t> lengths;
-    for (int64_t t = 0; t < held.trained(); ++t) lengths.push_back(d.length(held.trained_at(t)));
-    auto order = std::make_shared<data::BatchOrder>(lengths, B, job.train.seed, job.train.bucket);
-    L.batch_at = [&, order](int64_t micro) {
-      std::vector<const Encoding*> items;
-      for (int64_t i : order->at(micro)) items.push_back(&(*text)[static_cast<size_t>(held.trained_at(i))]);
-      data::Batch b = data::collate(items, {0, job.train.left_padding});
-      std::mt19937_64 rng(data::step_seed(job.train.seed, micro));
-      data::apply_mlm_masking(b, masking, rng);
-      const auto [begin, end] = dist::shard(b.ids.size(0), world.rank(), world.size());
-      return to_device(slice_rows(b, begin, end), L.device);
-    };
-  } else {
-    // Shards: global batch m holds positions [m·B, (m+1)·B) of an endless stream of epochs, each a
-    // permutation drawn from (seed, epoch); this rank reads only its rows (padded to the batch's
-    // longest, from the lengths alone) and masks each by its global row.
-    if (job.train.bucket && hooks.on_message && !job.packed)
-      hooks.on_message("token shards: batches follow a seeded permutation, not sorted by length (bucket applies to the text path)");
-    L.batch_at = [&](int64_t micro) {
-      const int64_t n = held.trained();
-      auto example = [&](int64_t row) {
-        const int64_t pos = micro * B + row, epoch = pos / n;
-        const data::SeededPermutation perm(n, data::step_seed(job.train.seed, -1 - epoch));
-        return held.trained_at(perm(pos % n));
-      };
-      int64_t longest = 0;
-      for (int64_t r = 0; r < B; ++r) longest = std::max(longest, d.length(example(r)));
-      const auto [begin, end] = dist::shard(B, world.rank(), world.size());
-      std::vector<Encoding> mine;
-      for (int64_t r = begin; r < end; ++r) mine.push_back(d.at(example(r)));
-      std::vector<const Encoding*> items;
-      for (const auto& e : mine) items.push_back(&e);
-      data::Batch b = data::collate(items, {longest, job.train.left_padding});
-      b.first_row = begin;
-      data::apply_mlm_masking_rows(b, masking, job.train.seed, micro, begin);
-      return to_device(std::move(b), L.device);
-    };
-  }
-  L.loss_of = [&](const data::Batch& b) -> LossTerms {
-    EncoderOutput out = L.model->forward(b.ids, b.mask, b.segments);
-    const torch::Tensor sel = b.labels.ne(-100);
-    const torch::Tensor logits = L.model->mlm_logits(out.hidden.index({sel}));
-    return {torch::nn::functional::cross_entropy(logits.to(torch::kFloat), b.labels.index({sel}),
-                                                 torch::nn::functional::CrossEntropyFuncOptions().reduction(torch::kSum)),
-            sel.sum().item<int64_t>()};
+// The text path as it always was: epochs of a shuffled (and by default length-bucketed) order;
+// the whole batch built and masked as one process would, then this rank takes its rows.
+std::function<data::Batch(int64_t)> text_batches(const LoopJob& L, const PretrainJob& job, const std::vector<Encoding>& text,
+                                                 const PretrainData& d, const data::HeldOutRule& held,
+                                                 const data::MlmMasking& masking) {
+  std::vector<int64_t> lengths;
+  for (int64_t t = 0; t < held.trained(); ++t) lengths.push_back(d.length(held.trained_at(t)));
+  auto order = std::make_shared<data::BatchOrder>(lengths, job.train.batch_size, job.train.seed, job.train.bucket);
+  return [&L, &job, &text, &held, &masking, order](int64_t micro) {
+    std::vector<const Encoding*> items;
+    for (int64_t i : order->at(micro)) items.push_back(&text[static_cast<size_t>(held.trained_at(i))]);
+    data::Batch b = data::collate(items, {0, job.train.left_padding});
+    std::mt19937_64 rng(data::step_seed(job.train.seed, micro));
+    data::apply_mlm_masking(b, masking, rng);
+    const auto [begin, end] = dist::shard(b.ids.size(0), L.world->rank(), L.world->size());
+    return to_device(slice_rows(b, begin, end), L.device);
   };
-  // Held-out MLM loss as the evaluation: the held examples in batches (fixed masking per batch),
-  // one unit per batch, the loss the mean of the batches' mean losses.
+}
+
+// Shards: global batch m holds positions [m·B, (m+1)·B) of an endless stream of epochs, each a
+// permutation drawn from (seed, epoch); this rank reads only its rows (padded to the batch's
+// longest, from the lengths alone) and masks each by its global row.
+std::function<data::Batch(int64_t)> shard_batches(const LoopJob& L, const PretrainJob& job, const PretrainData& d,
+                                                  const data::HeldOutRule& held, const data::MlmMasking& masking) {
+  return [&L, &job, &d, &held, &masking](int64_t micro) {
+    const int64_t n = held.trained(), B = job.train.batch_size;
+    auto example = [&](int64_t row) {
+      const int64_t pos = micro * B + row, epoch = pos / n;
+      const data::SeededPermutation perm(n, data::step_seed(job.train.seed, -1 - epoch));
+      return held.trained_at(perm(pos % n));
+    };
+    int64_t longest = 0;
+    for (int64_t r = 0; r < B; ++r) longest = std::max(longest, d.length(example(r)));
+    const auto [begin, end] = dist::shard(B, L.world->rank(), L.world->size());
+    std::vector<Encoding> mine;
+    for (int64_t r = begin; r < end; ++r) mine.push_back(d.at(example(r)));
+    std::vector<const Encoding*> items;
+    for (const auto& e : mine) items.push_back(&e);
+    data::Batch b = data::collate(items, {longest, job.train.left_padding});
+    b.first_row = begin;
+    data::apply_mlm_masking_rows(b, masking, job.train.seed, micro, begin);
+    return to_device(std::move(b), L.device);
+  };
+}
+
+// The MLM loss of a batch: summed over the masked positions, with their count.
+LossTerms mlm_loss(MaBert& model, const data::Batch& b) {
+  EncoderOutput out = model->forward(b.ids, b.mask, b.segments);
+  const torch::Tensor sel = b.labels.ne(-100);
+  const torch::Tensor logits = model->mlm_logits(out.hidden.index({sel}));
+  return {torch::nn::functional::cross_entropy(logits.to(torch::kFloat), b.labels.index({sel}),
+                                               torch::nn::functional::CrossEntropyFuncOptions().reduction(torch::kSum)),
+          sel.sum().item<int64_t>()};
+}
+
+// Held-out MLM loss as the evaluation: the held examples in batches (fixed masking per batch),
+// one unit per batch, the loss the mean of the batches' mean losses.
+void held_out_evaluation(LoopJob& L, const PretrainJob& job, const PretrainData& d, const data::HeldOutRule& held,
+                         const data::MlmMasking& masking) {
+  const int64_t B = job.train.batch_size;
   L.evaluate.units = (held.held + B - 1) / B;
-  L.evaluate.score = [&](int64_t first, int64_t last) {
+  L.evaluate.score = [&L, &job, &d, &held, &masking, B](int64_t first, int64_t last) {
     std::vector<double> losses;
     for (int64_t k = first; k < last; ++k) {
       std::vector<Encoding> items_held;
@@ -211,6 +191,41 @@ TrainResult pretrain(const PretrainJob& job, const Hooks& hooks) {
     const double loss = total / static_cast<double>(std::max<size_t>(1, losses.size()));
     return {{"mlm_loss", loss}, {"neg_mlm_loss", -loss}};
   };
+}
+
+}  // namespace
+
+TrainResult pretrain(const PretrainJob& job, const Hooks& hooks) {
+  const std::string& tokenizer = job.tokenizer;  // jobs::run resolves it (trained, or the shards')
+  const Tokenizer tok = Tokenizer::load(tokenizer);
+  const ModelConfig cfg = resolved_config(job);
+  std::shared_ptr<std::vector<Encoding>> text;
+  const PretrainData d = job.shards.empty() ? text_data(job, tok, &text)
+                                            : shard_data(job, std::make_shared<data::TokenShards>(job.shards, tokenizer));
+  // Held out for the evaluation (2 % of the examples, at most 256, spread over the corpus), never
+  // trained on; a rule, so a corpus of any size costs no memory for it.
+  const data::HeldOutRule held(d.examples);
+
+  LoopJob L = new_loop_job(cfg, job.train, job.run_dir, job.world);
+  L.model->to(L.device);
+  dist::World& world = *L.world;
+  nlohmann::ordered_json info = {{"kind", to_string(JobKind::Pretrain)}};
+  for (auto it = d.info.begin(); it != d.info.end(); ++it) info[it.key()] = it.value();
+  info["examples"] = d.examples, info["held_out"] = held.held, info["train"] = job.train.to_json(), info["model"] = cfg.to_json();
+  info["world_size"] = world.size(), info["backend"] = world.backend();
+  if (world.root()) prepare_run_dir(job.run_dir, cfg, tokenizer, info);
+  world.barrier();
+  if (hooks.on_message)
+    hooks.on_message(std::to_string(held.trained()) + " training examples, " + std::to_string(held.held) + " held out, " +
+                     std::to_string(count_parameters(*L.model)) + " parameters");
+
+  data::MlmMasking masking;
+  masking.vocab_size = cfg.vocab_size;
+  if (!text && job.train.bucket && hooks.on_message && !job.packed)
+    hooks.on_message("token shards: batches follow a seeded permutation, not sorted by length (bucket applies to the text path)");
+  L.batch_at = text ? text_batches(L, job, *text, d, held, masking) : shard_batches(L, job, d, held, masking);
+  L.loss_of = [&](const data::Batch& b) { return mlm_loss(L.model, b); };
+  held_out_evaluation(L, job, d, held, masking);
   L.watch = "neg_mlm_loss";
   return run_loop(L, hooks);
 }

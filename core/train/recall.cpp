@@ -118,7 +118,7 @@ TrainResult finetune_recall(const FinetuneJob& job, const Hooks& hooks) {
   if (!job.init.empty()) fresh = load_encoder(L.model, job.init);
   L.model->to(L.device);
   dist::World& world = *L.world;
-  nlohmann::ordered_json info = {{"kind", "finetune"}, {"task", data::to_string(task.kind)}, {"data", ""},
+  nlohmann::ordered_json info = {{"kind", to_string(JobKind::Finetune)}, {"task", data::to_string(task.kind)}, {"data", ""},
                                  {"init", job.init}, {"recall", task.to_json()}, {"train", job.train.to_json()},
                                  {"model", cfg.to_json()}, {"world_size", world.size()}, {"backend", world.backend()}};
   if (world.root()) {

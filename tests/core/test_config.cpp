@@ -15,14 +15,7 @@ using namespace mabert;
 namespace fs = std::filesystem;
 
 namespace {
-std::string temp_dir() {
-  static const std::string dir = [] {
-    std::string d = (fs::temp_directory_path() / ("mabert_test_config_" + std::to_string(::getpid()))).string();
-    fs::create_directories(d);
-    return d;
-  }();
-  return dir;
-}
+std::string temp_dir() { return scratch_dir("config"); }
 std::string write(const std::string& name, const std::string& text) {
   const std::string path = temp_dir() + "/" + name;
   std::ofstream(path) << text;

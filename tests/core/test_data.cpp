@@ -24,14 +24,7 @@ namespace {
 const std::string kShared = MABERT_SHARED_DATA;
 const std::string kDemo = std::string(MABERT_RESOURCES_DIR) + "/demo/corpus.txt";
 
-std::string temp_dir() {
-  static const std::string d = [] {
-    auto p = fs::temp_directory_path() / ("mabert_test_data_" + std::to_string(::getpid()));
-    fs::create_directories(p);
-    return p.string();
-  }();
-  return d;
-}
+std::string temp_dir() { return scratch_dir("data"); }
 
 const Tokenizer& demo_tokenizer() {
   static const Tokenizer tok = [] {

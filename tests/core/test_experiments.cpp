@@ -31,12 +31,7 @@ namespace {
 const std::string kShared = MABERT_SHARED_DATA;
 const std::string kResources = MABERT_RESOURCES_DIR;
 
-std::string temp_dir(const std::string& name) {
-  const auto p = fs::temp_directory_path() / ("mabert_test_experiments_" + std::to_string(::getpid())) / name;
-  remove_tree(p.string());
-  fs::create_directories(p);
-  return p.string();
-}
+std::string temp_dir(const std::string& name) { return scratch_dir("experiments", name); }
 
 json toy_grid() {
   return {{"name", "toy"},

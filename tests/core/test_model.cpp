@@ -22,11 +22,7 @@ namespace {
 
 const std::vector<int64_t> kLengths = {9, 4, 13};  // a batch with mixed lengths
 
-std::string temp_dir(const std::string& name) {
-  const auto d = fs::temp_directory_path() / ("mabert_test_model_" + std::to_string(::getpid())) / name;
-  fs::create_directories(d);
-  return d.string();
-}
+std::string temp_dir(const std::string& name) { return scratch_dir("model", name); }
 
 // Largest change of any valid token's final hidden state (and of the pooled vectors) between
 // each sentence run alone, unpadded, and the same sentence inside a padded batch.
@@ -351,25 +347,38 @@ TEST_CASE(gradients_reach_every_parameter) {
   std::printf("    %lld parameter tensors, all with non-zero gradients\n", (long long)checked);
 }
 
-TEST_CASE(optimizer_steps_reduce_mlm_loss) {
-  ModelConfig cfg = micro_config("MTM");
-  MaBert model(cfg);
+// 25 AdamW steps of MLM on the batch in training mode: ~15 % of its valid tokens (seed 8) masked
+// with id 4 ([MASK]) and predicted, the forward under bf16 autocast when asked; `before_step` runs
+// after each backward. Returns the first and the last loss.
+std::pair<double, double> mlm_steps(MaBert& model, const PaddedBatch& b, bool bf16,
+                                    const std::function<void()>& before_step = {}) {
   model->train();
-  const PaddedBatch b = pad_batch(random_sentences({12, 8, 15, 10}, cfg.vocab_size, 7), 0, false);
-  // Mask ~15 % of valid tokens with id 4 ([MASK]) and predict the originals.
   torch::manual_seed(8);
   const torch::Tensor pick = (torch::rand(b.ids.sizes()) < 0.15) & b.mask.to(torch::kBool);
   const torch::Tensor inputs = b.ids.masked_fill(pick, 4);
   torch::optim::AdamW opt(model->parameters(), torch::optim::AdamWOptions(3e-3));
   double first = 0, last = 0;
   for (int step = 0; step < 25; ++step) {
-    EncoderOutput out = model->forward(inputs, b.mask);
-    const torch::Tensor loss = torch::cross_entropy_loss(model->mlm_logits(out.hidden.index({pick})), b.ids.index({pick}));
+    torch::Tensor loss;
+    {
+      AutocastBf16 autocast(bf16, torch::Device(torch::kCPU));
+      EncoderOutput out = model->forward(inputs, b.mask);
+      loss = torch::cross_entropy_loss(model->mlm_logits(out.hidden.index({pick})).to(torch::kFloat), b.ids.index({pick}));
+    }
     opt.zero_grad();
     loss.backward();
+    if (before_step) before_step();
     opt.step();
     (step == 0 ? first : last) = loss.item<double>();
   }
+  return {first, last};
+}
+
+TEST_CASE(optimizer_steps_reduce_mlm_loss) {
+  ModelConfig cfg = micro_config("MTM");
+  MaBert model(cfg);
+  const PaddedBatch b = pad_batch(random_sentences({12, 8, 15, 10}, cfg.vocab_size, 7), 0, false);
+  const auto [first, last] = mlm_steps(model, b, false);
   std::printf("    MLM loss %.3f -> %.3f after 25 AdamW steps\n", first, last);
   EXPECT_LE(last, 0.5 * first);
 }
@@ -401,25 +410,9 @@ TEST_CASE(bf16_autocast_on_the_cpu_tracks_fp32) {
   std::printf("    bf16 autocast vs fp32: max |diff| %.3g of max |h| %.3g\n", err, scale);
   EXPECT_LE(err, 0.05 * scale);  // LayerNorm-scaled states; bf16 keeps 8 bits of mantissa
 
-  model->train();
-  torch::manual_seed(8);
-  const torch::Tensor pick = (torch::rand(b.ids.sizes()) < 0.15) & valid;
-  const torch::Tensor inputs = b.ids.masked_fill(pick, 4);
-  torch::optim::AdamW opt(model->parameters(), torch::optim::AdamWOptions(3e-3));
-  double first = 0, last = 0;
-  for (int step = 0; step < 25; ++step) {
-    torch::Tensor loss;
-    {
-      AutocastBf16 autocast(true, torch::Device(torch::kCPU));
-      EncoderOutput out = model->forward(inputs, b.mask);
-      loss = torch::cross_entropy_loss(model->mlm_logits(out.hidden.index({pick})).to(torch::kFloat), b.ids.index({pick}));
-    }
-    opt.zero_grad();
-    loss.backward();
+  const auto [first, last] = mlm_steps(model, b, true, [&] {
     for (const auto& p : model->parameters()) EXPECT(p.scalar_type() == torch::kFloat && (!p.grad().defined() || p.grad().scalar_type() == torch::kFloat));
-    opt.step();
-    (step == 0 ? first : last) = loss.item<double>();
-  }
+  });
   std::printf("    bf16 MLM loss %.3f -> %.3f after 25 AdamW steps\n", first, last);
   EXPECT_LE(last, 0.5 * first);
 }

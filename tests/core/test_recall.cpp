@@ -25,14 +25,7 @@ namespace fs = std::filesystem;
 
 namespace {
 
-std::string temp_dir() {
-  static const std::string d = [] {
-    auto p = fs::temp_directory_path() / ("mabert_test_recall_" + std::to_string(::getpid()));
-    fs::create_directories(p);
-    return p.string();
-  }();
-  return d;
-}
+std::string temp_dir() { return scratch_dir("recall"); }
 
 RecallTask task(RecallKind k, int64_t length, int64_t pairs) {
   RecallTask t;
@@ -252,7 +245,7 @@ TEST_CASE(mqar_trains_and_evaluates_through_the_job_runner) {
   job.recall.vocab = 8, job.recall.eval_examples = 256;
   job.run_dir = temp_dir() + "/mqar";
   at::set_num_threads(2);
-  const jobs::JobOutcome out = jobs::finetune(job, {temp_dir() + "/runs.db", {}, true});
+  const jobs::JobOutcome out = jobs::run(job, {temp_dir() + "/runs.db", {}, true});
   EXPECT(out.result.status == train::RunStatus::EarlyStopped);
   const double acc = out.result.final_metrics.at("accuracy");
   std::printf("    MT on mqar-L16-P2: accuracy %.4f (chance 0.25) at step %lld\n", acc, static_cast<long long>(out.result.steps));

@@ -23,12 +23,7 @@ namespace {
 
 const std::string kDemo = std::string(MABERT_RESOURCES_DIR) + "/demo/corpus.txt";
 
-std::string temp_dir(const std::string& name) {
-  const auto p = fs::temp_directory_path() / ("mabert_test_shards_" + std::to_string(::getpid())) / name;
-  remove_tree(p.string());
-  fs::create_directories(p);
-  return p.string();
-}
+std::string temp_dir(const std::string& name) { return scratch_dir("shards", name); }
 
 std::string tokenizer(int vocab) {
   static std::map<int, std::string> made;

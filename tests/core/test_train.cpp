@@ -35,12 +35,7 @@ namespace {
 
 const std::string kDemo = std::string(MABERT_RESOURCES_DIR) + "/demo/corpus.txt";
 
-std::string temp_dir(const std::string& name) {
-  const auto p = fs::temp_directory_path() / ("mabert_test_train_" + std::to_string(::getpid())) / name;
-  remove_tree(p.string());
-  fs::create_directories(p);
-  return p.string();
-}
+std::string temp_dir(const std::string& name) { return scratch_dir("train", name); }
 
 const std::string& tokenizer() {
   static const std::string path = [] {
@@ -392,7 +387,7 @@ TEST_CASE(registry_rows_hold_the_resolved_config) {
   const jobs::Recording rec{root + "/runs.db", {{"source", "test"}}};
   auto pre = small_job(root + "/pre");
   pre.model.vocab_size = 12345;
-  const auto p = jobs::pretrain(pre, 800, rec);
+  const auto p = jobs::run(jobs::PretrainSpec{pre, 800}, rec);
   EXPECT_EQ(std::string(to_string(p.result.status)), std::string("finished"));
   runs::Registry reg(rec.registry);
   auto row = reg.get(p.run_id);
@@ -407,7 +402,7 @@ TEST_CASE(registry_rows_hold_the_resolved_config) {
   // A job that fails is recorded as failed with its error, and the error reaches the caller.
   auto bad = small_job(root + "/bad");
   bad.corpus = {root + "/no-such-corpus.txt"};
-  EXPECT_THROWS_WITH(jobs::pretrain(bad, 800, rec), "no-such-corpus");
+  EXPECT_THROWS_WITH(jobs::run(jobs::PretrainSpec{bad, 800}, rec), "no-such-corpus");
   row = reg.get(fs::absolute(root + "/bad").lexically_normal().string());
   REQUIRE(row.has_value());
   EXPECT_EQ(row->status, std::string("failed"));

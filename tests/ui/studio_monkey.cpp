@@ -354,10 +354,7 @@ class Monkey : public QObject {
   }
 
   void openWindow() {
-    StudioOptions opt;
-    opt.fresh = true;
-    opt.autosave = false;
-    w_ = std::make_unique<MainWindow>(opt);
+    w_ = std::make_unique<MainWindow>(StudioOptions::scratch());
     w_->show();
     w_->trainPanel()->setRunsRoot(root_ + "/runs");
     connect(w_->trainPanel(), &TrainPanel::runFinished, this, [this](const TrainOutcome& o) {

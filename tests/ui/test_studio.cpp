@@ -101,10 +101,7 @@ class TestStudio : public QObject {
   void opensOnTheShippedModel() {
     const QString shipped = default_shipped_model();
     QVERIFY2(!shipped.isEmpty(), "resources/models/mabert-tiny-sst2 is not shipped");
-    StudioOptions opt;
-    opt.fresh = true;
-    opt.autosave = false;
-    MainWindow w(opt);
+    MainWindow w(StudioOptions::scratch());
     w.show();
     AnalysisPanel* a = w.analysis();
     QSignalSpy insp(a, &AnalysisPanel::inspectionShown);
@@ -309,10 +306,7 @@ class TestStudio : public QObject {
     const QString glue = shared_data_dir() + "/glue/SST-2";
     if (!QFileInfo::exists(glue + "/dev.tsv")) QSKIP("../shared/data/glue/SST-2 is not present");
     const QString shipped = default_shipped_model();
-    StudioOptions opt;
-    opt.fresh = true;
-    opt.autosave = false;
-    MainWindow w(opt);
+    MainWindow w(StudioOptions::scratch());
     TrainPanel* p = w.trainPanel();
     p->restore({{"max_len", 16}, {"split", "dev"}});
     p->field("eval_run")->setText(shipped);
@@ -330,10 +324,7 @@ class TestStudio : public QObject {
   }
 
   void trainingFromTheGuiStreamsProgressAndEnds() {
-    StudioOptions opt;
-    opt.fresh = true;
-    opt.autosave = false;
-    win_ = std::make_unique<MainWindow>(opt);
+    win_ = std::make_unique<MainWindow>(StudioOptions::scratch());
     win_->show();
     MainWindow& w = *win_;
     TrainPanel* p = w.trainPanel();
@@ -595,13 +586,13 @@ class TestStudio : public QObject {
     auto* precision = p->findChild<QComboBox*>("precision");
     QVERIFY(precision);
     QCOMPARE(precision->currentText(), QString("fp32"));
-    QVERIFY(!p->request(jobs::JobKind::Pretrain).train.bf16);
+    QVERIFY(!jobs::training_options(p->request(jobs::JobKind::Pretrain).job)->bf16);
     p->restore({{"precision", "bf16"}});
-    QVERIFY(p->request(jobs::JobKind::Pretrain).train.bf16);
+    QVERIFY(jobs::training_options(p->request(jobs::JobKind::Pretrain).job)->bf16);
     QCOMPARE(QString::fromStdString(p->state().value("precision", "")), QString("bf16"));
     QVERIFY(precision->toolTip().contains("This CPU: "));
     p->restore({{"precision", "fp32"}});
-    QVERIFY(!p->request(jobs::JobKind::Finetune).train.bf16);
+    QVERIFY(!jobs::training_options(p->request(jobs::JobKind::Finetune).job)->bf16);
   }
 
   void projectsRoundTrip() {
@@ -702,10 +693,7 @@ class TestStudio : public QObject {
   // its run is loaded, opens the attention view; a recall grid draws accuracy against width live
   // and a second panel opens its finished results without running anything.
   void recallInTheStudio() {
-    StudioOptions opt;
-    opt.fresh = true;
-    opt.autosave = false;
-    MainWindow w(opt);
+    MainWindow w(StudioOptions::scratch());
     w.show();
     TrainPanel* p = w.trainPanel();
     AnalysisPanel* a = w.analysis();
@@ -719,9 +707,10 @@ class TestStudio : public QObject {
     ModelConfig design = ModelConfig::preset("tiny");
     design.schedule = "MT", design.d_model = 32, design.n_heads = 2, design.d_ffn = 64, design.dropout = 0;
     p->setDesign(design, true);
-    TrainRequest rq = p->request(jobs::JobKind::Finetune);
-    QCOMPARE(QString::fromStdString(rq.task), QString("mqar"));
-    QCOMPARE(rq.recall.length, int64_t{16});
+    const TrainRequest rq = p->request(jobs::JobKind::Finetune);
+    const auto& rjob = std::get<train::FinetuneJob>(rq.job);
+    QCOMPARE(QString::fromStdString(rjob.task), QString("mqar"));
+    QCOMPARE(rjob.recall.length, int64_t{16});
     QSignalSpy done(p, &TrainPanel::runFinished);
     QSignalSpy loaded(&w, &MainWindow::modelLoaded);
     QSignalSpy insp(a, &AnalysisPanel::inspectionShown);
@@ -768,9 +757,10 @@ class TestStudio : public QObject {
     p->button("recall_demo")->click();
     QCOMPARE(requested.size(), 1);
     const TrainRequest drq = requested.first().at(0).value<TrainRequest>();
-    QCOMPARE(QString::fromStdString(drq.model.schedule), QString::fromStdString(demo.model.schedule));
-    QCOMPARE(drq.recall.length, demo.task.length);
-    QCOMPARE(drq.train.steps, demo.train.steps);
+    const auto& djob = std::get<train::FinetuneJob>(drq.job);
+    QCOMPARE(QString::fromStdString(djob.model.schedule), QString::fromStdString(demo.model.schedule));
+    QCOMPARE(djob.recall.length, demo.task.length);
+    QCOMPARE(djob.train.steps, demo.train.steps);
     QSignalSpy stepped(p, &TrainPanel::stepShown);
     QVERIFY(stepped.wait(120000));
     p->button("stop")->click();
@@ -864,10 +854,7 @@ class TestStudio : public QObject {
     if (out.isEmpty()) QSKIP("set MABERT_SCREENSHOT_DIR (run under xvfb-run) to write screenshots");
     QDir().mkpath(out);
     win_.reset();
-    StudioOptions opt;
-    opt.fresh = true;
-    opt.autosave = false;
-    win_ = std::make_unique<MainWindow>(opt);
+    win_ = std::make_unique<MainWindow>(StudioOptions::scratch());
     MainWindow& w = *win_;
     w.show();
     w.showNormal();
