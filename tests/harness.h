@@ -15,6 +15,8 @@
 
 #include <unistd.h>
 
+#include "util/files.h"  // remove_tree (every harness test links mabert_core)
+
 namespace mabert::test {
 
 struct Case {
@@ -134,7 +136,7 @@ inline std::string scratch_dir(const std::string& suite, const std::string& name
   fs::path p = fs::temp_directory_path() / ("mabert_test_" + suite + "_" + std::to_string(::getpid()));
   if (!name.empty()) {
     p /= name;
-    fs::remove_all(p);
+    ::mabert::remove_tree(p.string());  // not fs::remove_all: libtorch.so exports a broken copy of it
   }
   fs::create_directories(p);
   return p.string();
