@@ -282,7 +282,7 @@ struct Evaluator {
 
 }  // namespace
 
-EvalOutcome evaluate(const EvalJob& job) {
+EvalOutcome evaluate(const EvalJob& job, const std::atomic<bool>* stop) {
   Evaluator ev(job);
   EvalOutcome out = ev.base;
   out.pads_per_example = data::pads_per_example(ev.lengths(), job.batch);
@@ -300,7 +300,12 @@ EvalOutcome evaluate(const EvalJob& job) {
     return out;
   }
   std::vector<train::Prediction> preds;
-  out.metrics = *ev.score(job.knock_out, want ? &preds : nullptr);
+  const auto metrics = ev.score(job.knock_out, want ? &preds : nullptr, stop);
+  if (!metrics) {
+    out.stopped = true;
+    return out;
+  }
+  out.metrics = *metrics;
   if (want) {
     std::string tsv = "index\tprediction\n";
     for (size_t i = 0; i < preds.size(); ++i) {
@@ -340,9 +345,10 @@ JobOutcome evaluate(const EvalSpec& spec, const Recording& rec, const train::Hoo
   if (hooks.on_message) hooks.on_message("evaluating " + job.run + " on its " + job.split + " split");
   JobOutcome out{spec.record_dir.empty() ? "" : run_id(spec.record_dir), {}, {}};
   const auto body = [&] {
-    out.eval = evaluate(job);
+    out.eval = evaluate(job, hooks.control ? hooks.control->stop_flag() : nullptr);
     train::TrainResult r;
     r.final_metrics = out.eval->metrics;
+    if (out.eval->stopped) r.status = train::RunStatus::Stopped, r.message = "stopped before the evaluation ended";
     return r;
   };
   if (spec.record_dir.empty()) {
@@ -352,6 +358,7 @@ JobOutcome evaluate(const EvalSpec& spec, const Recording& rec, const train::Hoo
     for (auto it = rec.extra.begin(); it != rec.extra.end(); ++it) config[it.key()] = it.value();
     out.result = record_run(spec.record_dir, JobKind::Evaluate, "", config, rec, body);
   }
+  if (out.eval->stopped) return out;
   if (hooks.on_message)
     hooks.on_message(out.eval->task + " " + job.split + ": " + std::to_string(out.eval->examples) + " examples");
   if (hooks.on_eval) hooks.on_eval(train::EvalStats{0, out.result.final_metrics});

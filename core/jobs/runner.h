@@ -71,8 +71,11 @@ struct EvalOutcome {
   double pads_per_example = 0;  // pad tokens per example in the evaluation's batches (0 at batch 1)
   std::map<std::string, double> metrics;
   std::string metric;        // the task's headline metric (accuracy, mcc, f1, pearson)
+  bool stopped = false;      // `stop` was set before it finished: no metrics
 };
-EvalOutcome evaluate(const EvalJob& job);
+// `stop` (optional) is checked before every batch of a GLUE split: a job stopped mid-evaluation
+// (the studio closing) waits for one batch, not the whole split.
+EvalOutcome evaluate(const EvalJob& job, const std::atomic<bool>* stop = nullptr);
 
 // One job as every front end describes it; `run` does what the alternative it holds says.
 // Pretraining: without job.tokenizer, one of `vocab` pieces is trained on the corpus into the run

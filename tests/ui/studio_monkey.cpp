@@ -488,6 +488,8 @@ int main(int argc, char** argv) {
     QCoreApplication::processEvents();
     const double ms = static_cast<double>(t.nsecsElapsed()) / 1e6;
     if (ms > m.longest_action_ms && !line.startsWith("wait")) m.longest_action_ms = ms, m.longest_action = line;
+    if (ms > 1000.0 * std::max(1, qEnvironmentVariableIntValue("MABERT_TIME_SCALE")) && !line.startsWith("wait"))
+      std::fprintf(stderr, "[monkey] slow action %ld (%s): %.0f ms\n", i + 1, qPrintable(line), ms);  // over 1 s, scaled
     ++m.actions;
     m.countAction(line);
     m.checkResponsive(line, ms);
