@@ -58,6 +58,17 @@ void perturb(MaBert& model, double std, uint64_t seed) {
   for (auto& p : model->parameters()) p.add_(torch::randn_like(p) * std);
 }
 
+// A micro model of `schedule` with the conv mode `conv`, in eval mode, its weights perturbed (std
+// 0.2, `seed`): trained-like magnitudes for the padding tests.
+MaBert perturbed_model(const char* schedule, const char* conv, uint64_t seed) {
+  ModelConfig cfg = micro_config(schedule);
+  cfg.conv = conv;
+  MaBert model(cfg);
+  model->eval();
+  perturb(model, 0.2, seed);
+  return model;
+}
+
 }  // namespace
 
 TEST_CASE(shapes_and_dtypes_for_every_layer_kind_and_pooling) {
@@ -239,11 +250,7 @@ TEST_CASE(padding_invariance_by_side_kind_conv_and_psm_level) {
   int invariant = 0, leaking = 0;
   for (const char* schedule : {"MTM", "BTB", "PTP"}) {
     for (const char* conv : {"causal", "centred"}) {
-      ModelConfig cfg = micro_config(schedule);
-      cfg.conv = conv;
-      MaBert model(cfg);
-      model->eval();
-      perturb(model, 0.2, 17);
+      MaBert model = perturbed_model(schedule, conv, 17);
       for (bool left : {false, true}) {
         std::string row;
         for (int levels = 0; levels < 8; ++levels) {
@@ -286,11 +293,7 @@ TEST_CASE(psm_pre_and_pre_plus_post_give_identical_valid_outputs) {
   double worst = 0;
   for (const char* schedule : {"MTMBP", "BTPM"}) {
     for (const char* conv : {"causal", "centred"}) {
-      ModelConfig cfg = micro_config(schedule);
-      cfg.conv = conv;
-      MaBert model(cfg);
-      model->eval();
-      perturb(model, 0.2, 19);
+      MaBert model = perturbed_model(schedule, conv, 19);
       for (bool left : {false, true})
         for (bool state : {false, true}) {
           torch::NoGradGuard guard;
