@@ -131,15 +131,15 @@ QGroupBox* TrainPanel::buildTrainingBox() {
 
 QHBoxLayout* TrainPanel::buildJobButtons() {
   auto* buttons = new QHBoxLayout;
-  pretrain_ = new QPushButton("Pretrain");
-  pretrain_->setObjectName("pretrain");
-  pretrain_->setToolTip("Masked-language-model pretraining: 15 % of tokens are hidden and the model learns to predict them.");
-  finetune_ = new QPushButton("Fine-tune");
-  finetune_->setObjectName("finetune");
-  finetune_->setToolTip("Train a classification/regression head (and the encoder) on the chosen GLUE task.");
-  evaluate_ = new QPushButton("Evaluate");
-  evaluate_->setObjectName("evaluate");
-  evaluate_->setToolTip("Scores the chosen fine-tuning run on the split, at the length and padding side it was trained with.");
+  forms_ = jobForms();
+  for (const JobForm& f : forms_) {
+    auto* b = new QPushButton(f.label);
+    b->setObjectName(f.name);
+    b->setToolTip(f.tip);
+    connect(b, &QPushButton::clicked, this, [this, kind = f.kind] { start(kind); });
+    buttons->addWidget(b);
+    job_buttons_.push_back(b);
+  }
   pause_ = new QPushButton("Pause");
   pause_->setObjectName("pause");
   pause_->setCheckable(true);
@@ -151,11 +151,8 @@ QHBoxLayout* TrainPanel::buildJobButtons() {
   recall_demo_->setToolTip("Trains a small hybrid (MT: a Mamba and an attention layer, width 64) on multi-query associative recall "
                            "in well under a minute on two cores, "
                            "then opens the attention view on a held-out example: the query's attention lands on its key.");
-  for (auto* b : {pretrain_, finetune_, evaluate_, pause_, stop_, recall_demo_}) buttons->addWidget(b);
-  connect(pretrain_, &QPushButton::clicked, this, [this] { start(jobs::JobKind::Pretrain); });
-  connect(finetune_, &QPushButton::clicked, this, [this] { start(jobs::JobKind::Finetune); });
+  for (auto* b : {pause_, stop_, recall_demo_}) buttons->addWidget(b);
   connect(recall_demo_, &QPushButton::clicked, this, &TrainPanel::startRecallDemo);
-  connect(evaluate_, &QPushButton::clicked, this, [this] { start(jobs::JobKind::Evaluate); });
   connect(pause_, &QPushButton::toggled, this, [this](bool p) {
     pause_->setText(p ? "Resume" : "Pause");
     emit pauseRequested(p);
@@ -244,9 +241,7 @@ void TrainPanel::setDesign(const ModelConfig& cfg, bool valid) {
 
 void TrainPanel::setRunning(bool r) {
   running_ = r;
-  pretrain_->setEnabled(!r && design_valid_);
-  finetune_->setEnabled(!r && design_valid_);
-  evaluate_->setEnabled(!r);
+  for (size_t i = 0; i < forms_.size(); ++i) job_buttons_[i]->setEnabled(!r && (design_valid_ || !forms_[i].needs_design));
   pause_->setEnabled(r);
   stop_->setEnabled(r);
   if (!r) {
@@ -271,47 +266,86 @@ train::TrainOptions TrainPanel::trainingOptions() const {
 
 QString TrainPanel::newRunsRoot() const { return runs_root_edit_->text().isEmpty() ? runs_root_ : runs_root_edit_->text(); }
 
-jobs::JobSpec TrainPanel::pretrainSpec() const {
-  jobs::PretrainSpec p;
-  p.job.model = design_, p.job.train = trainingOptions();
-  if (!corpus_->text().isEmpty()) p.job.corpus = {corpus_->text().toStdString()};
-  p.job.tokenizer = tokenizer_->text().toStdString();
-  p.job.run_dir = jobs::new_run_dir(newRunsRoot().toStdString(), jobs::JobKind::Pretrain);
-  p.vocab = vocab_->value();
-  return p;
-}
-
-jobs::JobSpec TrainPanel::finetuneSpec() const {
-  train::FinetuneJob f;
-  f.model = design_, f.train = trainingOptions();
-  f.task = task_->currentText().toStdString();
-  if (data::is_recall_task(f.task)) {  // the task's length is the panel's max length
-    f.recall.length = max_len_->value();
-    f.recall.pairs = pairs_->value();
-  }
-  f.data_dir = data_->text().toStdString();
-  f.init = init_->text().toStdString();
-  f.tokenizer = tokenizer_->text().toStdString();
-  f.run_dir = jobs::new_run_dir(newRunsRoot().toStdString(), jobs::JobKind::Finetune, f.task);
-  return f;
-}
-
-jobs::JobSpec TrainPanel::evalSpec() const {
-  jobs::EvalSpec e;
-  // At the length and padding side the run was trained with (the panel's fields are training
-  // options), so a run's own dev score is what Evaluate shows, as `mabert eval` does.
-  e.job.run = eval_run_->text().toStdString();
-  e.job.data_dir = data_->text().toStdString();
-  e.job.split = split_->currentText().toStdString();
-  e.job.max_len = 0;
-  e.record_dir = jobs::new_run_dir(e.job.run, jobs::JobKind::Evaluate, task_->currentText().toStdString());
-  return e;
+std::vector<TrainPanel::JobForm> TrainPanel::jobForms() {
+  const auto root = [this] { return newRunsRoot().toStdString(); };
+  const auto recall = [this] { return data::is_recall_task(task_->currentText().toStdString()); };
+  std::vector<JobForm> forms;
+  forms.push_back({
+      jobs::JobKind::Pretrain, "pretrain", "Pretrain",
+      "Masked-language-model pretraining: 15 % of tokens are hidden and the model learns to predict them.", true,
+      [this] { return corpus_->text().isEmpty() ? QString("Choose a corpus to pretrain on.") : QString(); },
+      [this, root] {
+        jobs::PretrainSpec p;
+        p.job.model = design_, p.job.train = trainingOptions();
+        if (!corpus_->text().isEmpty()) p.job.corpus = {corpus_->text().toStdString()};
+        p.job.tokenizer = tokenizer_->text().toStdString();
+        p.job.run_dir = jobs::new_run_dir(root(), jobs::JobKind::Pretrain);
+        p.vocab = vocab_->value();
+        return jobs::JobSpec(p);
+      },
+      [this](const QString& run_dir) { init_->setText(run_dir); }});  // the next fine-tuning starts from it
+  forms.push_back({
+      jobs::JobKind::Finetune, "finetune", "Fine-tune",
+      "Train a classification/regression head (and the encoder) on the chosen GLUE task.", true,
+      [this, recall] {
+        if (recall()) return QString();
+        if (data_->text().isEmpty()) return QString("Choose the GLUE task's folder.");
+        if (init_->text().isEmpty() && tokenizer_->text().isEmpty())
+          return QString("Fine-tuning needs a pretraining run to start from, or a tokenizer for random initialisation.");
+        return QString();
+      },
+      [this, root] {
+        train::FinetuneJob f;
+        f.model = design_, f.train = trainingOptions();
+        f.task = task_->currentText().toStdString();
+        if (data::is_recall_task(f.task)) {  // the task's length is the panel's max length
+          f.recall.length = max_len_->value();
+          f.recall.pairs = pairs_->value();
+        }
+        f.data_dir = data_->text().toStdString();
+        f.init = init_->text().toStdString();
+        f.tokenizer = tokenizer_->text().toStdString();
+        f.run_dir = jobs::new_run_dir(root(), jobs::JobKind::Finetune, f.task);
+        return jobs::JobSpec(f);
+      },
+      [this](const QString& run_dir) { eval_run_->setText(run_dir); }});  // Evaluate scores it next
+  forms.push_back({
+      jobs::JobKind::Evaluate, "evaluate", "Evaluate",
+      "Scores the chosen fine-tuning run on the split, at the length and padding side it was trained with.", false,
+      [this] { return eval_run_->text().isEmpty() ? QString("Choose a fine-tuning run to evaluate.") : QString(); },
+      [this] {
+        jobs::EvalSpec e;
+        // At the length and padding side the run was trained with (the panel's fields are training
+        // options), so a run's own dev score is what Evaluate shows, as `mabert eval` does.
+        e.job.run = eval_run_->text().toStdString();
+        e.job.data_dir = data_->text().toStdString();
+        e.job.split = split_->currentText().toStdString();
+        e.job.max_len = 0;
+        e.record_dir = jobs::new_run_dir(e.job.run, jobs::JobKind::Evaluate, task_->currentText().toStdString());
+        return jobs::JobSpec(e);
+      },
+      {}});
+  forms.push_back({
+      jobs::JobKind::Tokenizer, "tokenizer", "Tokenizer",
+      "Trains a SentencePiece tokenizer of Vocab pieces on the corpus into a new run folder, "
+      "and puts it in the Tokenizer field for the next pretraining.", false,
+      [this] { return corpus_->text().isEmpty() ? QString("Choose a corpus to train the tokenizer on.") : QString(); },
+      [this, root] {
+        jobs::TokenizerSpec t;
+        t.options.inputs = {corpus_->text().toStdString()};
+        t.options.vocab_size = vocab_->value();
+        t.record_dir = jobs::new_run_dir(root(), jobs::JobKind::Tokenizer);
+        return jobs::JobSpec(t);
+      },
+      [this](const QString& run_dir) { tokenizer_->setText(run_dir + "/tokenizer.model"); }});
+  for (size_t i = 0; i < forms.size(); ++i)  // request() finds a kind's form at the kind's index
+    if (forms[i].kind != static_cast<jobs::JobKind>(i)) throw std::logic_error("TrainPanel::jobForms: not in JobKind's order");
+  return forms;
 }
 
 TrainRequest TrainPanel::request(jobs::JobKind kind) const {
-  using jobs::JobKind;
   TrainRequest rq;
-  rq.job = kind == JobKind::Pretrain ? pretrainSpec() : kind == JobKind::Finetune ? finetuneSpec() : evalSpec();
+  rq.job = forms_.at(static_cast<size_t>(kind)).spec();
   rq.registry = registry_.toStdString();
   if (!data::is_recall_task(task_->currentText().toStdString()))  // drift probes are text; a recall task has its own vocabulary
     for (const auto& s : probes_) rq.probe_sentences.push_back(s.toStdString());
@@ -319,15 +353,8 @@ TrainRequest TrainPanel::request(jobs::JobKind kind) const {
 }
 
 void TrainPanel::start(jobs::JobKind kind) {
-  using jobs::JobKind;
   if (running_) return;
-  QString problem;
-  if (kind == JobKind::Pretrain && corpus_->text().isEmpty()) problem = "Choose a corpus to pretrain on.";
-  const bool recall = data::is_recall_task(task_->currentText().toStdString());
-  if (kind == JobKind::Finetune && !recall && data_->text().isEmpty()) problem = "Choose the GLUE task's folder.";
-  if (kind == JobKind::Finetune && !recall && init_->text().isEmpty() && tokenizer_->text().isEmpty())
-    problem = "Fine-tuning needs a pretraining run to start from, or a tokenizer for random initialisation.";
-  if (kind == JobKind::Evaluate && eval_run_->text().isEmpty()) problem = "Choose a fine-tuning run to evaluate.";
+  const QString problem = forms_.at(static_cast<size_t>(kind)).missing();
   if (!problem.isEmpty()) {
     status_->setText(problem);
     log_->appendPlainText(problem);
@@ -443,10 +470,8 @@ void TrainPanel::onFinished(const TrainOutcome& o) {
   if (!o.message.isEmpty()) line += " — " + o.message;
   status_->setText(line);
   log_->appendPlainText(line);
-  if (o.status != train::RunStatus::Failed) {
-    if (current_kind_ == jobs::JobKind::Pretrain) init_->setText(o.run_dir);
-    if (current_kind_ == jobs::JobKind::Finetune) eval_run_->setText(o.run_dir);
-  }
+  const auto& offer = forms_.at(static_cast<size_t>(current_kind_)).finished;
+  if (o.status != train::RunStatus::Failed && offer) offer(o.run_dir);
   refreshHistory();
   emit runFinished(o);
 }

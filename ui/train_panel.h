@@ -9,6 +9,9 @@
 
 #include <QWidget>
 
+#include <functional>
+#include <vector>
+
 class QComboBox;
 class QCustomPlot;
 class QDoubleSpinBox;
@@ -111,13 +114,24 @@ class TrainPanel : public QWidget {
   void setDeviceAndPrecision(train::TrainOptions& o) const;  // the Device and Precision fields
   train::TrainOptions trainingOptions() const;               // the Training box
   QString newRunsRoot() const;                               // where new run folders go
-  // Each button's job from the fields (a new run folder named for it).
-  jobs::JobSpec pretrainSpec() const;
-  jobs::JobSpec finetuneSpec() const;
-  jobs::JobSpec evalSpec() const;
+  // One job button per job kind, in JobKind's order (jobForms, train_panel.cpp: a new kind is a
+  // row there): what the button says, whether it needs a valid design, what must be chosen
+  // before it starts (empty: nothing), the job from the fields (a new run folder named for it),
+  // and where a finished run of the kind is offered next (may be empty).
+  struct JobForm {
+    jobs::JobKind kind;
+    const char *name, *label, *tip;
+    bool needs_design;
+    std::function<QString()> missing;
+    std::function<jobs::JobSpec()> spec;
+    std::function<void(const QString&)> finished;
+  };
+  std::vector<JobForm> jobForms();
+  std::vector<JobForm> forms_;
+  std::vector<QPushButton*> job_buttons_;  // forms_'s buttons
   QSpinBox *vocab_, *steps_, *batch_, *max_len_, *eval_every_, *pairs_;
   QDoubleSpinBox* lr_;
-  QPushButton *pretrain_, *finetune_, *evaluate_, *pause_, *stop_, *export_, *recall_demo_;
+  QPushButton *pause_, *stop_, *export_, *recall_demo_;
   QProgressBar* progress_;
   QLabel* status_;
   QPlainTextEdit* log_;

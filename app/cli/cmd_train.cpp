@@ -274,9 +274,8 @@ void add_tokenizer_train_command(CLI::App& app) {
   c->add_option("--type", opt->model_type, "unigram or bpe")->capture_default_str();
   c->add_option("--max-sentences", opt->max_sentences, "Sentences sampled for training")->capture_default_str();
   c->callback([opt] {
-    const auto path = data::train_tokenizer(*opt);
-    const auto t = Tokenizer::load(path);
-    std::printf("%s: %lld pieces\n", path.c_str(), static_cast<long long>(t.vocab_size()));
+    const jobs::JobOutcome out = jobs::run(jobs::TokenizerSpec{*opt, ""}, {});  // unrecorded: PREFIX.model is the result
+    std::printf("%s.model: %lld pieces\n", opt->model_prefix.c_str(), static_cast<long long>(out.result.final_metrics.at("pieces")));
   });
 }
 

@@ -4,11 +4,13 @@
 // tokenizer when none was given, and evaluating a finished run. Front ends only describe the job
 // (a JobSpec), hand it to `run`, and show progress through the hooks.
 //
-// Adding a job kind: a JobKind value and its name, its spec in the JobSpec variant (at the same
-// index), the function `run` calls for it (here and in runner.cpp), and the front ends' fields for
-// it (a CLI subcommand, a studio button): docs/ARCHITECTURE.md.
+// A job kind is one section below (its spec, with `kind`, and the three functions `run`, `run_dir`,
+// `training_options` for it) and one file, jobs/<kind>.cpp, that defines them; plus its value and
+// name in train/result.h and its front ends' fields (a CLI subcommand, a row of the studio's job
+// buttons). The rest follows from the JobSpec variant: docs/ARCHITECTURE.md.
 #pragma once
 
+#include "tokenize/tokenizer.h"
 #include "train/trainer.h"
 
 #include <nlohmann/json.hpp>
@@ -17,6 +19,7 @@
 #include <functional>
 #include <optional>
 #include <string>
+#include <utility>
 #include <variant>
 #include <vector>
 
@@ -44,7 +47,28 @@ struct Recording {
 };
 
 
-// Evaluating a fine-tuned run on a split of its task.
+struct JobOutcome;  // what a job ends with (below)
+
+// ---- Pretraining (jobs/pretrain.cpp) ----
+// Without job.tokenizer, one of `vocab` pieces is trained on the corpus into the run folder (or
+// the run folder's own is reused when resuming). Data-parallel (job.world of W ranks): --batch
+// must divide by W; rank 0 trains the tokenizer and writes the folder and the registry row, the
+// others wait; every rank checks it runs the same job as rank 0 before training.
+struct PretrainSpec {
+  static constexpr JobKind kind = JobKind::Pretrain;
+  train::PretrainJob job;
+  int vocab = 2000;
+};
+JobOutcome run(const PretrainSpec& spec, const Recording& rec, const train::Hooks& hooks);
+const std::string& run_dir(const PretrainSpec& spec);
+const train::TrainOptions* training_options(const PretrainSpec& spec);
+
+// ---- Fine-tuning on a GLUE or recall task (jobs/finetune.cpp): train::FinetuneJob is its spec ----
+JobOutcome run(const train::FinetuneJob& spec, const Recording& rec, const train::Hooks& hooks);
+const std::string& run_dir(const train::FinetuneJob& spec);
+const train::TrainOptions* training_options(const train::FinetuneJob& spec);
+
+// ---- Evaluation of a fine-tuned run on a split of its task (jobs/evaluate.cpp) ----
 struct EvalJob {
   std::string run;                 // the fine-tuning run folder
   std::string data_dir;            // empty: the folder the run was trained on
@@ -77,35 +101,6 @@ struct EvalOutcome {
 // (the studio closing) waits for one batch, not the whole split.
 EvalOutcome evaluate(const EvalJob& job, const std::atomic<bool>* stop = nullptr);
 
-// One job as every front end describes it; `run` does what the alternative it holds says.
-// Pretraining: without job.tokenizer, one of `vocab` pieces is trained on the corpus into the run
-// folder (or the run folder's own is reused when resuming). Data-parallel (job.world of W ranks):
-// --batch must divide by W; rank 0 trains the tokenizer and writes the folder and the registry row,
-// the others wait; every rank checks it runs the same job as rank 0 before training.
-struct PretrainSpec {
-  train::PretrainJob job;
-  int vocab = 2000;
-};
-// Evaluation of a fine-tuned run: recorded in the registry as an "eval" run with id `record_dir`
-// (the studio's Evaluate) or, without one, not recorded (the CLI's eval, a grid's servings).
-struct EvalSpec {
-  EvalJob job;
-  std::string record_dir;
-};
-using JobSpec = std::variant<PretrainSpec, train::FinetuneJob, EvalSpec>;  // in JobKind's order
-JobKind kind_of(const JobSpec& spec);
-// The folder the job writes: the run folder (an evaluation: record_dir).
-const std::string& run_dir_of(const JobSpec& spec);
-// A training job's options; null for an evaluation.
-const train::TrainOptions* training_options(const JobSpec& spec);
-
-struct JobOutcome {
-  std::string run_id;              // the run folder's absolute path: the registry's id (unrecorded evaluation: empty)
-  train::TrainResult result;       // an evaluation: status finished, its metrics as the final ones
-  std::optional<EvalOutcome> eval; // an evaluation: what it scored, and how
-};
-JobOutcome run(const JobSpec& spec, const Recording& rec, const train::Hooks& hooks = {});
-
 // Knock-out, one layer at a time: the evaluation with nothing off, then with each layer off, then
 // with every layer of each kind in the schedule off (rows "none", "3 (T)", "all T"). The model is
 // loaded once; job.knock_out is ignored.
@@ -118,6 +113,54 @@ struct KnockOutRow {
 // (the studio's window, closing mid-sweep, waits for one batch, not a whole evaluation).
 std::vector<KnockOutRow> knock_out_sweep(const EvalJob& job, EvalOutcome* base = nullptr,
                                          const std::atomic<bool>* stop = nullptr);
+
+// Recorded in the registry as an "eval" run with id `record_dir` (the studio's Evaluate) or,
+// without one, not recorded (the CLI's eval, a grid's servings).
+struct EvalSpec {
+  static constexpr JobKind kind = JobKind::Evaluate;
+  EvalJob job;
+  std::string record_dir;
+};
+JobOutcome run(const EvalSpec& spec, const Recording& rec, const train::Hooks& hooks);
+const std::string& run_dir(const EvalSpec& spec);  // record_dir
+const train::TrainOptions* training_options(const EvalSpec& spec);  // none
+
+// ---- Training a tokenizer (jobs/tokenizer.cpp) ----
+// A SentencePiece model with the special pieces MaBERT uses, on a corpus, into PREFIX.model
+// (options.model_prefix; empty: record_dir/tokenizer, the name a pretraining run's own has).
+// Recorded as a "tokenizer" run in `record_dir` (the studio's Tokenizer button), with run.json and
+// a row of its pieces and seconds; without one, not recorded (`mabert tokenizer train`). A stop
+// is seen before training starts; SentencePiece's trainer itself is not interruptible.
+struct TokenizerSpec {
+  static constexpr JobKind kind = JobKind::Tokenizer;
+  TokenizerTrainOptions options;
+  std::string record_dir;
+};
+JobOutcome run(const TokenizerSpec& spec, const Recording& rec, const train::Hooks& hooks);
+const std::string& run_dir(const TokenizerSpec& spec);  // record_dir
+const train::TrainOptions* training_options(const TokenizerSpec& spec);  // none
+
+// ---- Every kind ----
+struct JobOutcome {
+  std::string run_id;              // the run folder's absolute path: the registry's id (unrecorded evaluation: empty)
+  train::TrainResult result;       // an evaluation: status finished, its metrics as the final ones
+  std::optional<EvalOutcome> eval; // an evaluation: what it scored, and how
+};
+// One job as every front end describes it: each kind's spec at its JobKind's index.
+using JobSpec = std::variant<PretrainSpec, train::FinetuneJob, EvalSpec, TokenizerSpec>;
+template <size_t... I>
+constexpr bool specs_at_their_kinds(std::index_sequence<I...>) {
+  return ((std::variant_alternative_t<I, JobSpec>::kind == static_cast<JobKind>(I)) && ...);
+}
+static_assert(std::variant_size_v<JobSpec> == train::kJobKinds && specs_at_their_kinds(std::make_index_sequence<train::kJobKinds>{}),
+              "JobSpec holds each JobKind's spec at the kind's index, and nothing else");
+inline JobKind kind_of(const JobSpec& spec) { return static_cast<JobKind>(spec.index()); }
+// The folder the job writes: the run folder (an evaluation: record_dir).
+const std::string& run_dir_of(const JobSpec& spec);
+// A training job's options; null for an evaluation.
+const train::TrainOptions* training_options(const JobSpec& spec);
+// Does what the spec says, through its kind's `run`.
+JobOutcome run(const JobSpec& spec, const Recording& rec, const train::Hooks& hooks = {});
 
 // Trains a SentencePiece tokenizer on `corpus` into PREFIX.model unless that file exists;
 // returns its path. `say` hears about it when it trains.

@@ -7,9 +7,6 @@
 namespace mabert::train {
 namespace {
 
-constexpr EnumName<JobKind> kJobKindNames[] = {{JobKind::Pretrain, "pretrain"}, {JobKind::Finetune, "finetune"}, {JobKind::Evaluate, "eval"}};
-static_assert(std::size(kJobKindNames) == kJobKinds, "a JobKind without a name");
-
 constexpr EnumName<RunStatus> kRunStatusNames[] = {
     {RunStatus::Running, "running"},   {RunStatus::Finished, "finished"}, {RunStatus::Stopped, "stopped"},
     {RunStatus::EarlyStopped, "early_stopped"}, {RunStatus::Diverged, "diverged"}, {RunStatus::Failed, "failed"}};
@@ -17,13 +14,11 @@ static_assert(std::size(kRunStatusNames) == 6, "a RunStatus without a name");
 
 }  // namespace
 
-const char* to_string(JobKind k) { return enum_name(kJobKindNames, k); }
-
-std::optional<JobKind> job_kind_named(const std::string& s) { return enum_value(kJobKindNames, s); }
-
 JobKind parse_job_kind(const std::string& s) {
   if (const auto k = job_kind_named(s == "evaluate" ? std::string("eval") : s)) return *k;
-  throw std::invalid_argument("unknown job kind '" + s + "' (expected pretrain, finetune or eval)");
+  std::string known;
+  for (const auto& k : kJobKindNames) known += (known.empty() ? "" : ", ") + std::string(k.name);
+  throw std::invalid_argument("unknown job kind '" + s + "' (expected one of " + known + ")");
 }
 
 const char* to_string(RunStatus s) { return enum_name(kRunStatusNames, s); }

@@ -2,6 +2,8 @@
 // returns (what the registry stores as its metrics). One name table per enum (result.cpp).
 #pragma once
 
+#include "util/enum_names.h"
+
 #include <nlohmann/json.hpp>
 
 #include <cstddef>
@@ -12,12 +14,21 @@
 
 namespace mabert::train {
 
-// What a run folder holds (run.json's "kind", the registry's): the strings "pretrain", "finetune", "eval".
-enum class JobKind { Pretrain, Finetune, Evaluate };
-inline constexpr std::size_t kJobKinds = 3;
-const char* to_string(JobKind k);
+// What a run folder holds (run.json's "kind", the registry's): the strings "pretrain", "finetune", "eval", "tokenizer".
+// A job kind is its value and its name here, its spec in core/jobs (docs/ARCHITECTURE.md).
+enum class JobKind { Pretrain, Finetune, Evaluate, Tokenizer };
+inline constexpr EnumName<JobKind> kJobKindNames[] = {
+    {JobKind::Pretrain, "pretrain"}, {JobKind::Finetune, "finetune"}, {JobKind::Evaluate, "eval"}, {JobKind::Tokenizer, "tokenizer"}};
+inline constexpr std::size_t kJobKinds = std::size(kJobKindNames);
+constexpr bool job_kinds_in_order() {  // each name at its value's index, so a kind is its index (jobs::JobSpec's too)
+  for (std::size_t i = 0; i < kJobKinds; ++i)
+    if (kJobKindNames[i].value != static_cast<JobKind>(i)) return false;
+  return true;
+}
+static_assert(job_kinds_in_order(), "the job kinds' names in the enum's order");
+inline const char* to_string(JobKind k) { return enum_name(kJobKindNames, k); }
+inline std::optional<JobKind> job_kind_named(const std::string& s) { return enum_value(kJobKindNames, s); }  // none: not a kind of this build
 JobKind parse_job_kind(const std::string& s);  // also accepts "evaluate"; throws std::invalid_argument naming the value
-std::optional<JobKind> job_kind_named(const std::string& s);  // none for a name this build does not know
 
 // How a run ended (Running while it goes). The strings are for the registry, JSON and screens.
 enum class RunStatus { Running, Finished, Stopped, EarlyStopped, Diverged, Failed };

@@ -40,6 +40,7 @@ TrainResult pretrain(const PretrainJob& job, const Hooks& hooks = {});
 // vocabulary). `init` is a pretraining run folder (its latest checkpoint) or empty for random
 // initialisation.
 struct FinetuneJob {
+  static constexpr JobKind kind = JobKind::Finetune;  // jobs::JobSpec's alternative for fine-tuning
   ModelConfig model;  // used when init is empty
   std::string task, data_dir, init, tokenizer, run_dir;
   data::RecallTask recall;  // the recall task's parameters (its kind follows `task`)

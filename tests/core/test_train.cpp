@@ -15,6 +15,7 @@
 #include "train/trainer.h"
 #include "util/cores.h"
 #include "util/files.h"
+#include "util/json_text.h"
 
 #include <torch/torch.h>
 
@@ -407,6 +408,57 @@ TEST_CASE(registry_rows_hold_the_resolved_config) {
   REQUIRE(row.has_value());
   EXPECT_EQ(row->status, std::string("failed"));
   EXPECT(row->metrics.contains("error"));
+}
+
+// Training a tokenizer is a job kind like the others (the studio's Tokenizer button): recorded in
+// its run folder with run.json of its kind and a row of its pieces; unrecorded from the CLI (the
+// model where the prefix says); a stop before it starts writes no model.
+TEST_CASE(a_tokenizer_job_is_recorded_like_the_others) {
+  const std::string root = temp_dir("tokenizer-job");
+  const jobs::Recording rec{root + "/runs.db", {{"source", "test"}}};
+  jobs::TokenizerSpec spec;
+  spec.options.inputs = {kDemo};
+  spec.options.vocab_size = 600;
+  spec.record_dir = root + "/tok-run";
+  const jobs::JobSpec as_job = spec;
+  EXPECT(jobs::kind_of(as_job) == jobs::JobKind::Tokenizer);
+  EXPECT_EQ(jobs::run_dir_of(as_job), spec.record_dir);
+  EXPECT(jobs::training_options(as_job) == nullptr);
+  std::vector<std::string> said;
+  train::Hooks hooks;
+  hooks.on_message = [&](const std::string& m) { said.push_back(m); };
+  const jobs::JobOutcome out = jobs::run(as_job, rec, hooks);
+  EXPECT(out.result.status == train::RunStatus::Finished);
+  EXPECT_EQ(Tokenizer::load(spec.record_dir + "/tokenizer.model").vocab_size(), 600);
+  EXPECT_EQ(out.result.final_metrics.at("pieces"), 600.0);
+  const auto info = read_json_file(spec.record_dir + "/run.json");
+  EXPECT(jobs::kind_of_run(info) == jobs::JobKind::Tokenizer);
+  runs::Registry reg(rec.registry);
+  const auto row = reg.get(out.run_id);
+  REQUIRE(row.has_value());
+  EXPECT_EQ(row->kind, std::string("tokenizer"));
+  EXPECT_EQ(row->status, std::string("finished"));
+  EXPECT_EQ(row->config["vocab"].get<int>(), 600);
+  EXPECT_EQ(row->config.value("source", ""), std::string("test"));
+  EXPECT(!said.empty() && said.back().find("600 pieces") != std::string::npos);
+
+  jobs::TokenizerSpec cli;  // `mabert tokenizer train --out PREFIX`: no folder, no row
+  cli.options.inputs = {kDemo};
+  cli.options.vocab_size = 500;
+  cli.options.model_prefix = root + "/plain/tok";
+  fs::create_directories(root + "/plain");
+  const jobs::JobOutcome plain = jobs::run(cli, rec);
+  EXPECT(plain.run_id.empty());
+  EXPECT_EQ(Tokenizer::load(root + "/plain/tok.model").vocab_size(), 500);
+  EXPECT_EQ(reg.list().size(), static_cast<size_t>(1));
+
+  train::Control control;
+  hooks.control = &control;
+  control.request_stop();
+  spec.record_dir = root + "/stopped";
+  EXPECT(jobs::run(spec, rec, hooks).result.status == train::RunStatus::Stopped);
+  EXPECT(!fs::exists(spec.record_dir + "/tokenizer.model"));
+  EXPECT_THROWS_WITH(jobs::run(jobs::TokenizerSpec{}, rec), "needs a corpus");
 }
 
 TEST_CASE(pause_blocks_the_loop_until_resumed) {

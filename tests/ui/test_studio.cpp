@@ -554,6 +554,30 @@ class TestStudio : public QObject {
     QVERIFY(p->button("pretrain")->isEnabled());
   }
 
+  // The Tokenizer button is a job kind like the others: on the worker, recorded in the history,
+  // and its model lands in the Tokenizer field for the next pretraining.
+  void tokenizerButtonTrainsOneForTheNextPretraining() {
+    QVERIFY(win_);
+    TrainPanel* p = win_->trainPanel();
+    small_run(p, QString(), tmp_.path() + "/runs", 3);
+    p->field("corpus")->setText(demo_corpus());
+    p->restore({{"vocab", 600}});
+    QSignalSpy done(p, &TrainPanel::runFinished);
+    p->button("tokenizer")->click();
+    QVERIFY(done.wait(120000));
+    const auto outcome = done.first().at(0).value<TrainOutcome>();
+    QCOMPARE(outcome.status, train::RunStatus::Finished);
+    QCOMPARE(outcome.metrics.at("pieces"), 600.0);
+    const QString model = outcome.run_dir + "/tokenizer.model";
+    QCOMPARE(p->field("tokenizer")->text(), model);
+    QCOMPARE(Tokenizer::load(model.toStdString()).vocab_size(), static_cast<int64_t>(600));
+    runs::Registry reg(p->registryPath().isEmpty() ? runs::Registry::default_path() : p->registryPath().toStdString());
+    const auto row = reg.get(QDir(outcome.run_dir).absolutePath().toStdString());
+    QVERIFY(row.has_value());
+    QCOMPARE(QString::fromStdString(row->kind), QString("tokenizer"));
+    p->field("tokenizer")->setText(tokenizer_);
+  }
+
   // Found by the GUI monkey (seeds 21, 26, 29 of its first campaign crashed): live drift during a
   // run with max length 32, where every probe is longer than the model takes, gives curves with
   // no points, and the view read the last pad count of an empty curve. Empty, stopped (shorter)
