@@ -250,9 +250,10 @@ void MainWindow::wireComposer() {
 }
 
 void MainWindow::wireTraining() {
-  connect(train_, &TrainPanel::startRequested, this, [this](const TrainRequest& rq) {
+  connect(train_, &TrainPanel::startRequested, this, [this](TrainRequest rq) {
     stall_->reset();
     analysis_->efficiencyView()->setBlocked(true);
+    rq.ticket = train_worker_->issue();  // a stop from now on (the window closing at once) reaches it
     emit trainRequested(rq);
   });
   connect(train_, &TrainPanel::pauseRequested, this, [this](bool p) { train_worker_->setPaused(p); });
@@ -331,7 +332,7 @@ void MainWindow::wireAnalysis() {
 // Experiments run on the training thread, queued behind (never beside) a training run.
 void MainWindow::wireExperiments() {
   connect(experiments_, &ExperimentsPanel::runRequested, this, [this](const QString& grid, const QString& out) {
-    emit gridRequested(grid, out, train_->registryPath());
+    emit gridRequested(grid, out, train_->registryPath(), train_worker_->issue());
   });
   connect(experiments_, &ExperimentsPanel::stopRequested, this, [this] { train_worker_->requestStop(); });
   connect(train_worker_, &TrainWorker::gridCell, experiments_, &ExperimentsPanel::onCell);

@@ -95,7 +95,7 @@ class MainWindow : public QMainWindow {
   // Requests to the workers (queued: they live on their own threads).
   void loadRunRequested(const QString& run_dir);
   void trainRequested(const mabert::ui::TrainRequest& request);
-  void gridRequested(const QString& grid_file, const QString& out_dir, const QString& registry);
+  void gridRequested(const QString& grid_file, const QString& out_dir, const QString& registry, quint64 ticket);
   void driftRequested(const QStringList& sentences, const mabert::analysis::DriftOptions& options);
   void initModelRequested(const mabert::ModelConfig& cfg, const QString& tokenizer, const QString& corpus,
                           const QString& work_dir);

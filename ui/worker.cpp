@@ -51,7 +51,7 @@ std::function<void(MaBert&, int64_t)> TrainWorker::drift_probe(const TrainReques
 }
 
 void TrainWorker::run(const TrainRequest& rq) {
-  control_.reset();
+  control_.begin(rq.ticket);
   TrainOutcome out;
   out.run_dir = QString::fromStdString(jobs::run_dir_of(rq.job));
   try {
@@ -72,8 +72,8 @@ void TrainWorker::run(const TrainRequest& rq) {
   emit finished(out);
 }
 
-void TrainWorker::runGrid(const QString& grid_file, const QString& out_dir, const QString& registry) {
-  control_.reset();
+void TrainWorker::runGrid(const QString& grid_file, const QString& out_dir, const QString& registry, quint64 ticket) {
+  control_.begin(ticket);
   try {
     const experiments::Grid g = experiments::Grid::load(grid_file.toStdString());
     experiments::GridHooks h;

@@ -30,6 +30,7 @@ struct TrainRequest {
   std::string registry;
   std::vector<std::string> probe_sentences;  // padding drift during training; empty = none
   int64_t probe_every = 25;
+  quint64 ticket = 0;  // TrainWorker::issue() when it was requested (0: a stop before it began is not seen)
 };
 
 struct TrainOutcome {
@@ -42,7 +43,9 @@ struct TrainOutcome {
 class TrainWorker : public QObject {
   Q_OBJECT
  public:
-  // Safe to call from any thread.
+  // Safe to call from any thread. issue() numbers a job as it is requested (before it is queued to
+  // this worker's thread), so a stop asked for before the worker begins it holds (train::Control).
+  quint64 issue() { return control_.issue(); }
   void requestStop() { control_.request_stop(); }
   void setPaused(bool p) { control_.set_paused(p); }
   bool paused() const { return control_.paused(); }
@@ -51,7 +54,7 @@ class TrainWorker : public QObject {
   void run(const mabert::ui::TrainRequest& request);
   // Runs (or resumes) an ablation grid file into out_dir on this thread (runs queue behind
   // training, so the two never compete for the cores).
-  void runGrid(const QString& grid_file, const QString& out_dir, const QString& registry);
+  void runGrid(const QString& grid_file, const QString& out_dir, const QString& registry, quint64 ticket);
 
  signals:
   void started(const QString& run_dir);

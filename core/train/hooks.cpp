@@ -2,10 +2,22 @@
 
 namespace mabert::train {
 
+uint64_t Control::issue() {
+  std::lock_guard<std::mutex> lock(mu_);
+  return ++issued_;
+}
+
+void Control::begin(uint64_t job) {
+  std::lock_guard<std::mutex> lock(mu_);
+  stop_ = job != 0 && job <= stopped_through_;
+  paused_ = false;
+}
+
 void Control::request_stop() {
   {
     std::lock_guard<std::mutex> lock(mu_);
     stop_ = true;
+    stopped_through_ = issued_;
   }
   cv_.notify_all();
 }

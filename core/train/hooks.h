@@ -30,8 +30,16 @@ struct EvalStats {
 
 // Stop and pause, asked for from another thread (GUI buttons) and answered by the loop between
 // steps. Pausing blocks the loop on a condition variable until resumed or stopped.
+//
+// A front end that queues jobs to a worker thread numbers each when it is requested (issue(), on
+// the requesting thread) and the worker begins it under that number (begin(n)): a stop stops the
+// running job and every job requested before the stop, also one its thread has not picked up yet
+// (the window closed right after Start), which then ends before its first step. A job requested
+// after the stop is not stopped. A job run directly (the CLI) needs neither.
 class Control {
  public:
+  uint64_t issue();
+  void begin(uint64_t job);  // job n begins: stopped if a stop came after it was issued (0: none was), not paused
   void request_stop();
   // Async-signal-safe (an atomic store, no notify): for SIGINT handlers, where nothing is paused.
   void request_stop_from_signal() { stop_.store(true); }
@@ -49,6 +57,7 @@ class Control {
   std::mutex mu_;
   std::condition_variable cv_;
   std::atomic<bool> stop_{false}, paused_{false};
+  uint64_t issued_ = 0, stopped_through_ = 0;  // under mu_: jobs issued, and the last one a stop covers
 };
 
 struct Hooks {

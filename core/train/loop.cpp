@@ -77,6 +77,9 @@ class Trainer {
     resume_if_asked();
     start_from_rank_0_weights();
     job_.model->train();
+    // A stop asked for while the job was being prepared (its data read and encoded, the model
+    // built; or before its thread began it) ends it before its first step.
+    if (stop_requested_after_pause()) return finish(RunStatus::Stopped);
     while (state_.step < o_.steps) {
       const int64_t step = state_.step;
       const auto t0 = Clock::now();

@@ -485,6 +485,42 @@ TEST_CASE(pause_blocks_the_loop_until_resumed) {
   EXPECT_EQ(std::string(to_string(r.status)), std::string("finished"));
 }
 
+// A stop asked for after a job was requested but before its thread began it holds (the studio
+// reset the flag when the job began, so a window closed right after Start waited for the whole
+// run: GUI monkey, TSan seed 8 and ASan seed 32). Jobs are numbered as they are requested; a stop
+// covers those requested before it, not later ones; a stopped job ends before its first step.
+TEST_CASE(a_stop_before_the_job_begins_holds) {
+  train::Control control;
+  const uint64_t first = control.issue(), second = control.issue();
+  control.request_stop();  // both are queued: the stop covers them
+  const uint64_t third = control.issue();
+  control.begin(first);
+  EXPECT(control.stop_requested());
+  control.begin(second);
+  EXPECT(control.stop_requested());
+  control.begin(third);
+  EXPECT(!control.stop_requested());
+  control.begin(0);  // a job nobody numbered begins unstopped
+  EXPECT(!control.stop_requested());
+
+  const std::string dir = temp_dir("stop-before");
+  train::Hooks hooks;
+  hooks.control = &control;
+  int steps = 0;
+  hooks.on_step = [&](const train::StepStats&) { ++steps; };
+  const uint64_t job = control.issue();
+  control.request_stop();
+  control.begin(job);
+  const train::TrainResult r = train::pretrain(small_job(dir), hooks);
+  EXPECT(r.status == train::RunStatus::Stopped);
+  EXPECT_EQ(r.steps, 0);
+  EXPECT_EQ(steps, 0);
+  control.begin(control.issue());  // the next job runs
+  const train::TrainResult next = train::pretrain(small_job(temp_dir("stop-before-next")), hooks);
+  EXPECT(next.status == train::RunStatus::Finished);
+  EXPECT_EQ(next.steps, 8);
+}
+
 // An evaluation job stops when asked (the studio's window closing mid-Evaluate waited for the whole
 // split before: GUI monkey, ASan seed 7): a stop flag already set ends it "stopped", with no
 // metrics and no hooks' evaluation; unset, the shipped SST-2 model scores its dev split.
