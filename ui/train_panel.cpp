@@ -332,8 +332,8 @@ std::vector<TrainPanel::JobForm> TrainPanel::jobForms() {
       [this] { return corpus_->text().isEmpty() ? QString("Choose a corpus to train the tokenizer on.") : QString(); },
       [this, root] {
         jobs::TokenizerSpec t;
-        t.options.inputs = {corpus_->text().toStdString()};
-        t.options.vocab_size = vocab_->value();
+        t.job.inputs = {corpus_->text().toStdString()};
+        t.job.vocab_size = vocab_->value();
         t.record_dir = jobs::new_run_dir(root(), jobs::JobKind::Tokenizer);
         return jobs::JobSpec(t);
       },

@@ -190,7 +190,4 @@ JobOutcome run(const EvalSpec& spec, const Recording& rec, const train::Hooks& h
 }
 
 
-const std::string& run_dir(const EvalSpec& spec) { return spec.record_dir; }
-const train::TrainOptions* training_options(const EvalSpec&) { return nullptr; }
-
 }  // namespace mabert::jobs

@@ -114,31 +114,31 @@ struct KnockOutRow {
 std::vector<KnockOutRow> knock_out_sweep(const EvalJob& job, EvalOutcome* base = nullptr,
                                          const std::atomic<bool>* stop = nullptr);
 
-// Recorded in the registry as an "eval" run with id `record_dir` (the studio's Evaluate) or,
-// without one, not recorded (the CLI's eval, a grid's servings).
-struct EvalSpec {
-  static constexpr JobKind kind = JobKind::Evaluate;
-  EvalJob job;
-  std::string record_dir;
+// The spec of a job that needs no run folder of its own: recorded in the registry (with its own
+// folder, `record_dir`) only when given one. Its run_dir is record_dir; it has no training options.
+template <class Job, JobKind K>
+struct Recorded {
+  static constexpr JobKind kind = K;
+  Job job;
+  std::string record_dir;  // empty: not recorded
 };
+template <class Job, JobKind K>
+const std::string& run_dir(const Recorded<Job, K>& spec) { return spec.record_dir; }
+template <class Job, JobKind K>
+const train::TrainOptions* training_options(const Recorded<Job, K>&) { return nullptr; }
+
+// An evaluation: recorded as an "eval" run (the studio's Evaluate) or not (the CLI's eval, a grid's servings).
+using EvalSpec = Recorded<EvalJob, JobKind::Evaluate>;
 JobOutcome run(const EvalSpec& spec, const Recording& rec, const train::Hooks& hooks);
-const std::string& run_dir(const EvalSpec& spec);  // record_dir
-const train::TrainOptions* training_options(const EvalSpec& spec);  // none
 
 // ---- Training a tokenizer (jobs/tokenizer.cpp) ----
 // A SentencePiece model with the special pieces MaBERT uses, on a corpus, into PREFIX.model
-// (options.model_prefix; empty: record_dir/tokenizer, the name a pretraining run's own has).
-// Recorded as a "tokenizer" run in `record_dir` (the studio's Tokenizer button), with run.json and
-// a row of its pieces and seconds; without one, not recorded (`mabert tokenizer train`). A stop
-// is seen before training starts; SentencePiece's trainer itself is not interruptible.
-struct TokenizerSpec {
-  static constexpr JobKind kind = JobKind::Tokenizer;
-  TokenizerTrainOptions options;
-  std::string record_dir;
-};
+// (job.model_prefix; empty: record_dir/tokenizer, the name a pretraining run's own has). Recorded
+// as a "tokenizer" run (the studio's Tokenizer button: run.json, a row of its pieces and seconds)
+// or not (`mabert tokenizer train`). A stop is seen before training starts; SentencePiece's
+// trainer itself is not interruptible.
+using TokenizerSpec = Recorded<TokenizerTrainOptions, JobKind::Tokenizer>;
 JobOutcome run(const TokenizerSpec& spec, const Recording& rec, const train::Hooks& hooks);
-const std::string& run_dir(const TokenizerSpec& spec);  // record_dir
-const train::TrainOptions* training_options(const TokenizerSpec& spec);  // none
 
 // ---- Every kind ----
 struct JobOutcome {

@@ -14,7 +14,7 @@ using namespace detail;
 using json = nlohmann::json;
 
 JobOutcome run(const TokenizerSpec& spec, const Recording& rec, const train::Hooks& hooks) {
-  TokenizerTrainOptions o = spec.options;
+  TokenizerTrainOptions o = spec.job;
   if (o.inputs.empty()) throw std::invalid_argument("a tokenizer job needs a corpus to train on");
   if (o.model_prefix.empty()) {
     if (spec.record_dir.empty()) throw std::invalid_argument("a tokenizer job needs where to write (a prefix or a run folder)");
@@ -51,8 +51,5 @@ JobOutcome run(const TokenizerSpec& spec, const Recording& rec, const train::Hoo
   out.result = spec.record_dir.empty() ? body() : record_run(spec.record_dir, JobKind::Tokenizer, "", config, rec, body);
   return out;
 }
-
-const std::string& run_dir(const TokenizerSpec& spec) { return spec.record_dir; }
-const train::TrainOptions* training_options(const TokenizerSpec&) { return nullptr; }
 
 }  // namespace mabert::jobs

@@ -417,8 +417,8 @@ TEST_CASE(a_tokenizer_job_is_recorded_like_the_others) {
   const std::string root = temp_dir("tokenizer-job");
   const jobs::Recording rec{root + "/runs.db", {{"source", "test"}}};
   jobs::TokenizerSpec spec;
-  spec.options.inputs = {kDemo};
-  spec.options.vocab_size = 600;
+  spec.job.inputs = {kDemo};
+  spec.job.vocab_size = 600;
   spec.record_dir = root + "/tok-run";
   const jobs::JobSpec as_job = spec;
   EXPECT(jobs::kind_of(as_job) == jobs::JobKind::Tokenizer);
@@ -443,9 +443,9 @@ TEST_CASE(a_tokenizer_job_is_recorded_like_the_others) {
   EXPECT(!said.empty() && said.back().find("600 pieces") != std::string::npos);
 
   jobs::TokenizerSpec cli;  // `mabert tokenizer train --out PREFIX`: no folder, no row
-  cli.options.inputs = {kDemo};
-  cli.options.vocab_size = 500;
-  cli.options.model_prefix = root + "/plain/tok";
+  cli.job.inputs = {kDemo};
+  cli.job.vocab_size = 500;
+  cli.job.model_prefix = root + "/plain/tok";
   fs::create_directories(root + "/plain");
   const jobs::JobOutcome plain = jobs::run(cli, rec);
   EXPECT(plain.run_id.empty());

@@ -71,6 +71,17 @@ void small_run(TrainPanel* p, const QString& tokenizer, const QString& runs_root
   p->restore({{"steps", steps}, {"batch", 8}, {"max_len", 32}, {"lr", 2e-3}, {"eval_every", 0}});
 }
 
+// A pretraining run of a million steps set up on the window's panel (not started), with spies on
+// its drawn steps and its end: what the stop and pause tests drive.
+struct LongRun {
+  LongRun(MainWindow& w, const QString& tokenizer, const QString& runs_root)
+      : p(w.trainPanel()), steps(p, &TrainPanel::stepShown), done(p, &TrainPanel::runFinished) {
+    small_run(p, tokenizer, runs_root, 1000000);
+  }
+  TrainPanel* p;
+  QSignalSpy steps, done;
+};
+
 // Waits until the inspection of the panel's latest request has been drawn; returns it.
 void latest_inspection(AnalysisPanel* a, QSignalSpy& insp, analysis::Inspection* out = nullptr) {
   a->inspectNow();  // the debounced request, issued now (timers run late on a loaded machine)
@@ -522,11 +533,9 @@ class TestStudio : public QObject {
 
   void stopAnswersWithinASecondAndPauseHolds() {
     QVERIFY(win_);
-    MainWindow& w = *win_;
-    TrainPanel* p = w.trainPanel();
-    small_run(p, tokenizer_, tmp_.path() + "/runs", 1000000);
-    QSignalSpy steps(p, &TrainPanel::stepShown);
-    QSignalSpy done(p, &TrainPanel::runFinished);
+    LongRun run(*win_, tokenizer_, tmp_.path() + "/runs");
+    TrainPanel* p = run.p;
+    QSignalSpy &steps = run.steps, &done = run.done;
     p->button("pretrain")->click();
     QVERIFY(steps.wait(120000));
     // Pause: at most the step in flight completes (the worker confirms when the pause holds), then nothing.
@@ -563,13 +572,11 @@ class TestStudio : public QObject {
   // thread busy while Start and Stop are clicked: the job must end stopped, before its first step.
   void stopBeforeTheWorkerBeginsHolds() {
     QVERIFY(win_);
-    MainWindow& w = *win_;
-    TrainPanel* p = w.trainPanel();
-    small_run(p, tokenizer_, tmp_.path() + "/runs", 1000000);
-    QSignalSpy steps(p, &TrainPanel::stepShown);
-    QSignalSpy done(p, &TrainPanel::runFinished);
+    LongRun run(*win_, tokenizer_, tmp_.path() + "/runs");
+    TrainPanel* p = run.p;
+    QSignalSpy &steps = run.steps, &done = run.done;
     std::atomic<bool> hold{true}, holding{false};
-    QMetaObject::invokeMethod(w.trainWorker(), [&] {
+    QMetaObject::invokeMethod(win_->trainWorker(), [&] {
       holding = true;
       while (hold) std::this_thread::sleep_for(std::chrono::milliseconds(5));
     });
