@@ -194,7 +194,7 @@ if want tsan; then
   cmake --build "$TSAN_DIR" -j"$JOBS" --target test_studio
   t_build=$(since "$t0")
   t1=$(now)
-  read -r -a functions <<< "${TSAN_TESTS:-composerEdits trainingFromTheGuiStreamsProgressAndEnds viewsFillFromTheTrainedModel stopAnswersWithinASecondAndPauseHolds projectsRoundTrip experimentsTabRunsAGrid plotsAndTablesExport}"
+  read -r -a functions <<< "${TSAN_TESTS:-composerEdits trainingFromTheGuiStreamsProgressAndEnds viewsFillFromTheTrainedModel stopAnswersWithinASecondAndPauseHolds stopBeforeTheWorkerBeginsHolds projectsRoundTrip experimentsTabRunsAGrid plotsAndTablesExport}"
   logf="$TSAN_DIR/tsan.log"
   log "test_studio under ThreadSanitizer: ${functions[*]}"
   rc=0
