@@ -132,13 +132,12 @@ QGroupBox* TrainPanel::buildTrainingBox() {
 QHBoxLayout* TrainPanel::buildJobButtons() {
   auto* buttons = new QHBoxLayout;
   forms_ = jobForms();
-  for (const JobForm& f : forms_) {
-    auto* b = new QPushButton(f.label);
-    b->setObjectName(f.name);
-    b->setToolTip(f.tip);
-    connect(b, &QPushButton::clicked, this, [this, kind = f.kind] { start(kind); });
-    buttons->addWidget(b);
-    job_buttons_.push_back(b);
+  for (JobForm& f : forms_) {
+    f.button = new QPushButton(f.label);
+    f.button->setObjectName(f.name);
+    f.button->setToolTip(f.tip);
+    connect(f.button, &QPushButton::clicked, this, [this, kind = f.kind] { start(kind); });
+    buttons->addWidget(f.button);
   }
   pause_ = new QPushButton("Pause");
   pause_->setObjectName("pause");
@@ -241,7 +240,7 @@ void TrainPanel::setDesign(const ModelConfig& cfg, bool valid) {
 
 void TrainPanel::setRunning(bool r) {
   running_ = r;
-  for (size_t i = 0; i < forms_.size(); ++i) job_buttons_[i]->setEnabled(!r && (design_valid_ || !forms_[i].needs_design));
+  for (const JobForm& f : forms_) f.button->setEnabled(!r && (design_valid_ || !f.needs_design));
   pause_->setEnabled(r);
   stop_->setEnabled(r);
   if (!r) {

@@ -125,10 +125,10 @@ class TrainPanel : public QWidget {
     std::function<QString()> missing;
     std::function<jobs::JobSpec()> spec;
     std::function<void(const QString&)> finished;
+    QPushButton* button = nullptr;  // made from the above by buildJobButtons
   };
   std::vector<JobForm> jobForms();
   std::vector<JobForm> forms_;
-  std::vector<QPushButton*> job_buttons_;  // forms_'s buttons
   QSpinBox *vocab_, *steps_, *batch_, *max_len_, *eval_every_, *pairs_;
   QDoubleSpinBox* lr_;
   QPushButton *pause_, *stop_, *export_, *recall_demo_;

@@ -22,8 +22,9 @@ void check_same_job(const nlohmann::json& config, const std::string& run_dir, di
 // Rank 0 (the rank that writes it) holds the run folder's lock for the whole job: a second job
 // into the same folder (a second terminal, the studio and the CLI) is refused, naming the holder.
 std::unique_ptr<FolderLock> lock_run_folder(const std::string& run_dir, const dist::World& world);
-// A registry row's config: the resolved model, the training options, where it ran, the job's own
-// fields and the recording's.
+// A registry row's config: the job's own fields and the recording's (a job without a model: an
+// evaluation, a tokenizer); with the resolved model, the training options and where it ran.
+nlohmann::json row_config(const nlohmann::json& fields, const Recording& rec);
 nlohmann::json row_config(nlohmann::json model, nlohmann::json train, int world_size, const std::string& backend,
                           const nlohmann::json& fields, const Recording& rec);
 nlohmann::json row_config(const ModelConfig& resolved, const train::TrainOptions& t, const nlohmann::json& fields,

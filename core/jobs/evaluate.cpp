@@ -175,19 +175,13 @@ JobOutcome run(const EvalSpec& spec, const Recording& rec, const train::Hooks& h
     if (out.eval->stopped) r.status = train::RunStatus::Stopped, r.message = "stopped before the evaluation ended";
     return r;
   };
-  if (spec.record_dir.empty()) {
-    out.result = body();
-  } else {
-    json config = {{"run", job.run}, {"data", job.data_dir}, {"split", job.split}};
-    for (auto it = rec.extra.begin(); it != rec.extra.end(); ++it) config[it.key()] = it.value();
-    out.result = record_run(spec.record_dir, JobKind::Evaluate, "", config, rec, body);
-  }
+  const json config = row_config({{"run", job.run}, {"data", job.data_dir}, {"split", job.split}}, rec);
+  out.result = record_run(spec.record_dir, JobKind::Evaluate, "", config, rec, body, !spec.record_dir.empty());
   if (out.eval->stopped) return out;
   if (hooks.on_message)
     hooks.on_message(out.eval->task + " " + job.split + ": " + std::to_string(out.eval->examples) + " examples");
   if (hooks.on_eval) hooks.on_eval(train::EvalStats{0, out.result.final_metrics});
   return out;
 }
-
 
 }  // namespace mabert::jobs

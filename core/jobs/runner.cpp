@@ -78,10 +78,15 @@ std::unique_ptr<FolderLock> lock_run_folder(const std::string& run_dir, const di
   return std::make_unique<FolderLock>(run_dir, "run folder");
 }
 
-json row_config(json model, json train, int world_size, const std::string& backend, const json& fields, const Recording& rec) {
-  json c = {{"model", std::move(model)}, {"train", std::move(train)}, {"world_size", world_size}, {"backend", backend}};
+json row_config(const json& fields, const Recording& rec) {
+  json c = json::object();
   for (auto it = fields.begin(); it != fields.end(); ++it) c[it.key()] = it.value();
   for (auto it = rec.extra.begin(); it != rec.extra.end(); ++it) c[it.key()] = it.value();
+  return c;
+}
+json row_config(json model, json train, int world_size, const std::string& backend, const json& fields, const Recording& rec) {
+  json c = {{"model", std::move(model)}, {"train", std::move(train)}, {"world_size", world_size}, {"backend", backend}};
+  c.update(row_config(fields, rec));
   return c;
 }
 json row_config(const ModelConfig& resolved, const train::TrainOptions& t, const json& fields, const Recording& rec,

@@ -21,9 +21,8 @@ JobOutcome run(const TokenizerSpec& spec, const Recording& rec, const train::Hoo
     o.model_prefix = spec.record_dir + "/tokenizer";
   }
   const std::unique_ptr<FolderLock> lock = spec.record_dir.empty() ? nullptr : lock_run_folder(spec.record_dir, world_of(nullptr));
-  const json config = row_config(json::object(), json::object(), 1, "none",
-                                 {{"corpus", o.inputs}, {"vocab", o.vocab_size}, {"type", o.model_type}, {"max_sentences", o.max_sentences}},
-                                 rec);
+  const json config =
+      row_config({{"corpus", o.inputs}, {"vocab", o.vocab_size}, {"type", o.model_type}, {"max_sentences", o.max_sentences}}, rec);
   const auto body = [&] {
     train::TrainResult r;
     if (hooks.control && hooks.control->stop_requested()) {
@@ -48,7 +47,7 @@ JobOutcome run(const TokenizerSpec& spec, const Recording& rec, const train::Hoo
     return r;
   };
   JobOutcome out{spec.record_dir.empty() ? "" : run_id(spec.record_dir), {}, {}};
-  out.result = spec.record_dir.empty() ? body() : record_run(spec.record_dir, JobKind::Tokenizer, "", config, rec, body);
+  out.result = record_run(spec.record_dir, JobKind::Tokenizer, "", config, rec, body, !spec.record_dir.empty());
   return out;
 }
 
