@@ -206,7 +206,7 @@ void add_drift_command(CLI::App& app) {
 namespace {
 
 struct BenchModelArgs {
-  std::string preset = "small", config, mode = "both", device = "cpu", scan = "auto", out;
+  std::string preset = "small", config, mode = "both", device = "cpu", scan = "auto", out, trace;
   std::vector<std::string> schedules = {"MMTMMTMMTMMT"}, models;
   std::vector<int64_t> lengths = {128, 256, 512, 1024, 2048, 4096};
   int64_t batch = 1, train_batch = 8;
@@ -277,6 +277,7 @@ void run_bench_model(const BenchModelArgs* a) {
     o.lengths = a->lengths, o.mode = mode, o.repeats = a->repeats, o.warmup = a->warmup;
     o.batch = mode == ProfileMode::Train ? a->train_batch : a->batch;
     o.device = parse_device(a->device), o.bf16 = a->bf16, o.scan = a->scan;
+    if (!a->trace.empty()) o.trace_prefix = a->trace + "-" + mode_name;
     std::fprintf(stderr, "%s, batch %lld, %s%s, %d repeats after %d warm-up; d=%lld, %zu models; %d threads, OpenMP wait: %s, %s\n",
                  mode_name.c_str(), static_cast<long long>(o.batch), to_string(o.device), o.bf16 ? " bf16" : " fp32", o.repeats,
                  o.warmup, static_cast<long long>(models.front().cfg.d_model), models.size(), at::get_num_threads(),
@@ -356,6 +357,8 @@ void add_bench_model_command(CLI::App* bench) {
   c->add_flag("--bf16", a->bf16, "bf16: CUDA bf16 weights (inference) / autocast (training); CPU bf16 matrix weights + autocast (inference) / autocast (training), fast with AMX / AVX512-BF16, emulated and slow without");
   c->add_option("--scan", a->scan, "Selective-scan path: auto, ref, cpu, cuda")->capture_default_str();
   c->add_option("--out", a->out, "Output prefix: writes PREFIX.csv, PREFIX.md and PREFIX-<mode>.svg");
+  c->add_option("--trace", a->trace, "After the timed runs, three more of each point under LibTorch's operator profiler: "
+                "Chrome traces PREFIX-<mode>-<model>-<length>.json (scripts/op_profile.py tables them)");
   c->add_option("--threads", a->threads, "Intra-op threads (0 = LibTorch's default)");
   c->add_flag("--json", a->json, "Print the points as JSON");
   c->callback([a] { run_bench_model(a.get()); });

@@ -3,6 +3,7 @@
 
 #include "model/mabert.h"
 #include "tokenize/tokenizer.h"
+#include "train/fused_adamw.h"
 #include "selective_scan/selective_scan.h"
 #include "util/autocast.h"
 #include "util/device.h"
@@ -11,6 +12,7 @@
 #include "util/memory.h"
 
 #include <ATen/CPUGeneratorImpl.h>
+#include <torch/csrc/autograd/profiler_kineto.h>
 #include <torch/torch.h>
 
 #include <algorithm>
@@ -56,7 +58,7 @@ struct ProfileEntry {
   std::string schedule;
   ModelConfig cfg;
   MaBert model{nullptr};
-  std::unique_ptr<torch::optim::AdamW> optim;
+  std::unique_ptr<train::FusedAdamW> optim;
   int64_t params = 0;
 };
 
@@ -91,7 +93,7 @@ std::vector<ProfileEntry> build_profile_models(const std::vector<ProfileModel>& 
     e.params = count_parameters(*e.model);
     if (opt.mode == ProfileMode::Train) {
       e.model->train();
-      e.optim = std::make_unique<torch::optim::AdamW>(e.model->parameters(), torch::optim::AdamWOptions(1e-4));
+      e.optim = std::make_unique<train::FusedAdamW>(e.model->parameters(), torch::optim::AdamWOptions(1e-4));
     } else {
       e.model->eval();
     }
@@ -107,7 +109,7 @@ std::vector<TimedRun> runs_at_length(std::vector<ProfileEntry>& entries, int64_t
   std::vector<TimedRun> timed;
   for (ProfileEntry& entry : entries) {
     MaBert& model = entry.model;
-    torch::optim::AdamW* optim = entry.optim.get();
+    train::FusedAdamW* optim = entry.optim.get();
     const ModelConfig& cfg = entry.cfg;
     TimedRun t;
     t.p.schedule = entry.schedule, t.p.length = L, t.p.params = entry.params;
@@ -158,6 +160,23 @@ void guarded(TimedRun& t, const torch::Device& dev, const std::function<void()>&
   }
 }
 
+// Three runs of `t` under LibTorch's operator profiler (CPU activity, input shapes), saved as a
+// Chrome trace at `path`.
+void trace_runs(TimedRun& t, const std::string& path) {
+  namespace prof = torch::profiler::impl;
+  const prof::ProfilerConfig config(prof::ProfilerState::KINETO, /*report_input_shapes=*/true);
+  const std::set<prof::ActivityType> activities{prof::ActivityType::CPU};
+  torch::autograd::profiler::prepareProfiler(config, activities);
+  torch::autograd::profiler::enableProfiler(config, activities);
+  try {
+    for (int i = 0; i < 3; ++i) t.run_once();
+  } catch (...) {
+    torch::autograd::profiler::disableProfiler();
+    throw;
+  }
+  torch::autograd::profiler::disableProfiler()->save(path);
+}
+
 // Warm-up and one untimed run per model for its peak memory, then the timed repeats interleaved:
 // round r runs every model once, in an order rotated by r, so a machine that speeds up or slows
 // down during the measurement (a noisy VM, turbo, another job) shifts all models alike and the
@@ -187,6 +206,9 @@ bool time_runs(std::vector<TimedRun>& timed, const ProfileOptions& opt, const to
       });
     }
   }
+  for (TimedRun& t : timed)
+    if (!opt.trace_prefix.empty() && t.p.error.empty())
+      trace_runs(t, opt.trace_prefix + "-" + t.p.schedule + "-" + std::to_string(t.p.length) + ".json");
   return true;
 }
 

@@ -30,6 +30,10 @@ struct ProfileOptions {
   bool bf16 = false;               // CUDA: bf16 weights (inference) / autocast (train); CPU: bf16 matrix weights + autocast (inference) / autocast (train)
   std::string scan = "auto";       // the selective-scan path: auto | ref | cpu | cuda
   uint64_t seed = 0;
+  // When set: after the timed repeats, three more runs of each model at each length under
+  // LibTorch's operator profiler, written as a Chrome trace PREFIX-<model>-<length>.json
+  // (scripts/op_profile.py tables its self time per operator). The timings do not include them.
+  std::string trace_prefix;
 };
 
 struct ProfilePoint {

@@ -48,7 +48,8 @@ at::Tensor chunked_bf16(const at::Tensor& q, const at::Tensor& k, const at::Tens
   // Dtypes are chosen here, not by autocast (which would run the softmax's input in fp32).
   c10::impl::ExcludeDispatchKeyGuard no_autocast(c10::autocast_dispatch_keyset);
   const int64_t B = q.size(0), H = q.size(1), L = q.size(2), Lk = k.size(2);
-  const at::Tensor qs = (q.to(at::kFloat) * (1.0 / std::sqrt(static_cast<double>(q.size(-1))))).to(at::kBFloat16);
+  // bf16 × scalar is computed in fp32 and rounded once: the same values as scaling an fp32 copy.
+  const at::Tensor qs = q.to(at::kBFloat16) * (1.0 / std::sqrt(static_cast<double>(q.size(-1))));
   const at::Tensor kt = k.to(at::kBFloat16).transpose(-2, -1), vb = v.to(at::kBFloat16);
   const at::Tensor bb = bias.defined() ? bias.to(at::kBFloat16) : at::Tensor();
   const int64_t rows = std::max<int64_t>(16, std::min<int64_t>(L, chunk_elements / std::max<int64_t>(1, B * H * Lk)));

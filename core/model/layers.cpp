@@ -26,14 +26,14 @@ double scoped_init_std() { return t_init_std; }
 namespace {
 
 // BERT-style initialisation for projections: N(0, init_std), zero bias.
-void init_linear(torch::nn::Linear& lin) {
+void init_linear(Affine& lin) {
   torch::NoGradGuard guard;
   lin->weight.normal_(0.0, t_init_std);
   if (lin->bias.defined()) lin->bias.zero_();
 }
 
-torch::nn::Linear make_linear(int64_t in, int64_t out, bool bias) {
-  torch::nn::Linear lin(torch::nn::LinearOptions(in, out).bias(bias));
+Affine make_linear(int64_t in, int64_t out, bool bias) {
+  Affine lin(torch::nn::LinearOptions(in, out).bias(bias));
   init_linear(lin);
   return lin;
 }
@@ -204,7 +204,7 @@ ScanBranchImpl::ScanBranchImpl(const ModelConfig& cfg)
   // Depth-wise conv; its padding (causal or centred, mirrored for the reverse scan) is applied by hand in forward.
   conv = register_module("conv", torch::nn::Conv1d(torch::nn::Conv1dOptions(C, C, d_conv).groups(C).bias(true)));
   x_proj = register_module("x_proj", make_linear(C, dt_rank + 2 * d_state, false));
-  dt_proj = register_module("dt_proj", torch::nn::Linear(torch::nn::LinearOptions(dt_rank, C).bias(true)));
+  dt_proj = register_module("dt_proj", Affine(torch::nn::LinearOptions(dt_rank, C).bias(true)));
 
   torch::NoGradGuard guard;
   // Reference Mamba initialisation: W_Δ ~ U(±R^−½); b_Δ = softplus⁻¹(dt), dt log-uniform in

@@ -35,10 +35,20 @@ class InitStdScope {
 };
 double scoped_init_std();
 
+// Affine computed by ATen's linear: the bias is added inside the product (addmm), and
+// under autocast it is cast with the operands. The C++ frontend's own forward multiplies, then adds
+// the bias in place — with an fp32 bias and a bf16 product that add runs through an fp32 copy of
+// the whole product. Same parameters, same names.
+struct AffineImpl : torch::nn::LinearImpl {
+  using torch::nn::LinearImpl::LinearImpl;
+  torch::Tensor forward(const torch::Tensor& x) { return at::linear(x, weight, bias); }
+};
+TORCH_MODULE(Affine);
+
 struct LayerContext {
   torch::Tensor mask;       // {B, L} float, 1 = valid token; undefined = no padding
   torch::Tensor mask3;      // {B, L, 1} float, for broadcasting over D
-  torch::Tensor attn_bias;  // {B, 1, 1, L} float, 0 on valid keys, −inf on pad keys
+  torch::Tensor attn_bias;  // {B, 1, 1, L} float, 0 on valid keys, −inf on pad keys; undefined on the CPU without pads
   torch::Tensor rel;        // {2R, D} DeBERTa's relative-position embeddings (normalised), shared by D layers
   bool psm_pre = true, psm_post = true, psm_state = true;
   kernels::ScanImpl scan = kernels::ScanImpl::Auto;  // the model's preferred scan path (self-checked)
@@ -62,8 +72,8 @@ struct EmbeddingsImpl : torch::nn::Module {
   int64_t max_len;
   torch::nn::Embedding tok{nullptr}, pos{nullptr}, seg{nullptr};  // in the embedding width (ALBERT: ≠ D)
   torch::nn::LayerNorm norm{nullptr};
-  torch::nn::Linear proj{nullptr};  // embedding width → D, only when they differ
-  torch::nn::Linear shift{nullptr};  // token_shift: the previous token's embedding, mapped
+  Affine proj{nullptr};  // embedding width → D, only when they differ
+  Affine shift{nullptr};  // token_shift: the previous token's embedding, mapped
   KeyedDropout drop{nullptr};
 };
 TORCH_MODULE(Embeddings);
@@ -83,8 +93,8 @@ struct SelfAttentionImpl : torch::nn::Module {
   KeyedDropout attn_drop{nullptr};  // on the attention probabilities
   int64_t window_radius, block, n_random, rel_range;
   uint64_t seed;
-  torch::nn::Linear qkv{nullptr}, out{nullptr};
-  torch::nn::Linear global_qkv{nullptr};  // L: the global token's query, and keys/values for its row
+  Affine qkv{nullptr}, out{nullptr};
+  Affine global_qkv{nullptr};  // L: the global token's query, and keys/values for its row
 
  private:
   torch::Tensor longformer(const torch::Tensor& x, const torch::Tensor& q, const torch::Tensor& k, const torch::Tensor& v,
@@ -96,7 +106,7 @@ struct FeedForwardImpl : torch::nn::Module {
   FeedForwardImpl(int64_t d_model, int64_t d_ffn, double dropout);
   torch::Tensor forward(const torch::Tensor& x);  // {B, L, D} → {B, L, D}
 
-  torch::nn::Linear fc1{nullptr}, fc2{nullptr};
+  Affine fc1{nullptr}, fc2{nullptr};
   KeyedDropout drop{nullptr};
 };
 TORCH_MODULE(FeedForward);
@@ -114,7 +124,7 @@ struct ScanBranchImpl : torch::nn::Module {
   int64_t d_state, dt_rank, d_conv;
   int64_t conv_back;  // tokens the forward direction's conv looks back (d_conv − 1 causal; (d_conv − 1) / 2 centred)
   torch::nn::Conv1d conv{nullptr};
-  torch::nn::Linear x_proj{nullptr}, dt_proj{nullptr};
+  Affine x_proj{nullptr}, dt_proj{nullptr};
   torch::Tensor A_log, D;
 };
 TORCH_MODULE(ScanBranch);
@@ -126,7 +136,7 @@ struct SsmCoreImpl : torch::nn::Module {
   torch::Tensor forward(const torch::Tensor& u, const torch::Tensor& state_mask, kernels::ScanImpl scan, LayerTrace* trace);
 
   bool bidirectional;
-  torch::nn::Linear in_proj{nullptr}, out_proj{nullptr};
+  Affine in_proj{nullptr}, out_proj{nullptr};
   ScanBranch fwd{nullptr}, bwd{nullptr};
 };
 TORCH_MODULE(SsmCore);

@@ -15,7 +15,7 @@ namespace F = torch::nn::functional;
 // ---------------------------------------------------------------------------------------------
 PoolingImpl::PoolingImpl(PoolingKind kind_, int64_t d_model) : kind(kind_) {
   if (has_score_layer(kind)) {
-    score = register_module("score", torch::nn::Linear(d_model, 1));
+    score = register_module("score", Affine(d_model, 1));
     torch::NoGradGuard guard;
     score->weight.normal_(0.0, scoped_init_std());
     score->bias.zero_();
@@ -47,7 +47,7 @@ std::pair<torch::Tensor, torch::Tensor> PoolingImpl::forward(const torch::Tensor
 MlmHeadImpl::MlmHeadImpl(const ModelConfig& cfg) {
   // D → embedding width, so the decoder can be the (possibly factorised) token embedding matrix.
   const int64_t E = cfg.resolved_embed_dim();
-  dense = register_module("dense", torch::nn::Linear(cfg.d_model, E));
+  dense = register_module("dense", Affine(cfg.d_model, E));
   norm = register_module("norm", torch::nn::LayerNorm(torch::nn::LayerNormOptions({E}).eps(cfg.layer_norm_eps)));
   bias = register_parameter("bias", torch::zeros({cfg.vocab_size}));
   torch::NoGradGuard guard;
@@ -92,7 +92,7 @@ MaBertImpl::MaBertImpl(const ModelConfig& cfg) : cfg_(cfg) {
   mlm = register_module("mlm", MlmHead(cfg_));
   if (cfg_.head != Head::None) {
     const int64_t out = cfg_.head == Head::Regression ? 1 : cfg_.num_labels;
-    task_head = register_module("head", torch::nn::Linear(cfg_.d_model, out));
+    task_head = register_module("head", Affine(cfg_.d_model, out));
     head_drop = register_module("head_drop", KeyedDropout(cfg_.dropout));
     torch::NoGradGuard guard;
     task_head->weight.normal_(0.0, cfg_.init_std);
@@ -139,9 +139,14 @@ EncoderOutput MaBertImpl::forward(const torch::Tensor& ids, const torch::Tensor&
   if (mask.defined()) {
     ctx.mask = mask.to(h.scalar_type());
     ctx.mask3 = ctx.mask.unsqueeze(-1);
-    ctx.attn_bias = torch::zeros(mask.sizes(), h.options().dtype(torch::kFloat))
-                        .masked_fill(mask == 0, -std::numeric_limits<float>::infinity())
-                        .view({ids.size(0), 1, 1, ids.size(1)});
+    // Attention needs the pad bias only where a key is a pad: without one, adding zeros to every
+    // score (a pass over B·H·L² of them per layer) would change nothing. On the CPU that is
+    // checked here; on CUDA the check would wait for the device, so the bias is always built.
+    const torch::Tensor pads = mask == 0;
+    if (!mask.device().is_cpu() || pads.any().item<bool>())
+      ctx.attn_bias = torch::zeros(mask.sizes(), h.options().dtype(torch::kFloat))
+                          .masked_fill(pads, -std::numeric_limits<float>::infinity())
+                          .view({ids.size(0), 1, 1, ids.size(1)});
   }
 
   if (rel_embeddings) ctx.rel = rel_norm(rel_embeddings->weight);

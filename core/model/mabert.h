@@ -45,7 +45,7 @@ struct PoolingImpl : torch::nn::Module {
   std::pair<torch::Tensor, torch::Tensor> forward(const torch::Tensor& h, const torch::Tensor& mask);
 
   PoolingKind kind;
-  torch::nn::Linear score{nullptr};  // map / attn only
+  Affine score{nullptr};  // map / attn only
 };
 TORCH_MODULE(Pooling);
 
@@ -54,7 +54,7 @@ struct MlmHeadImpl : torch::nn::Module {
   explicit MlmHeadImpl(const ModelConfig& cfg);
   torch::Tensor forward(const torch::Tensor& h, const torch::Tensor& tok_weight);  // {.., D} → {.., V}
 
-  torch::nn::Linear dense{nullptr};
+  Affine dense{nullptr};
   torch::nn::LayerNorm norm{nullptr};
   torch::Tensor bias;
 };
@@ -100,7 +100,7 @@ struct MaBertImpl : torch::nn::Module {
   torch::nn::LayerNorm final_norm{nullptr};
   Pooling pooling{nullptr};
   MlmHead mlm{nullptr};
-  torch::nn::Linear task_head{nullptr};
+  Affine task_head{nullptr};
   KeyedDropout head_drop{nullptr};
   torch::nn::Embedding rel_embeddings{nullptr};  // D layers only: {2·rel_range, D}
   torch::nn::LayerNorm rel_norm{nullptr};

@@ -18,7 +18,7 @@
 
 namespace mabert::train {
 
-torch::optim::AdamW make_optimizer(MaBert& model, const TrainOptions& o) {
+FusedAdamW make_optimizer(MaBert& model, const TrainOptions& o) {
   std::vector<at::Tensor> decay, no_decay;
   for (const auto& p : model->named_parameters()) (no_weight_decay(p.key()) ? no_decay : decay).push_back(p.value());
   auto opts = torch::optim::AdamWOptions(o.lr).betas({o.beta1, o.beta2}).eps(o.adam_eps).weight_decay(o.weight_decay);
@@ -27,7 +27,7 @@ torch::optim::AdamW make_optimizer(MaBert& model, const TrainOptions& o) {
   std::vector<torch::optim::OptimizerParamGroup> groups;
   groups.emplace_back(decay, std::make_unique<torch::optim::AdamWOptions>(opts));
   groups.emplace_back(no_decay, std::make_unique<torch::optim::AdamWOptions>(opts_nd));
-  return torch::optim::AdamW(groups, opts);
+  return FusedAdamW(groups, opts);
 }
 
 namespace {
@@ -405,7 +405,7 @@ class Trainer {
   const TrainOptions& o_;
   const Hooks& hooks_;
   dist::World& world_;
-  torch::optim::AdamW optimizer_;
+  FusedAdamW optimizer_;
   JobRng rng_;
   TrainerState state_;
   TrainResult result_;

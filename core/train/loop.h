@@ -6,6 +6,7 @@
 #include "data/batching.h"
 #include "dist/world.h"
 #include "model/mabert.h"
+#include "train/fused_adamw.h"
 #include "train/hooks.h"
 #include "train/options.h"
 
@@ -59,8 +60,8 @@ LoopJob new_loop_job(const ModelConfig& cfg, const TrainOptions& opt, const std:
 // Rows [begin, end) of a batch (this rank's share of a global batch).
 data::Batch slice_rows(const data::Batch& b, int64_t begin, int64_t end);
 
-// AdamW with two groups: weight decay on weights, none on norms, biases, A_log and D (SPEC §1).
-torch::optim::AdamW make_optimizer(MaBert& model, const TrainOptions& o);
+// AdamW (fused step) with two groups: weight decay on weights, none on norms, biases, A_log and D (SPEC §1).
+FusedAdamW make_optimizer(MaBert& model, const TrainOptions& o);
 
 // The batch's tensors on `d`.
 data::Batch to_device(data::Batch b, const c10::Device& d);

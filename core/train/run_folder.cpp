@@ -78,7 +78,7 @@ RunCheck check_run(const std::string& run_dir) {
   const auto ckpt = latest_checkpoint(run_dir, &r.rejected);
   if (!ckpt) return r;
   MaBert model(ModelConfig::load(run_dir + "/config.json"));
-  torch::optim::AdamW opt = make_optimizer(model, TrainOptions{});
+  FusedAdamW opt = make_optimizer(model, TrainOptions{});
   TrainerState state;
   load_checkpoint(*ckpt, model, &opt, &state);
   if (state.rng_kind == "cpu") {  // a CUDA generator's state can only be checked on a device
