@@ -6,7 +6,7 @@
 #
 #   scripts/bf16_table.sh [OUT_DIR [TABLE_MD]]    defaults: runs/bf16, docs/results/bf16-cpu.md
 #
-# Resumable: each measurement is OUT_DIR/<who>-<mode>[-<precision>].json, written once
+# Resumable: each measurement is OUT_DIR/<who>-<mode>.json, written once
 # (atomically) and read back on a rerun. Run it on a quiet machine: one heavy job at a time.
 # MABERT (default build/app/mabert), PYTHON (default .venv/bin/python), THREADS (default 2) and
 # LENGTHS (default 128,256,512,1024,2048,4096) may be set in the environment.
@@ -27,10 +27,8 @@ measure() {  # measure FILE command...: runs the command once, its stdout kept a
 }
 
 for mode in inference train; do
-  measure "$OUT/ours-$mode-fp32.json" "$MABERT" bench model --preset small --mode "$mode" --batch 1 --train-batch 1 \
-    --lengths "$LENGTHS" --threads "$THREADS" --json --out "$OUT/ours-$mode-fp32"
-  measure "$OUT/ours-$mode-bf16.json" "$MABERT" bench model --preset small --mode "$mode" --batch 1 --train-batch 1 \
-    --lengths "$LENGTHS" --threads "$THREADS" --bf16 --json --out "$OUT/ours-$mode-bf16"
+  measure "$OUT/ours-$mode.json" "$MABERT" bench model --preset small --mode "$mode" --batch 1 --train-batch 1 \
+    --lengths "$LENGTHS" --threads "$THREADS" --precision both --json --out "$OUT/ours-$mode"
   measure "$OUT/hf-$mode.json" "$PYTHON" "$ROOT/scripts/hf_peer_bench.py" --mode "$mode" --batch 1 \
     --lengths ${LENGTHS//,/ } --threads "$THREADS" --json
 done
@@ -43,10 +41,12 @@ cpu = next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.start
 flags = set(next(l for l in open("/proc/cpuinfo") if l.startswith("flags")).split())
 engine = ", ".join(f for f in ("amx_bf16", "avx512_bf16") if f in flags) or "none (bf16 emulated)"
 lines = [f"CPU: {cpu}; bf16 engine flags: {engine}; {os.cpu_count()} cores. Measured by scripts/bf16_table.sh "
-         "(medians; fp32 and bf16 of each side measured in the same process run).", ""]
+         "(medians; fp32 and bf16 of each side measured in the same run: ours interleaved round by round, "
+         "`bench model --precision both`).", ""]
 for mode in ("inference", "train"):
     hf = {r["length"]: r for r in load(f"hf-{mode}.json")["rows"]}
-    ours = {p: load(f"ours-{mode}-{p}.json") for p in ("fp32", "bf16")}
+    points = load(f"ours-{mode}.json")
+    ours = {p: [dict(x, schedule=x["schedule"].split()[0]) for x in points if x["precision"] == p] for p in ("fp32", "bf16")}
     peak = {p: ours[p][0]["peak_gflops"] for p in ours}
     at = lambda p, s, L: next(x for x in ours[p] if x["schedule"] == s and x["length"] == L)
     schedules = []

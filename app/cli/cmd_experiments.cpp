@@ -206,7 +206,7 @@ void add_drift_command(CLI::App& app) {
 namespace {
 
 struct BenchModelArgs {
-  std::string preset = "small", config, mode = "both", device = "cpu", scan = "auto", out, trace;
+  std::string preset = "small", config, mode = "both", device = "cpu", scan = "auto", out, trace, precision = "fp32";
   std::vector<std::string> schedules = {"MMTMMTMMTMMT"}, models;
   std::vector<int64_t> lengths = {128, 256, 512, 1024, 2048, 4096};
   int64_t batch = 1, train_batch = 8;
@@ -229,7 +229,7 @@ std::vector<analysis::ProfileModel> models_to_compare(const BenchModelArgs& a, s
     }
     for (const auto& n : names) {
       const std::string family = n.find('-') == std::string::npos ? "mabert" : n.substr(0, n.find('-'));
-      models.push_back({a.baselines ? family_label(family) : n, ModelConfig::preset(n)});
+      models.push_back({a.baselines ? family_label(family) : n, ModelConfig::preset(n), false});
     }
   } else {
     ModelConfig cfg = a.config.empty() ? ModelConfig::preset(a.preset) : ModelConfig::load(a.config);
@@ -237,11 +237,60 @@ std::vector<analysis::ProfileModel> models_to_compare(const BenchModelArgs& a, s
     *baseline = std::string(schedules.front().size(), 'T');
     if (std::find(schedules.begin(), schedules.end(), *baseline) == schedules.end()) schedules.push_back(*baseline);
     for (const auto& sc : schedules) {
-      models.push_back({sc, cfg});
+      models.push_back({sc, cfg, false});
       models.back().cfg.schedule = sc;
     }
   }
+  // The precision: every model in bf16, or each model twice — "<name> bf16" after the fp32 ones,
+  // timed in the same rounds, so the bf16 speed-up is a ratio within one run.
+  const std::string precision = a.bf16 ? "bf16" : a.precision;
+  if (precision == "bf16") {
+    for (auto& m : models) m.bf16 = true;
+  } else if (precision == "both") {
+    for (size_t i = 0, n = models.size(); i < n; ++i) {
+      analysis::ProfileModel m = models[i];
+      m.name += " bf16", m.bf16 = true;
+      models.push_back(m);
+    }
+  } else if (precision != "fp32") {
+    throw CLI::ValidationError("--precision", "expected fp32, bf16 or both, got '" + a.precision + "'");
+  }
   return models;
+}
+
+// This machine's GEMM rate in one precision: the peak each model's FLOP rate is read against.
+struct Peak {
+  double gflops = 0;
+  std::string label;
+};
+Peak measure_peak(DeviceKind device, bool bf16) {
+  const bench::GemmPeak measured = bench::gemm_peak_gflops(torch_device(device), bf16, 1.0);
+  const std::string label = std::string(bf16 ? "bf16" : "fp32") + " GEMM " + measured.shape.name + " on this " +
+                            (device == DeviceKind::Cuda ? "GPU" : "CPU");
+  std::fprintf(stderr, "peak: %s, %.1f GFLOP/s (measured now; model FLOPs as docs/KERNELS.md counts them)\n",
+               label.c_str(), measured.gflops);
+  return {measured.gflops, label};
+}
+
+// With both precisions: each model's fp32 time over its bf16 time, per length (one run's medians).
+std::string speedup_markdown(const std::vector<analysis::ProfilePoint>& pts, const std::vector<std::string>& fp32_names,
+                             const std::vector<int64_t>& lengths) {
+  std::string md = "\nbf16 speed-up (fp32 median / bf16 median, same run)\n\n| length |";
+  for (const auto& n : fp32_names) md += " " + n + " |";
+  md += "\n|---|";
+  for (size_t i = 0; i < fp32_names.size(); ++i) md += "---|";
+  md += "\n";
+  for (int64_t L : lengths) {
+    md += "| " + std::to_string(L) + " |";
+    for (const auto& n : fp32_names) {
+      const double f = analysis::median_at(pts, n, L), h = analysis::median_at(pts, n + " bf16", L);
+      char c[32];
+      std::snprintf(c, sizeof c, f > 0 && h > 0 ? " %.2f× |" : " — |", f > 0 && h > 0 ? f / h : 0.0);
+      md += c;
+    }
+    md += "\n";
+  }
+  return md;
 }
 
 // `bench model`: profiles the models, prints and writes the tables, plots and JSON.
@@ -251,8 +300,10 @@ void run_bench_model(const BenchModelArgs* a) {
   const std::vector<analysis::ProfileModel> models = models_to_compare(*a, &baseline);
   if (!a->out.empty() && fs::path(a->out).has_parent_path()) fs::create_directories(fs::path(a->out).parent_path());
   const std::string design = models.front().name;
-  std::vector<std::string> names;
-  for (const auto& m : models) names.push_back(m.name);
+  std::vector<std::string> names, names_in[2];  // all; by precision (fp32, bf16)
+  for (const auto& m : models) names.push_back(m.name), names_in[m.bf16].push_back(m.name);
+  const bool any_bf16 = !names_in[1].empty();
+  const std::string precision = names_in[0].empty() ? "bf16" : any_bf16 ? "fp32 and bf16" : "fp32";
   using analysis::ProfileMode;
   std::vector<ProfileMode> modes = {ProfileMode::Inference, ProfileMode::Train};
   if (a->mode != "both") {
@@ -264,30 +315,27 @@ void run_bench_model(const BenchModelArgs* a) {
   }
   std::string csv, md;
   nlohmann::ordered_json all = nlohmann::ordered_json::array();
-  // The peak each model's FLOP rate is read against: this machine's GEMM, in this run's precision.
-  const bench::GemmPeak measured = bench::gemm_peak_gflops(torch_device(parse_device(a->device)), a->bf16, 1.0);
-  const double peak = measured.gflops;
-  const std::string peak_label = std::string(a->bf16 ? "bf16" : "fp32") + " GEMM " + measured.shape.name + " on this " +
-                                 (parse_device(a->device) == DeviceKind::Cuda ? "GPU" : "CPU");
-  std::fprintf(stderr, "peak: %s, %.1f GFLOP/s (measured now; model FLOPs as docs/KERNELS.md counts them)\n",
-               peak_label.c_str(), peak);
+  Peak peaks[2];  // the precisions this run uses
+  for (const bool bf16 : {false, true})
+    if (!names_in[bf16].empty()) peaks[bf16] = measure_peak(parse_device(a->device), bf16);
   for (const ProfileMode mode : modes) {
     const std::string mode_name = analysis::to_string(mode);
     analysis::ProfileOptions o;
     o.lengths = a->lengths, o.mode = mode, o.repeats = a->repeats, o.warmup = a->warmup;
     o.batch = mode == ProfileMode::Train ? a->train_batch : a->batch;
-    o.device = parse_device(a->device), o.bf16 = a->bf16, o.scan = a->scan;
+    o.device = parse_device(a->device), o.scan = a->scan;  // precision: per model
     if (!a->trace.empty()) o.trace_prefix = a->trace + "-" + mode_name;
     std::fprintf(stderr, "%s, batch %lld, %s%s, %d repeats after %d warm-up; d=%lld, %zu models; %d threads, OpenMP wait: %s, %s\n",
-                 mode_name.c_str(), static_cast<long long>(o.batch), to_string(o.device), o.bf16 ? " bf16" : " fp32", o.repeats,
+                 mode_name.c_str(), static_cast<long long>(o.batch), to_string(o.device), (" " + precision).c_str(), o.repeats,
                  o.warmup, static_cast<long long>(models.front().cfg.d_model), models.size(), at::get_num_threads(),
                  openmp_wait_setting().c_str(), allocator_setting().c_str());
-    if (const std::string w = o.bf16 ? bf16_warning(torch_device(o.device)) : ""; !w.empty())
+    if (const std::string w = any_bf16 ? bf16_warning(torch_device(o.device)) : ""; !w.empty())
       std::fprintf(stderr, "warning: %s\n", w.c_str());
     const auto pts = analysis::profile(models, o, [&](const analysis::ProfilePoint& p) {
       std::fprintf(stderr, "  %-14s L=%-5lld %9.2f ms  (min %.2f, max %.2f)  peak %8.1f MB  %7.1f GFLOP/s (%.0f %% of peak)  %s\n",
                    p.schedule.c_str(), static_cast<long long>(p.length), p.median_ms, p.min_ms, p.max_ms,
-                   p.peak_bytes / 1048576.0, p.gflops, peak > 0 ? 100 * p.gflops / peak : 0.0, p.error.c_str());
+                   p.peak_bytes / 1048576.0, p.gflops, peaks[p.bf16].gflops > 0 ? 100 * p.gflops / peaks[p.bf16].gflops : 0.0,
+                   p.error.c_str());
     });
     {
       std::istringstream lines(analysis::profile_csv(pts, baseline.empty() ? design : baseline));
@@ -297,10 +345,13 @@ void run_bench_model(const BenchModelArgs* a) {
       while (std::getline(lines, line)) csv += mode_name + "," + line + "\n";
     }
     analysis::ComparisonTable table{names, baseline, a->lengths, ""};
-    table.heading = mode_name + " (batch " + std::to_string(o.batch) + ", " + to_string(o.device) + (o.bf16 ? ", bf16" : ", fp32") +
+    table.heading = mode_name + " (batch " + std::to_string(o.batch) + ", " + to_string(o.device) + ", " + precision +
                     ", median of " + std::to_string(o.repeats) + ")";
     md += analysis::comparison_markdown(pts, table);
-    md += analysis::flop_rate_markdown(pts, names, a->lengths, peak, peak_label);
+    for (const bool bf16 : {false, true})
+      if (!names_in[bf16].empty())
+        md += analysis::flop_rate_markdown(pts, names_in[bf16], a->lengths, peaks[bf16].gflops, peaks[bf16].label);
+    if (!names_in[0].empty() && any_bf16) md += speedup_markdown(pts, names_in[0], a->lengths);
     std::vector<PlotSeries> series;
     for (const auto& n : names) {
       series.push_back({n, {}, {}});
@@ -317,7 +368,8 @@ void run_bench_model(const BenchModelArgs* a) {
     for (const auto& p : pts)
       all.push_back({{"mode", mode_name}, {"schedule", p.schedule}, {"length", p.length}, {"median_ms", p.median_ms},
                      {"min_ms", p.min_ms}, {"max_ms", p.max_ms}, {"peak_bytes", p.peak_bytes}, {"rss_bytes", p.rss_bytes},
-                     {"params", p.params}, {"gflops", p.gflops}, {"peak_gflops", peak}, {"error", p.error}});
+                     {"params", p.params}, {"gflops", p.gflops}, {"precision", p.bf16 ? "bf16" : "fp32"},
+                     {"peak_gflops", peaks[p.bf16].gflops}, {"error", p.error}});
   }
   if (baseline.empty()) {
     md += "\n### parameters\n\n| model | parameters (M) |\n|---|---|\n";
@@ -354,7 +406,12 @@ void add_bench_model_command(CLI::App* bench) {
       ->check(CLI::Range(5, 1000));
   c->add_option("--warmup", a->warmup, "Untimed warm-up runs")->capture_default_str();
   c->add_option("--device", a->device, "cpu or cuda")->capture_default_str();
-  c->add_flag("--bf16", a->bf16, "bf16: CUDA bf16 weights (inference) / autocast (training); CPU bf16 matrix weights + autocast (inference) / autocast (training), fast with AMX / AVX512-BF16, emulated and slow without");
+  auto* precision = c->add_option("--precision", a->precision,
+                                   "fp32, bf16, or both (each model twice, '<name> bf16' timed in the same rounds as its fp32 "
+                                   "self, each against its own precision's GEMM peak)")
+                        ->capture_default_str();
+  c->add_flag("--bf16", a->bf16, "--precision bf16: CUDA bf16 weights (inference) / autocast (training); CPU bf16 matrix weights + autocast (inference) / autocast (training), fast with AMX / AVX512-BF16, emulated and slow without")
+      ->excludes(precision);
   c->add_option("--scan", a->scan, "Selective-scan path: auto, ref, cpu, cuda")->capture_default_str();
   c->add_option("--out", a->out, "Output prefix: writes PREFIX.csv, PREFIX.md and PREFIX-<mode>.svg");
   c->add_option("--trace", a->trace, "After the timed runs, three more of each point under LibTorch's operator profiler: "

@@ -59,6 +59,7 @@ struct ProfileEntry {
   ModelConfig cfg;
   MaBert model{nullptr};
   std::unique_ptr<train::FusedAdamW> optim;
+  bool bf16 = false;
   int64_t params = 0;
 };
 
@@ -78,6 +79,7 @@ std::vector<ProfileEntry> build_profile_models(const std::vector<ProfileModel>& 
     ProfileEntry e;
     e.schedule = m.name;
     e.cfg = m.cfg;
+    e.bf16 = m.bf16 || opt.bf16;
     e.cfg.max_len = std::max(e.cfg.max_len, max_length);
     e.cfg.rel_range = std::max(e.cfg.rel_range, max_length);
     e.cfg.dropout = 0.0;  // timing, not regularisation
@@ -88,8 +90,8 @@ std::vector<ProfileEntry> build_profile_models(const std::vector<ProfileModel>& 
     // CUDA inference holds all weights in bf16. CPU inference holds the matrix weights in bf16 (no
     // cast on every call) and runs under autocast, which keeps LayerNorm, softmax and the scan's
     // state in fp32 (the CPU's bf16 LayerNorm would not). Training keeps fp32 master weights.
-    if (opt.bf16 && dev.is_cuda() && opt.mode == ProfileMode::Inference) e.model->to(torch::kBFloat16);
-    if (opt.bf16 && dev.is_cpu() && opt.mode == ProfileMode::Inference) e.model->hold_matrix_weights_in(torch::kBFloat16);
+    if (e.bf16 && dev.is_cuda() && opt.mode == ProfileMode::Inference) e.model->to(torch::kBFloat16);
+    if (e.bf16 && dev.is_cpu() && opt.mode == ProfileMode::Inference) e.model->hold_matrix_weights_in(torch::kBFloat16);
     e.params = count_parameters(*e.model);
     if (opt.mode == ProfileMode::Train) {
       e.model->train();
@@ -112,23 +114,24 @@ std::vector<TimedRun> runs_at_length(std::vector<ProfileEntry>& entries, int64_t
     train::FusedAdamW* optim = entry.optim.get();
     const ModelConfig& cfg = entry.cfg;
     TimedRun t;
-    t.p.schedule = entry.schedule, t.p.length = L, t.p.params = entry.params;
+    t.p.schedule = entry.schedule, t.p.length = L, t.p.params = entry.params, t.p.bf16 = entry.bf16;
+    const bool bf16 = entry.bf16;
     torch::Tensor ids = torch::randint(Tokenizer::kNumSpecial, cfg.vocab_size, {opt.batch, L}, inputs_gen, torch::kLong).to(dev);
     torch::Tensor mask = torch::ones({opt.batch, L}, torch::kFloat).to(dev);
     const int64_t n_masked = std::max<int64_t>(1, L * 15 / 100);
     const FlopEstimate fl = estimate_flops(cfg, L, opt.mode == ProfileMode::Train ? n_masked : 0);
     t.flops = static_cast<double>(opt.batch) * (opt.mode == ProfileMode::Train ? fl.train_step() : fl.forward());
     torch::Tensor pos = torch::randperm(L, inputs_gen, torch::kLong).narrow(0, 0, n_masked).to(dev);
-    t.run_once = [&opt, &model, optim, &cfg, ids, mask, pos, dev] {
+    t.run_once = [&opt, &model, optim, &cfg, ids, mask, pos, dev, bf16] {
       if (opt.mode == ProfileMode::Inference) {
         torch::NoGradGuard g;
-        AutocastBf16 autocast(opt.bf16 && dev.is_cpu(), dev);
+        AutocastBf16 autocast(bf16 && dev.is_cpu(), dev);
         (void)model->forward(ids, mask);
       } else {
         optim->zero_grad();
         torch::Tensor loss;
         {
-          AutocastBf16 autocast(opt.bf16, dev);
+          AutocastBf16 autocast(bf16, dev);
           EncoderOutput r = model->forward(ids, mask);
           torch::Tensor h = r.hidden.index_select(1, pos);  // {B, n, D}
           torch::Tensor logits = model->mlm_logits(h).to(torch::kFloat);

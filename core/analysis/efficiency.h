@@ -27,7 +27,7 @@ struct ProfileOptions {
   int warmup = 1;
   ProfileMode mode = ProfileMode::Inference;
   DeviceKind device = DeviceKind::Cpu;
-  bool bf16 = false;               // CUDA: bf16 weights (inference) / autocast (train); CPU: bf16 matrix weights + autocast (inference) / autocast (train)
+  bool bf16 = false;               // every model in bf16 (else each model's own choice, ProfileModel::bf16)
   std::string scan = "auto";       // the selective-scan path: auto | ref | cpu | cuda
   uint64_t seed = 0;
   // When set: after the timed repeats, three more runs of each model at each length under
@@ -44,13 +44,18 @@ struct ProfilePoint {
   int64_t rss_bytes = -1;   // CPU: resident-set peak above the baseline; −1 on CUDA / unsupported
   int64_t params = 0;
   double gflops = 0;        // achieved: the model FLOPs of one call (estimate_flops × batch) per median time
+  bool bf16 = false;        // the precision it ran in
   std::string error;        // e.g. out of memory; the timings are then 0
 };
 
-// A model to profile: a label (a schedule or a preset name) and its configuration.
+// A model to profile: a label (a schedule or a preset name), its configuration and precision.
+// bf16 — CUDA: bf16 weights (inference) / autocast (training); CPU: bf16 matrix weights +
+// autocast (inference) / autocast with fp32 master weights (training). The same model in both
+// precisions is two entries, timed in the same interleaved rounds.
 struct ProfileModel {
   std::string name;
   ModelConfig cfg;
+  bool bf16 = false;
 };
 
 // Each model at each length. Positions are extended to the longest length (learned tables are

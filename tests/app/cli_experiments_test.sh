@@ -76,6 +76,27 @@ run "$MABERT" bench gemm --seconds 0.01 --threads 2 --json \
   && if [ $engine = 1 ]; then ! grep -q "slower than fp32" "$W/err"; else grep -q "bf16 matrix engine: none" "$W/err"; fi \
   && ok "bf16 on this CPU (engine: $engine) runs and says which: $(grep -h -m1 -o 'bf16 matrix engine: [^;)]*' "$W/out" "$W/err" | head -1)" \
   || bad "bf16 engine report: $(head -3 "$W/err")"
+# Both precisions in one run: each model twice ("<name> bf16" timed in the same rounds), each point
+# read against its own precision's GEMM peak, the speed-up tabled; --trace leaves one Chrome trace
+# per point that scripts/op_profile.py tables.
+run "$MABERT" bench model --preset tiny --schedules MT --lengths 16 --mode train --train-batch 2 --repeats 5 --warmup 0 \
+    --precision both --threads 2 --json --out "$W/both" --trace "$W/tr" \
+  && python3 - "$W" <<'PY' \
+  && python3 "$(dirname "$0")/../../scripts/op_profile.py" "$W/tr-train-MT bf16-16.json" --shapes --top 5 >"$W/ops" \
+  && grep -q "aten::" "$W/ops" && ok "bench model --precision both, --trace" || bad "bench model --precision both: $(head -3 "$W/err")"
+import json, sys
+w = sys.argv[1]
+pts = json.load(open(f"{w}/out"))
+assert [(p["schedule"], p["precision"]) for p in pts] == [("MT", "fp32"), ("TT", "fp32"), ("MT bf16", "bf16"), ("TT bf16", "bf16")], pts
+peaks = {p["precision"]: p["peak_gflops"] for p in pts}
+assert peaks["fp32"] > 0 and peaks["bf16"] > 0 and peaks["fp32"] != peaks["bf16"], peaks
+md = open(f"{w}/both.md").read()
+assert "bf16 speed-up" in md and "share of fp32 GEMM" in md and "share of bf16 GEMM" in md, md
+PY
+"$MABERT" bench model --bf16 --precision both --lengths 16 >/dev/null 2>"$W/err" \
+  && bad "bench model accepted --bf16 with --precision" || { grep -q "excludes" "$W/err" && ok "--bf16 and --precision refused together" || bad "--bf16/--precision message: $(cat "$W/err")"; }
+"$MABERT" bench model --precision half --lengths 16 >/dev/null 2>"$W/err" \
+  && bad "bench model accepted --precision half" || { grep -q -- "--precision: expected fp32, bf16 or both" "$W/err" && ok "unknown precision named" || bad "precision message: $(cat "$W/err")"; }
 "$MABERT" bench model --preset tiny --lengths 32 --repeats 2 >/dev/null 2>"$W/err" \
   && bad "bench model accepted 2 repeats" || { grep -q "repeats" "$W/err" && ok "fewer than 5 repeats refused" || bad "repeats message"; }
 
