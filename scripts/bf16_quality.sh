@@ -7,7 +7,7 @@
 #
 #   scripts/bf16_quality.sh [OUT_DIR]     default runs/bf16-quality; GLUE (default ../shared/data/glue)
 #
-# Resumable: a finished run (its result.json) is kept and read back.
+# Resumable: a finished run (its log says so) is kept and read back.
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 OUT="${1:-$ROOT/runs/bf16-quality}"
 defaults MABERT="$ROOT/build/app/mabert" GLUE="$ROOT/../shared/data/glue"
@@ -17,7 +17,7 @@ mkdir -p "$OUT"
 
 run() {  # NAME args...: one job in OUT/NAME unless it finished before
   local name="$1"; shift
-  [ -s "$OUT/$name/result.json" ] && { log "kept: $name"; return; }
+  grep -qs "finished after" "$OUT/$name.log" && { log "kept: $name"; return; }
   rm -rf "$OUT/$name"
   log "running: $name"
   "$MABERT" "$@" --threads 1 --out "$OUT/$name" > "$OUT/$name.log" 2>&1 || { echo "$0: $name failed (log: $OUT/$name.log)" >&2; return 1; }
@@ -38,10 +38,9 @@ out = sys.argv[1]
 def metrics(run):
     rows = [json.loads(l) for l in open(os.path.join(out, run, "metrics.jsonl")) if l.strip()]
     return rows
-def result(run): return json.load(open(os.path.join(out, run, "result.json")))
 print("| recipe | fp32 | bf16 | difference |")
 print("|---|---|---|---|")
-a, b = (result(f"demo-{p}")["final_metrics"]["mlm_loss"] for p in ("fp32", "bf16"))
+a, b = ([r for r in metrics(f"demo-{p}") if r.get("event") == "eval"][-1]["metrics"]["mlm_loss"] for p in ("fp32", "bf16"))
 print(f"| demo pretraining: held-out MLM loss at step 300 | {a:.5f} | {b:.5f} | {100 * (b - a) / a:+.4f} % |")
 def evals(run):
     return [(r["step"], r["metrics"]["accuracy"]) for r in metrics(run) if r.get("event") == "eval"]

@@ -272,27 +272,6 @@ Peak measure_peak(DeviceKind device, bool bf16) {
   return {measured.gflops, label};
 }
 
-// With both precisions: each model's fp32 time over its bf16 time, per length (one run's medians).
-std::string speedup_markdown(const std::vector<analysis::ProfilePoint>& pts, const std::vector<std::string>& fp32_names,
-                             const std::vector<int64_t>& lengths) {
-  std::string md = "\nbf16 speed-up (fp32 median / bf16 median, same run)\n\n| length |";
-  for (const auto& n : fp32_names) md += " " + n + " |";
-  md += "\n|---|";
-  for (size_t i = 0; i < fp32_names.size(); ++i) md += "---|";
-  md += "\n";
-  for (int64_t L : lengths) {
-    md += "| " + std::to_string(L) + " |";
-    for (const auto& n : fp32_names) {
-      const double f = analysis::median_at(pts, n, L), h = analysis::median_at(pts, n + " bf16", L);
-      char c[32];
-      std::snprintf(c, sizeof c, f > 0 && h > 0 ? " %.2f× |" : " — |", f > 0 && h > 0 ? f / h : 0.0);
-      md += c;
-    }
-    md += "\n";
-  }
-  return md;
-}
-
 // `bench model`: profiles the models, prints and writes the tables, plots and JSON.
 void run_bench_model(const BenchModelArgs* a) {
   if (a->threads > 0) at::set_num_threads(a->threads);
@@ -351,7 +330,7 @@ void run_bench_model(const BenchModelArgs* a) {
     for (const bool bf16 : {false, true})
       if (!names_in[bf16].empty())
         md += analysis::flop_rate_markdown(pts, names_in[bf16], a->lengths, peaks[bf16].gflops, peaks[bf16].label);
-    if (!names_in[0].empty() && any_bf16) md += speedup_markdown(pts, names_in[0], a->lengths);
+    if (!names_in[0].empty() && any_bf16) md += analysis::bf16_speedup_markdown(pts, names_in[0], a->lengths);
     std::vector<PlotSeries> series;
     for (const auto& n : names) {
       series.push_back({n, {}, {}});

@@ -1,6 +1,7 @@
 #include "analysis/profile_compare.h"
 
 #include <cstdio>
+#include <functional>
 
 namespace mabert::analysis {
 
@@ -73,11 +74,13 @@ std::string comparison_markdown(const std::vector<ProfilePoint>& pts, const Comp
   return md;
 }
 
-std::string flop_rate_markdown(const std::vector<ProfilePoint>& pts, const std::vector<std::string>& names,
-                               const std::vector<int64_t>& lengths, double peak_gflops, const std::string& peak_label) {
-  char peak[160];
-  std::snprintf(peak, sizeof peak, "%.1f GFLOP/s", peak_gflops);
-  std::string md = "\nAchieved GFLOP/s (share of " + peak_label + ", " + peak + ")\n\n| length |";
+namespace {
+
+// One row per length, one column per model; `cell` gives a model's text at a length, or "" for —.
+std::string per_length_table(const std::string& caption, const std::vector<std::string>& names,
+                             const std::vector<int64_t>& lengths,
+                             const std::function<std::string(const std::string&, int64_t)>& cell) {
+  std::string md = "\n" + caption + "\n\n| length |";
   for (const auto& n : names) md += " " + n + " |";
   md += "\n|---|";
   for (size_t i = 0; i < names.size(); ++i) md += "---|";
@@ -85,18 +88,42 @@ std::string flop_rate_markdown(const std::vector<ProfilePoint>& pts, const std::
   for (int64_t L : lengths) {
     md += "| " + std::to_string(L) + " |";
     for (const auto& n : names) {
-      std::string cell = " — |";
-      for (const auto& p : pts)
-        if (p.schedule == n && p.length == L && p.error.empty() && p.gflops > 0) {
-          char c[64];
-          std::snprintf(c, sizeof c, " %.1f (%.0f %%) |", p.gflops, peak_gflops > 0 ? 100 * p.gflops / peak_gflops : 0.0);
-          cell = c;
-        }
-      md += cell;
+      const std::string c = cell(n, L);
+      md += " " + (c.empty() ? std::string("—") : c) + " |";
     }
     md += "\n";
   }
   return md;
+}
+
+}  // namespace
+
+std::string flop_rate_markdown(const std::vector<ProfilePoint>& pts, const std::vector<std::string>& names,
+                               const std::vector<int64_t>& lengths, double peak_gflops, const std::string& peak_label) {
+  char peak[160];
+  std::snprintf(peak, sizeof peak, "%.1f GFLOP/s", peak_gflops);
+  return per_length_table("Achieved GFLOP/s (share of " + peak_label + ", " + peak + ")", names, lengths,
+                          [&](const std::string& n, int64_t L) {
+                            for (const auto& p : pts)
+                              if (p.schedule == n && p.length == L && p.error.empty() && p.gflops > 0) {
+                                char c[64];
+                                std::snprintf(c, sizeof c, "%.1f (%.0f %%)", p.gflops,
+                                              peak_gflops > 0 ? 100 * p.gflops / peak_gflops : 0.0);
+                                return std::string(c);
+                              }
+                            return std::string();
+                          });
+}
+
+std::string bf16_speedup_markdown(const std::vector<ProfilePoint>& pts, const std::vector<std::string>& fp32_names,
+                                  const std::vector<int64_t>& lengths) {
+  return per_length_table("bf16 speed-up (fp32 median / bf16 median, same run)", fp32_names, lengths,
+                          [&](const std::string& n, int64_t L) {
+                            const double r = time_ratio(pts, n, n + " bf16", L);
+                            char c[32];
+                            std::snprintf(c, sizeof c, "%.2f×", r);
+                            return r > 0 ? std::string(c) : std::string();
+                          });
 }
 
 }  // namespace mabert::analysis

@@ -37,4 +37,9 @@ std::string comparison_markdown(const std::vector<ProfilePoint>& pts, const Comp
 std::string flop_rate_markdown(const std::vector<ProfilePoint>& pts, const std::vector<std::string>& names,
                                const std::vector<int64_t>& lengths, double peak_gflops, const std::string& peak_label);
 
+// With each model also run in bf16 as "<name> bf16": per length, its fp32 median over its bf16
+// median (one run's medians).
+std::string bf16_speedup_markdown(const std::vector<ProfilePoint>& pts, const std::vector<std::string>& fp32_names,
+                                  const std::vector<int64_t>& lengths);
+
 }  // namespace mabert::analysis

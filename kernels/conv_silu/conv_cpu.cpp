@@ -8,6 +8,7 @@
 
 #include <ATen/ATen.h>
 #include <ATen/Parallel.h>
+#include <ATen/record_function.h>
 #include <c10/util/Logging.h>
 #include <torch/autograd.h>
 
@@ -180,6 +181,7 @@ ConvSelfCheck self_check_conv(at::ScalarType dtype) {
 
 at::Tensor conv_silu(const at::Tensor& x, const at::Tensor& weight, const at::Tensor& bias, int64_t back, bool reverse,
                      ConvImpl impl) {
+  RECORD_FUNCTION("mabert::conv_silu", std::vector<c10::IValue>({x}));  // named in operator profiles
   check_args(x, weight, bias, back);
   switch (impl) {
     case ConvImpl::Ref: return conv_silu_ref(x, weight, bias, back, reverse);

@@ -7,6 +7,7 @@
 #endif
 
 #include <ATen/ATen.h>
+#include <ATen/record_function.h>
 
 #include <atomic>
 #include <iostream>
@@ -178,6 +179,7 @@ ScanImpl resolve_scan_impl(const ScanInputs& in, const ScanOptions& opt) {
 }
 
 ScanOutputs selective_scan(const ScanInputs& in, const ScanOptions& opt) {
+  RECORD_FUNCTION("mabert::selective_scan", std::vector<c10::IValue>({in.u}));  // named in operator profiles
   check_scan_inputs(in);
   const ScanImpl impl = resolve(in, opt);
   if (!opt.return_states || !opt.state_channels.defined()) return run_path(impl, in, opt);
