@@ -36,8 +36,7 @@ python3 - "$OUT" <<'PY'
 import json, os, sys
 out = sys.argv[1]
 def metrics(run):
-    rows = [json.loads(l) for l in open(os.path.join(out, run, "metrics.jsonl")) if l.strip()]
-    return rows
+    return [json.loads(l) for l in open(os.path.join(out, run, "metrics.jsonl")) if l.strip()]
 print("| recipe | fp32 | bf16 | difference |")
 print("|---|---|---|---|")
 a, b = ([r for r in metrics(f"demo-{p}") if r.get("event") == "eval"][-1]["metrics"]["mlm_loss"] for p in ("fp32", "bf16"))

@@ -209,9 +209,9 @@ bool time_runs(std::vector<TimedRun>& timed, const ProfileOptions& opt, const to
       });
     }
   }
-  for (TimedRun& t : timed)
-    if (!opt.trace_prefix.empty() && t.p.error.empty())
-      trace_runs(t, opt.trace_prefix + "-" + t.p.schedule + "-" + std::to_string(t.p.length) + ".json");
+  if (!opt.trace_prefix.empty())
+    for (TimedRun& t : timed)
+      if (t.p.error.empty()) trace_runs(t, opt.trace_prefix + "-" + t.p.schedule + "-" + std::to_string(t.p.length) + ".json");
   return true;
 }
 

@@ -35,7 +35,7 @@ class InitStdScope {
 };
 double scoped_init_std();
 
-// Affine computed by ATen's linear: the bias is added inside the product (addmm), and
+// torch::nn::Linear computed by ATen's linear: the bias is added inside the product (addmm), and
 // under autocast it is cast with the operands. The C++ frontend's own forward multiplies, then adds
 // the bias in place — with an fp32 bias and a bf16 product that add runs through an fp32 copy of
 // the whole product. Same parameters, same names.
