@@ -211,7 +211,11 @@ bool time_runs(std::vector<TimedRun>& timed, const ProfileOptions& opt, const to
   }
   if (!opt.trace_prefix.empty())
     for (TimedRun& t : timed)
-      if (t.p.error.empty()) trace_runs(t, opt.trace_prefix + "-" + t.p.schedule + "-" + std::to_string(t.p.length) + ".json");
+      if (t.p.error.empty()) {
+        std::string name = t.p.schedule;  // "MT bf16" → "MT_bf16": no spaces in file names
+        std::replace(name.begin(), name.end(), ' ', '_');
+        trace_runs(t, opt.trace_prefix + "-" + name + "-" + std::to_string(t.p.length) + ".json");
+      }
   return true;
 }
 

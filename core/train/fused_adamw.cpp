@@ -16,7 +16,8 @@ torch::Tensor FusedAdamW::step(LossClosure closure) {
   }
   for (auto& group : param_groups()) {
     const auto& o = static_cast<const torch::optim::AdamWOptions&>(group.options());
-    std::vector<torch::Tensor> params, grads, exp_avgs, exp_avg_sqs, max_exp_avg_sqs, steps;
+    std::vector<torch::Tensor> params, grads, exp_avgs, exp_avg_sqs, max_exp_avg_sqs;
+    std::vector<float> counts;
     for (auto& p : group.params()) {
       if (!p.grad().defined()) continue;
       if (p.grad().is_sparse()) throw std::invalid_argument("FusedAdamW does not support sparse gradients");
@@ -31,17 +32,25 @@ torch::Tensor FusedAdamW::step(LossClosure closure) {
       }
       auto& s = static_cast<torch::optim::AdamWParamState&>(*it->second);
       s.step(s.step() + 1);
-      torch::Tensor& t = step_tensors_[p.unsafeGetTensorImpl()];
-      if (!t.defined() || t.device() != p.device()) t = torch::empty({}, p.options().dtype(torch::kFloat));
-      t.fill_(static_cast<double>(s.step()));
+      if (!params.empty() && p.device() != params[0].device())
+        throw std::invalid_argument("FusedAdamW: a parameter group spans devices (" + params[0].device().str() +
+                                    " and " + p.device().str() + ")");
+      counts.push_back(static_cast<float>(s.step()));
       params.push_back(p);
       grads.push_back(p.grad());
       exp_avgs.push_back(s.exp_avg());
       exp_avg_sqs.push_back(s.exp_avg_sq());
       if (o.amsgrad()) max_exp_avg_sqs.push_back(s.max_exp_avg_sq());
-      steps.push_back(t);
     }
     if (params.empty()) continue;
+    // The kernel reads each step count as a float tensor on the parameters' device: the group's
+    // counts go there in one copy (one transfer on CUDA, not a fill per parameter), each
+    // parameter's count a view into it. Set from the state's integer counts every step, so a
+    // loaded state needs nothing else.
+    const torch::Tensor on_device = torch::tensor(counts).to(params[0].device());
+    std::vector<torch::Tensor> steps;
+    steps.reserve(counts.size());
+    for (int64_t i = 0; i < static_cast<int64_t>(counts.size()); ++i) steps.push_back(on_device.select(0, i));
     at::_fused_adamw_(params, grads, exp_avgs, exp_avg_sqs, max_exp_avg_sqs, steps, o.lr(), std::get<0>(o.betas()),
                       std::get<1>(o.betas()), o.weight_decay(), o.eps(), o.amsgrad(), /*maximize=*/false);
   }

@@ -8,19 +8,12 @@
 
 #include <torch/optim/adamw.h>
 
-#include <unordered_map>
-
 namespace mabert::train {
 
 class FusedAdamW : public torch::optim::AdamW {
  public:
   using torch::optim::AdamW::AdamW;
   torch::Tensor step(LossClosure closure = nullptr) override;
-
- private:
-  // The step count as a float tensor on the parameter's device, which the kernel reads; set
-  // from the state's integer count every step, so a loaded state needs nothing else.
-  std::unordered_map<c10::TensorImpl*, torch::Tensor> step_tensors_;
 };
 
 }  // namespace mabert::train

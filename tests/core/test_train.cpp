@@ -77,10 +77,17 @@ NamedTensors final_weights(const std::string& run_dir) {
 // The fused step against its reference, LibTorch's AdamW: two groups (weight decay on one), a
 // parameter without a gradient in some steps, amsgrad, a learning rate changed between steps
 // (as the schedule does), and a state saved and given to a fresh optimizer (as a resume does).
+// On the CPU, and on CUDA where a device is present (the kernel and the step counts' transfer
+// differ there).
 TEST_CASE(fused_adamw_matches_libtorch_adamw) {
+  std::vector<torch::Device> devices = {torch::kCPU};
+  if (torch::cuda::is_available()) devices.emplace_back(torch::kCUDA);
+  else std::printf("  no CUDA device: the CPU only\n");
+  for (const torch::Device& device : devices)
   for (const bool amsgrad : {false, true}) {
     torch::manual_seed(3);
-    std::vector<torch::Tensor> init = {torch::randn({64, 33}), torch::randn({33}), torch::randn({7, 5, 3})};
+    std::vector<torch::Tensor> init = {torch::randn({64, 33}).to(device), torch::randn({33}).to(device),
+                                       torch::randn({7, 5, 3}).to(device)};
     auto make = [&](auto tag) {
       using Opt = decltype(tag);
       std::vector<torch::Tensor> ps;
@@ -109,7 +116,8 @@ TEST_CASE(fused_adamw_matches_libtorch_adamw) {
       step(fused_p, *fused, k);
       for (size_t i = 0; i < init.size(); ++i) worst = std::max(worst, (ref_p[i] - fused_p[i]).abs().max().item<double>());
     }
-    std::printf("  amsgrad %d: fused vs LibTorch AdamW over 12 steps, worst |dw| %.3g\n", amsgrad, worst);
+    std::printf("  %s, amsgrad %d: fused vs LibTorch AdamW over 12 steps, worst |dw| %.3g\n", device.str().c_str(),
+                amsgrad, worst);
     EXPECT(worst < 1e-6);
     // Moved into a fresh fused optimizer, the state goes on as in the one it came from.
     for (size_t i = 0; i < init.size(); ++i) EXPECT((ref_p[i] - init[i]).abs().max().item<double>() > 1e-3);
