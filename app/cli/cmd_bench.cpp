@@ -61,7 +61,8 @@ void add_bench_gemm_command(CLI::App* bench) {
   };
   auto g = std::make_shared<GemmArgs>();
   CLI::App* gemm = bench->add_subcommand(
-      "gemm", "This machine's matrix-product rate in fp32 and bf16 (the peak every model's FLOP rate is read against)");
+      "gemm", "This machine's matrix-product rate in fp32 and bf16 as the model computes them (the peak every model's FLOP rate is read against; "
+      "bf16 on a CPU without AMX / AVX512-BF16 in fp32 on bf16-rounded operands)");
   gemm->add_option("--device", g->device, "cpu or cuda")->capture_default_str();
   gemm->add_option("--seconds", g->seconds, "Timed seconds per shape and precision (at least 3 fp32 runs)")
       ->capture_default_str()->check(CLI::Range(0.01, 600.0));
@@ -84,7 +85,9 @@ void add_bench_gemm_command(CLI::App* bench) {
     });
     if (g->json) {
       nlohmann::ordered_json j = {{"device", where}, {"threads", at::get_num_threads()},
-                                  {"bf16_engine", dev.is_cpu() ? cpu_bf16().fast() : true}, {"shapes", nlohmann::json::array()}};
+                                  {"bf16_engine", dev.is_cpu() ? cpu_bf16().fast() : true},
+                                  {"bf16_products", dev.is_cpu() && cpu_bf16_products() == CpuBf16Products::Fp32 ? "fp32" : "native"},
+                                  {"shapes", nlohmann::json::array()}};
       for (const auto& r : rates)
         j["shapes"].push_back({{"name", r.shape.name}, {"m", r.shape.m}, {"n", r.shape.n}, {"k", r.shape.k},
                                {"fp32_gflops", r.fp32_gflops}, {"bf16_gflops", r.bf16_gflops}, {"bf16_over_fp32", r.ratio()}});

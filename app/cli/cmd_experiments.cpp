@@ -389,12 +389,12 @@ void add_bench_model_command(CLI::App* bench) {
                                    "fp32, bf16, or both (each model twice, '<name> bf16' timed in the same rounds as its fp32 "
                                    "self, each against its own precision's GEMM peak)")
                         ->capture_default_str();
-  c->add_flag("--bf16", a->bf16, "--precision bf16: CUDA bf16 weights (inference) / autocast (training); CPU bf16 matrix weights + autocast (inference) / autocast (training), fast with AMX / AVX512-BF16, emulated and slow without")
+  c->add_flag("--bf16", a->bf16, "--precision bf16: CUDA bf16 weights (inference) / autocast (training); CPU bf16 matrix weights + autocast (inference) / autocast (training), fast with AMX / AVX512-BF16; without, the same roundings computed in fp32 (no faster than fp32)")
       ->excludes(precision);
   c->add_option("--scan", a->scan, "Selective-scan path: auto, ref, cpu, cuda")->capture_default_str();
   c->add_option("--out", a->out, "Output prefix: writes PREFIX.csv, PREFIX.md and PREFIX-<mode>.svg");
   c->add_option("--trace", a->trace, "After the timed runs, three more of each point under LibTorch's operator profiler: "
-                "Chrome traces PREFIX-<mode>-<model>-<length>.json (scripts/op_profile.py tables them)");
+                "Chrome traces PREFIX-<mode>-<model>-<length>.json, spaces in the model name as _ (scripts/op_profile.py tables them)");
   c->add_option("--threads", a->threads, "Intra-op threads (0 = LibTorch's default)");
   c->add_flag("--json", a->json, "Print the points as JSON");
   c->callback([a] { run_bench_model(a.get()); });

@@ -85,7 +85,7 @@ void add_train_options(CLI::App* c, Common& o) {
       ->capture_default_str()->check(CLI::Range(0.01, 1024.0));
   c->add_option("--prefetch", o.t.prefetch, "Batches made ahead on a background thread while the step runs (0: in the step)")
       ->capture_default_str()->check(CLI::Range(0, 64));
-  c->add_flag("--bf16", o.t.bf16, "bf16 autocast (CUDA; CPUs: fast with AMX / AVX512-BF16, runs but slower than fp32 without, and says so)");
+  c->add_flag("--bf16", o.t.bf16, "bf16 autocast (CUDA; CPUs: fast with AMX / AVX512-BF16, without, the same roundings computed in fp32, no faster, and says so)");
   c->add_option("--scan", o.t.scan, "Selective-scan path for this run: auto, ref, cpu, cuda (default auto: the device's fast path, self-checked)")
       ->transform(CLI::CheckedTransformer(std::map<std::string, kernels::ScanImpl>{
           {"auto", kernels::ScanImpl::Auto}, {"ref", kernels::ScanImpl::Ref}, {"cpu", kernels::ScanImpl::Cpu}, {"cuda", kernels::ScanImpl::Cuda}}));

@@ -33,8 +33,9 @@ std::vector<GemmRate> gemm_rates(const std::vector<GemmShape>& shapes, const c10
                                  const std::function<void(const GemmRate&)>& on_line = {});
 
 // One precision's rate on the square 1024 product (median of ≥ 3 runs lasting ≥ `min_seconds`):
-// the peak `bench model` reads each model's achieved FLOP rate against. bf16 on a CPU without a
-// bf16 engine is timed on a 256 product (emulated, ~1 GFLOP/s: the 1024 one would take minutes).
+// the peak `bench model` reads each model's achieved FLOP rate against. Products run as the model
+// runs them (model/products.h): bf16 on a CPU without an engine in fp32; forced onto ATen's scalar
+// bf16 path there, on a 256 product (~1 GFLOP/s: the 1024 one would take minutes).
 struct GemmPeak {
   double gflops = 0;
   GemmShape shape;  // the product it was measured on

@@ -1,6 +1,7 @@
 // Attention patterns of the baselines: fast paths and their dense references (see attention.h).
 #include "model/attention.h"
 
+#include "model/products.h"
 #include "util/cpu_features.h"
 
 #include <ATen/ATen.h>
@@ -32,13 +33,13 @@ at::Tensor attend(at::Tensor scores, const at::Tensor& allowed, const at::Tensor
   at::Tensor a = at::softmax(scores, -1);
   if (probs) *probs = a.detach();
   a = drop(a);
-  return at::matmul(a.to(v.scalar_type()), v);
+  return products::matmul(a.to(v.scalar_type()), v);
 }
 
 at::Tensor dense(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v, const at::Tensor& allowed,
                  const Dropout& drop, at::Tensor* probs) {
   const double scale = 1.0 / std::sqrt(static_cast<double>(q.size(-1)));
-  at::Tensor scores = at::matmul(q, k.transpose(-2, -1)).to(at::kFloat) * scale;
+  at::Tensor scores = products::matmul(q, k.transpose(-2, -1)).to(at::kFloat) * scale;
   return attend(scores, allowed, v, drop, probs);
 }
 
@@ -59,11 +60,11 @@ at::Tensor chunked_bf16(const at::Tensor& q, const at::Tensor& k, const at::Tens
   std::vector<at::Tensor> parts;
   for (int64_t r = 0; r < L; r += rows) {
     const int64_t c = std::min(rows, L - r);
-    at::Tensor s = at::matmul(qs.narrow(2, r, c), kt);  // {B, H, c, Lk} bf16
+    at::Tensor s = products::matmul(qs.narrow(2, r, c), kt);  // {B, H, c, Lk} bf16
     if (bb.defined()) s = s + bb;
     at::Tensor p = at::softmax(s, -1);  // fp32 inside, bf16 out
     p = noise.defined() ? p * noise.narrow(2, r, c) : drop(p);
-    parts.push_back(at::matmul(p, vb));
+    parts.push_back(products::matmul(p, vb));
   }
   return parts.size() == 1 ? parts[0] : at::cat(parts, 2);
 }
@@ -109,7 +110,7 @@ at::Tensor sliding_window(const at::Tensor& q, const at::Tensor& k, const at::Te
   at::Tensor qb = qp.view({B, H, nb, w, Dh});
   at::Tensor kb = at::constant_pad_nd(k, {0, 0, w, Lp - L + w}).unfold(2, 3 * w, w);                  // {B,H,nb,Dh,3w}
   at::Tensor vb = at::constant_pad_nd(v, {0, 0, w, Lp - L + w}).unfold(2, 3 * w, w).transpose(-1, -2);  // {B,H,nb,3w,Dh}
-  at::Tensor scores = at::matmul(qb, kb).to(at::kFloat) * scale;                                       // {B,H,nb,w,3w}
+  at::Tensor scores = products::matmul(qb, kb).to(at::kFloat) * scale;                                       // {B,H,nb,w,3w}
 
   // Which of the 3w keys each query may see: inside the band, a valid token, and not the global
   // token (it has its own column below, so it is counted once).
@@ -123,13 +124,13 @@ at::Tensor sliding_window(const at::Tensor& q, const at::Tensor& k, const at::Te
   // The global key's column.
   at::Tensor g_idx = global.view({B, 1, 1, 1}).expand({B, H, 1, Dh});
   at::Tensor kg = k.gather(2, g_idx), vg = v.gather(2, g_idx);                              // {B, H, 1, Dh}
-  at::Tensor sg = at::matmul(qp, kg.transpose(-1, -2)).to(at::kFloat).view({B, H, nb, w, 1}) * scale;
+  at::Tensor sg = products::matmul(qp, kg.transpose(-1, -2)).to(at::kFloat).view({B, H, nb, w, 1}) * scale;
 
   scores = at::cat({scores.masked_fill((band & keys).logical_not(), kMasked), sg}, -1);
   at::Tensor p = at::softmax(scores, -1);
   p = drop(p);
   p = p.to(v.scalar_type());
-  at::Tensor out = at::matmul(p.narrow(-1, 0, 3 * w), vb) + p.narrow(-1, 3 * w, 1) * vg.view({B, H, 1, 1, Dh});
+  at::Tensor out = products::matmul(p.narrow(-1, 0, 3 * w), vb) + p.narrow(-1, 3 * w, 1) * vg.view({B, H, 1, 1, Dh});
   return out.reshape({B, H, Lp, Dh}).narrow(2, 0, L);
 }
 
@@ -201,7 +202,7 @@ at::Tensor block_sparse(const at::Tensor& q, const at::Tensor& k, const at::Tens
   // Each query block's S key blocks, gathered: {B, H, nb, S·b, Dh}.
   at::Tensor kg = kp.view({B, H, nb, b, Dh}).index_select(2, idx).view({B, H, nb, S * b, Dh});
   at::Tensor vg = vp.view({B, H, nb, b, Dh}).index_select(2, idx).view({B, H, nb, S * b, Dh});
-  at::Tensor scores = at::matmul(qp.view({B, H, nb, b, Dh}), kg.transpose(-1, -2)).to(at::kFloat) * scale;  // {B,H,nb,b,S·b}
+  at::Tensor scores = products::matmul(qp.view({B, H, nb, b, Dh}), kg.transpose(-1, -2)).to(at::kFloat) * scale;  // {B,H,nb,b,S·b}
   at::Tensor keys = at::constant_pad_nd(key_valid(key_mask, B, L, q.options()).to(at::kFloat), {0, Lp - L});  // {B, Lp}
   at::Tensor slot_keys = keys.view({B, nb, b}).index_select(1, idx).view({B, nb, S * b}) > 0;
   at::Tensor slot_ok = p.slot_valid.to(q.device()).view({nb, S, 1}).expand({nb, S, b}).reshape({nb, S * b});
@@ -212,7 +213,7 @@ at::Tensor block_sparse(const at::Tensor& q, const at::Tensor& k, const at::Tens
   std::vector<at::Tensor> rows;
   for (int64_t g : p.global) {
     at::Tensor qg = qp.narrow(2, g * b, b);  // {B, H, b, Dh}
-    at::Tensor sg = at::matmul(qg, kp.transpose(-1, -2)).to(at::kFloat) * scale;
+    at::Tensor sg = products::matmul(qg, kp.transpose(-1, -2)).to(at::kFloat) * scale;
     rows.push_back(attend(sg, (keys > 0).view({B, 1, 1, Lp}), vp, drop, nullptr));
   }
   at::Tensor g_idx = at::tensor(p.global, at::TensorOptions().dtype(at::kLong)).to(q.device());
@@ -243,10 +244,10 @@ at::Tensor disentangled_scores(const at::Tensor& q, const at::Tensor& k, const a
     }
     return P.gather(-1, relative_index(L, span, q.options()).expand({B, H, L, L}));
   };
-  at::Tensor c2p = pick(at::matmul(q, rk.transpose(-1, -2).unsqueeze(0)));                   // [i][j] = q_i·k_r[δ(i,j)]
-  at::Tensor p2c = pick(at::matmul(k, rq.transpose(-1, -2).unsqueeze(0))).transpose(-1, -2);  // [i][j] = k_j·q_r[δ(j,i)]
+  at::Tensor c2p = pick(products::matmul(q, rk.transpose(-1, -2).unsqueeze(0)));                   // [i][j] = q_i·k_r[δ(i,j)]
+  at::Tensor p2c = pick(products::matmul(k, rq.transpose(-1, -2).unsqueeze(0))).transpose(-1, -2);  // [i][j] = k_j·q_r[δ(j,i)]
   const double scale = 1.0 / std::sqrt(3.0 * static_cast<double>(Dh));
-  return (at::matmul(q, k.transpose(-1, -2)) + c2p + p2c).to(at::kFloat) * scale;
+  return (products::matmul(q, k.transpose(-1, -2)) + c2p + p2c).to(at::kFloat) * scale;
 }
 
 namespace {
@@ -277,7 +278,7 @@ std::vector<at::Tensor> chunk_windows(const at::Tensor& rel, int64_t range, int6
 // In the window, table[L + i0 + i − j] sits at column chunk − 1 − i + j: offset i·(W − 1) + chunk − 1 + j.
 at::Tensor skewed(const at::Tensor& x, const at::Tensor& window, int64_t chunk) {
   const int64_t B = x.size(0), H = x.size(1), rows = x.size(2), W = window.size(2), L = W - chunk + 1;
-  at::Tensor P = at::matmul(x, window.unsqueeze(0)).contiguous();  // {B, H, rows, W}
+  at::Tensor P = products::matmul(x, window.unsqueeze(0)).contiguous();  // {B, H, rows, W}
   return P.as_strided({B, H, rows, L}, {H * rows * W, rows * W, W - 1, 1}, P.storage_offset() + chunk - 1);
 }
 
@@ -301,7 +302,7 @@ at::Tensor disentangled(const at::Tensor& q, const at::Tensor& k, const at::Tens
   for (size_t t = 0; t < qs.size(); ++t) {
     const int64_t c = qs[t].size(2);
     at::Tensor pos = skewed(qs[t], rk[t], chunk) + p2c_t[t].contiguous().transpose(-1, -2);  // c2p + p2c; c2c by the GEMM
-    at::Tensor s = at::baddbmm(pos.reshape({B * H, c, L}), qs[t].reshape({B * H, c, Dh}), kt);
+    at::Tensor s = products::baddbmm(pos.reshape({B * H, c, L}), qs[t].reshape({B * H, c, Dh}), kt);
     out.push_back(attend(s.view({B, H, c, L}).to(at::kFloat), allowed, v, drop));
   }
   return out.size() == 1 ? out[0] : at::cat(out, 2);
@@ -313,9 +314,9 @@ at::Tensor disentangled_scores_reference(const at::Tensor& q, const at::Tensor& 
   at::Tensor idx = relative_index(L, range, q.options()).flatten();
   at::Tensor rk = rel_k.index_select(1, idx).view({H, L, L, Dh});  // [h][i][j] = k_r[δ(i, j)]
   at::Tensor rq = rel_q.index_select(1, idx).view({H, L, L, Dh});  // [h][j][i] = q_r[δ(j, i)]
-  at::Tensor c2c = at::einsum("bhid,bhjd->bhij", {q, k});
-  at::Tensor c2p = at::einsum("bhid,hijd->bhij", {q, rk});
-  at::Tensor p2c = at::einsum("bhjd,hjid->bhij", {k, rq});
+  at::Tensor c2c = products::einsum("bhid,bhjd->bhij", q, k);
+  at::Tensor c2p = products::einsum("bhid,hijd->bhij", q, rk);
+  at::Tensor p2c = products::einsum("bhjd,hjid->bhij", k, rq);
   return (c2c + c2p + p2c).to(at::kFloat) / std::sqrt(3.0 * static_cast<double>(Dh));
 }
 

@@ -128,8 +128,8 @@ torch::Tensor SelfAttentionImpl::forward(const torch::Tensor& x, const LayerCont
       auto w = qkv->weight.chunk(3, 0);
       auto b = qkv->bias.chunk(3, 0);
       torch::Tensor rel = ctx.rel.narrow(0, R - span, R2).to(x.scalar_type());
-      torch::Tensor rel_q = torch::nn::functional::linear(rel, w[0], b[0]).view({R2, n_heads, Dh}).transpose(0, 1);
-      torch::Tensor rel_k = torch::nn::functional::linear(rel, w[1], b[1]).view({R2, n_heads, Dh}).transpose(0, 1);
+      torch::Tensor rel_q = products::linear(rel, w[0], b[0]).view({R2, n_heads, Dh}).transpose(0, 1);
+      torch::Tensor rel_k = products::linear(rel, w[1], b[1]).view({R2, n_heads, Dh}).transpose(0, 1);
       torch::Tensor allowed = attention::key_valid(ctx.mask, B, L, x.options()).view({B, 1, 1, L});
       if (probs)
         y = attention::attend(attention::disentangled_scores(q, k, rel_q, rel_k, span), allowed, v, drop, probs);
@@ -140,18 +140,17 @@ torch::Tensor SelfAttentionImpl::forward(const torch::Tensor& x, const LayerCont
     default: {
       torch::Tensor bias = ctx.attn_bias.defined() ? ctx.attn_bias.to(q.scalar_type()) : torch::Tensor();
       if (probs) {
-        torch::Tensor scores = torch::matmul(q, k.transpose(-2, -1)) / std::sqrt(static_cast<double>(Dh));
+        torch::Tensor scores = products::matmul(q, k.transpose(-2, -1)) / std::sqrt(static_cast<double>(Dh));
         if (bias.defined()) scores = scores + bias;
         torch::Tensor a = torch::softmax(scores, -1);
         *probs = a.detach();
-        y = torch::matmul(drop(a), v);
+        y = products::matmul(drop(a), v);
       } else if (attention::use_chunked_bf16(q)) {
         y = attention::chunked_bf16(q, k, v, bias, drop);
       } else if (drop.keyed()) {  // SDPA draws from LibTorch's generator (and its CPU kernels run the math form with dropout)
         y = attention::dense(q, k, v, attention::key_valid(ctx.mask, B, L, x.options()).view({B, 1, 1, L}), drop);
       } else {
-        y = at::scaled_dot_product_attention(q, k, v, bias.defined() ? std::optional<torch::Tensor>(bias) : std::nullopt,
-                                             drop.active() ? drop.p : 0.0, /*is_causal=*/false);
+        y = products::sdpa(q, k, v, bias, drop.active() ? drop.p : 0.0);
       }
     }
   }
@@ -174,9 +173,9 @@ torch::Tensor SelfAttentionImpl::longformer(const torch::Tensor& x, const torch:
   auto w = global_qkv->weight.chunk(3, 0);
   auto b = global_qkv->bias.chunk(3, 0);
   torch::Tensor xg = x.gather(1, global.view({B, 1, 1}).expand({B, 1, D}));                           // {B, 1, D}
-  torch::Tensor qg = F::linear(xg, w[0], b[0]).view({B, 1, H, Dh}).transpose(1, 2);                 // {B, H, 1, Dh}
-  torch::Tensor kg = F::linear(x, w[1], b[1]).view({B, L, H, Dh}).transpose(1, 2);                  // {B, H, L, Dh}
-  torch::Tensor vg = F::linear(x, w[2], b[2]).view({B, L, H, Dh}).transpose(1, 2);
+  torch::Tensor qg = products::linear(xg, w[0], b[0]).view({B, 1, H, Dh}).transpose(1, 2);                 // {B, H, 1, Dh}
+  torch::Tensor kg = products::linear(x, w[1], b[1]).view({B, L, H, Dh}).transpose(1, 2);                  // {B, H, L, Dh}
+  torch::Tensor vg = products::linear(x, w[2], b[2]).view({B, L, H, Dh}).transpose(1, 2);
   torch::Tensor keys = attention::key_valid(ctx.mask, B, L, x.options()).view({B, 1, 1, L});
   torch::Tensor row_probs;
   torch::Tensor yg = attention::dense(qg, kg, vg, keys, drop, probs ? &row_probs : nullptr);  // {B, H, 1, Dh}
@@ -228,7 +227,7 @@ torch::Tensor ScanBranchImpl::forward(const torch::Tensor& x, const torch::Tenso
   torch::Tensor xc = kernels::conv_silu(x, conv->weight.squeeze(1), conv->bias, conv_back, reverse, conv_impl);  // {B, L, C}
   torch::Tensor dbl = x_proj(xc);                                                 // {B, L, R + 2N}
   auto pieces = dbl.split_with_sizes({dt_rank, d_state, d_state}, -1);
-  torch::Tensor dt = torch::matmul(pieces[0], dt_proj->weight.t());               // {B, L, C}, bias in the scan
+  torch::Tensor dt = products::matmul(pieces[0], dt_proj->weight.t());               // {B, L, C}, bias in the scan
 
   // The scan's {B, C, L} arguments as transposed views of the time-major rows (read in place).
   kernels::ScanInputs in;

@@ -7,6 +7,7 @@
 
 #include "model/config.h"
 #include "model/dropout.h"
+#include "model/products.h"
 #include "selective_scan/selective_scan.h"
 
 #include <torch/nn/module.h>
@@ -35,13 +36,14 @@ class InitStdScope {
 };
 double scoped_init_std();
 
-// torch::nn::Linear computed by ATen's linear: the bias is added inside the product (addmm), and
-// under autocast it is cast with the operands. The C++ frontend's own forward multiplies, then adds
-// the bias in place — with an fp32 bias and a bf16 product that add runs through an fp32 copy of
-// the whole product. Same parameters, same names.
+// torch::nn::Linear computed by ATen's linear (products::linear: bf16 on a CPU without an engine
+// in fp32): the bias is added inside the product (addmm), and under autocast it is cast with the
+// operands. The C++ frontend's own forward multiplies, then adds the bias in place — with an fp32
+// bias and a bf16 product that add runs through an fp32 copy of the whole product. Same
+// parameters, same names.
 struct AffineImpl : torch::nn::LinearImpl {
   using torch::nn::LinearImpl::LinearImpl;
-  torch::Tensor forward(const torch::Tensor& x) { return at::linear(x, weight, bias); }
+  torch::Tensor forward(const torch::Tensor& x) { return products::linear(x, weight, bias); }
 };
 TORCH_MODULE(Affine);
 

@@ -39,7 +39,7 @@ std::pair<torch::Tensor, torch::Tensor> PoolingImpl::forward(const torch::Tensor
   } else {  // masked_mean
     w = m / m.sum(1, true).clamp_min(1.0);
   }
-  torch::Tensor pooled = torch::bmm(w.unsqueeze(1), h).squeeze(1);  // {B, D}
+  torch::Tensor pooled = products::matmul(w.unsqueeze(1), h).squeeze(1);  // {B, D}
   return {pooled, w};
 }
 
@@ -56,7 +56,7 @@ MlmHeadImpl::MlmHeadImpl(const ModelConfig& cfg) {
 }
 
 torch::Tensor MlmHeadImpl::forward(const torch::Tensor& h, const torch::Tensor& tok_weight) {
-  return F::linear(norm(F::gelu(dense(h))), tok_weight, bias);
+  return products::linear(norm(F::gelu(dense(h))), tok_weight, bias);
 }
 
 // ---------------------------------------------------------------------------------------------

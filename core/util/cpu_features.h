@@ -1,11 +1,13 @@
 // What this CPU offers for bf16 matrix products, read once (cpuinfo, through LibTorch): AMX tiles
 // (Intel since Sapphire Rapids) and AVX512-BF16 (also AMD Zen 4/5) run bf16 GEMMs several times
 // faster than fp32; without either LibTorch falls back to a scalar path that is far slower than
-// fp32 (measured on an AVX2-only EPYC: 0.5 against 28 GFLOP/s), so bf16 there runs, and says so.
+// fp32 (measured on AVX2-only EPYCs: 0.5 against 28 GFLOP/s, 5 against 60), so there the model's
+// products compute bf16's roundings in fp32 instead (model/products.h), and say so.
 #pragma once
 
 #include <c10/core/Device.h>
 
+#include <optional>
 #include <string>
 
 namespace mabert {
@@ -15,12 +17,32 @@ struct CpuBf16 {
   std::string isa;   // LibTorch's kernel level: "AVX512", "AVX2", "DEFAULT", …
   std::string name;  // the CPU's name as cpuinfo reports it
   bool fast() const { return amx_bf16 || avx512_bf16; }
-  // "AMD EPYC: AVX2; bf16 matrix engine: none (bf16 is emulated, far slower than fp32)".
+  // "AMD EPYC: AVX2; bf16 matrix engine: none (bf16 products computed in fp32)".
   std::string describe() const;
 };
 const CpuBf16& cpu_bf16();
 
-// A warning for bf16 on `device` when the CPU has no bf16 engine; empty otherwise (and on CUDA).
+// How the model's bf16 products run on this CPU: Native — ATen's bf16 kernels (oneDNN on the
+// engine); Fp32 — bf16-rounded operands multiplied in fp32, the result rounded (model/products.h).
+// Native where the CPU has an engine, Fp32 where not; MABERT_CPU_BF16_PRODUCTS=native|fp32
+// overrides (tests take both branches on any CPU; anything else there is an error).
+enum class CpuBf16Products { Native, Fp32 };
+CpuBf16Products cpu_bf16_products();
+
+// This thread's products go `way` while the scope lives (tests compare the two ways on one CPU).
+class CpuBf16ProductsScope {
+ public:
+  explicit CpuBf16ProductsScope(CpuBf16Products way);
+  ~CpuBf16ProductsScope();
+  CpuBf16ProductsScope(const CpuBf16ProductsScope&) = delete;
+  CpuBf16ProductsScope& operator=(const CpuBf16ProductsScope&) = delete;
+
+ private:
+  std::optional<CpuBf16Products> previous_;
+};
+
+// A note for bf16 on `device` when the CPU has no bf16 engine (bf16 is no faster than fp32 there);
+// empty otherwise (and on CUDA).
 std::string bf16_warning(const c10::Device& device);
 
 }  // namespace mabert

@@ -4,8 +4,10 @@
 #include "model_fixtures.h"
 
 #include "io/safetensors.h"
+#include "model/products.h"
 #include "selective_scan/selective_scan.h"
 #include "util/autocast.h"
+#include "util/cpu_features.h"
 #include "util/files.h"
 
 #include <nlohmann/json.hpp>
@@ -187,6 +189,100 @@ TEST_CASE(padding_invariance_with_full_psm_in_bf16_on_the_cpu) {
     EXPECT_LE(worst_pooled, bound);
     EXPECT_GT(leak, 4 * bound);
   }
+}
+
+namespace {
+
+// |got − exact| within one bf16 step of the exact value, plus fp32 summation's error on the
+// magnitudes summed (`mag`: the same product on |operands|).
+double worst_bf16_steps(const torch::Tensor& got, const torch::Tensor& exact, const torch::Tensor& mag) {
+  const torch::Tensor allowed = exact.abs() / 128 + mag * 1e-6 + 1e-30;
+  return ((got.to(torch::kDouble) - exact).abs() / allowed).max().item<double>();
+}
+// The share of elements equal to the exact product rounded once to bf16: near 1 when the operands
+// were rounded as the engine rounds them (only fp32 summation can flip a rounding), far lower when
+// not (an operand's own rounding moves a product by up to half a bf16 step).
+double share_rounded_once(const torch::Tensor& got, const torch::Tensor& exact) {
+  return got.to(torch::kDouble).eq(exact.to(torch::kBFloat16).to(torch::kDouble)).to(torch::kDouble).mean().item<double>();
+}
+
+torch::Tensor bf16_rounded(const torch::Tensor& t) { return t.to(torch::kBFloat16).to(torch::kDouble); }
+
+}  // namespace
+
+// The model's bf16 products both ways this CPU can take (util/cpu_features.h): ATen's bf16
+// kernels (native), and bf16-rounded operands multiplied in fp32 (the way of a CPU without an
+// engine). Each against the exact product of the rounded operands (in double), which each must
+// meet within one bf16 step; then a micro hybrid model's forward and gradients both ways.
+TEST_CASE(bf16_products_in_fp32_round_as_the_engine) {
+  torch::manual_seed(17);
+  const auto ways = {CpuBf16Products::Native, CpuBf16Products::Fp32};
+  const char* names[] = {"native", "fp32"};
+  // A linear layer under autocast (fp32 activations and weights, cast by the product).
+  const torch::Tensor x = torch::randn({37, 70}), w = torch::randn({50, 70}), b = torch::randn({50});
+  const torch::Tensor lin_exact = torch::addmm(bf16_rounded(b), bf16_rounded(x), bf16_rounded(w).t());
+  const torch::Tensor lin_mag = torch::addmm(bf16_rounded(b).abs(), bf16_rounded(x).abs(), bf16_rounded(w).abs().t());
+  // Attention-shaped products on bf16 tensors, outside autocast.
+  const torch::Tensor q = torch::randn({2, 3, 19, 16}).to(torch::kBFloat16), k = torch::randn({2, 3, 23, 16}).to(torch::kBFloat16);
+  const torch::Tensor qk_exact = torch::matmul(q.to(torch::kDouble), k.to(torch::kDouble).transpose(-1, -2));
+  const torch::Tensor qk_mag = torch::matmul(q.to(torch::kDouble).abs(), k.to(torch::kDouble).abs().transpose(-1, -2));
+  int i = 0;
+  for (const CpuBf16Products way : ways) {
+    CpuBf16ProductsScope scope(way);
+    double lin = 0, mm = 0, bmm = 0, ein = 0, once = 0;
+    {
+      AutocastBf16 autocast(true, torch::kCPU);
+      EXPECT(products::in_fp32(x) == (way == CpuBf16Products::Fp32));
+      const torch::Tensor y = products::linear(x, w, b);
+      EXPECT(y.scalar_type() == torch::kBFloat16);
+      lin = worst_bf16_steps(y, lin_exact, lin_mag);
+      once = share_rounded_once(y, lin_exact);
+    }
+    EXPECT(!products::in_fp32(x));  // fp32 outside autocast: a plain fp32 product, either way
+    const torch::Tensor s = products::matmul(q, k.transpose(-1, -2));
+    EXPECT(s.scalar_type() == torch::kBFloat16);
+    mm = worst_bf16_steps(s, qk_exact, qk_mag);
+    const torch::Tensor s3 = products::baddbmm(torch::zeros({6, 19, 23}, torch::kBFloat16), q.reshape({6, 19, 16}),
+                                               k.reshape({6, 23, 16}).transpose(-1, -2));
+    bmm = worst_bf16_steps(s3.view({2, 3, 19, 23}), qk_exact, qk_mag);
+    ein = worst_bf16_steps(products::einsum("bhid,bhjd->bhij", q, k), qk_exact, qk_mag);
+    once = std::min(once, share_rounded_once(s, qk_exact));
+    std::printf("    %-6s worst error in bf16 steps: linear %.2f, matmul %.2f, baddbmm %.2f, einsum %.2f; rounded once: %.4f\n",
+                names[i++], lin, mm, bmm, ein, once);
+    EXPECT_GT(once, 0.98);
+    EXPECT_LE(lin, 1.0);
+    EXPECT_LE(mm, 1.0);
+    EXPECT_LE(bmm, 1.0);
+    EXPECT_LE(ein, 1.0);
+  }
+  // A hybrid model with every kind of product (M and T layers, MAP pooling, the MLM head): the
+  // two ways apart by a few bf16 steps at most, in the forward and in the gradients.
+  MaBert model(micro_config("MMTMMT"));
+  model->eval();
+  perturb(model, 0.2, 29);
+  const auto sents = random_sentences({21, 9, 14}, model->config().vocab_size, 5);
+  const PaddedBatch batch = pad_batch(sents, 3, false);
+  std::vector<torch::Tensor> hidden, grads;
+  for (const CpuBf16Products way : ways) {
+    CpuBf16ProductsScope scope(way);
+    model->zero_grad();
+    AutocastBf16 autocast(true, torch::kCPU);
+    const auto out = model->forward(batch.ids, batch.mask);
+    hidden.push_back(out.hidden.to(torch::kFloat).detach());
+    const torch::Tensor logits = model->mlm_logits(out.hidden);
+    logits.to(torch::kFloat).pow(2).mean().backward();
+    torch::Tensor g = torch::cat({model->layers()[0]->parameters()[0].grad().flatten(),
+                                  model->layers()[2]->parameters()[0].grad().flatten()});
+    grads.push_back(g.clone());
+  }
+  const double scale = hidden[0].abs().amax().item<double>();
+  const double dh = max_abs_diff(hidden[0], hidden[1]);
+  const double dg = ((grads[0] - grads[1]).norm() / grads[0].norm()).item<double>();
+  std::printf("    MMTMMT under autocast, native vs fp32 products: hidden max|d| %.2e (|hidden| <= %.2f), gradients %.2e relative\n",
+              dh, scale, dg);
+  EXPECT_LE(dh, 8 * scale / 256);
+  EXPECT_LE(dg, 0.03);
+  EXPECT_GT(grads[0].norm().item<double>(), 0.0);
 }
 
 TEST_CASE(token_shift_carries_the_previous_token_and_never_a_pad) {
