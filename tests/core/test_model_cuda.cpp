@@ -1,5 +1,7 @@
-// The same model on the GPU and on the CPU gives the same outputs. Skips without a device.
+// The same model on the GPU and on the CPU gives the same outputs; the fused AdamW step on the GPU
+// against LibTorch's AdamW there. Skips without a device.
 #include "harness.h"
+#include "fused_adamw_oracle.h"
 #include "model_fixtures.h"
 
 using namespace mabert;
@@ -20,6 +22,11 @@ TEST_CASE(cuda_matches_cpu) {
     EXPECT_LE(dh, 1e-3);
     EXPECT_LE(dp, 1e-3);
   }
+}
+
+TEST_CASE(fused_adamw_on_cuda_matches_libtorch_adamw) {
+  if (!torch::cuda::is_available()) SKIP("no CUDA device");
+  check_fused_adamw_against_libtorch(torch::kCUDA);
 }
 
 TEST_MAIN()
