@@ -4,6 +4,7 @@
 #include <ATen/cpu/Utils.h>
 
 #include <cstdlib>
+#include <optional>
 #include <stdexcept>
 
 namespace mabert {
@@ -45,8 +46,17 @@ namespace {
 thread_local std::optional<CpuBf16Products> scoped_way;
 }
 
-CpuBf16ProductsScope::CpuBf16ProductsScope(CpuBf16Products way) : previous_(scoped_way) { scoped_way = way; }
-CpuBf16ProductsScope::~CpuBf16ProductsScope() { scoped_way = previous_; }
+void with_cpu_bf16_products(CpuBf16Products way, const std::function<void()>& fn) {
+  const std::optional<CpuBf16Products> previous = scoped_way;
+  scoped_way = way;
+  try {
+    fn();
+  } catch (...) {
+    scoped_way = previous;
+    throw;
+  }
+  scoped_way = previous;
+}
 
 CpuBf16Products cpu_bf16_products() {
   if (scoped_way) return *scoped_way;

@@ -7,7 +7,7 @@
 
 #include <c10/core/Device.h>
 
-#include <optional>
+#include <functional>
 #include <string>
 
 namespace mabert {
@@ -29,17 +29,9 @@ const CpuBf16& cpu_bf16();
 enum class CpuBf16Products { Native, Fp32 };
 CpuBf16Products cpu_bf16_products();
 
-// This thread's products go `way` while the scope lives (tests compare the two ways on one CPU).
-class CpuBf16ProductsScope {
- public:
-  explicit CpuBf16ProductsScope(CpuBf16Products way);
-  ~CpuBf16ProductsScope();
-  CpuBf16ProductsScope(const CpuBf16ProductsScope&) = delete;
-  CpuBf16ProductsScope& operator=(const CpuBf16ProductsScope&) = delete;
-
- private:
-  std::optional<CpuBf16Products> previous_;
-};
+// Runs `fn` with this thread's products going `way`, then back (also when `fn` throws): tests
+// compare the two ways on one CPU.
+void with_cpu_bf16_products(CpuBf16Products way, const std::function<void()>& fn);
 
 // A note for bf16 on `device` when the CPU has no bf16 engine (bf16 is no faster than fp32 there);
 // empty otherwise (and on CUDA).

@@ -227,8 +227,7 @@ TEST_CASE(bf16_products_in_fp32_round_as_the_engine) {
   const torch::Tensor qk_exact = torch::matmul(q.to(torch::kDouble), k.to(torch::kDouble).transpose(-1, -2));
   const torch::Tensor qk_mag = torch::matmul(q.to(torch::kDouble).abs(), k.to(torch::kDouble).abs().transpose(-1, -2));
   int i = 0;
-  for (const CpuBf16Products way : ways) {
-    CpuBf16ProductsScope scope(way);
+  for (const CpuBf16Products way : ways) with_cpu_bf16_products(way, [&] {
     double lin = 0, mm = 0, bmm = 0, ein = 0, once = 0;
     {
       AutocastBf16 autocast(true, torch::kCPU);
@@ -254,7 +253,7 @@ TEST_CASE(bf16_products_in_fp32_round_as_the_engine) {
     EXPECT_LE(mm, 1.0);
     EXPECT_LE(bmm, 1.0);
     EXPECT_LE(ein, 1.0);
-  }
+  });
   // A hybrid model with every kind of product (M and T layers, MAP pooling, the MLM head): the
   // two ways apart by a few bf16 steps at most, in the forward and in the gradients.
   MaBert model(micro_config("MMTMMT"));
@@ -263,8 +262,7 @@ TEST_CASE(bf16_products_in_fp32_round_as_the_engine) {
   const auto sents = random_sentences({21, 9, 14}, model->config().vocab_size, 5);
   const PaddedBatch batch = pad_batch(sents, 3, false);
   std::vector<torch::Tensor> hidden, grads;
-  for (const CpuBf16Products way : ways) {
-    CpuBf16ProductsScope scope(way);
+  for (const CpuBf16Products way : ways) with_cpu_bf16_products(way, [&] {
     model->zero_grad();
     AutocastBf16 autocast(true, torch::kCPU);
     const auto out = model->forward(batch.ids, batch.mask);
@@ -274,7 +272,7 @@ TEST_CASE(bf16_products_in_fp32_round_as_the_engine) {
     torch::Tensor g = torch::cat({model->layers()[0]->parameters()[0].grad().flatten(),
                                   model->layers()[2]->parameters()[0].grad().flatten()});
     grads.push_back(g.clone());
-  }
+  });
   const double scale = hidden[0].abs().amax().item<double>();
   const double dh = max_abs_diff(hidden[0], hidden[1]);
   const double dg = ((grads[0] - grads[1]).norm() / grads[0].norm()).item<double>();
