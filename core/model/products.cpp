@@ -6,6 +6,9 @@
 #include <ATen/autocast_mode.h>
 #include <c10/core/impl/LocalDispatchKeySet.h>
 
+#include <initializer_list>
+#include <optional>
+
 namespace mabert::products {
 namespace {
 
@@ -35,23 +38,42 @@ bool in_fp32(const at::Tensor& t) {
   return t.defined() && t.device().is_cpu() && bf16_here(t) && cpu_bf16_products() == CpuBf16Products::Fp32;
 }
 
+namespace {
+
+// Whether a product of these operands runs in fp32 here. Outside autocast, operands of different
+// floating types go to ATen, which refuses them as it does on every other device.
+bool take_fp32(std::initializer_list<at::Tensor> operands) {
+  bool any = false;
+  std::optional<at::ScalarType> type;
+  for (const at::Tensor& t : operands) {
+    if (!t.defined()) continue;
+    any = any || in_fp32(t);
+    if (!at::isFloatingType(t.scalar_type())) continue;
+    if (type && *type != t.scalar_type() && !at::autocast::is_autocast_enabled(at::kCPU)) return false;
+    type = t.scalar_type();
+  }
+  return any;
+}
+
+}  // namespace
+
 at::Tensor linear(const at::Tensor& x, const at::Tensor& weight, const at::Tensor& bias) {
-  if (!in_fp32(x) && !in_fp32(weight)) return at::linear(x, weight, bias);
+  if (!take_fp32({x, weight, bias})) return at::linear(x, weight, bias);
   return emulated([&] { return at::linear(rounded(x), rounded(weight), rounded(bias)); });
 }
 
 at::Tensor matmul(const at::Tensor& a, const at::Tensor& b) {
-  if (!in_fp32(a) && !in_fp32(b)) return at::matmul(a, b);
+  if (!take_fp32({a, b})) return at::matmul(a, b);
   return emulated([&] { return at::matmul(rounded(a), rounded(b)); });
 }
 
 at::Tensor baddbmm(const at::Tensor& c, const at::Tensor& a, const at::Tensor& b) {
-  if (!in_fp32(a) && !in_fp32(b)) return at::baddbmm(c, a, b);
+  if (!take_fp32({c, a, b})) return at::baddbmm(c, a, b);
   return emulated([&] { return at::baddbmm(rounded(c), rounded(a), rounded(b)); });
 }
 
 at::Tensor einsum(const std::string& equation, const at::Tensor& a, const at::Tensor& b) {
-  if (!in_fp32(a) && !in_fp32(b)) return at::einsum(equation, {a, b});
+  if (!take_fp32({a, b})) return at::einsum(equation, {a, b});
   return emulated([&] { return at::einsum(equation, {rounded(a), rounded(b)}); });
 }
 
@@ -60,10 +82,10 @@ at::Tensor sdpa(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v, c
     return at::scaled_dot_product_attention(q_, k_, v_, b_.defined() ? std::optional<at::Tensor>(b_) : std::nullopt,
                                             dropout_p, /*is_causal=*/false);
   };
-  if (!in_fp32(q)) return call(q, k, v, bias);
+  if (!take_fp32({q, k, v, bias})) return call(q, k, v, bias);
   // The engine's bf16 kernel keeps scores and softmax in fp32 and rounds the probabilities for
   // the second product; here they stay fp32 (one rounding fewer).
-  return emulated([&] { return call(rounded(q), rounded(k), rounded(v), bias.defined() ? bias.to(at::kFloat) : bias); });
+  return emulated([&] { return call(rounded(q), rounded(k), rounded(v), rounded(bias)); });
 }
 
 }  // namespace mabert::products

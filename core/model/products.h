@@ -4,20 +4,23 @@
 // Under bf16 autocast (or on bf16 tensors) a product's operands are rounded to bf16 and multiplied
 // with fp32 accumulation, the result rounded to bf16. Where the CPU has a bf16 matrix engine (AMX,
 // AVX512-BF16) ATen's bf16 kernels do that, several times faster than fp32. Without one, ATen
-// falls back to a scalar bf16 path 10–50× slower than fp32; these products then compute the same
+// falls back to a scalar bf16 path 10–100× slower than fp32; these products then compute the same
 // roundings in fp32 instead — operands rounded to bf16 and widened back (exact), an fp32 product
 // (products of bf16 values are exact in fp32, summed in fp32), the result rounded to bf16 — at
-// about fp32 speed. Only the summation order can differ from the engine's, as between any two
-// GEMM kernels. `cpu_bf16_products()` (util/cpu_features.h) says which way this CPU goes.
+// about fp32 speed. What can differ from the engine: the summation order (as between any two GEMM
+// kernels), SDPA's probabilities (fp32 here, rounded to bf16 by the engine's kernel), and a
+// weight's gradient over several uses (summed in fp32 here). The backward keeps the widened fp32
+// operands, so training takes more memory than with the engine's bf16 (measured: 9–24 % above
+// fp32 training at 1,024 tokens). `cpu_bf16_products()` (util/cpu_features.h) says which way
+// this CPU goes.
 //
-// Elsewhere — fp32, CUDA, a CPU with an engine — each function is the ATen call it is named after.
+// Elsewhere — fp32, CUDA, a CPU with an engine — each function is the ATen call it is named after
+// (linear: at::linear, the bias inside the product, as Affine computes it).
 #pragma once
 
 #include <ATen/core/Tensor.h>
 
-#include <optional>
 #include <string>
-#include <vector>
 
 namespace mabert::products {
 

@@ -73,7 +73,12 @@ CpuBf16Products cpu_bf16_products() {
 }
 
 std::string bf16_warning(const c10::Device& device) {
-  if (!device.is_cpu() || cpu_bf16().fast()) return "";
+  if (!device.is_cpu()) return "";
+  if (cpu_bf16().fast())
+    return cpu_bf16_products() == CpuBf16Products::Fp32
+               ? "bf16 products computed in fp32 (MABERT_CPU_BF16_PRODUCTS=fp32) on " + cpu_bf16().describe() +
+                     ": no faster than fp32; unset it to use the engine"
+               : "";
   if (cpu_bf16_products() == CpuBf16Products::Native)
     return "bf16 on this CPU (" + cpu_bf16().describe() +
            "): it runs, but far slower than fp32; use fp32 here, bf16 on CPUs with AMX or AVX512-BF16";

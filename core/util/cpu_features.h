@@ -33,8 +33,8 @@ CpuBf16Products cpu_bf16_products();
 // compare the two ways on one CPU.
 void with_cpu_bf16_products(CpuBf16Products way, const std::function<void()>& fn);
 
-// A note for bf16 on `device` when the CPU has no bf16 engine (bf16 is no faster than fp32 there);
-// empty otherwise (and on CUDA).
+// A note for bf16 on `device` when bf16 is no faster than fp32 there (no bf16 engine, or its
+// products forced into fp32); empty otherwise (and on CUDA).
 std::string bf16_warning(const c10::Device& device);
 
 }  // namespace mabert
