@@ -54,12 +54,15 @@ double BatchLoader::make_seconds() const {
 
 data::Batch BatchLoader::get(int64_t micro) {
   std::unique_lock<std::mutex> lock(mu_);
-  const bool in_sequence = started_ && (ready_.empty() ? (error_ ? error_at_ == micro : next_ == micro || next_ == micro + 1)
-                                                       : ready_.front().first == micro);
-  if (!in_sequence) {  // first call, a jump, or a batch skipped: start over at `micro`
+  // In sequence only right after the batch handed out last (or after the start of the queue):
+  // then the queue holds `micro` first, or the thread is making it, or its error waits. Judged
+  // by the queue's state instead, a call that skips a failed batch while the thread remakes it
+  // would wait for a batch the queue never gets to.
+  if (!started_ || micro != last_ + 1) {  // first call, a jump, a step back or a batch skipped: start over at `micro`
     ready_.clear();
     error_ = nullptr, error_at_ = -1;
     next_ = micro, ++generation_, started_ = true;
+    last_ = micro - 1;
     cv_.notify_all();
   }
   const auto t0 = std::chrono::steady_clock::now();
@@ -74,6 +77,7 @@ data::Batch BatchLoader::get(int64_t micro) {
   }
   data::Batch b = std::move(ready_.front().second);
   ready_.pop_front();
+  last_ = micro;
   cv_.notify_all();  // room in the queue
   return b;
 }

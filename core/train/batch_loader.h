@@ -43,6 +43,7 @@ class BatchLoader {
   std::condition_variable cv_;
   std::deque<std::pair<int64_t, data::Batch>> ready_;
   int64_t next_ = 0;        // the micro-step the thread makes next
+  int64_t last_ = -1;       // the micro-step get() handed out last (one before the queue's start after a start-over)
   uint64_t generation_ = 0; // bumped when the queue starts over: a batch of an older one is dropped
   bool started_ = false, stop_ = false;
   std::exception_ptr error_;
