@@ -25,21 +25,6 @@ at::Tensor rounded(const at::Tensor& t) {
   return t.scalar_type() == at::kBFloat16 ? t.to(at::kFloat) : t.to(at::kBFloat16).to(at::kFloat);
 }
 
-// Runs `product` on the rounded operands in fp32, outside autocast, and rounds its result.
-template <typename F>
-at::Tensor emulated(F&& product) {
-  c10::impl::ExcludeDispatchKeyGuard no_autocast(c10::autocast_dispatch_keyset);
-  return product().to(at::kBFloat16);
-}
-
-}  // namespace
-
-bool in_fp32(const at::Tensor& t) {
-  return t.defined() && t.device().is_cpu() && bf16_here(t) && cpu_bf16_products() == CpuBf16Products::Fp32;
-}
-
-namespace {
-
 // Whether a product of these operands runs in fp32 here. Outside autocast, operands of different
 // floating types go to ATen, which refuses them as it does on every other device.
 bool take_fp32(std::initializer_list<at::Tensor> operands) {
@@ -55,7 +40,18 @@ bool take_fp32(std::initializer_list<at::Tensor> operands) {
   return any;
 }
 
+// Runs `product` on the rounded operands in fp32, outside autocast, and rounds its result.
+template <typename F>
+at::Tensor emulated(F&& product) {
+  c10::impl::ExcludeDispatchKeyGuard no_autocast(c10::autocast_dispatch_keyset);
+  return product().to(at::kBFloat16);
+}
+
 }  // namespace
+
+bool in_fp32(const at::Tensor& t) {
+  return t.defined() && t.device().is_cpu() && bf16_here(t) && cpu_bf16_products() == CpuBf16Products::Fp32;
+}
 
 at::Tensor linear(const at::Tensor& x, const at::Tensor& weight, const at::Tensor& bias) {
   if (!take_fp32({x, weight, bias})) return at::linear(x, weight, bias);

@@ -74,16 +74,16 @@ CpuBf16Products cpu_bf16_products() {
 
 std::string bf16_warning(const c10::Device& device) {
   if (!device.is_cpu()) return "";
-  if (cpu_bf16().fast())
-    return cpu_bf16_products() == CpuBf16Products::Fp32
-               ? "bf16 products computed in fp32 (MABERT_CPU_BF16_PRODUCTS=fp32) on " + cpu_bf16().describe() +
-                     ": no faster than fp32; unset it to use the engine"
-               : "";
-  if (cpu_bf16_products() == CpuBf16Products::Native)
-    return "bf16 on this CPU (" + cpu_bf16().describe() +
-           "): it runs, but far slower than fp32; use fp32 here, bf16 on CPUs with AMX or AVX512-BF16";
-  return "bf16 on this CPU (" + cpu_bf16().describe() +
-         "): the same roundings at about fp32 speed, no faster; bf16 pays on CPUs with AMX or AVX512-BF16";
+  const bool fp32 = cpu_bf16_products() == CpuBf16Products::Fp32;
+  std::string what;
+  if (cpu_bf16().fast()) {
+    if (!fp32) return "";
+    what = "no faster than fp32 (MABERT_CPU_BF16_PRODUCTS=fp32); unset it to use the engine";
+  } else {
+    what = fp32 ? "the same roundings at about fp32 speed, no faster; bf16 pays on CPUs with AMX or AVX512-BF16"
+                : "it runs, but far slower than fp32; use fp32 here, bf16 on CPUs with AMX or AVX512-BF16";
+  }
+  return "bf16 on this CPU (" + cpu_bf16().describe() + "): " + what;
 }
 
 }  // namespace mabert
